@@ -1,0 +1,423 @@
+"""The TOML config: venues, risk limits, UI settings and key remapping.
+
+Validation is strict: an unknown key, a bad value or an unknown ccxt exchange id is
+a ``ConfigError`` naming the file, the dotted key and what is allowed. No config
+file means sandbox mode (``Config.venues`` empty: use the built-in venues).
+
+This module never imports ccxt: exchange ids are checked against the list in
+ccxt's package source, read as text, and only when a venue is configured.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from aitbc_tui import paths
+from aitbc_tui.domain import Mode
+
+CONFIG_FILENAME = "config.toml"
+
+# Exchanges whose ccxt classes we run against the emulator in tests.
+TESTED_EXCHANGES = frozenset({"binance", "kraken", "coinbase", "coinbaseexchange"})
+
+# Old ids people still type, and what ccxt calls them now.
+EXCHANGE_ALIASES = {
+    "coinbasepro": (
+        "coinbaseexchange",
+        "the old Coinbase Pro API; for Coinbase Advanced Trade use exchange = \"coinbase\"",
+    ),
+}
+
+VENUE_MODES = (Mode.PAPER, Mode.TESTNET, Mode.LIVE)
+
+_VENUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_SYMBOL_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$")
+_ACTION_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_THEME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; ``str()`` names the file, the key and what is allowed."""
+
+    def __init__(self, path: Path | str | None, key: str, problem: str) -> None:
+        self.path = Path(path) if path is not None else None
+        self.key = key
+        self.problem = problem
+        where = str(self.path) if self.path is not None else "config"
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    name: str  # as shown and typed in commands
+    exchange: str  # ccxt exchange id (aliases resolved)
+    mode: Mode  # paper | testnet | live
+    symbols: tuple[str, ...]
+    api_url: str | None = None  # replaces scheme+host of every REST endpoint
+    ws_url: str | None = None  # replaces scheme+host of every websocket endpoint
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    max_order_value: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    max_open_orders: int | None = None
+    daily_traded_value: Decimal | None = None
+
+    def max_order_value_for(self, venue: str) -> Decimal | None:
+        """Largest order value (quote currency) allowed on ``venue``, or None for no limit."""
+        return self.max_order_value.get(venue)
+
+
+@dataclass(frozen=True, slots=True)
+class UiConfig:
+    theme: str = "dark"
+    impact_size: Decimal = Decimal(1)  # base units, default for every symbol
+    impact_size_by_symbol: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    min_arb_net_bps: Decimal = Decimal(-50)
+
+    def impact_size_for(self, symbol: str) -> Decimal:
+        return self.impact_size_by_symbol.get(symbol, self.impact_size)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None  # the file read, or None when there was none
+    venues: tuple[VenueConfig, ...] = ()
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # App.set_keymap
+    notices: tuple[str, ...] = ()  # things the operator should know (aliases, untested venues)
+
+    @property
+    def is_sandbox(self) -> bool:
+        """No venue configured: run the built-in sandbox venues."""
+        return not self.venues
+
+    def venue(self, name: str) -> VenueConfig | None:
+        return next((v for v in self.venues if v.name == name), None)
+
+
+def default_config_path() -> Path:
+    return paths.config_dir() / CONFIG_FILENAME
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate the config.
+
+    ``path`` given (``--config FILE``): the file must exist. Not given: the default
+    file is read if present, else sandbox mode.
+    """
+    if path is None:
+        path = default_config_path()
+        if not path.exists():
+            return Config(path=None)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path | str | None = None) -> Config:
+    path = Path(path) if path is not None else None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    return _Parser(path).parse(data)
+
+
+# ---- exchange ids, without importing ccxt ------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def ccxt_exchange_ids() -> frozenset[str]:
+    """ccxt's exchange ids, read from its package source (importing ccxt costs ~0.8 s)."""
+    spec = importlib.util.find_spec("ccxt")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    ids = _exchanges_from_init(package_dir / "__init__.py")
+    if ids:
+        return ids
+    # Fallback: one module per exchange at the package top level.
+    return frozenset(
+        p.stem for p in package_dir.glob("*.py") if not p.stem.startswith("_") and p.stem != "version"
+    )
+
+
+def _exchanges_from_init(init_file: Path) -> frozenset[str]:
+    try:
+        tree = ast.parse(init_file.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "exchanges" for t in node.targets)
+            and isinstance(node.value, ast.List)
+        ):
+            return frozenset(
+                e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            )
+    return frozenset()
+
+
+# ---- validation ----------------------------------------------------------------------
+
+_TOP_KEYS = ("venues", "risk", "ui", "keys")
+_VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only")
+_RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value")
+_UI_KEYS = ("theme", "impact_size", "min_arb_net_bps")
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+class _Parser:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.notices: list[str] = []
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.path, key, problem)
+
+    def check_keys(self, table: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> None:
+        for name in table:
+            if name not in allowed:
+                dotted = f"{key}.{name}" if key else name
+                raise self.error(dotted, f"unknown key; allowed keys: {', '.join(allowed)}")
+
+    def table(self, value: Any, key: str) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(key, f"must be a table, got {_type_name(value)}")
+        return value
+
+    def decimal(self, value: Any, key: str, *, positive: bool = True) -> Decimal:
+        allowed = 'a decimal number written as a string, e.g. "1000"'
+        if isinstance(value, bool) or isinstance(value, float):
+            hint = f' (write "{value}" in quotes: floats are not exact)' if isinstance(value, float) else ""
+            raise self.error(key, f"must be {allowed}, got {_type_name(value)}{hint}")
+        if isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, str):
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                raise self.error(key, f"{value!r} is not a number; allowed: {allowed}") from None
+        else:
+            raise self.error(key, f"must be {allowed}, got {_type_name(value)}")
+        if not number.is_finite():
+            raise self.error(key, f"{value!r} is not finite; allowed: {allowed}")
+        if positive and number <= 0:
+            raise self.error(key, f"{value!r} must be greater than 0")
+        return number
+
+    def url(self, value: Any, key: str, schemes: tuple[str, ...]) -> str:
+        allowed = " or ".join(f"{s}://host[:port]" for s in schemes)
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a URL string ({allowed}), got {_type_name(value)}")
+        parts = urlsplit(value.strip())
+        if parts.scheme not in schemes or not parts.netloc or parts.query or parts.fragment:
+            raise self.error(key, f"{value!r} is not allowed; use {allowed} (an optional path prefix is kept)")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise self.error(key, f"{value!r} has an invalid port; use {allowed}") from None
+        return value.strip().rstrip("/")
+
+    # ---- sections
+
+    def parse(self, data: Mapping[str, Any]) -> Config:
+        self.check_keys(data, "", _TOP_KEYS)
+        venues = self.venues(data.get("venues", {}))
+        names = {v.name for v in venues}
+        risk = self.risk(data.get("risk", {}), names)
+        ui = self.ui(data.get("ui", {}))
+        keys = self.keys(data.get("keys", {}))
+        return Config(
+            path=self.path,
+            venues=venues,
+            risk=risk,
+            ui=ui,
+            keys=MappingProxyType(keys),
+            notices=tuple(self.notices),
+        )
+
+    def venues(self, value: Any) -> tuple[VenueConfig, ...]:
+        table = self.table(value, "venues")
+        return tuple(self.venue(name, spec) for name, spec in table.items())
+
+    def venue(self, name: str, value: Any) -> VenueConfig:
+        key = f"venues.{name}"
+        if not _VENUE_NAME_RE.match(name):
+            raise self.error(key, "venue name must be 1-32 letters, digits, '-' or '_', starting with a letter or digit")
+        spec = self.table(value, key)
+        self.check_keys(spec, key, _VENUE_KEYS)
+        for required in ("exchange", "mode", "symbols"):
+            if required not in spec:
+                raise self.error(f"{key}.{required}", "is required")
+        exchange = self.exchange(spec["exchange"], f"{key}.exchange")
+
+        mode_value = spec["mode"]
+        allowed_modes = ", ".join(m.value for m in VENUE_MODES)
+        if not isinstance(mode_value, str) or mode_value not in {m.value for m in VENUE_MODES}:
+            raise self.error(f"{key}.mode", f"{mode_value!r} is not allowed; use one of {allowed_modes}")
+        mode = Mode(mode_value)
+
+        symbols_value = spec["symbols"]
+        if not isinstance(symbols_value, list) or not symbols_value:
+            raise self.error(f"{key}.symbols", 'must be a non-empty array of symbols like ["BTC/USDT"]')
+        symbols: list[str] = []
+        for i, symbol in enumerate(symbols_value):
+            if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
+                raise self.error(
+                    f"{key}.symbols[{i}]", f"{symbol!r} is not a symbol; use BASE/QUOTE as ccxt writes it, e.g. \"BTC/USDT\""
+                )
+            if symbol in symbols:
+                raise self.error(f"{key}.symbols[{i}]", f"{symbol!r} is listed twice")
+            symbols.append(symbol)
+
+        api_url = self.url(spec["api_url"], f"{key}.api_url", ("http", "https")) if "api_url" in spec else None
+        ws_url = self.url(spec["ws_url"], f"{key}.ws_url", ("ws", "wss")) if "ws_url" in spec else None
+        read_only = spec.get("read_only", False)
+        if not isinstance(read_only, bool):
+            raise self.error(f"{key}.read_only", f"must be true or false, got {_type_name(read_only)}")
+        return VenueConfig(
+            name=name,
+            exchange=exchange,
+            mode=mode,
+            symbols=tuple(symbols),
+            api_url=api_url,
+            ws_url=ws_url,
+            read_only=read_only,
+        )
+
+    def exchange(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.error(key, f"must be a ccxt exchange id such as \"binance\", got {_type_name(value)}")
+        exchange = value
+        if exchange in EXCHANGE_ALIASES:
+            target, why = EXCHANGE_ALIASES[exchange]
+            self.notices.append(f'{key}: "{exchange}" is now "{target}" in ccxt ({why}); using "{target}"')
+            exchange = target
+        known = ccxt_exchange_ids()
+        if not known:
+            raise self.error(key, "ccxt is not installed, so no exchange can be used; install ccxt or remove [venues]")
+        if exchange not in known:
+            close = sorted(e for e in known if e.startswith(exchange[:4].lower()))[:8]
+            hint = f"; similar ids: {', '.join(close)}" if close else ""
+            raise self.error(
+                key,
+                f"{value!r} is not a ccxt exchange id; tested: {', '.join(sorted(TESTED_EXCHANGES))}; "
+                f"any of ccxt's {len(known)} ids is accepted{hint}",
+            )
+        if exchange not in TESTED_EXCHANGES:
+            self.notices.append(
+                f"{key}: {exchange!r} is not one of the tested exchanges ({', '.join(sorted(TESTED_EXCHANGES))}); "
+                "it may work through ccxt, start it in paper mode first"
+            )
+        return exchange
+
+    def risk(self, value: Any, venue_names: set[str]) -> RiskConfig:
+        table = self.table(value, "risk")
+        self.check_keys(table, "risk", _RISK_KEYS)
+        max_order_value: dict[str, Decimal] = {}
+        if "max_order_value" in table:
+            limits = self.table(table["max_order_value"], "risk.max_order_value")
+            for venue, limit in limits.items():
+                key = f"risk.max_order_value.{venue}"
+                if venue_names and venue not in venue_names:
+                    raise self.error(key, f"no venue named {venue!r}; configured venues: {', '.join(sorted(venue_names))}")
+                max_order_value[venue] = self.decimal(limit, key)
+        max_open_orders = table.get("max_open_orders")
+        if max_open_orders is not None and (
+            isinstance(max_open_orders, bool) or not isinstance(max_open_orders, int) or max_open_orders < 1
+        ):
+            raise self.error("risk.max_open_orders", f"{max_open_orders!r} is not allowed; use a whole number >= 1")
+        daily = table.get("daily_traded_value")
+        return RiskConfig(
+            max_order_value=MappingProxyType(max_order_value),
+            max_open_orders=max_open_orders,
+            daily_traded_value=self.decimal(daily, "risk.daily_traded_value") if daily is not None else None,
+        )
+
+    def ui(self, value: Any) -> UiConfig:
+        table = self.table(value, "ui")
+        self.check_keys(table, "ui", _UI_KEYS)
+        theme = table.get("theme", "dark")
+        if not isinstance(theme, str) or not _THEME_RE.match(theme):
+            raise self.error("ui.theme", f"{theme!r} is not allowed; use a theme name such as \"dark\"")
+        impact_size = Decimal(1)
+        by_symbol: dict[str, Decimal] = {}
+        if "impact_size" in table:
+            raw = table["impact_size"]
+            if isinstance(raw, dict):
+                for symbol, size in raw.items():
+                    key = f"ui.impact_size.{symbol}"
+                    if symbol == "default":
+                        impact_size = self.decimal(size, key)
+                    elif not _SYMBOL_RE.match(symbol):
+                        raise self.error(key, 'keys must be symbols like "BTC/USDT" (quoted) or "default"')
+                    else:
+                        by_symbol[symbol] = self.decimal(size, key)
+            else:
+                impact_size = self.decimal(raw, "ui.impact_size")
+        min_arb = table.get("min_arb_net_bps", "-50")
+        return UiConfig(
+            theme=theme,
+            impact_size=impact_size,
+            impact_size_by_symbol=MappingProxyType(by_symbol),
+            min_arb_net_bps=self.decimal(min_arb, "ui.min_arb_net_bps", positive=False),
+        )
+
+    def keys(self, value: Any) -> dict[str, str]:
+        table = self.table(value, "keys")
+        keymap: dict[str, str] = {}
+        for action, keys in table.items():
+            key = f"keys.{action}"
+            if not _ACTION_RE.match(action):
+                raise self.error(key, "action ids are letters, digits, '_', '.' or '-'")
+            if isinstance(keys, str):
+                keys = [k.strip() for k in keys.split(",")]
+            if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() for k in keys):
+                raise self.error(key, 'must be a key such as "ctrl+b" or an array of keys such as ["f5", "ctrl+r"]')
+            keymap[action] = ",".join(k.strip() for k in keys)
+        return keymap
+
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "Config",
+    "ConfigError",
+    "RiskConfig",
+    "UiConfig",
+    "VenueConfig",
+    "ccxt_exchange_ids",
+    "default_config_path",
+    "load_config",
+    "parse_config",
+]
