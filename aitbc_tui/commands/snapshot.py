@@ -1,0 +1,234 @@
+"""`book`, `arb`, `health`: print one snapshot and exit (scriptable, sandbox by default)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from decimal import Decimal, InvalidOperation
+
+WAIT_FOR_BOOKS_S = 10.0
+
+
+def _positive_depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--depth must be a whole number from 1 to 500, not {text!r}") from None
+    if not 1 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"--depth must be from 1 to 500, not {value}")
+    return value
+
+
+def _bps(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"--min-net-bps must be a number of basis points, not {text!r}") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"--min-net-bps must be finite, not {text!r}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    book = sub.add_parser("book", help="print one venue's order book and its analysis")
+    book.add_argument("venue", help="venue name, e.g. binance")
+    book.add_argument("symbol", help="symbol, e.g. BTC/USDT")
+    book.add_argument("--depth", type=_positive_depth, default=10, help="levels a side (default 10)")
+    book.add_argument("--impact-size", type=_bps, default=None, metavar="AMOUNT", help="base amount for the price-impact figures (default 1)")
+    book.add_argument("--json", action="store_true", help="machine-readable output")
+    book.set_defaults(func=run_book)
+
+    arb = sub.add_parser("arb", help="print cross-venue arbitrage, net of taker fees")
+    arb.add_argument("--min-net-bps", type=_bps, default=None, metavar="BPS", help="only opportunities at or above this net")
+    arb.add_argument("--json", action="store_true", help="machine-readable output")
+    arb.set_defaults(func=run_arb)
+
+    health = sub.add_parser("health", help="print each venue's status and latency")
+    health.add_argument("--json", action="store_true", help="machine-readable output")
+    health.set_defaults(func=run_health)
+
+
+async def _started(args, keys=None):
+    from aitbc_tui.cli import build_service
+
+    _config, service = build_service(args)
+    await service.start()
+    deadline = time.monotonic() + WAIT_FOR_BOOKS_S
+    while time.monotonic() < deadline:
+        books = service.books()
+        wanted = keys if keys is not None else [(v, s) for v in service.venue_names for s in service.markets(v)]
+        if all(k in books for k in wanted):
+            break
+        await asyncio.sleep(0.05)
+    return service
+
+
+def run_book(args) -> int:
+    from aitbc_tui.cli import CliError, print_json
+
+    async def go() -> int:
+        from aitbc_tui import analysis
+
+        service = await _started(args, keys=[])
+        try:
+            if args.venue not in service.venue_names:
+                raise CliError(f"unknown venue {args.venue!r}; venues: {', '.join(service.venue_names)}")
+            markets = service.markets(args.venue)
+            if args.symbol not in markets:
+                raise CliError(f"{args.symbol!r} is not listed on {args.venue}; symbols: {', '.join(sorted(markets))}")
+            deadline = time.monotonic() + WAIT_FOR_BOOKS_S
+            while service.book(args.venue, args.symbol) is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            book = service.book(args.venue, args.symbol)
+            if book is None:
+                raise CliError(f"no order book from {args.venue} for {args.symbol} within {WAIT_FOR_BOOKS_S:.0f} s")
+            market = markets[args.symbol]
+            size = args.impact_size or Decimal("1")
+            result = analysis.analyse_book(book, size)
+            if args.json:
+                print_json(_book_json(book, args.depth, result, size))
+            else:
+                print(_book_text(book, market, args.depth, result, size))
+            return 0
+        finally:
+            await service.stop()
+
+    return asyncio.run(go())
+
+
+def _book_json(book, depth, result, size) -> dict:
+    return {
+        "venue": book.venue,
+        "symbol": book.symbol,
+        "timestamp": book.timestamp,
+        "bids": [[p, s] for p, s in book.bids[:depth]],
+        "asks": [[p, s] for p, s in book.asks[:depth]],
+        "analysis": _analysis_json(result, size),
+    }
+
+
+def _analysis_json(result, size) -> dict:
+    def impact(i):
+        if i is None:
+            return None
+        return {"bps": i.bps, "average_price": i.average_price, "filled": i.filled, "complete": i.complete}
+
+    return {
+        "mid": result.mid,
+        "spread": result.spread,
+        "spread_bps": result.spread_bps,
+        "depth_0_5pct": {"bid": result.depth_05.bid, "ask": result.depth_05.ask},
+        "depth_1pct": {"bid": result.depth_1.bid, "ask": result.depth_1.ask},
+        "liquidity_ratio": result.liquidity_ratio,
+        "impact_size": size,
+        "buy_impact": impact(result.buy_impact),
+        "sell_impact": impact(result.sell_impact),
+    }
+
+
+def _book_text(book, market, depth, result, size) -> str:
+    from aitbc_tui.formatting import decimals_of, fmt_bps, fmt_compact, fmt_fixed
+
+    pp, sp = decimals_of(market.tick_size), decimals_of(market.lot_size)
+    lines = [f"{book.venue} {book.symbol}", f"{'side':<5}{'price':>18}{'size':>16}"]
+    for price, amount in reversed(book.asks[:depth]):
+        lines.append(f"{'ask':<5}{fmt_fixed(price, pp):>18}{fmt_fixed(amount, sp):>16}")
+    lines.append(f"---- mid {fmt_fixed(result.mid, pp + 1) if result.mid is not None else '—'}  spread "
+                 f"{fmt_fixed(result.spread, pp) if result.spread is not None else '—'} ({fmt_bps(result.spread_bps, 2)} bps)")
+    for price, amount in book.bids[:depth]:
+        lines.append(f"{'bid':<5}{fmt_fixed(price, pp):>18}{fmt_fixed(amount, sp):>16}")
+    q = market.quote
+    lines.append(f"depth ±0.5%: bid {fmt_compact(result.depth_05.bid)} / ask {fmt_compact(result.depth_05.ask)} {q}")
+    lines.append(f"depth ±1%:   bid {fmt_compact(result.depth_1.bid)} / ask {fmt_compact(result.depth_1.ask)} {q}")
+    ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
+    lines.append(f"liquidity ratio (bid/ask, ±1%): {ratio}")
+
+    def imp(i):
+        if i is None or i.bps is None:
+            return "book too thin"
+        return f"{fmt_bps(i.bps)} bps"
+
+    lines.append(f"impact of {size} {market.base}: buy {imp(result.buy_impact)}, sell {imp(result.sell_impact)}")
+    return "\n".join(lines)
+
+
+def run_arb(args) -> int:
+    from aitbc_tui.cli import print_json
+
+    async def go() -> int:
+        from aitbc_tui import analysis
+
+        service = await _started(args)
+        try:
+            index = analysis.ArbitrageIndex(service.taker_fees())
+            for book in service.books().values():
+                index.update(book)
+            opportunities = index.opportunities(args.min_net_bps)
+            if args.json:
+                print_json([_opp_json(o) for o in opportunities])
+            else:
+                print(f"{'symbol':<11}{'net bps':>9}  {'buy at':<9}{'ask':>14}  {'sell at':<9}{'bid':>14}{'gross':>8}{'size':>14}{'profit':>14}")
+                for o in opportunities:
+                    quote = o.symbol.split("/")[1]
+                    positive = o.net_bps > 0
+                    print(
+                        f"{o.symbol:<11}{o.net_bps:>9.1f}  {o.buy_venue:<9}{o.buy_price:>14}  {o.sell_venue:<9}{o.sell_price:>14}"
+                        f"{o.gross_bps:>8.1f}{(str(o.executable_size) if positive else '—'):>14}"
+                        f"{(f'{o.est_profit_quote:.2f} {quote}' if positive else '—'):>14}"
+                    )
+            return 0
+        finally:
+            await service.stop()
+
+    return asyncio.run(go())
+
+
+def _opp_json(o) -> dict:
+    return {
+        "symbol": o.symbol,
+        "buy_venue": o.buy_venue,
+        "buy_price": o.buy_price,
+        "sell_venue": o.sell_venue,
+        "sell_price": o.sell_price,
+        "gross_bps": o.gross_bps,
+        "net_bps": o.net_bps,
+        "executable_size": o.executable_size,
+        "est_profit_quote": o.est_profit_quote,
+    }
+
+
+def run_health(args) -> int:
+    from aitbc_tui.cli import print_json
+    from aitbc_tui.service import HEALTH_RULE
+
+    async def go() -> int:
+        service = await _started(args)
+        try:
+            for name in service.venue_names:
+                await service.probe_once(name)
+            rows = service.health()
+            if args.json:
+                print_json([
+                    {
+                        "venue": h.venue,
+                        "status": h.status.value,
+                        "latency_ms": None if h.latency_ms is None else round(h.latency_ms, 3),
+                        "latency_probe": h.probe,
+                        "book_age_s": None if h.book_age_s is None else round(h.book_age_s, 3),
+                        "last_error": h.last_error,
+                    }
+                    for h in rows
+                ])
+            else:
+                print(f"{'venue':<12}{'status':<11}{'rtt ms':>8}{'book age':>10}  probe / last error")
+                for h in rows:
+                    rtt = "—" if h.latency_ms is None else f"{h.latency_ms:.1f}"
+                    age = "—" if h.book_age_s is None else f"{h.book_age_s:.2f}s"
+                    print(f"{h.venue:<12}{h.status.value:<11}{rtt:>8}{age:>10}  {h.probe}{'  ' + h.last_error if h.last_error else ''}")
+                print(f"rule: {HEALTH_RULE}")
+            return 0
+        finally:
+            await service.stop()
+
+    return asyncio.run(go())

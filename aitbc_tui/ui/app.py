@@ -1,0 +1,494 @@
+"""The dashboard: one screen of panes over the market service.
+
+The app owns the service lifecycle (start on mount, stop on unmount). Panes never
+call a venue: a 20 Hz timer drains the service's dirty books, so however fast the
+feeds run, each pane repaints at most 20 times a second, and only when its data
+changed. Actions (place, cancel, kill switch) run in named workers; failures are
+turned into notifications in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Static
+
+from aitbc_tui import analysis
+from aitbc_tui.domain import BookSnapshot, HealthStatus, Mode, Order, OrderRequest, Side
+from aitbc_tui.service import MarketService, describe_error
+from aitbc_tui.formatting import decimals_of, fmt_age, fmt_bps, fmt_compact, fmt_fixed, sparkline
+from aitbc_tui.ui.screens.confirm import ConfirmScreen
+from aitbc_tui.ui.screens.help import HelpScreen
+from aitbc_tui.ui.screens.order_form import OrderForm
+from aitbc_tui.ui.screens.picker import SymbolPicker
+from aitbc_tui.ui.themes import load_themes
+from aitbc_tui.ui.widgets.ladder import BookLadder
+from aitbc_tui.ui.widgets.linetable import Column, LineTable
+
+REPAINT_HZ = 20
+HEALTH_HZ = 2
+
+ARB_COLUMNS = [
+    Column("Symbol", 10, "<"),
+    Column("Net bps", 8),
+    Column("Buy at", 9, "<"),
+    Column("Ask", 12),
+    Column("Sell at", 9, "<"),
+    Column("Bid", 12),
+    Column("Gross", 7),
+    Column("Size", 11),
+    Column("Profit", 10),
+]
+HEALTH_COLUMNS = [
+    Column("Venue", 9, "<"),
+    Column("Status", 9, "<"),
+    Column("RTT ms", 7),
+    Column("Book", 6),
+    Column("Latency", 16, "<"),
+]
+
+
+class AitbcApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "aitbc-tui"
+
+    BINDINGS = [
+        Binding("b", "order('buy')", "Buy", id="order.buy"),
+        Binding("s", "order('sell')", "Sell", id="order.sell"),
+        Binding("c", "cancel_selected", "Cancel", id="order.cancel"),
+        Binding("ctrl+k", "kill_switch", "Kill switch", id="order.kill", priority=True),
+        Binding("v,right_square_bracket", "next_venue", "Venue", id="venue.next"),
+        Binding("V,left_square_bracket", "previous_venue", "Prev venue", show=False, id="venue.previous"),
+        Binding("slash", "pick_symbol", "Symbol", id="symbol.pick"),
+        Binding("h", "toggle_history", "History", id="orders.history"),
+        Binding("t", "next_theme", "Theme", id="theme.next"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
+        Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, id="focus.previous"),
+    ]
+
+    def __init__(
+        self,
+        service: MarketService,
+        *,
+        mode: Mode = Mode.SANDBOX,
+        clock: Callable[[], float] = time.time,
+        theme: str | None = None,
+        impact_size: Decimal = Decimal("1"),
+        min_arb_net_bps: Decimal | None = None,
+        keymap: dict[str, str] | None = None,
+        start_service: bool = True,
+        read_only: bool = False,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.mode = mode
+        self.clock = clock
+        self.impact_size = impact_size
+        self.min_arb_net_bps = min_arb_net_bps
+        self.read_only = read_only
+        self._start_service = start_service
+        self._keymap = keymap or {}
+        themes, self._theme_problems = load_themes()
+        for item in themes:
+            self.register_theme(item)
+        self._theme_names = [t.name for t in themes] or ["textual-dark"]
+        wanted = theme or "aitbc-dark"
+        self.theme = wanted if wanted in self._theme_names else self._theme_names[0]
+        self.venue: str | None = None
+        self.symbol: str | None = None
+        self.show_history = False
+        self._orders_seen = -1
+        self._arb_index: analysis.ArbitrageIndex | None = None
+        self._table_orders: list[Order] = []
+
+    # ---- layout -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status-bar")
+        with Horizontal(id="main"):
+            yield BookLadder(id="ladder")
+            with Vertical(id="right"):
+                with Horizontal(id="top-row"):
+                    yield LineTable(HEALTH_COLUMNS, empty_text="starting venues…", id="health")
+                    yield LineTable([], empty_text="no balances yet", id="balances")
+                yield LineTable(ARB_COLUMNS, empty_text="no symbol is listed on two venues with books yet", id="arb")
+                yield DataTable(id="orders", cursor_type="row", zebra_stripes=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.query_one("#ladder").border_title = "Order book"
+        self.query_one("#health").border_title = "Health"
+        self.query_one("#balances").border_title = "Balances (free)"
+        self.query_one("#arb").border_title = "Arbitrage · net of both taker fees"
+        orders = self.query_one("#orders", DataTable)
+        orders.border_title = "Open orders"
+        orders.add_columns("Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age")
+        self.query_one("#status-bar").add_class(f"mode-{self.mode.value}")
+        for problem in self._theme_problems:
+            self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
+        self._update_status()
+        self.set_interval(1 / REPAINT_HZ, self._repaint, name="repaint")
+        self.set_interval(1 / HEALTH_HZ, self._repaint_slow, name="repaint-slow")
+        self.query_one("#ladder").focus()
+        if self._start_service:
+            self.run_worker(self._start(), name="service-start", exit_on_error=False)
+        else:
+            self._on_service_ready()
+
+    async def _start(self) -> None:
+        await self.service.start()
+        self._on_service_ready()
+
+    def _on_service_ready(self) -> None:
+        names = self.service.venue_names
+        if self.venue is None and names:
+            self.venue = names[0]
+            symbols = list(self.service.markets(self.venue))
+            self.symbol = symbols[0] if symbols else None
+        self._arb_index = analysis.ArbitrageIndex(self.service.taker_fees())
+        for book in self.service.books().values():
+            self._arb_index.update(book)
+        self._repaint(force=True)
+        self._repaint_slow()
+
+    async def on_unmount(self) -> None:
+        await self.service.stop()
+
+    # ---- repaint (bounded rate, only what changed) ------------------------------------
+
+    def _repaint(self, force: bool = False) -> None:
+        dirty = self.service.drain_dirty_books()
+        if self._arb_index is not None and dirty:
+            books = self.service.books()
+            for key in dirty:
+                self._arb_index.update(books[key])
+            self._paint_arbitrage()
+        if force or (self.venue, self.symbol) in dirty:
+            self._paint_ladder()
+        if force or self.service.orders_version != self._orders_seen:
+            self._orders_seen = self.service.orders_version
+            self._paint_orders()
+            self._paint_balances()
+
+    def _repaint_slow(self) -> None:
+        self._paint_health()
+        self._update_status()
+
+    def _paint_ladder(self) -> None:
+        ladder = self.query_one(BookLadder)
+        if self.venue is None or self.symbol is None:
+            ladder.message = "no venue is running: see the health pane"
+            ladder.set_book(None, None, [])
+            return
+        book = self.service.book(self.venue, self.symbol)
+        market = self.service.market(self.venue, self.symbol)
+        ladder.border_title = f"Order book · {self.venue} · {self.symbol}"
+        if book is None or market is None:
+            ladder.message = f"waiting for {self.venue} {self.symbol}…"
+            ladder.set_book(None, None, [])
+            return
+        ladder.set_book(book, market, self._analysis_lines(book, market))
+
+    def _analysis_lines(self, book: BookSnapshot, market) -> list[list[tuple[str, str]]]:
+        result = analysis.analyse_book(book, self.impact_size)
+        label, value = "ladder--label", "ladder--value"
+        q = market.quote
+
+        def depth(d) -> str:
+            return f"{fmt_compact(d.bid)}/{fmt_compact(d.ask)}"
+
+        ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
+        buy = _impact_text(result.buy_impact)
+        sell = _impact_text(result.sell_impact)
+        return [
+            [(" depth ±0.5% ", label), (depth(result.depth_05), value), (f"  ±1% ", label), (depth(result.depth_1), value), (f" {q} bid/ask", label)],
+            [(" liquidity ratio (bid/ask, ±1%) ", label), (ratio, value)],
+            [(f" impact {self.impact_size} {market.base}: buy ", label), (buy, "ladder--ask"), ("  sell ", label), (sell, "ladder--bid"), (" bps", label)],
+        ]
+
+    def _paint_arbitrage(self) -> None:
+        if self._arb_index is None:
+            return
+        rows = []
+        for opp in self._arb_index.opportunities(self.min_arb_net_bps):
+            market = self.service.market(opp.buy_venue, opp.symbol)
+            places = decimals_of(market.tick_size) if market else 8
+            size_places = decimals_of(market.lot_size) if market else 8
+            quote = opp.symbol.split("/")[1]
+            good = opp.net_bps > 0
+            rows.append(
+                (
+                    (opp.symbol, ""),
+                    (fmt_bps(opp.net_bps), "linetable--good" if good else "linetable--dim"),
+                    (opp.buy_venue, ""),
+                    (fmt_fixed(opp.buy_price, places), "linetable--ask"),
+                    (opp.sell_venue, ""),
+                    (fmt_fixed(opp.sell_price, places), "linetable--bid"),
+                    (fmt_bps(opp.gross_bps), "linetable--dim"),
+                    (fmt_fixed(opp.executable_size, size_places) if good else "—", "" if good else "linetable--dim"),
+                    (f"{fmt_compact(opp.est_profit_quote)} {quote}" if good else "—", "linetable--good" if good else "linetable--dim"),
+                )
+            )
+        self.query_one("#arb", LineTable).set_rows(rows)
+
+    def _paint_health(self) -> None:
+        rows = []
+        for h in self.service.health():
+            status_class = {
+                HealthStatus.CONNECTED: "linetable--good",
+                HealthStatus.DEGRADED: "linetable--warn",
+                HealthStatus.DOWN: "linetable--bad",
+            }[h.status]
+            latency = "—" if h.latency_ms is None else f"{h.latency_ms:.1f}"
+            age_class = "linetable--warn" if h.book_age_s is not None and h.book_age_s > 5 else ""
+            rows.append(
+                (
+                    (h.venue, ""),
+                    (h.status.value, status_class),
+                    (latency, ""),
+                    (fmt_age(h.book_age_s), age_class),
+                    (sparkline(h.latency_history_ms, 16), "linetable--dim"),
+                )
+            )
+            if h.last_error:
+                rows.append(((f"  ⚠ {h.last_error}", "linetable--warn"),))
+        probes = sorted({h.probe for h in self.service.health() if h.probe})
+        footer = [((f"RTT = {', '.join(probes)}", "linetable--dim"),)] if probes else None
+        self.query_one("#health", LineTable).set_rows(rows, footer)
+
+    def _paint_balances(self) -> None:
+        venues = self.service.venue_names
+        table = self.query_one("#balances", LineTable)
+        columns = [Column("Asset", 6, "<")] + [Column(v[:12], 13) for v in venues]
+        if [c.title for c in table.columns] != [c.title for c in columns]:
+            table.columns = columns
+        assets = sorted({a for v in venues for a in self.service.balances(v)})
+        rows = []
+        for asset in assets:
+            cells = [(asset, "")]
+            for v in venues:
+                bal = self.service.balances(v).get(asset)
+                cells.append(("—" if bal is None else _fmt_balance(bal.free), ""))
+            rows.append(tuple(cells))
+        table.set_rows(rows)
+
+    def _paint_orders(self) -> None:
+        table = self.query_one("#orders", DataTable)
+        orders = self.service.closed_orders() if self.show_history else self.service.open_orders()
+        table.border_title = "Order history (filled, cancelled)" if self.show_history else "Open orders"
+        selected = self._selected_order()
+        now = self.clock()
+        table.clear()
+        self._table_orders = orders
+        for order in orders:
+            market = self.service.market(order.venue, order.symbol)
+            places = decimals_of(market.tick_size) if market else 8
+            price = "market" if order.price is None else fmt_fixed(order.price, places)
+            side_style = "bold green" if order.side is Side.BUY else "bold red"
+            table.add_row(
+                order.venue,
+                order.symbol,
+                f"[{side_style}]{order.side.value}[/]",
+                order.type.value,
+                price,
+                str(order.amount),
+                str(order.filled),
+                order.status.value,
+                fmt_age(max(0.0, now - order.created_at)),
+                key=f"{order.venue}:{order.id}",
+            )
+        if selected is not None:
+            for row, order in enumerate(orders):
+                if (order.venue, order.id) == (selected.venue, selected.id):
+                    table.move_cursor(row=row)
+                    break
+
+    def _update_status(self) -> None:
+        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        where = f"{self.venue} · {self.symbol}" if self.venue else "no venue"
+        extra = "  READ-ONLY" if self.read_only else ""
+        text = f" {self.mode.value.upper()} {extra} │ {where} │ {now} │ b buy · s sell · c cancel · / symbol · v venue · ? help"
+        self.query_one("#status-bar", Static).update(text)
+
+    # ---- actions ----------------------------------------------------------------------
+
+    def _selected_order(self) -> Order | None:
+        table = self.query_one("#orders", DataTable)
+        if not self._table_orders or table.cursor_row is None:
+            return None
+        if 0 <= table.cursor_row < len(self._table_orders):
+            return self._table_orders[table.cursor_row]
+        return None
+
+    def action_order(self, side: str) -> None:
+        if self.read_only:
+            self.notify("read-only: order actions are disabled", severity="warning")
+            return
+        if self.venue is None or self.symbol is None:
+            self.notify("no venue is running", severity="error")
+            return
+        market = self.service.market(self.venue, self.symbol)
+        if market is None:
+            self.notify(f"{self.symbol} is not listed on {self.venue}", severity="error")
+            return
+        venue, symbol = self.venue, self.symbol
+        form = OrderForm(
+            venue=venue,
+            mode=self.mode,
+            market=market,
+            side=Side(side),
+            book=lambda: self.service.book(venue, symbol),
+            balances=lambda: self.service.balances(venue),
+        )
+        self.push_screen(form, self._place)
+
+    def _place(self, request: OrderRequest | None) -> None:
+        if request is not None:
+            self._place_worker(request)
+
+    @work(name="place-order", group="orders", exit_on_error=False)
+    async def _place_worker(self, request: OrderRequest) -> None:
+        try:
+            order = await self.service.place_order(request)
+        except Exception as exc:  # noqa: BLE001 - the operator sees a message, not a traceback
+            self.notify(f"{request.venue}: order rejected: {describe_error(exc)}", severity="error", timeout=8)
+            return
+        filled = f", filled {order.filled}" if order.filled else ""
+        self.notify(f"{order.venue}: {order.side.value} {order.amount} {order.symbol} {order.status.value}{filled}")
+        self._paint_orders()
+
+    def action_cancel_selected(self) -> None:
+        if self.read_only:
+            self.notify("read-only: order actions are disabled", severity="warning")
+            return
+        if self.show_history:
+            self.notify("switch to open orders (h) to cancel", severity="warning")
+            return
+        order = self._selected_order()
+        if order is None:
+            self.notify("no open order selected", severity="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._cancel_worker(order)
+
+        rows = [("Venue", order.venue), ("Order", order.id), ("Side", order.side.value), ("Amount", str(order.amount)),
+                ("Price", "market" if order.price is None else str(order.price))]
+        self.push_screen(ConfirmScreen(f"Cancel {order.symbol} order?", rows, prompt="y cancel it · n / Esc back"), confirmed)
+
+    @work(name="cancel-order", group="orders", exit_on_error=False)
+    async def _cancel_worker(self, order: Order) -> None:
+        try:
+            result = await self.service.cancel_order(order)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"{order.venue}: cancel failed: {describe_error(exc)}", severity="error", timeout=8)
+            return
+        self.notify(f"{order.venue}: order {result.id} {result.status.value}")
+        self._paint_orders()
+
+    def action_kill_switch(self) -> None:
+        count = len(self.service.open_orders())
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._kill_worker()
+
+        self.push_screen(
+            ConfirmScreen(
+                "KILL SWITCH: cancel every open order on every venue?",
+                [("Open orders", str(count)), ("Venues", ", ".join(self.service.venue_names))],
+                prompt="y cancel them all · n / Esc back",
+                live=True,
+            ),
+            confirmed,
+        )
+
+    @work(name="kill-switch", group="orders", exit_on_error=False)
+    async def _kill_worker(self) -> None:
+        report = await self.service.cancel_all()
+        if report.failed:
+            failures = "; ".join(f"{o.venue} {o.id}: {why}" for o, why in report.failed[:5])
+            self.notify(f"kill switch: {len(report.cancelled)} cancelled, {len(report.failed)} NOT cancelled: {failures}", severity="error", timeout=15)
+        else:
+            self.notify(f"kill switch: {len(report.cancelled)} orders cancelled")
+        self._paint_orders()
+
+    def _set_focus(self, venue: str, symbol: str | None = None) -> None:
+        self.venue = venue
+        markets = self.service.markets(venue)
+        if symbol is not None and symbol in markets:
+            self.symbol = symbol
+        elif self.symbol not in markets:
+            self.symbol = next(iter(markets), None)
+        self._paint_ladder()
+        self._update_status()
+
+    def _cycle_venue(self, step: int) -> None:
+        names = self.service.venue_names
+        if not names:
+            return
+        index = names.index(self.venue) if self.venue in names else -step
+        self._set_focus(names[(index + step) % len(names)])
+
+    def action_next_venue(self) -> None:
+        self._cycle_venue(1)
+
+    def action_previous_venue(self) -> None:
+        self._cycle_venue(-1)
+
+    def action_pick_symbol(self) -> None:
+        symbols = [(s, ", ".join(self.service.venues_for(s))) for s in self.service.all_symbols()]
+
+        def chosen(symbol: str | None) -> None:
+            if not symbol:
+                return
+            venue = self.venue if self.venue and symbol in self.service.markets(self.venue) else self.service.venues_for(symbol)[0]
+            self._set_focus(venue, symbol)
+
+        self.push_screen(SymbolPicker(symbols, self.symbol), chosen)
+
+    def action_toggle_history(self) -> None:
+        self.show_history = not self.show_history
+        self._paint_orders()
+
+    def action_next_theme(self) -> None:
+        names = self._theme_names
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def _impact_text(impact) -> str:
+    if impact is None:
+        return "—"
+    if getattr(impact, "bps", None) is None:
+        return "book too thin"
+    return f"{fmt_fixed(impact.bps, 1, grouping=False)}"
+
+
+def _fmt_balance(value: Decimal) -> str:
+    if value >= 1000:
+        return fmt_fixed(value, 2)
+    if value >= 1:
+        return fmt_fixed(value, 4)
+    return fmt_fixed(value, 8, grouping=False)
+
+
+def tcss_path() -> Path:
+    return Path(__file__).with_name("app.tcss")

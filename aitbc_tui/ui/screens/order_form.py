@@ -1,0 +1,193 @@
+"""The buy / sell form: type, amount, price; live notional and fee; inline errors.
+
+Enter validates everything at once (Decimal, the venue's market rules, balances,
+liquidity) and opens the confirmation; nothing is sent until the operator presses
+`y` there. The form dismisses with the OrderRequest to place, or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from aitbc_tui import validation
+from aitbc_tui.domain import Balance, BookSnapshot, Market, Mode, OrderRequest, OrderType, Side
+from aitbc_tui.formatting import decimals_of, fmt_fixed
+from aitbc_tui.ui.screens.confirm import ConfirmScreen
+
+
+class OrderForm(ModalScreen[OrderRequest | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Close", id="form.close"),
+        Binding("ctrl+t", "toggle_type", "Limit/market", id="form.toggle_type"),
+        Binding("enter", "review", "Review", id="form.review", show=False, priority=False),
+    ]
+
+    def __init__(
+        self,
+        *,
+        venue: str,
+        mode: Mode,
+        market: Market,
+        side: Side,
+        book: Callable[[], BookSnapshot | None],
+        balances: Callable[[], Mapping[str, Balance]],
+        amount: str = "",
+    ) -> None:
+        super().__init__()
+        self.venue = venue
+        self.mode = mode
+        self.market = market
+        self.side = side
+        self._book = book
+        self._balances = balances
+        self.order_type = OrderType.LIMIT
+        self._initial_amount = amount
+        self._valid: validation.ValidatedOrder | None = None
+
+    # ---- layout -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        side_class = "buy" if self.side is Side.BUY else "sell"
+        with Vertical(id="order-form", classes=f"modal-box {side_class}"):
+            yield Static(self._title(), id="form-title", classes="modal-title")
+            with Horizontal(classes="form-row"):
+                yield Label("Type", classes="form-label")
+                yield Static(self._type_text(), id="form-type")
+            with Horizontal(classes="form-row"):
+                yield Label(f"Amount ({self.market.base})", classes="form-label")
+                yield Input(value=self._initial_amount, id="amount", placeholder=f"lot {self.market.lot_size}")
+            yield Static("", id="amount-error", classes="form-error")
+            with Horizontal(classes="form-row", id="price-row"):
+                yield Label(f"Price ({self.market.quote})", classes="form-label")
+                yield Input(value=self._default_price(), id="price", placeholder=f"tick {self.market.tick_size}")
+            yield Static("", id="price-error", classes="form-error")
+            yield Static("", id="form-estimate")
+            yield Static("", id="form-error", classes="form-error")
+            yield Static("Enter review · ctrl+t limit/market · Esc close", classes="modal-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#amount", Input).focus()
+        self._update_estimate()
+
+    def _title(self) -> str:
+        verb = "Buy" if self.side is Side.BUY else "Sell"
+        return f"{verb} {self.market.symbol} on {self.venue} · {self.mode.value.upper()}"
+
+    def _type_text(self) -> str:
+        return "[b]limit[/b]  market" if self.order_type is OrderType.LIMIT else "limit  [b]market[/b]"
+
+    def _default_price(self) -> str:
+        # Prefill on the passive side so a limit order rests by default.
+        book = self._book()
+        if book is None:
+            return ""
+        price = book.best_bid if self.side is Side.BUY else book.best_ask
+        if price is None:
+            return ""
+        return fmt_fixed(price, decimals_of(self.market.tick_size), grouping=False)
+
+    # ---- live feedback ------------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._update_estimate()
+
+    def _texts(self) -> tuple[str, str | None]:
+        amount = self.query_one("#amount", Input).value
+        price = self.query_one("#price", Input).value if self.order_type is OrderType.LIMIT else None
+        return amount, price
+
+    def _update_estimate(self) -> None:
+        amount_text, price_text = self._texts()
+        estimate = self.query_one("#form-estimate", Static)
+        text = validation.describe_estimate(
+            self.market, self.side, self.order_type, amount_text, price_text, self._book()
+        )
+        estimate.update(text)
+        self.query_one("#form-error", Static).update("")
+
+    def action_toggle_type(self) -> None:
+        self.order_type = OrderType.MARKET if self.order_type is OrderType.LIMIT else OrderType.LIMIT
+        self.query_one("#form-type", Static).update(self._type_text())
+        self.query_one("#price-row").display = self.order_type is OrderType.LIMIT
+        self.query_one("#price-error").display = self.order_type is OrderType.LIMIT
+        self._update_estimate()
+
+    # ---- submit -----------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_review()
+
+    def action_review(self) -> None:
+        amount_text, price_text = self._texts()
+        result = validation.validate_order(
+            self.market,
+            self.side,
+            self.order_type,
+            amount_text,
+            price_text,
+            self._balances(),
+            self._book(),
+        )
+        errors = {"amount": "", "price": "", "": ""}
+        if isinstance(result, list):
+            for error in result:
+                key = error.field if error.field in errors else ""
+                errors[key] = (errors[key] + "\n" if errors[key] else "") + error.message
+        self.query_one("#amount-error", Static).update(errors["amount"])
+        self.query_one("#price-error", Static).update(errors["price"])
+        self.query_one("#form-error", Static).update(errors[""])
+        if isinstance(result, list):
+            first = "amount" if errors["amount"] else ("price" if errors["price"] else None)
+            if first:
+                self.query_one(f"#{first}", Input).focus()
+            return
+        self._valid = result
+        self.app.push_screen(self._confirm_screen(result), self._confirmed)
+
+    def _confirm_screen(self, order: validation.ValidatedOrder) -> ConfirmScreen:
+        places = decimals_of(self.market.tick_size)
+        quote = self.market.quote
+        price = "market (best available)" if order.price is None else f"{fmt_fixed(order.price, places)} {quote}"
+        rows = [
+            ("Venue", self.venue),
+            ("Mode", self.mode.value.upper()),
+            ("Side", self.side.value.upper()),
+            ("Type", self.order_type.value),
+            ("Amount", f"{order.amount} {self.market.base}"),
+            ("Price", price),
+            ("Notional", f"{'≈ ' if order.price is None else ''}{fmt_fixed(order.notional, max(2, places))} {quote}"),
+            ("Fee (est.)", f"{fmt_fixed(order.fee, max(2, places))} {quote}"),
+        ]
+        verb = "BUY" if self.side is Side.BUY else "SELL"
+        return ConfirmScreen(
+            f"{verb} {self.market.symbol} on {self.venue}?",
+            rows,
+            live=self.mode is Mode.LIVE,
+            id="order-confirm",
+        )
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if not yes or self._valid is None:
+            self.query_one("#amount", Input).focus()
+            return
+        order = self._valid
+        self.dismiss(
+            OrderRequest(
+                venue=self.venue,
+                symbol=self.market.symbol,
+                side=self.side,
+                type=self.order_type,
+                amount=order.amount,
+                price=order.price,
+            )
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

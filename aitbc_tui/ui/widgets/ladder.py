@@ -1,0 +1,197 @@
+"""The order-book ladder: a Line-API widget (render_line -> Strip).
+
+A repaint builds each visible row once per book snapshot and caches the Strips;
+Textual asks for lines only when the widget is dirty, so a book that did not
+change costs nothing. Colours come from component classes styled with the theme's
+trading variables ($bid, $ask, ...), so a theme switch restyles without code.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.widget import Widget
+
+from aitbc_tui.domain import BookSnapshot, Market
+from aitbc_tui.formatting import decimals_of, fmt_fixed
+
+# (text, component class) pairs; component class "" means the widget's base style.
+Cell = tuple[str, str]
+
+
+class BookLadder(Widget, can_focus=True):
+    """Bids and asks with sizes, cumulative depth bars, mid and spread."""
+
+    COMPONENT_CLASSES = {
+        "ladder--header",
+        "ladder--bid",
+        "ladder--ask",
+        "ladder--bid-bar",
+        "ladder--ask-bar",
+        "ladder--mid",
+        "ladder--dim",
+        "ladder--label",
+        "ladder--value",
+        "ladder--stale",
+    }
+
+    DEFAULT_CSS = """
+    BookLadder { height: 1fr; }
+    BookLadder > .ladder--header { color: $text-muted; text-style: bold; }
+    BookLadder > .ladder--bid { color: $bid; }
+    BookLadder > .ladder--ask { color: $ask; }
+    BookLadder > .ladder--bid-bar { background: $bid-bar; }
+    BookLadder > .ladder--ask-bar { background: $ask-bar; }
+    BookLadder > .ladder--mid { color: $foreground; text-style: bold; }
+    BookLadder > .ladder--dim { color: $text-muted; }
+    BookLadder > .ladder--label { color: $text-muted; }
+    BookLadder > .ladder--value { color: $foreground; }
+    BookLadder > .ladder--stale { color: $stale; text-style: italic; }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._snapshot: BookSnapshot | None = None
+        self._market: Market | None = None
+        self._analysis: list[list[Cell]] = []
+        self._strips: list[Strip] | None = None
+        self._built_for: tuple[int, int] = (0, 0)
+        self.message = "waiting for the first book…"
+
+    # ---- data in ----------------------------------------------------------------------
+
+    def set_book(self, snapshot: BookSnapshot | None, market: Market | None, analysis: list[list[Cell]]) -> None:
+        self._snapshot = snapshot
+        self._market = market
+        self._analysis = analysis
+        self._strips = None
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = None
+
+    @property
+    def levels_per_side(self) -> int:
+        fixed = 2 + 1 + len(self._analysis)  # title, column header, mid line, analysis
+        return max(1, (self.size.height - fixed) // 2)
+
+    # ---- rendering --------------------------------------------------------------------
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return container.height
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if self._strips is None or self._built_for != (width, self.size.height):
+            self._strips = self._build(width)
+            self._built_for = (width, self.size.height)
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.rich_style)
+
+    def _style(self, component: str) -> Style:
+        base = self.rich_style
+        return base + self.get_component_rich_style(component, partial=True) if component else base
+
+    def _row(self, cells: list[Cell], width: int) -> Strip:
+        segments = [Segment(text, self._style(comp)) for text, comp in cells]
+        return Strip(segments).adjust_cell_length(width, self.rich_style).crop(0, width)
+
+    def _build(self, width: int) -> list[Strip]:
+        snap, market = self._snapshot, self._market
+        strips: list[Strip] = []
+        if snap is None or market is None:
+            strips.append(self._row([(f" {self.message}", "ladder--stale")], width))
+            return strips
+        price_places = decimals_of(market.tick_size)
+        size_places = decimals_of(market.lot_size)
+        n = self.levels_per_side
+        asks = snap.asks[:n]
+        bids = snap.bids[:n]
+
+        col = max(10, (width - 2) // 3)
+        strips.append(self._row([(f" {snap.venue} · {snap.symbol}", "ladder--header")], width))
+        strips.append(
+            self._row(
+                [
+                    (f" {'Price':>{col - 1}}", "ladder--dim"),
+                    (f"{'Size':>{col}}", "ladder--dim"),
+                    (f"{'Total':>{col}}", "ladder--dim"),
+                ],
+                width,
+            )
+        )
+        cum_asks = _cumulative(asks)
+        cum_bids = _cumulative(bids)
+        max_cum = max([c for c in (cum_asks[-1:] + cum_bids[-1:])] or [Decimal(1)]) or Decimal(1)
+
+        # Asks: worst at the top, best next to the mid line; pad so the mid line stays put.
+        for _ in range(n - len(asks)):
+            strips.append(Strip.blank(width, self.rich_style))
+        for (price, size), cum in reversed(list(zip(asks, cum_asks))):
+            strips.append(self._level(price, size, cum, max_cum, price_places, size_places, col, width, "ask"))
+
+        mid = snap.mid
+        if mid is not None and snap.best_bid is not None and snap.best_ask is not None:
+            spread = snap.best_ask - snap.best_bid
+            bps = spread / mid * 10000 if mid else Decimal(0)
+            mid_text = (
+                f" mid {fmt_fixed(mid, price_places + 1)}   spread {fmt_fixed(spread, price_places)}"
+                f" ({fmt_fixed(bps, 2, grouping=False)} bps)"
+            )
+        else:
+            mid_text = " one side of the book is empty"
+        strips.append(self._row([(mid_text, "ladder--mid")], width))
+
+        for (price, size), cum in zip(bids, cum_bids):
+            strips.append(self._level(price, size, cum, max_cum, price_places, size_places, col, width, "bid"))
+        for _ in range(n - len(bids)):
+            strips.append(Strip.blank(width, self.rich_style))
+
+        for cells in self._analysis:
+            strips.append(self._row(cells, width))
+        return strips
+
+    def _level(
+        self,
+        price: Decimal,
+        size: Decimal,
+        cum: Decimal,
+        max_cum: Decimal,
+        price_places: int,
+        size_places: int,
+        col: int,
+        width: int,
+        side: str,
+    ) -> Strip:
+        text = (
+            f" {fmt_fixed(price, price_places):>{col - 1}}"
+            f"{fmt_fixed(size, size_places):>{col}}"
+            f"{fmt_fixed(cum, size_places):>{col}}"
+        )
+        text = text[:width].ljust(width)
+        bar_cells = int((cum / max_cum) * width) if max_cum > 0 else 0
+        bar_cells = max(0, min(width, bar_cells))
+        split = width - bar_cells  # the depth bar grows from the right edge
+        fg = self._style(f"ladder--{side}")
+        bar = fg + self.get_component_rich_style(f"ladder--{side}-bar", partial=True)
+        segments = []
+        if split > 0:
+            segments.append(Segment(text[:split], fg))
+        if bar_cells > 0:
+            segments.append(Segment(text[split:], bar))
+        return Strip(segments, width)
+
+
+def _cumulative(levels: tuple[tuple[Decimal, Decimal], ...]) -> list[Decimal]:
+    total = Decimal(0)
+    out: list[Decimal] = []
+    for _, size in levels:
+        total += size
+        out.append(total)
+    return out
