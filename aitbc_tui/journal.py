@@ -1,0 +1,462 @@
+"""The order journal: every order event, in SQLite, durable before anything is sent.
+
+The intent row (with a client order id in the venue's format) is committed before
+``record_intent`` returns, and the caller sends only after that; WAL with
+``synchronous=FULL`` makes each commit survive a SIGKILL or power loss. After a
+crash, ``unresolved()`` lists every order whose outcome the journal does not know
+(intent, sent, unknown, open): look each up at the venue by its client order id and
+``reconcile`` it; never resend blindly.
+
+Money is stored as TEXT (``str(Decimal)``), so it reads back exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import secrets
+import sqlite3
+import string
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal, Inexact, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from aitbc_tui import paths
+from aitbc_tui.domain import Fill, Mode, Order, OrderRequest, OrderStatus
+
+JOURNAL_FILENAME = "journal.sqlite3"
+SCHEMA_VERSION = 1
+
+_ALNUM = string.ascii_letters + string.digits
+# Sums of amounts must be exact; the default 28-digit context would round them silently.
+_EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
+
+
+def default_journal_path() -> Path:
+    return paths.data_dir() / JOURNAL_FILENAME
+
+
+def new_client_order_id(exchange_id: str) -> str:
+    """A fresh client order id in the format the venue accepts.
+
+    binance*: ``aitbc-`` + 24 alphanumerics (30 chars; limit 36 of ``[.A-Za-z0-9:/_-]``).
+    kraken, coinbase*: a UUID (kraken ``cl_ord_id``, coinbase ``client_order_id``).
+    others: ``aitbc`` + 15 alphanumerics (20 chars; fits okx, kucoin, bybit and the sims).
+    """
+    exchange = exchange_id.lower()
+    if exchange.startswith("binance"):
+        return "aitbc-" + "".join(secrets.choice(_ALNUM) for _ in range(24))
+    if exchange.startswith(("kraken", "coinbase")):
+        return str(uuid.uuid4())
+    return "aitbc" + "".join(secrets.choice(_ALNUM) for _ in range(15))
+
+
+class JournalState(str, enum.Enum):
+    INTENT = "intent"  # committed, maybe not sent
+    SENT = "sent"  # handed to the venue, no answer yet
+    OPEN = "open"  # acknowledged, resting (maybe partly filled)
+    UNKNOWN = "unknown"  # the send failed ambiguously (timeout): look it up
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    NOT_PLACED = "not_placed"  # reconciled: the venue has no such order
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {JournalState.FILLED, JournalState.CANCELED, JournalState.REJECTED, JournalState.NOT_PLACED}
+)
+UNRESOLVED_STATES = (JournalState.INTENT, JournalState.SENT, JournalState.UNKNOWN, JournalState.OPEN)
+
+_FROM_ORDER_STATUS = {
+    OrderStatus.PENDING: JournalState.OPEN,
+    OrderStatus.OPEN: JournalState.OPEN,
+    OrderStatus.FILLED: JournalState.FILLED,
+    OrderStatus.CANCELED: JournalState.CANCELED,
+    OrderStatus.REJECTED: JournalState.REJECTED,
+    OrderStatus.UNKNOWN: JournalState.UNKNOWN,
+}
+
+
+class EventKind(str, enum.Enum):
+    INTENT = "intent"
+    SENT = "sent"
+    ACK = "ack"
+    REJECTED = "rejected"
+    FILL = "fill"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+    RECONCILED = "reconciled"
+
+
+class JournalError(Exception):
+    """Journal misuse or storage failure; str() is readable by an operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    client_order_id: str
+    venue: str
+    mode: str
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None
+    state: JournalState
+    venue_order_id: str | None
+    filled: Decimal
+    message: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    seq: int
+    at: float
+    kind: EventKind
+    client_order_id: str
+    venue: str
+    symbol: str
+    side: str
+    venue_order_id: str | None
+    price: Decimal | None
+    amount: Decimal | None
+    fee: Decimal | None
+    fee_currency: str
+    message: str
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    venue TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    type TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    price TEXT,
+    state TEXT NOT NULL,
+    venue_order_id TEXT,
+    filled TEXT NOT NULL DEFAULT '0',
+    message TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+    venue TEXT NOT NULL,
+    venue_order_id TEXT,
+    price TEXT,
+    amount TEXT,
+    fee TEXT,
+    fee_currency TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
+CREATE INDEX IF NOT EXISTS events_order ON events(client_order_id);
+"""
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _text(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    if not value.is_finite():
+        raise JournalError(f"refusing to journal a non-finite amount {value}")
+    return str(value)
+
+
+def _epoch(since: float | datetime | None) -> float | None:
+    if since is None or isinstance(since, (int, float)):
+        return since
+    return since.timestamp()
+
+
+class Journal:
+    """One SQLite journal. Thread-safe; each method is one transaction."""
+
+    def __init__(self, path: Path | str | None = None, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path) if path is not None else default_journal_path()
+        self._clock = clock
+        self._lock = threading.Lock()
+        if not self.path.exists():
+            paths.ensure_private_dir(self.path.parent)
+            # Trading history is private: create the file 0600 before SQLite opens it.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(f"journal {self.path}: SQLite refused WAL mode ({mode})")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            with self._tx():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version != SCHEMA_VERSION:
+                    raise JournalError(
+                        f"journal {self.path} has schema version {version}; this build knows {SCHEMA_VERSION}"
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot open journal {self.path}: {exc}") from None
+
+    # -- plumbing --
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    class _Tx:
+        def __init__(self, journal: Journal) -> None:
+            self.journal = journal
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.journal._lock.acquire()
+            try:
+                self.journal._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.journal._lock.release()
+                raise
+            return self.journal._db
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            try:
+                self.journal._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            finally:
+                self.journal._lock.release()
+
+    def _tx(self) -> Journal._Tx:
+        return Journal._Tx(self)
+
+    def _order_row(self, db: sqlite3.Connection, coid: str) -> sqlite3.Row | tuple[Any, ...]:
+        row = db.execute(
+            "SELECT venue, state, amount, filled FROM orders WHERE client_order_id = ?", (coid,)
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"no journaled order with client order id {coid!r}")
+        return row
+
+    def _event(
+        self,
+        db: sqlite3.Connection,
+        coid: str,
+        venue: str,
+        kind: EventKind,
+        now: float,
+        *,
+        venue_order_id: str | None = None,
+        price: Decimal | None = None,
+        amount: Decimal | None = None,
+        fee: Decimal | None = None,
+        fee_currency: str = "",
+        message: str = "",
+    ) -> None:
+        db.execute(
+            "INSERT INTO events (at, kind, client_order_id, venue, venue_order_id, price, amount,"
+            " fee, fee_currency, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (now, kind.value, coid, venue, venue_order_id, _text(price), _text(amount), _text(fee),
+             fee_currency, message),
+        )
+
+    def _transition(
+        self,
+        coid: str,
+        kind: EventKind,
+        new_state: JournalState | None,
+        *,
+        venue_order_id: str | None = None,
+        message: str | None = None,
+        **event: Any,
+    ) -> None:
+        now = self._clock()
+        with self._tx() as db:
+            venue, state, _amount, _filled = self._order_row(db, coid)
+            self._event(db, coid, venue, kind, now, venue_order_id=venue_order_id,
+                        message=message or "", **event)
+            # A final state is never left: a late ack or 'sent' must not reopen a filled order.
+            target = state if new_state is None or JournalState(state).is_final else new_state.value
+            db.execute(
+                "UPDATE orders SET state = ?, venue_order_id = COALESCE(?, venue_order_id),"
+                " message = COALESCE(?, message), updated_at = ? WHERE client_order_id = ?",
+                (target, venue_order_id, message, now, coid),
+            )
+
+    # -- recording --
+
+    def record_intent(self, request: OrderRequest, mode: Mode | str, exchange_id: str | None = None) -> str:
+        """Commit the intent and return its client order id (the request's, or a new one in
+        ``exchange_id``'s format, default the venue name). Send only after this returns."""
+        coid = request.client_order_id or new_client_order_id(exchange_id or request.venue)
+        mode_value = mode.value if isinstance(mode, Mode) else str(mode)
+        now = self._clock()
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO orders (client_order_id, venue, mode, symbol, side, type, amount,"
+                    " price, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (coid, request.venue, mode_value, request.symbol, request.side.value,
+                     request.type.value, _text(request.amount), _text(request.price),
+                     JournalState.INTENT.value, now, now),
+                )
+                self._event(db, coid, request.venue, EventKind.INTENT, now,
+                            price=request.price, amount=request.amount)
+        except sqlite3.IntegrityError:
+            raise JournalError(f"client order id {coid!r} is already journaled") from None
+        return coid
+
+    def mark_sent(self, coid: str) -> None:
+        self._transition(coid, EventKind.SENT, JournalState.SENT)
+
+    def mark_ack(self, coid: str, order: Order) -> None:
+        """The venue acknowledged the order; its status sets the journal state."""
+        self._transition(coid, EventKind.ACK, _FROM_ORDER_STATUS[order.status],
+                         venue_order_id=order.id or None, price=order.price, amount=order.filled)
+
+    def mark_rejected(self, coid: str, message: str) -> None:
+        self._transition(coid, EventKind.REJECTED, JournalState.REJECTED, message=message)
+
+    def mark_unknown(self, coid: str, error: str | BaseException) -> None:
+        """The send failed ambiguously (timeout, connection lost): the order may exist."""
+        self._transition(coid, EventKind.UNKNOWN, JournalState.UNKNOWN, message=str(error))
+
+    def mark_canceled(self, coid: str, message: str = "") -> None:
+        self._transition(coid, EventKind.CANCELED, JournalState.CANCELED, message=message or None)
+
+    def record_fill(self, coid: str, fill: Fill) -> None:
+        """Add a fill; the order becomes filled when the fills reach its amount."""
+        now = self._clock()
+        with self._tx() as db:
+            venue, state, amount, filled = self._order_row(db, coid)
+            total = _EXACT.add(Decimal(filled), fill.amount)
+            self._event(db, coid, venue, EventKind.FILL, now, venue_order_id=fill.order_id or None,
+                        price=fill.price, amount=fill.amount, fee=fill.fee,
+                        fee_currency=fill.fee_currency)
+            if JournalState(state).is_final:
+                target = state
+            else:
+                target = (JournalState.FILLED if total >= Decimal(amount) else JournalState.OPEN).value
+            db.execute(
+                "UPDATE orders SET filled = ?, state = ?, venue_order_id = COALESCE(venue_order_id, ?),"
+                " updated_at = ? WHERE client_order_id = ?",
+                (_text(total), target, fill.order_id or None, now, coid),
+            )
+
+    def reconcile(self, coid: str, order: Order | None, message: str = "") -> None:
+        """Settle an unresolved order from what the venue reports (looked up by client
+        order id). ``None``: the venue has no such order, so it was never placed."""
+        if order is None:
+            self._transition(coid, EventKind.RECONCILED, JournalState.NOT_PLACED,
+                             message=message or "venue has no order with this client order id")
+            return
+        now = self._clock()
+        state = _FROM_ORDER_STATUS[order.status]
+        with self._tx() as db:
+            venue, _state, _amount, _filled = self._order_row(db, coid)
+            self._event(db, coid, venue, EventKind.RECONCILED, now, venue_order_id=order.id or None,
+                        price=order.average_price or order.price, amount=order.filled,
+                        fee=order.fee, fee_currency=order.fee_currency, message=message)
+            # The venue's word is the truth here, final states included.
+            db.execute(
+                "UPDATE orders SET state = ?, venue_order_id = COALESCE(?, venue_order_id),"
+                " filled = ?, message = ?, updated_at = ? WHERE client_order_id = ?",
+                (state.value, order.id or None, _text(order.filled), message or order.message, now, coid),
+            )
+
+    # -- reading --
+
+    def _read(self, sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    @staticmethod
+    def _to_order(row: tuple[Any, ...]) -> JournalOrder:
+        (coid, venue, mode, symbol, side, type_, amount, price, state, void, filled, message,
+         created, updated) = row
+        return JournalOrder(coid, venue, mode, symbol, side, type_, Decimal(amount), _dec(price),
+                            JournalState(state), void, Decimal(filled), message, created, updated)
+
+    def order(self, coid: str) -> JournalOrder | None:
+        rows = self._read("SELECT * FROM orders WHERE client_order_id = ?", (coid,))
+        return self._to_order(rows[0]) if rows else None
+
+    def orders(
+        self,
+        venue: str | None = None,
+        since: float | datetime | None = None,
+        states: Iterable[JournalState] | None = None,
+    ) -> list[JournalOrder]:
+        """Orders oldest first, filtered by venue, creation time and state."""
+        where, params = [], []
+        if venue is not None:
+            where.append("venue = ?")
+            params.append(venue)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(_epoch(since))
+        if states is not None:
+            wanted = [JournalState(s).value for s in states]
+            where.append(f"state IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
+        sql = "SELECT * FROM orders"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, rowid"
+        return [self._to_order(r) for r in self._read(sql, params)]
+
+    def unresolved(self, venue: str | None = None) -> list[JournalOrder]:
+        """Every order not in a final state (intent, sent, unknown, open)."""
+        return self.orders(venue=venue, states=UNRESOLVED_STATES)
+
+    def events(self, venue: str | None = None, since: float | datetime | None = None) -> list[JournalEvent]:
+        """Events in the order they were recorded."""
+        where, params = [], []
+        if venue is not None:
+            where.append("e.venue = ?")
+            params.append(venue)
+        if since is not None:
+            where.append("e.at >= ?")
+            params.append(_epoch(since))
+        sql = (
+            "SELECT e.seq, e.at, e.kind, e.client_order_id, e.venue, o.symbol, o.side,"
+            " e.venue_order_id, e.price, e.amount, e.fee, e.fee_currency, e.message"
+            " FROM events e JOIN orders o ON o.client_order_id = e.client_order_id"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY e.seq"
+        return [
+            JournalEvent(seq, at, EventKind(kind), coid, venue_, symbol, side, void, _dec(price),
+                         _dec(amount), _dec(fee), fee_currency, message)
+            for (seq, at, kind, coid, venue_, symbol, side, void, price, amount, fee, fee_currency,
+                 message) in self._read(sql, params)
+        ]
