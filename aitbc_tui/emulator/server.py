@@ -26,6 +26,7 @@ Optional:
 ``generate_api_key() -> str``     default 64 alphanumerics.
 ``async on_startup(ctx)`` / ``async on_shutdown(ctx)``  run after the socket binds / before it closes.
 
+Handlers find the context with ``ctx_of(request)`` (or close over ``ctx`` in build_routes).
 Helpers for protocols: ``ctx.authenticate(api_key) -> account | None``, ``ctx.secret_for(api_key)``,
 ``ctx.charge(key, weight) -> retry_after_s | None`` (per-key weight per minute, option
 ``weight_per_minute``), ``ctx.subscribe(callback) -> unsubscribe`` (engine events fan-out: the
@@ -65,8 +66,14 @@ PROTOCOLS: dict[str, str] = {
     "coinbase": "aitbc_tui.emulator.coinbase",
 }
 
+CTX_KEY: web.AppKey[EmulatorContext] = web.AppKey("emulator_ctx")  # type: ignore[name-defined]
 DEFAULT_WEIGHT_PER_MINUTE = 6000  # Binance spot REQUEST_WEIGHT per minute
 EMULATOR_ACCOUNT = "emulator"  # engine account of the emulator's API key
+
+
+def ctx_of(request: web.Request) -> EmulatorContext:
+    """The emulator context of the server handling ``request``."""
+    return request.app[CTX_KEY]
 
 
 def load_protocol(venue: str) -> ModuleType:
@@ -288,22 +295,57 @@ class RunningEmulator:
 # ---- sim world wiring ------------------------------------------------------------------
 
 
-def build_world(venue: str, seed: int, opts: dict[str, Any]) -> tuple[Any, Any]:
+class EmulatorWorld:
+    """One venue's engine plus the seeded market simulation (market maker, taker flow)."""
+
+    def __init__(self, engine: Any, simulator: Any, step_s: float = 0.1) -> None:
+        self.engine = engine
+        self.simulator = simulator
+        self.step_s = step_s
+
+    def step(self, dt: float | None = None) -> None:
+        self.simulator.step(self.step_s if dt is None else dt)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.step_s)
+            now = loop.time()
+            self.simulator.step(min(now - last, 1.0))
+            last = now
+
+
+def build_world(venue: str, seed: int, opts: dict[str, Any]) -> tuple[EmulatorWorld, Any]:
     """A fresh in-memory sim world for ``venue`` seeded by ``seed``: (world, engine).
 
-    Never the operator's persisted sandbox file: the emulator starts from scratch each run.
+    Never the operator's persisted sandbox file: the emulator starts from scratch each run,
+    and the same seed gives the same books.
     """
-    from aitbc_tui import sim
+    import random
 
-    world = sim.build_world(venues=[venue], seed=seed)
-    return world, world.engine(venue)
+    from aitbc_tui.sim import specs
+    from aitbc_tui.sim.engine import MatchingEngine
+    from aitbc_tui.sim.market import MarketSimulator, PriceModel
+
+    spec = specs.venue_spec(venue)
+    if spec is None:
+        raise ValueError(f"no simulated venue {venue!r}")
+    engine = MatchingEngine(venue)
+    rng = random.Random(seed)
+    simulator = MarketSimulator(rng, PriceModel(rng, specs.REFERENCE_PRICES_USDT))
+    for market_spec in spec.markets:
+        market = market_spec.market(spec)
+        engine.add_market(market)
+        simulator.add_market(engine, market, market_spec, spec.spread_factor)
+    return EmulatorWorld(engine, simulator, float(opts.get("step_s", 0.1))), engine
 
 
 def fund_account(engine: Any, account: str) -> None:
     """Give the API key's account the standard sandbox starting balances."""
-    from aitbc_tui import sim
+    from aitbc_tui.sim import specs
 
-    for asset, amount in sim.STARTING_BALANCES.items():
+    for asset, amount in specs.OPERATOR_START_BALANCES.items():
         engine.deposit(account, asset, Decimal(amount))
 
 
@@ -323,9 +365,11 @@ async def start_emulator(
 ) -> RunningEmulator:
     """Serve ``venue``'s protocol in front of a fresh sim world; ``port=0`` picks a free port.
 
-    Options: ``weight_per_minute`` (rate budget per key), ``engine`` / ``world`` (bring your own
-    instead of a fresh seeded world), ``simulate`` (False: no background market flow, the book
-    only changes through orders; default True), plus protocol-specific options.
+    Options: ``weight_per_minute`` (rate budget per key, default 6000), ``engine`` / ``world``
+    (bring your own instead of a fresh seeded world), ``simulate`` (False: the market maker
+    quotes once and the books then change only through orders and ``world.step()``; default
+    True), ``step_s`` (simulation step, default 0.1 s), ``fund`` (False: no starting balances),
+    plus protocol-specific options.
     """
     protocol = load_protocol(venue)
     api_key = api_key or getattr(protocol, "generate_api_key", _default_api_key)()
@@ -343,13 +387,14 @@ async def start_emulator(
         secret=secret,
         limiter=limiter,
         options=opts,
-        clock=getattr(engine, "clock", time.time),
+        clock=time.time,  # wall clock: clients sign requests with their own wall clock
     )
     engine.add_listener(ctx._dispatch)
     if opts.get("fund", True):
         fund_account(engine, ctx.account)
 
     app = web.Application()
+    app[CTX_KEY] = ctx
     app.add_routes(list(protocol.build_routes(ctx)))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()

@@ -1,0 +1,1351 @@
+"""Binance spot protocol for the exchange emulator (REST /api/v3, /sapi/v1, websockets).
+
+What ccxt 4.5.90 needs and gets:
+- REST: ping, time, exchangeInfo (PRICE_FILTER, LOT_SIZE, NOTIONAL and MIN_NOTIONAL filters),
+  depth (lastUpdateId = engine sequence), ticker/24hr, ticker/bookTicker, ticker/price,
+  sapi system/status, account, order POST/GET/DELETE (orderId or origClientOrderId),
+  openOrders, allOrders, myTrades, userDataStream POST/PUT/DELETE (listenKey).
+- Signed requests: X-MBX-APIKEY, HMAC-SHA256 of the query string + body before ``signature``,
+  timestamp within recvWindow (default 5000 ms, at most 1000 ms ahead).
+- Errors use Binance's codes and messages, which ccxt maps to its exceptions:
+  -1013 filter failure, -2010 insufficient balance / rejected, -2011 unknown order,
+  -1022 bad signature, -1021 timestamp, -2014/-2015 bad API key, -1003 + HTTP 429 with
+  Retry-After over the per-key weight budget.
+- Websockets: the combined stream endpoint ``/stream`` (ccxt connects to ``/stream/<n>``)
+  with SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS for ``<sym>@depth@100ms`` and
+  ``<sym>@depth`` (diff events, U/u continuous with REST depth's lastUpdateId) and
+  ``<sym>@bookTicker``; the user data stream on ``/ws/<listenKey>`` or as a stream of ``/stream``,
+  and the WebSocket API ``/ws-api/v3`` (``userDataStream.subscribe.signature``, which ccxt.pro
+  uses for spot watch_orders / watch_balance) with executionReport and outboundAccountPosition.
+- Fault hook: ``inject_fault("depth_gap", "BTCUSDT")`` drops the next diff event of that
+  symbol on every depth stream, so clients see a U/u gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+from aitbc_tui.domain import (
+    Balance,
+    InsufficientFunds,
+    Market,
+    Order,
+    OrderNotFound,
+    OrderRejected,
+    OrderStatus,
+    OrderType,
+    Side,
+)
+from aitbc_tui.emulator.server import EmulatorContext, ctx_of, dumps, json_response
+
+CCXT_ID = "binance"
+WS_PATH = "/stream"
+CCXT_OPTIONS = {
+    "fetchMarkets": {"types": ["spot"]},
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+}
+
+DEFAULT_RECV_WINDOW_MS = 5000
+MAX_RECV_WINDOW_MS = 60000
+CLIENT_ORDER_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+QTY_PLACES = Decimal("0.00000001")
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000, 5000)
+
+# Request weights as Binance documents them (spot, 2024).
+WEIGHTS = {
+    "exchangeInfo": 20,
+    "depth": 5,  # 1..100 levels; more below
+    "ticker24hr": 2,
+    "tickerAll": 80,
+    "account": 20,
+    "order": 1,
+    "getOrder": 4,
+    "openOrders": 6,
+    "openOrdersAll": 80,
+    "allOrders": 20,
+    "myTrades": 20,
+}
+
+
+def ccxt_urls(http_url: str, ws_url: str) -> dict:
+    ws_root = ws_url[: -len(WS_PATH)] if ws_url.endswith(WS_PATH) else ws_url
+    return {
+        "public": f"{http_url}/api/v3",
+        "private": f"{http_url}/api/v3",
+        "v1": f"{http_url}/api/v1",
+        "sapi": f"{http_url}/sapi/v1",
+        "ws": {
+            "spot": ws_url,  # must contain /stream for ccxt to resolve spot symbols
+            "margin": ws_url,
+            "ws-api": {"spot": f"{ws_root}/ws-api/v3"},
+        },
+    }
+
+
+class BinanceError(Exception):
+    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+        self.status = status
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        return json_response({"code": self.code, "msg": self.msg}, status=self.status, headers=self.headers)
+
+
+def _mandatory(name: str) -> BinanceError:
+    return BinanceError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+# ---- formatting ------------------------------------------------------------------------
+
+
+def market_id(symbol: str) -> str:
+    return symbol.replace("/", "")
+
+
+def _places(step: Decimal) -> int:
+    return max(0, -step.normalize().as_tuple().exponent)
+
+
+def fmt_qty(value: Decimal | None) -> str:
+    return format((value or Decimal(0)).quantize(QTY_PLACES), "f")
+
+
+def fmt_price(value: Decimal | None) -> str:
+    return fmt_qty(value)
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+_STATUS = {
+    OrderStatus.PENDING: "NEW",
+    OrderStatus.OPEN: "NEW",
+    OrderStatus.FILLED: "FILLED",
+    OrderStatus.CANCELED: "CANCELED",
+    OrderStatus.REJECTED: "REJECTED",
+    OrderStatus.UNKNOWN: "NEW",
+}
+
+
+def order_status(order: Order) -> str:
+    if order.status is OrderStatus.OPEN and order.filled > 0:
+        return "PARTIALLY_FILLED"
+    if order.status is OrderStatus.CANCELED and order.type is OrderType.MARKET:
+        return "EXPIRED"  # an unfilled market remainder expires on Binance
+    return _STATUS[order.status]
+
+
+# ---- per-server state ------------------------------------------------------------------
+
+
+@dataclass
+class SymbolStats:
+    """Last trade and rolling 24 h statistics from fills the engine reported."""
+
+    trades: list[tuple[float, Decimal, Decimal]] = field(default_factory=list)  # (ts, price, amount)
+    trade_count: int = 0
+
+
+class BinanceState:
+    def __init__(self, ctx: EmulatorContext) -> None:
+        self.ctx = ctx
+        self.by_id: dict[str, Market] = {market_id(s): m for s, m in ctx.engine.markets.items()}
+        self._order_ids: dict[str, int] = {}  # engine order id -> binance orderId
+        self._engine_ids: dict[int, str] = {}
+        self._next_order_id = 1
+        self._trade_id = 0
+        self.listen_keys: dict[str, str] = {}  # listenKey -> account
+        self.user_queues: dict[str, set[asyncio.Queue]] = {}  # account -> queues of user events
+        self.depth_subscribers: set[DepthStream] = set()
+        self.stats: dict[str, SymbolStats] = {}
+        self.started_ms = ctx.now_ms()
+        self.unsubscribe = ctx.subscribe(self.on_engine_event)
+
+    # order ids: Binance's are integers; the engine's are opaque strings
+    def binance_order_id(self, engine_id: str) -> int:
+        oid = self._order_ids.get(engine_id)
+        if oid is None:
+            oid = self._next_order_id
+            self._next_order_id += 1
+            self._order_ids[engine_id] = oid
+            self._engine_ids[oid] = engine_id
+        return oid
+
+    def engine_order_id(self, order_id: int) -> str | None:
+        return self._engine_ids.get(order_id)
+
+    def next_trade_id(self) -> int:
+        self._trade_id += 1
+        return self._trade_id
+
+    # engine events -> streams
+    def on_engine_event(self, event: Any) -> None:
+        kind = type(event).__name__
+        if kind == "BookDelta":
+            for stream in list(self.depth_subscribers):
+                stream.add(event)
+        elif kind == "OrderUpdated":
+            self._record_fills(event)
+            queues = self.user_queues.get(event.account)
+            if queues:
+                messages = self.user_events(event)
+                for queue in list(queues):
+                    for message in messages:
+                        queue.put_nowait(message)
+
+    def _record_fills(self, event: Any) -> None:
+        # Market-maker and flow accounts are quiet (no events), and self-trades are
+        # prevented, so each trade the emulator hears about is counted once.
+        for fill in event.fills or ():
+            stats = self.stats.setdefault(market_id(fill.symbol), SymbolStats())
+            stats.trades.append((fill.timestamp, fill.price, fill.amount))
+            stats.trade_count += 1
+            cutoff = time.time() - 86400
+            while stats.trades and stats.trades[0][0] < cutoff:
+                stats.trades.pop(0)
+
+    def user_events(self, event: Any) -> list[dict]:
+        order: Order = event.order
+        now = self.ctx.now_ms()
+        messages = []
+        fills = list(event.fills or ())
+        if fills:
+            filled_before = order.filled - sum((f.amount for f in fills), Decimal(0))
+            for fill in fills:
+                filled_before += fill.amount
+                messages.append(self.execution_report(order, "TRADE", fill=fill, cumulative=filled_before, now=now))
+        else:
+            execution = {
+                OrderStatus.CANCELED: "CANCELED",
+                OrderStatus.REJECTED: "REJECTED",
+            }.get(order.status, "NEW")
+            if order.status is OrderStatus.CANCELED and order.type is OrderType.MARKET:
+                execution = "EXPIRED"
+            messages.append(self.execution_report(order, execution, now=now))
+        market = self.ctx.engine.markets.get(order.symbol)
+        if market is not None:
+            balances = self.ctx.engine.balances(event.account)
+            assets = [market.base, market.quote]
+            messages.append(
+                {
+                    "e": "outboundAccountPosition",
+                    "E": now,
+                    "u": now,
+                    "B": [
+                        {
+                            "a": a,
+                            "f": fmt_qty(balances.get(a, Balance(a, Decimal(0))).free),
+                            "l": fmt_qty(balances.get(a, Balance(a, Decimal(0))).used),
+                        }
+                        for a in assets
+                    ],
+                }
+            )
+        return messages
+
+    def execution_report(
+        self, order: Order, execution: str, fill: Any = None, cumulative: Decimal | None = None, now: int = 0
+    ) -> dict:
+        status = order_status(order)
+        if fill is not None and cumulative is not None:
+            status = "FILLED" if cumulative >= order.amount else "PARTIALLY_FILLED"
+        filled = cumulative if cumulative is not None else order.filled
+        avg = order.average_price or Decimal(0)
+        client_id = order.client_order_id
+        return {
+            "e": "executionReport",
+            "E": now,
+            "s": market_id(order.symbol),
+            "c": client_id,
+            "S": order.side.value.upper(),
+            "o": order.type.value.upper(),
+            "f": "GTC" if order.type is OrderType.LIMIT else "GTC",
+            "q": fmt_qty(order.amount),
+            "p": fmt_price(order.price),
+            "P": "0.00000000",
+            "F": "0.00000000",
+            "g": -1,
+            "C": client_id if execution == "CANCELED" else "",
+            "x": execution,
+            "X": status,
+            "r": "NONE",
+            "i": self.binance_order_id(order.id),
+            "l": fmt_qty(fill.amount if fill else Decimal(0)),
+            "z": fmt_qty(filled),
+            "L": fmt_price(fill.price if fill else Decimal(0)),
+            "n": fmt_qty(fill.fee if fill else Decimal(0)),
+            "N": (fill.fee_currency or None) if fill else None,
+            "T": _ms(fill.timestamp) if fill else _ms(order.updated_at),
+            "t": self.next_trade_id() if fill else -1,
+            "I": 0,
+            "w": order.status is OrderStatus.OPEN,
+            "m": bool(fill.is_maker) if fill else False,
+            "M": False,
+            "O": _ms(order.created_at),
+            "Z": fmt_qty(filled * avg),
+            "Y": fmt_qty(fill.amount * fill.price if fill else Decimal(0)),
+            "Q": "0.00000000",
+            "W": _ms(order.created_at),
+            "V": "EXPIRE_MAKER",
+        }
+
+    def order_json(self, order: Order, full: bool = True) -> dict:
+        avg = order.average_price or Decimal(0)
+        out = {
+            "symbol": market_id(order.symbol),
+            "orderId": self.binance_order_id(order.id),
+            "orderListId": -1,
+            "clientOrderId": order.client_order_id,
+            "price": fmt_price(order.price),
+            "origQty": fmt_qty(order.amount),
+            "executedQty": fmt_qty(order.filled),
+            "cummulativeQuoteQty": fmt_qty(order.filled * avg),
+            "status": order_status(order),
+            "timeInForce": "GTC",
+            "type": order.type.value.upper(),
+            "side": order.side.value.upper(),
+            "stopPrice": "0.00000000",
+            "icebergQty": "0.00000000",
+            "time": _ms(order.created_at),
+            "updateTime": _ms(order.updated_at),
+            "isWorking": order.status is OrderStatus.OPEN,
+            "workingTime": _ms(order.created_at),
+            "origQuoteOrderQty": "0.00000000",
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+        return out
+
+
+def _state(ctx: EmulatorContext) -> BinanceState:
+    state = ctx.state.get("binance")
+    if state is None:
+        state = ctx.state["binance"] = BinanceState(ctx)
+    return state
+
+
+# ---- request plumbing ------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    params: dict[str, str]
+    account: str | None
+    api_key: str | None
+
+
+def _client_key(request: web.Request) -> str:
+    api_key = request.headers.get("X-MBX-APIKEY")
+    if api_key:
+        return "key:" + api_key
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return "ip:" + (peer[0] if peer else "?")
+
+
+def _check_rate(ctx: EmulatorContext, request: web.Request, weight: float) -> dict[str, str]:
+    key = _client_key(request)
+    retry_after = ctx.charge(key, weight)
+    limit = int(ctx.limiter.weight_per_minute)
+    if retry_after is not None:
+        raise BinanceError(
+            -1003,
+            f"Too much request weight used; current limit is {limit} request weight per 1 MINUTE. "
+            "Please use WebSocket Streams for live updates to avoid polling the API.",
+            status=429,
+            headers={"Retry-After": str(int(retry_after + 0.999))},
+        )
+    return {"X-MBX-USED-WEIGHT-1M": str(int(ctx.limiter.used(key)))}
+
+
+async def _read_params(request: web.Request) -> tuple[dict[str, str], str, str]:
+    raw_query = request.rel_url.raw_query_string
+    raw_body = ""
+    if request.can_read_body:
+        raw_body = (await request.read()).decode("utf-8", "replace")
+    params: dict[str, str] = {}
+    for raw in (raw_query, raw_body):
+        for name, value in parse_qsl(raw, keep_blank_values=True):
+            params[name] = value
+    return params, raw_query, raw_body
+
+
+def _signed_payload(raw_query: str, raw_body: str) -> tuple[str, str | None]:
+    """(payload that was signed, signature) from the raw query string and body."""
+    total = raw_query + raw_body  # Binance signs the query string and the body concatenated
+    match = re.search(r"(^|&)signature=([^&]*)", total)
+    if not match:
+        return total, None
+    payload = total[: match.start()] + total[match.end() :]
+    return payload, match.group(2)
+
+
+def _verify_signed(ctx: EmulatorContext, request: web.Request, params: dict, raw_query: str, raw_body: str) -> str:
+    api_key = request.headers.get("X-MBX-APIKEY")
+    if not api_key:
+        raise BinanceError(-2014, "API-key format invalid.", status=401)
+    account = ctx.authenticate(api_key)
+    if account is None:
+        raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+    check_timestamp(params)
+    payload, signature = _signed_payload(raw_query, raw_body)
+    if signature is None:
+        raise _mandatory("signature")
+    expected = hmac.new(ctx.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise BinanceError(-1022, "Signature for this request is not valid.")
+    return account
+
+
+def check_timestamp(params: dict) -> None:
+    if "timestamp" not in params:
+        raise _mandatory("timestamp")
+    try:
+        timestamp = int(params["timestamp"])
+        recv_window = int(params.get("recvWindow", DEFAULT_RECV_WINDOW_MS))
+    except ValueError:
+        raise BinanceError(-1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'.") from None
+    if recv_window <= 0 or recv_window > MAX_RECV_WINDOW_MS:
+        raise BinanceError(-1131, "recvWindow must be less than 60000")
+    server_ms = int(time.time() * 1000)
+    if timestamp >= server_ms + 1000:
+        raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if server_ms - timestamp > recv_window:
+        raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def endpoint(weight: int | str | Callable[[dict], int], signed: bool = False, api_key_only: bool = False):
+    """Wrap handler(ctx, req) with rate limiting, authentication and Binance error replies.
+
+    ``weight``: request weight, a key of WEIGHTS, or a function of the parameters.
+    """
+
+    def wrap(fn):
+        async def handler(request: web.Request) -> web.Response:
+            ctx = ctx_of(request)
+            try:
+                params, raw_query, raw_body = await _read_params(request)
+                if callable(weight):
+                    w = weight(params)
+                else:
+                    w = WEIGHTS[weight] if isinstance(weight, str) else weight
+                headers = _check_rate(ctx, request, w)
+                account = None
+                api_key = request.headers.get("X-MBX-APIKEY")
+                if signed:
+                    account = _verify_signed(ctx, request, params, raw_query, raw_body)
+                elif api_key_only:
+                    if not api_key:
+                        raise BinanceError(-2014, "API-key format invalid.", status=401)
+                    account = ctx.authenticate(api_key)
+                    if account is None:
+                        raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+                result = fn(ctx, Req(params, account, api_key))
+                return json_response(result, headers=headers)
+            except BinanceError as error:
+                return error.response()
+
+        handler.__name__ = fn.__name__
+        handler.__doc__ = fn.__doc__
+        return handler
+
+    return wrap
+
+
+def _market(ctx: EmulatorContext, params: dict, required: bool = True) -> Market | None:
+    symbol_id = params.get("symbol")
+    if not symbol_id:
+        if required:
+            raise _mandatory("symbol")
+        return None
+    market = _state(ctx).by_id.get(symbol_id.upper())
+    if market is None:
+        raise BinanceError(-1121, "Invalid symbol.")
+    return market
+
+
+def _decimal(params: dict, name: str, required: bool = True) -> Decimal | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise _mandatory(name)
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.") from None
+    if not value.is_finite():
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+    return value
+
+
+def _int(params: dict, name: str, default: int | None = None) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
+
+
+# ---- public endpoints ------------------------------------------------------------------
+
+
+def exchange_filters(market: Market) -> list[dict]:
+    max_price = Decimal("1000000")
+    return [
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": fmt_price(market.tick_size),
+            "maxPrice": fmt_price(max_price),
+            "tickSize": fmt_price(market.tick_size),
+        },
+        {
+            "filterType": "LOT_SIZE",
+            "minQty": fmt_qty(market.min_amount),
+            "maxQty": "9000000.00000000",
+            "stepSize": fmt_qty(market.lot_size),
+        },
+        {"filterType": "ICEBERG_PARTS", "limit": 10},
+        {
+            "filterType": "MARKET_LOT_SIZE",
+            "minQty": "0.00000000",
+            "maxQty": "9000000.00000000",
+            "stepSize": "0.00000000",
+        },
+        {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
+         "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
+        {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
+         "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
+        {
+            "filterType": "NOTIONAL",
+            "minNotional": fmt_price(market.min_notional),
+            "applyMinToMarket": True,
+            "maxNotional": "9000000.00000000",
+            "applyMaxToMarket": False,
+            "avgPriceMins": 5,
+        },
+        # Binance retired MIN_NOTIONAL for NOTIONAL; older clients still read it.
+        {"filterType": "MIN_NOTIONAL", "minNotional": fmt_price(market.min_notional), "applyToMarket": True, "avgPriceMins": 5},
+        {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+        {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+    ]
+
+
+def symbol_info(market: Market) -> dict:
+    return {
+        "symbol": market_id(market.symbol),
+        "status": "TRADING",
+        "baseAsset": market.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": market.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": False,
+        "allowTrailingStop": False,
+        "cancelReplaceAllowed": False,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": exchange_filters(market),
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }
+
+
+@endpoint(1)
+def ping(ctx: EmulatorContext, req: Req) -> dict:
+    return {}
+
+
+@endpoint(1)
+def server_time(ctx: EmulatorContext, req: Req) -> dict:
+    return {"serverTime": int(time.time() * 1000)}
+
+
+@endpoint(1)
+def system_status(ctx: EmulatorContext, req: Req) -> dict:
+    return {"status": 0, "msg": "normal"}
+
+
+@endpoint("exchangeInfo")
+def exchange_info(ctx: EmulatorContext, req: Req) -> dict:
+    state = _state(ctx)
+    wanted: list[str] | None = None
+    if req.params.get("symbol"):
+        wanted = [req.params["symbol"].upper()]
+    elif req.params.get("symbols"):
+        try:
+            wanted = [s.upper() for s in json.loads(req.params["symbols"])]
+        except (ValueError, AttributeError):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.") from None
+    if wanted is not None and any(s not in state.by_id for s in wanted):
+        raise BinanceError(-1121, "Invalid symbol.")
+    ids = wanted if wanted is not None else list(state.by_id)
+    limit = int(ctx.limiter.weight_per_minute)
+    return {
+        "timezone": "UTC",
+        "serverTime": int(time.time() * 1000),
+        "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": limit},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+        ],
+        "exchangeFilters": [],
+        "symbols": [symbol_info(state.by_id[i]) for i in ids],
+    }
+
+
+def _depth_weight(limit: int) -> int:
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    if limit <= 1000:
+        return 50
+    return 250
+
+
+async def depth(request: web.Request) -> web.Response:
+    ctx: EmulatorContext = ctx_of(request)
+    try:
+        params, _, _ = await _read_params(request)
+        limit = _int(params, "limit", 100)
+        headers = _check_rate(ctx, request, _depth_weight(limit))
+        market = _market(ctx, params)
+        limit = max(1, min(limit, 5000))
+        engine = ctx.engine
+        book = engine.book(market.symbol, limit)
+        body = {
+            "lastUpdateId": engine.sequence(market.symbol),
+            "bids": [[fmt_price(p), fmt_qty(q)] for p, q in book.bids],
+            "asks": [[fmt_price(p), fmt_qty(q)] for p, q in book.asks],
+        }
+        return json_response(body, headers=headers)
+    except BinanceError as error:
+        return error.response()
+
+
+def _ticker(ctx: EmulatorContext, market: Market) -> dict:
+    state = _state(ctx)
+    book = ctx.engine.book(market.symbol, 1)
+    stats = state.stats.get(market_id(market.symbol), SymbolStats())
+    now_ms = int(time.time() * 1000)
+    bid_p, bid_q = book.bids[0] if book.bids else (Decimal(0), Decimal(0))
+    ask_p, ask_q = book.asks[0] if book.asks else (Decimal(0), Decimal(0))
+    mid = book.mid or Decimal(0)
+    if stats.trades:
+        prices = [p for _, p, _ in stats.trades]
+        open_p, last_p, last_q = prices[0], prices[-1], stats.trades[-1][2]
+        high, low = max(prices), min(prices)
+        volume = sum((a for _, _, a in stats.trades), Decimal(0))
+        quote_volume = sum((p * a for _, p, a in stats.trades), Decimal(0))
+        vwap = quote_volume / volume if volume else last_p
+        open_time = _ms(stats.trades[0][0])
+    else:
+        open_p = last_p = high = low = vwap = mid
+        last_q = volume = quote_volume = Decimal(0)
+        open_time = state.started_ms
+    change = last_p - open_p
+    change_pct = (change / open_p * 100) if open_p else Decimal(0)
+    return {
+        "symbol": market_id(market.symbol),
+        "priceChange": fmt_price(change),
+        "priceChangePercent": format(change_pct.quantize(Decimal("0.001")), "f"),
+        "weightedAvgPrice": fmt_price(vwap),
+        "prevClosePrice": fmt_price(open_p),
+        "lastPrice": fmt_price(last_p),
+        "lastQty": fmt_qty(last_q),
+        "bidPrice": fmt_price(bid_p),
+        "bidQty": fmt_qty(bid_q),
+        "askPrice": fmt_price(ask_p),
+        "askQty": fmt_qty(ask_q),
+        "openPrice": fmt_price(open_p),
+        "highPrice": fmt_price(high),
+        "lowPrice": fmt_price(low),
+        "volume": fmt_qty(volume),
+        "quoteVolume": fmt_qty(quote_volume),
+        "openTime": open_time,
+        "closeTime": now_ms,
+        "firstId": 0 if stats.trade_count else -1,
+        "lastId": stats.trade_count - 1 if stats.trade_count else -1,
+        "count": stats.trade_count,
+    }
+
+
+def _markets_for(ctx: EmulatorContext, params: dict) -> list[Market] | None:
+    """Markets named by ``symbol`` or ``symbols``; None when neither was sent."""
+    state = _state(ctx)
+    if params.get("symbol"):
+        return [_market(ctx, params)]
+    if params.get("symbols"):
+        try:
+            ids = [s.upper() for s in json.loads(params["symbols"])]
+        except (ValueError, AttributeError):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.") from None
+        if any(i not in state.by_id for i in ids):
+            raise BinanceError(-1121, "Invalid symbol.")
+        return [state.by_id[i] for i in ids]
+    return None
+
+
+@endpoint(2)
+def ticker_24hr(ctx: EmulatorContext, req: Req) -> Any:
+    markets = _markets_for(ctx, req.params)
+    if markets is None:
+        return [_ticker(ctx, m) for m in _state(ctx).by_id.values()]
+    if req.params.get("symbol"):
+        return _ticker(ctx, markets[0])
+    return [_ticker(ctx, m) for m in markets]
+
+
+@endpoint(2)
+def ticker_book(ctx: EmulatorContext, req: Req) -> Any:
+    def one(market: Market) -> dict:
+        t = _ticker(ctx, market)
+        return {k: t[k] for k in ("symbol", "bidPrice", "bidQty", "askPrice", "askQty")}
+
+    markets = _markets_for(ctx, req.params)
+    if markets is None:
+        return [one(m) for m in _state(ctx).by_id.values()]
+    return one(markets[0]) if req.params.get("symbol") else [one(m) for m in markets]
+
+
+@endpoint(2)
+def ticker_price(ctx: EmulatorContext, req: Req) -> Any:
+    def one(market: Market) -> dict:
+        t = _ticker(ctx, market)
+        return {"symbol": t["symbol"], "price": t["lastPrice"]}
+
+    markets = _markets_for(ctx, req.params)
+    if markets is None:
+        return [one(m) for m in _state(ctx).by_id.values()]
+    return one(markets[0]) if req.params.get("symbol") else [one(m) for m in markets]
+
+
+# ---- private endpoints -----------------------------------------------------------------
+
+
+@endpoint("account", signed=True)
+def account(ctx: EmulatorContext, req: Req) -> dict:
+    balances = ctx.engine.balances(req.account)
+    omit_zero = req.params.get("omitZeroBalances", "false").lower() == "true"
+    rows = [
+        {"asset": asset, "free": fmt_qty(b.free), "locked": fmt_qty(b.used)}
+        for asset, b in sorted(balances.items())
+        if not (omit_zero and b.total == 0)
+    ]
+    now = int(time.time() * 1000)
+    return {
+        "makerCommission": 10,
+        "takerCommission": 10,
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000", "seller": "0.00000000"},
+        "canTrade": True,
+        "canWithdraw": False,
+        "canDeposit": False,
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "preventSor": False,
+        "updateTime": now,
+        "accountType": "SPOT",
+        "balances": rows,
+        "permissions": ["SPOT"],
+        "uid": 1,
+    }
+
+
+def _on_step(value: Decimal, step: Decimal) -> bool:
+    return step <= 0 or (value % step) == 0
+
+
+def check_filters(market: Market, order_type: OrderType, amount: Decimal, price: Decimal | None, ref_price: Decimal | None) -> None:
+    """Binance's filter checks, in Binance's order, with its messages."""
+    if price is not None:
+        if price <= 0:
+            raise BinanceError(-1013, "Invalid price.")
+        if price < market.tick_size or not _on_step(price, market.tick_size):
+            raise BinanceError(-1013, "Filter failure: PRICE_FILTER")
+    if amount <= 0:
+        raise BinanceError(-1013, "Invalid quantity.")
+    if amount < market.min_amount or not _on_step(amount, market.lot_size):
+        raise BinanceError(-1013, "Filter failure: LOT_SIZE")
+    notional_price = price if price is not None else ref_price
+    if notional_price is not None and amount * notional_price < market.min_notional:
+        raise BinanceError(-1013, "Filter failure: NOTIONAL")
+
+
+def _find_order(ctx: EmulatorContext, req: Req, market: Market, unknown: BinanceError) -> Order:
+    state = _state(ctx)
+    order_id = _int(req.params, "orderId")
+    client_id = req.params.get("origClientOrderId")
+    if order_id is None and not client_id:
+        raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+    order = None
+    if order_id is not None:
+        engine_id = state.engine_order_id(order_id)
+        order = ctx.engine.get_order(req.account, order_id=engine_id) if engine_id else None
+        if order is not None and client_id and order.client_order_id != client_id:
+            order = None
+    else:
+        order = ctx.engine.get_order(req.account, client_order_id=client_id)
+    if order is None or order.symbol != market.symbol:
+        raise unknown
+    return order
+
+
+@endpoint("order", signed=True)
+def new_order(ctx: EmulatorContext, req: Req) -> dict:
+    state = _state(ctx)
+    p = req.params
+    market = _market(ctx, p)
+    side_raw = p.get("side", "")
+    if not side_raw:
+        raise _mandatory("side")
+    if side_raw.upper() not in ("BUY", "SELL"):
+        raise BinanceError(-1100, "Illegal characters found in parameter 'side'; legal range is 'BUY, SELL'.")
+    side = Side(side_raw.lower())
+    type_raw = p.get("type", "")
+    if not type_raw:
+        raise _mandatory("type")
+    type_raw = type_raw.upper()
+    if type_raw not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+        raise BinanceError(-1116, "Invalid orderType.")
+    order_type = OrderType.MARKET if type_raw == "MARKET" else OrderType.LIMIT
+    if order_type is OrderType.LIMIT and type_raw == "LIMIT":
+        tif = p.get("timeInForce", "")
+        if not tif:
+            raise _mandatory("timeInForce")
+        if tif.upper() != "GTC":
+            raise BinanceError(-1115, "Invalid timeInForce.")
+    if p.get("quoteOrderQty"):
+        raise BinanceError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+    amount = _decimal(p, "quantity")
+    price = _decimal(p, "price", required=order_type is OrderType.LIMIT)
+    if order_type is OrderType.MARKET and price is not None:
+        raise BinanceError(-1106, "Parameter 'price' sent when not required.")
+    client_id = p.get("newClientOrderId") or "emu" + secrets.token_hex(10)
+    if not CLIENT_ORDER_ID_RE.match(client_id):
+        raise BinanceError(-1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+    ref_price = None
+    if order_type is OrderType.MARKET:
+        book = ctx.engine.book(market.symbol, 1)
+        ref_price = book.best_ask if side is Side.BUY else book.best_bid
+    check_filters(market, order_type, amount, price, ref_price)
+    if any(o.client_order_id == client_id for o in ctx.engine.open_orders(req.account)):
+        raise BinanceError(-2010, "Duplicate order sent.")
+    if type_raw == "LIMIT_MAKER":
+        book = ctx.engine.book(market.symbol, 1)
+        crosses = (side is Side.BUY and book.best_ask is not None and price >= book.best_ask) or (
+            side is Side.SELL and book.best_bid is not None and price <= book.best_bid
+        )
+        if crosses:
+            raise BinanceError(-2010, "Order would immediately match and take.")
+    try:
+        order, fills = ctx.engine.place(req.account, market.symbol, side, order_type, amount, price, client_order_id=client_id)
+    except InsufficientFunds:
+        raise BinanceError(-2010, "Account has insufficient balance for requested action.") from None
+    except OrderRejected as error:
+        raise BinanceError(-2010, str(error) or "Order rejected.") from None
+    resp_type = (p.get("newOrderRespType") or ("FULL" if order_type is OrderType.MARKET else "FULL")).upper()
+    now = int(time.time() * 1000)
+    if resp_type == "ACK":
+        return {
+            "symbol": market_id(market.symbol),
+            "orderId": state.binance_order_id(order.id),
+            "orderListId": -1,
+            "clientOrderId": order.client_order_id,
+            "transactTime": now,
+        }
+    body = state.order_json(order)
+    body["transactTime"] = now
+    for key in ("time", "updateTime", "isWorking"):
+        body.pop(key, None)
+    if resp_type == "FULL":
+        body["fills"] = [
+            {
+                "price": fmt_price(f.price),
+                "qty": fmt_qty(f.amount),
+                "commission": fmt_qty(f.fee),
+                "commissionAsset": f.fee_currency,
+                "tradeId": state.next_trade_id(),
+            }
+            for f in fills
+        ]
+    return body
+
+
+@endpoint("getOrder", signed=True)
+def query_order(ctx: EmulatorContext, req: Req) -> dict:
+    market = _market(ctx, req.params)
+    order = _find_order(ctx, req, market, BinanceError(-2013, "Order does not exist."))
+    return _state(ctx).order_json(order)
+
+
+@endpoint("order", signed=True)
+def cancel_order(ctx: EmulatorContext, req: Req) -> dict:
+    state = _state(ctx)
+    market = _market(ctx, req.params)
+    unknown = BinanceError(-2011, "Unknown order sent.")
+    order = _find_order(ctx, req, market, unknown)
+    if order.status.is_final:
+        raise unknown
+    try:
+        canceled = ctx.engine.cancel(req.account, order.id)
+    except OrderNotFound:
+        raise unknown from None
+    body = state.order_json(canceled)
+    body["origClientOrderId"] = canceled.client_order_id
+    body["clientOrderId"] = req.params.get("newClientOrderId") or "emuc" + secrets.token_hex(8)
+    body["transactTime"] = int(time.time() * 1000)
+    for key in ("time", "updateTime", "isWorking", "workingTime"):
+        body.pop(key, None)
+    return body
+
+
+def _open_orders_weight(params: dict) -> int:
+    return WEIGHTS["openOrders"] if params.get("symbol") else WEIGHTS["openOrdersAll"]
+
+
+@endpoint(_open_orders_weight, signed=True)
+def open_orders(ctx: EmulatorContext, req: Req) -> list:
+    market = _market(ctx, req.params, required=False)
+    orders = ctx.engine.open_orders(req.account, market.symbol if market else None)
+    state = _state(ctx)
+    return [state.order_json(o) for o in sorted(orders, key=lambda o: (o.created_at, state.binance_order_id(o.id)))]
+
+
+@endpoint("allOrders", signed=True)
+def all_orders(ctx: EmulatorContext, req: Req) -> list:
+    market = _market(ctx, req.params)
+    limit = max(1, min(_int(req.params, "limit", 500), 1000))
+    state = _state(ctx)
+    orders = [o for o in ctx.engine.open_orders(req.account, market.symbol)]
+    orders += [o for o in ctx.engine.closed_orders(req.account, limit=10_000) if o.symbol == market.symbol]
+    orders.sort(key=lambda o: (o.created_at, state.binance_order_id(o.id)))
+    start = _int(req.params, "startTime")
+    if start is not None:
+        orders = [o for o in orders if _ms(o.created_at) >= start]
+    from_id = _int(req.params, "orderId")
+    if from_id is not None:
+        orders = [o for o in orders if state.binance_order_id(o.id) >= from_id]
+    return [state.order_json(o) for o in orders[-limit:]]
+
+
+@endpoint("myTrades", signed=True)
+def my_trades(ctx: EmulatorContext, req: Req) -> list:
+    _market(ctx, req.params)
+    return []  # fills are reported on orders and the user data stream; history is not kept
+
+
+# ---- listenKey user data stream --------------------------------------------------------
+
+
+@endpoint(2, api_key_only=True)
+def listen_key_new(ctx: EmulatorContext, req: Req) -> dict:
+    state = _state(ctx)
+    for key, account_name in state.listen_keys.items():
+        if account_name == req.account:
+            return {"listenKey": key}  # Binance returns the active key again
+    key = secrets.token_urlsafe(45)[:60]
+    state.listen_keys[key] = req.account
+    return {"listenKey": key}
+
+
+@endpoint(2, api_key_only=True)
+def listen_key_keepalive(ctx: EmulatorContext, req: Req) -> dict:
+    key = req.params.get("listenKey")
+    if not key:
+        raise _mandatory("listenKey")
+    if _state(ctx).listen_keys.get(key) != req.account:
+        raise BinanceError(-1125, "This listenKey does not exist.")
+    return {}
+
+
+@endpoint(2, api_key_only=True)
+def listen_key_close(ctx: EmulatorContext, req: Req) -> dict:
+    key = req.params.get("listenKey")
+    if not key:
+        raise _mandatory("listenKey")
+    if _state(ctx).listen_keys.pop(key, None) is None:
+        raise BinanceError(-1125, "This listenKey does not exist.")
+    return {}
+
+
+# ---- websocket streams -----------------------------------------------------------------
+
+
+class DepthStream:
+    """One connection's diff-depth subscription of one symbol, flushed every interval."""
+
+    def __init__(self, conn: StreamConnection, name: str, symbol: str, interval_s: float) -> None:
+        self.conn = conn
+        self.name = name
+        self.symbol = symbol  # unified, "BTC/USDT"
+        self.interval_s = interval_s
+        self.first: int | None = None
+        self.last: int | None = None
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self.task: asyncio.Task | None = None
+
+    def add(self, delta: Any) -> None:
+        if delta.symbol != self.symbol:
+            return
+        if self.first is None:
+            self.first = delta.first_sequence
+        self.last = delta.last_sequence
+        for price, size in delta.bids:
+            self.bids[price] = size
+        for price, size in delta.asks:
+            self.asks[price] = size
+
+    async def run(self) -> None:
+        ctx = self.conn.ctx
+        sym_id = market_id(self.symbol)
+        while True:
+            await asyncio.sleep(self.interval_s)
+            if self.first is None:
+                continue
+            event = {
+                "e": "depthUpdate",
+                "E": int(time.time() * 1000),
+                "s": sym_id,
+                "U": self.first,
+                "u": self.last,
+                "b": [[fmt_price(p), fmt_qty(q)] for p, q in sorted(self.bids.items(), reverse=True)],
+                "a": [[fmt_price(p), fmt_qty(q)] for p, q in sorted(self.asks.items())],
+            }
+            self.first = self.last = None
+            self.bids, self.asks = {}, {}
+            if ctx.take_fault("depth_gap", sym_id):
+                continue  # the test hook: this event is lost, the next one shows a gap
+            await self.conn.send(self.name, event)
+
+
+class StreamConnection:
+    """One websocket on /stream (combined, wrapped events) or /ws (raw events)."""
+
+    def __init__(self, ctx: EmulatorContext, ws: web.WebSocketResponse, combined: bool) -> None:
+        self.ctx = ctx
+        self.ws = ws
+        self.combined = combined
+        self.depth: dict[str, DepthStream] = {}
+        self.others: dict[str, asyncio.Task] = {}
+        self.user_queue: asyncio.Queue | None = None
+        self.user_account: str | None = None
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, stream: str, data: Any) -> None:
+        payload = {"stream": stream, "data": data} if self.combined else data
+        if self.ws.closed:
+            return
+        async with self._send_lock:
+            try:
+                await self.ws.send_str(dumps(payload))
+            except ConnectionError:
+                pass
+
+    def subscribe(self, name: str) -> bool:
+        state = _state(self.ctx)
+        if name in self.depth or name in self.others:
+            return True
+        if name in state.listen_keys:
+            self._subscribe_user(name, state.listen_keys[name])
+            return True
+        parts = name.split("@")
+        market = state.by_id.get(parts[0].upper())
+        if market is None:
+            return False
+        kind = parts[1:] if len(parts) > 1 else []
+        if kind and kind[0] == "depth" and (len(kind) == 1 or kind[1] in ("100ms", "1000ms")):
+            interval = 0.1 if len(kind) == 2 and kind[1] == "100ms" else 1.0
+            stream = DepthStream(self, name, market.symbol, interval)
+            state.depth_subscribers.add(stream)
+            stream.task = self.ctx.spawn(stream.run())
+            self.depth[name] = stream
+            return True
+        if kind == ["bookTicker"]:
+            self.others[name] = self.ctx.spawn(self._book_ticker(name, market))
+            return True
+        return False
+
+    def _subscribe_user(self, name: str, account_name: str) -> None:
+        state = _state(self.ctx)
+        queue: asyncio.Queue = asyncio.Queue()
+        state.user_queues.setdefault(account_name, set()).add(queue)
+
+        async def pump() -> None:
+            try:
+                while True:
+                    message = await queue.get()
+                    await self.send(name, message)
+            finally:
+                state.user_queues.get(account_name, set()).discard(queue)
+
+        self.others[name] = self.ctx.spawn(pump())
+
+    async def _book_ticker(self, name: str, market: Market) -> None:
+        last = None
+        while True:
+            book = self.ctx.engine.book(market.symbol, 1)
+            if book.bids and book.asks:
+                top = (book.bids[0], book.asks[0])
+                if top != last:
+                    last = top
+                    await self.send(
+                        name,
+                        {
+                            "u": self.ctx.engine.sequence(market.symbol),
+                            "s": market_id(market.symbol),
+                            "b": fmt_price(top[0][0]),
+                            "B": fmt_qty(top[0][1]),
+                            "a": fmt_price(top[1][0]),
+                            "A": fmt_qty(top[1][1]),
+                        },
+                    )
+            await asyncio.sleep(0.1)
+
+    def unsubscribe(self, name: str) -> None:
+        stream = self.depth.pop(name, None)
+        if stream is not None:
+            _state(self.ctx).depth_subscribers.discard(stream)
+            if stream.task:
+                stream.task.cancel()
+        task = self.others.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+    def close(self) -> None:
+        for name in list(self.depth) + list(self.others):
+            self.unsubscribe(name)
+
+    async def handle_request(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+            method = message["method"]
+            req_id = message.get("id")
+            params = message.get("params", [])
+        except (ValueError, KeyError, TypeError):
+            await self.ws.send_str(dumps({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}}))
+            return
+        if method == "SUBSCRIBE":
+            bad = [p for p in params if not isinstance(p, str) or not self.subscribe(p)]
+            if bad:
+                await self.ws.send_str(dumps({"error": {"code": 2, "msg": f"Invalid request: unknown stream {bad[0]}"}, "id": req_id}))
+                return
+            await self.ws.send_str(dumps({"result": None, "id": req_id}))
+        elif method == "UNSUBSCRIBE":
+            for name in params:
+                self.unsubscribe(name)
+            await self.ws.send_str(dumps({"result": None, "id": req_id}))
+        elif method == "LIST_SUBSCRIPTIONS":
+            await self.ws.send_str(dumps({"result": sorted([*self.depth, *self.others]), "id": req_id}))
+        else:
+            await self.ws.send_str(dumps({"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": req_id}))
+
+
+async def _serve_stream(request: web.Request, combined: bool, initial: Iterable[str]) -> web.StreamResponse:
+    ctx: EmulatorContext = ctx_of(request)
+    ws = web.WebSocketResponse(heartbeat=None, autoping=True)
+    await ws.prepare(request)
+    untrack = ctx.track_websocket(ws)
+    conn = StreamConnection(ctx, ws, combined)
+    try:
+        for name in initial:
+            if not conn.subscribe(name):
+                await ws.close(code=1008, message=b"Invalid stream")
+                return ws
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await conn.handle_request(msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        conn.close()
+        untrack()
+    return ws
+
+
+async def combined_stream(request: web.Request) -> web.StreamResponse:
+    """/stream, /stream/<n> (ccxt's stream index), /stream?streams=a/b, /stream/<listenKey>."""
+    names = [s for s in request.query.get("streams", "").split("/") if s]
+    tail = request.match_info.get("tail", "")
+    if tail and tail in _state(ctx_of(request)).listen_keys:
+        names.append(tail)
+    return await _serve_stream(request, combined=True, initial=names)
+
+
+async def raw_stream(request: web.Request) -> web.StreamResponse:
+    """/ws/<stream or listenKey>: raw (unwrapped) events."""
+    tail = request.match_info.get("tail", "")
+    return await _serve_stream(request, combined=False, initial=[s for s in tail.split("/") if s])
+
+
+# ---- WebSocket API (user data stream by signature) -------------------------------------
+
+
+def _ws_api_signature_ok(ctx: EmulatorContext, params: dict) -> tuple[str | None, dict | None]:
+    """(account, None) when the request is authentic, else (None, error)."""
+    api_key = params.get("apiKey")
+    account_name = ctx.authenticate(api_key)
+    if account_name is None:
+        return None, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
+    signature = params.get("signature")
+    if not signature:
+        return None, {"code": -1102, "msg": "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."}
+    try:
+        check_timestamp({k: str(v) for k, v in params.items()})
+    except BinanceError as error:
+        return None, {"code": error.code, "msg": error.msg}
+    payload = "&".join(f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+    expected = hmac.new(ctx.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, str(signature).lower()):
+        return None, {"code": -1022, "msg": "Signature for this request is not valid."}
+    return account_name, None
+
+
+def _ws_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def ws_api(request: web.Request) -> web.StreamResponse:
+    ctx: EmulatorContext = ctx_of(request)
+    state = _state(ctx)
+    ws = web.WebSocketResponse(heartbeat=None)
+    await ws.prepare(request)
+    untrack = ctx.track_websocket(ws)
+    lock = asyncio.Lock()
+    pumps: dict[int, asyncio.Task] = {}
+    next_subscription = 0
+
+    async def send(obj: Any) -> None:
+        if ws.closed:
+            return
+        async with lock:
+            try:
+                await ws.send_str(dumps(obj))
+            except ConnectionError:
+                pass
+
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                message = json.loads(msg.data)
+                req_id = message.get("id")
+                method = message["method"]
+                params = message.get("params") or {}
+            except (ValueError, KeyError, TypeError, AttributeError):
+                await send({"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}})
+                continue
+            if method == "ping":
+                await send({"id": req_id, "status": 200, "result": {}})
+            elif method == "time":
+                await send({"id": req_id, "status": 200, "result": {"serverTime": int(time.time() * 1000)}})
+            elif method == "userDataStream.subscribe.signature":
+                account_name, error = _ws_api_signature_ok(ctx, params)
+                if error is not None:
+                    status = 401 if error["code"] in (-2015, -1022) else 400
+                    await send({"id": req_id, "status": status, "error": error})
+                    continue
+                subscription_id = next_subscription
+                next_subscription += 1
+                queue: asyncio.Queue = asyncio.Queue()
+                state.user_queues.setdefault(account_name, set()).add(queue)
+
+                async def pump(sid: int = subscription_id, q: asyncio.Queue = queue, acct: str = account_name) -> None:
+                    try:
+                        while True:
+                            event = await q.get()
+                            await send({"subscriptionId": sid, "event": event})
+                    finally:
+                        state.user_queues.get(acct, set()).discard(q)
+
+                pumps[subscription_id] = ctx.spawn(pump())
+                await send({"id": req_id, "status": 200, "result": {"subscriptionId": subscription_id}})
+            elif method == "userDataStream.unsubscribe":
+                sid = params.get("subscriptionId")
+                for key in [sid] if sid is not None else list(pumps):
+                    task = pumps.pop(int(key), None)
+                    if task:
+                        task.cancel()
+                await send({"id": req_id, "status": 200, "result": {}})
+            else:
+                await send({"id": req_id, "status": 400, "error": {"code": -1100, "msg": f"Unknown method '{method}'."}})
+    finally:
+        for task in pumps.values():
+            task.cancel()
+        untrack()
+    return ws
+
+
+# ---- plug-in entry points --------------------------------------------------------------
+
+
+def generate_secret() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(64))
+
+
+def build_routes(ctx: EmulatorContext) -> list[web.RouteDef]:
+    _state(ctx)  # subscribe to engine events before any request
+
+    async def not_found(request: web.Request) -> web.Response:
+        return json_response({"code": -1000, "msg": f"Unknown endpoint {request.method} {request.path}"}, status=404)
+
+    api = "/api/v3"
+    return [
+        web.get(f"{api}/ping", ping),
+        web.get(f"{api}/time", server_time),
+        web.get(f"{api}/exchangeInfo", exchange_info),
+        web.get(f"{api}/depth", depth),
+        web.get(f"{api}/ticker/24hr", ticker_24hr),
+        web.get(f"{api}/ticker/bookTicker", ticker_book),
+        web.get(f"{api}/ticker/price", ticker_price),
+        web.get(f"{api}/account", account),
+        web.post(f"{api}/order", new_order),
+        web.get(f"{api}/order", query_order),
+        web.delete(f"{api}/order", cancel_order),
+        web.get(f"{api}/openOrders", open_orders),
+        web.get(f"{api}/allOrders", all_orders),
+        web.get(f"{api}/myTrades", my_trades),
+        web.post(f"{api}/userDataStream", listen_key_new),
+        web.put(f"{api}/userDataStream", listen_key_keepalive),
+        web.delete(f"{api}/userDataStream", listen_key_close),
+        web.get("/sapi/v1/system/status", system_status),
+        web.get("/stream", combined_stream),
+        web.get("/stream/{tail:.*}", combined_stream),
+        web.get("/ws", raw_stream),
+        web.get("/ws/{tail:.*}", raw_stream),
+        web.get("/ws-api/v3", ws_api),
+        web.route("*", "/{tail:.*}", not_found),
+    ]
