@@ -1,0 +1,990 @@
+"""A real exchange through ccxt: REST via ``ccxt.async_support``, books via ``ccxt.pro``.
+
+ccxt is imported lazily (inside methods) so importing this module stays cheap. Money
+crosses the ccxt edge here: every float ccxt hands back becomes ``Decimal(str(x))``.
+
+Modes: ``paper`` uses only the public feed (no keys; ``PaperVenue`` fills orders
+locally), ``testnet`` switches ccxt to the venue's test network, ``live`` trades with
+keys from the credential store. A create is never retried: on a timeout the caller
+looks the order up by client id (``fetch_order_by_client_id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from aitbc_tui.config import ConfigError, VenueConfig
+from aitbc_tui.domain import (
+    ZERO,
+    Balance,
+    BookSnapshot,
+    FeatureUnavailable,
+    InsufficientFunds,
+    Market,
+    Mode,
+    Order,
+    OrderNotFound,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    VenueError,
+    VenueUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# ccxt's precisionMode constants (ccxt.base.decimal_to_precision), copied to avoid the import.
+DECIMAL_PLACES = 2
+SIGNIFICANT_DIGITS = 3
+TICK_SIZE = 4
+
+# What ping() requests, per exchange, for the health pane.
+_PROBE_PATHS = {
+    ("binance", "fetch_time"): "GET /api/v3/time",
+    ("kraken", "fetch_time"): "GET /0/public/Time",
+    ("coinbase", "fetch_time"): "GET /v2/time",
+    ("coinbaseexchange", "fetch_time"): "GET /time",
+}
+
+# Options that keep load_markets to one or two requests (see DESIGN: ccxt facts).
+_FAST_OPTIONS: dict[str, dict[str, Any]] = {
+    "binance": {
+        "fetchMarkets": {"types": ["spot"]},
+        "fetchCurrencies": False,
+        "fetchMargins": False,
+        # We ask for all open orders at once on purpose (one call instead of one per symbol).
+        "warnOnFetchOpenOrdersWithoutSymbol": False,
+        "fetchOpenOrders": {"warnWithoutSymbol": False},
+    },
+}
+# Exchanges whose has['fetchCurrencies'] we switch off: currencies are not needed
+# and cost extra requests (kraken /Assets, coinbase /v2/currencies and exchange-rates).
+_NO_CURRENCIES = frozenset({"kraken", "coinbase", "coinbaseexchange"})
+
+DEFAULT_STALE_AFTER_S = 15.0  # no book update for this long: rebuild the websocket client
+DEFAULT_POLL_INTERVAL_S = 1.0  # REST book polling cadence when there is no websocket
+MAX_BACKOFF_S = 30.0
+
+
+# ---- edge conversions ---------------------------------------------------------------
+
+
+def to_decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
+    """A ccxt number (float, int or string) as Decimal, via its shortest repr."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, Decimal):
+        return value
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return default
+    return number if number.is_finite() else default
+
+
+def _precision_step(value: Any, precision_mode: int) -> Decimal | None:
+    if value is None:
+        return None
+    if precision_mode == TICK_SIZE:
+        return to_decimal(value)
+    # DECIMAL_PLACES (and, approximately, SIGNIFICANT_DIGITS): a count of digits.
+    try:
+        return Decimal(1).scaleb(-int(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def market_from_ccxt(m: Mapping[str, Any], precision_mode: int, fees: Mapping[str, Any] | None = None) -> Market:
+    """A ccxt market structure as a domain Market."""
+    precision = m.get("precision") or {}
+    limits = m.get("limits") or {}
+    tick = _precision_step(precision.get("price"), precision_mode) or Decimal("0.00000001")
+    lot = _precision_step(precision.get("amount"), precision_mode) or Decimal("0.00000001")
+    trading = (fees or {}).get("trading") or {}
+    maker = to_decimal(m.get("maker"), None)
+    taker = to_decimal(m.get("taker"), None)
+    return Market(
+        symbol=m["symbol"],
+        base=m["base"],
+        quote=m["quote"],
+        tick_size=tick,
+        lot_size=lot,
+        min_amount=to_decimal((limits.get("amount") or {}).get("min"), None) or lot,
+        min_notional=to_decimal((limits.get("cost") or {}).get("min"), ZERO) or ZERO,
+        maker_fee=maker if maker is not None else to_decimal(trading.get("maker"), ZERO),
+        taker_fee=taker if taker is not None else to_decimal(trading.get("taker"), ZERO),
+    )
+
+
+_STATUS = {
+    "open": OrderStatus.OPEN,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "expired": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | None = None) -> Order:
+    """A ccxt order structure as a domain Order; ``request`` fills what a terse ack omits."""
+    now = time.time()
+    amount = to_decimal(o.get("amount")) or (request.amount if request else ZERO)
+    filled = to_decimal(o.get("filled"), ZERO) or ZERO
+    status = _STATUS.get(str(o.get("status") or "").lower())
+    if status is None:
+        status = OrderStatus.OPEN if request is not None else OrderStatus.UNKNOWN
+    if status is OrderStatus.CANCELED and amount and filled >= amount:
+        status = OrderStatus.FILLED
+    fee = ZERO
+    fee_currency = ""
+    fees = [f for f in (o.get("fees") or []) if f] or ([o["fee"]] if o.get("fee") else [])
+    for f in fees:
+        cost = to_decimal(f.get("cost"), ZERO) or ZERO
+        if cost:
+            fee += cost
+            fee_currency = fee_currency or (f.get("currency") or "")
+    side_value = o.get("side") or (request.side.value if request else "buy")
+    type_value = str(o.get("type") or (request.type.value if request else "limit")).lower()
+    order_type = OrderType.MARKET if type_value == "market" else OrderType.LIMIT
+    price = to_decimal(o.get("price"))
+    if price is None and request is not None:
+        price = request.price
+    if order_type is OrderType.MARKET and status is not OrderStatus.FILLED and price == ZERO:
+        price = None
+    created = o.get("timestamp")
+    updated = o.get("lastUpdateTimestamp") or o.get("lastTradeTimestamp") or created
+    return Order(
+        venue=venue,
+        id=str(o.get("id") or ""),
+        client_order_id=str(o.get("clientOrderId") or (request.client_order_id if request else "") or ""),
+        symbol=str(o.get("symbol") or (request.symbol if request else "")),
+        side=Side(str(side_value).lower()),
+        type=order_type,
+        price=price,
+        amount=amount,
+        filled=filled,
+        status=status,
+        created_at=created / 1000 if created else now,
+        updated_at=updated / 1000 if updated else now,
+        average_price=to_decimal(o.get("average")),
+        fee=fee,
+        fee_currency=fee_currency,
+        message=str(o.get("status") or "") if status is OrderStatus.REJECTED else "",
+    )
+
+
+def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, sequence: int) -> BookSnapshot:
+    def levels(side: Sequence[Sequence[Any]]) -> tuple[tuple[Decimal, Decimal], ...]:
+        out = []
+        for level in side[:depth]:
+            price, size = to_decimal(level[0]), to_decimal(level[1])
+            if price is not None and size is not None and size > 0:
+                out.append((price, size))
+        return tuple(out)
+
+    timestamp = ob.get("timestamp")
+    nonce = ob.get("nonce")
+    return BookSnapshot(
+        venue=venue,
+        symbol=symbol,
+        bids=levels(ob.get("bids") or ()),
+        asks=levels(ob.get("asks") or ()),
+        timestamp=timestamp / 1000 if timestamp else time.time(),
+        sequence=int(nonce) if isinstance(nonce, int) else sequence,
+    )
+
+
+def readable_error(venue: str, exchange_id: str, text: str) -> str:
+    """ccxt's ``binance {"code":-2010,"msg":"..."}`` as ``binance: ... (code -2010)``."""
+    body = text.strip()
+    for prefix in (exchange_id + " ", venue + " "):
+        if body.startswith(prefix):
+            body = body[len(prefix) :].strip()
+            break
+    code: Any = None
+    message = body
+    start = body.find("{")
+    if start >= 0:
+        try:
+            data = json.loads(body[start:])
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            inner = data.get("error_response") if isinstance(data.get("error_response"), dict) else data
+            code = inner.get("code", inner.get("error_code"))
+            parts: list[str] = []
+            for field in ("msg", "message", "error_description", "preview_failure_reason", "failure_reason"):
+                value = inner.get(field)
+                if isinstance(value, str) and value and value not in parts:
+                    parts.append(value)
+            error = inner.get("error")
+            if isinstance(error, list):
+                parts.extend(str(e) for e in error if e)
+            elif isinstance(error, str) and error and not parts:
+                parts.append(error)
+            if parts:
+                prefix = body[:start].strip()
+                message = "; ".join(parts)
+                if prefix and not prefix.startswith(("GET", "POST", "DELETE", "PUT")):
+                    message = f"{prefix} {message}"
+    text = f"{venue}: {message}"
+    if code not in (None, "", 0):
+        text += f" (code {code})"
+    return text
+
+
+# ---- URL redirection ---------------------------------------------------------------
+
+
+def _replace_base(url: str, base: str) -> str:
+    """``url`` with scheme+host from ``base``; ``base``'s path, if any, prefixes the path."""
+    old = urlsplit(url)
+    new = urlsplit(base)
+    prefix = new.path.rstrip("/")
+    path = old.path
+    if prefix and not path.startswith(prefix):
+        path = prefix + path
+    return urlunsplit((new.scheme, new.netloc, path, old.query, old.fragment))
+
+
+def redirect_urls(api: Any, api_url: str | None, ws_url: str | None, exchange_id: str = "") -> Any:
+    """A copy of ``exchange.urls['api']`` with REST URLs moved to ``api_url`` and websocket
+    URLs to ``ws_url`` (nested dicts walked, paths kept). Binance's spot stream URL keeps
+    ``/stream`` in its path: ccxt.pro resolves a symbol as spot only when it is there."""
+    if isinstance(api, dict):
+        return {k: redirect_urls(v, api_url, ws_url, exchange_id) for k, v in api.items()}
+    if not isinstance(api, str) or "://" not in api:
+        return api
+    scheme = api.split("://", 1)[0].lower()
+    if scheme in ("http", "https") and api_url:
+        return _replace_base(api, api_url)
+    if scheme in ("ws", "wss") and ws_url:
+        new = _replace_base(api, ws_url)
+        host = urlsplit(api).hostname or ""
+        if exchange_id.startswith("binance") and host.startswith("stream.") and "/stream" not in new:
+            parts = urlsplit(new)
+            new = urlunsplit((parts.scheme, parts.netloc, "/stream" + parts.path, parts.query, parts.fragment))
+        return new
+    return api
+
+
+def iter_urls(api: Any) -> list[str]:
+    if isinstance(api, dict):
+        return [u for v in api.values() for u in iter_urls(v)]
+    return [api] if isinstance(api, str) else []
+
+
+# ---- the venue -------------------------------------------------------------------------
+
+
+class CcxtVenue:
+    """One configured venue through ccxt. Implements ``venues.base.Venue``."""
+
+    def __init__(
+        self,
+        config: VenueConfig,
+        *,
+        credentials: Any = None,  # credentials.Credentials, or None (public data only)
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+        use_websocket: bool | None = None,  # None: when the exchange has it and the URL is not left on the internet
+        timeout_ms: int = 10_000,
+    ) -> None:
+        self.name = config.name
+        self.mode = config.mode
+        self.config = config
+        self.exchange_id = config.exchange
+        self.read_only = config.read_only or bool(getattr(credentials, "read_only", False))
+        self._credentials = credentials
+        self._stale_after_s = stale_after_s
+        self._poll_interval_s = poll_interval_s
+        self._use_websocket = use_websocket
+        self._timeout_ms = timeout_ms
+        self._pro_has_book: bool | None = None
+        self._rest: Any = None
+        self._ws: Any = None
+        self._ws_lock = asyncio.Lock()
+        self._markets: dict[str, Market] = {}
+        self._last_book: dict[str, BookSnapshot] = {}
+        self._last_poll: dict[str, float] = {}
+        self._backoff_s: dict[str, float] = {}
+        self._sequence = 0
+        self._orders: dict[str, Order] = {}  # by venue order id, as last seen
+        self.probe = ""
+        self.last_feed_event = ""  # "websocket", "rest", "watchdog: ..." for diagnostics
+        if self.mode is Mode.LIVE and credentials is None:
+            raise ConfigError(
+                None,
+                f"venues.{self.name}.mode",
+                f"live mode needs API keys from the credential store and none were given for {self.name!r}; "
+                'store them with `aitbc-tui keys add` or use mode = "paper"',
+            )
+        # Build the REST client now: a bad testnet choice fails at start-up, not mid-session.
+        self._rest = self._new_exchange(pro=False)
+        self.probe = self._probe_text()
+
+    def __repr__(self) -> str:
+        return f"CcxtVenue(name={self.name!r}, exchange={self.exchange_id!r}, mode={self.mode.value})"
+
+    # ---- construction
+
+    def _new_exchange(self, *, pro: bool) -> Any:
+        if pro:
+            import ccxt.pro as module
+        else:
+            import ccxt.async_support as module
+        cls = getattr(module, self.exchange_id, None)
+        if cls is None:
+            raise ConfigError(
+                None, f"venues.{self.name}.exchange", f"{self.exchange_id!r} has no {'websocket' if pro else 'REST'} client in ccxt"
+            )
+        options = {"maxRetriesOnFailure": 0, **_FAST_OPTIONS.get(self.exchange_id, {})}
+        exchange = cls({"enableRateLimit": True, "timeout": self._timeout_ms, "options": options})
+        exchange.options["maxRetriesOnFailure"] = 0  # never retry: a create must not be sent twice
+        if self.exchange_id in _NO_CURRENCIES:
+            exchange.has["fetchCurrencies"] = False
+        if self.mode is Mode.TESTNET:
+            try:
+                exchange.set_sandbox_mode(True)
+            except Exception as exc:  # ccxt raises TypeError (no urls['test']) or NotSupported
+                raise ConfigError(
+                    None,
+                    f"venues.{self.name}.mode",
+                    f"{self.exchange_id} has no test network in ccxt ({type(exc).__name__}); "
+                    'use mode = "paper" to practise against the real order book without risking funds',
+                ) from None
+        exchange.urls["api"] = redirect_urls(
+            exchange.urls["api"], self.config.api_url, self.config.ws_url, self.exchange_id
+        )
+        if self._credentials is not None and self.mode is not Mode.PAPER:
+            exchange.apiKey = self._credentials.api_key.reveal()
+            exchange.secret = self._credentials.secret.reveal()
+            if self._credentials.passphrase is not None:
+                exchange.password = self._credentials.passphrase.reveal()
+        return exchange
+
+    def _probe_text(self) -> str:
+        method = "fetch_time" if self._rest.has.get("fetchTime") else "fetch_status"
+        path = _PROBE_PATHS.get((self.exchange_id, method))
+        return f"{method} ({path})" if path else method
+
+    @property
+    def uses_websocket(self) -> bool:
+        if self._use_websocket is not None:
+            return self._use_websocket
+        if self.config.api_url and not self.config.ws_url:
+            return False  # REST redirected, websocket not: polling keeps us off the internet
+        if self._pro_has_book is None:
+            import ccxt.pro
+
+            cls = getattr(ccxt.pro, self.exchange_id, None)
+            self._pro_has_book = bool(cls is not None and cls().has.get("watchOrderBook"))
+        return self._pro_has_book
+
+    # ---- errors
+
+    def _error(self, exc: BaseException) -> VenueError:
+        import ccxt
+
+        message = readable_error(self.name, self.exchange_id, str(exc) or type(exc).__name__)
+        if isinstance(exc, VenueError):
+            return exc
+        if isinstance(exc, InvalidOperation):
+            return OrderRejected(f"{self.name}: amount or price is not a finite number")
+        if isinstance(exc, ccxt.InsufficientFunds):
+            return InsufficientFunds(message)
+        if isinstance(exc, ccxt.OrderNotFound):
+            return OrderNotFound(message)
+        if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended):
+            return VenueError(
+                f"{message} — authentication failed: check the API key, secret"
+                f"{' and passphrase' if self.exchange_id == 'coinbaseexchange' else ''}, their permissions and the clock"
+            )
+        if isinstance(exc, ccxt.NotSupported):
+            return FeatureUnavailable(message)
+        if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.ArgumentsRequired):
+            return OrderRejected(message)
+        if isinstance(exc, ccxt.NetworkError):
+            return VenueUnavailable(message)
+        return VenueError(message)
+
+    async def _call(self, coro_fn: Callable[[], Awaitable[T]]) -> T:
+        import ccxt
+
+        try:
+            return await coro_fn()
+        except (ccxt.BaseError, InvalidOperation) as exc:
+            raise self._error(exc) from exc
+        except asyncio.TimeoutError as exc:
+            raise VenueUnavailable(f"{self.name}: request timed out") from exc
+        except OSError as exc:
+            raise VenueUnavailable(f"{self.name}: network error: {exc}") from exc
+
+    def _require(self, feature: str, what: str) -> None:
+        if not self._rest.has.get(feature):
+            raise FeatureUnavailable(f"{self.name}: {self.exchange_id} does not support {what} through ccxt")
+
+    def _require_keys(self) -> None:
+        if self.mode is Mode.PAPER:
+            raise FeatureUnavailable(f"{self.name}: paper mode has no account on the venue")
+        if not self._rest.apiKey:
+            raise VenueError(
+                f"{self.name}: no API keys for {self.mode.value} mode; store them with `aitbc-tui keys add {self.name}`"
+            )
+
+    def _require_writable(self) -> None:
+        self._require_keys()
+        if self.read_only:
+            raise FeatureUnavailable(f"{self.name}: venue is read-only (venues.{self.name}.read_only or read-only keys)")
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        await self.load_markets()
+
+    async def close(self) -> None:
+        for exchange in (self._ws, self._rest):
+            if exchange is not None:
+                try:
+                    await exchange.close()
+                except Exception:  # closing must not fail the shutdown
+                    log.debug("%s: error while closing ccxt client", self.name, exc_info=True)
+        self._ws = None
+
+    # ---- markets
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        if self._markets:
+            return dict(self._markets)
+        raw = await self._call(lambda: self._rest.load_markets())
+        missing = [s for s in self.config.symbols if s not in raw]
+        if missing:
+            raise VenueError(
+                f"{self.name}: {', '.join(missing)} not listed on {self.exchange_id}; "
+                f"check venues.{self.name}.symbols"
+            )
+        fees = getattr(self._rest, "fees", None)
+        self._markets = {
+            s: market_from_ccxt(raw[s], self._rest.precisionMode, fees) for s in self.config.symbols
+        }
+        return dict(self._markets)
+
+    # ---- order books
+
+    async def watch_order_book(self, symbol: str, depth: int) -> BookSnapshot:
+        if self.uses_websocket:
+            snapshot = await self._watch_ws(symbol, depth)
+        else:
+            snapshot = await self._poll_rest(symbol, depth)
+        self._last_book[symbol] = snapshot
+        return snapshot
+
+    def last_book(self, symbol: str) -> BookSnapshot | None:
+        return self._last_book.get(symbol)
+
+    async def _ws_client(self) -> Any:
+        async with self._ws_lock:
+            if self._ws is None:
+                ws = self._new_exchange(pro=True)
+                if self._rest.markets:
+                    ws.set_markets(self._rest.markets, self._rest.currencies)
+                self._ws = ws
+            return self._ws
+
+    async def _rebuild_ws(self, reason: str) -> None:
+        async with self._ws_lock:
+            old, self._ws = self._ws, None
+        log.warning("%s: rebuilding websocket client: %s", self.name, reason)
+        self.last_feed_event = f"watchdog: {reason}"
+        if old is not None:
+            try:
+                await old.close()
+            except Exception:
+                log.debug("%s: closing stale websocket client failed", self.name, exc_info=True)
+
+    async def _watch_ws(self, symbol: str, depth: int) -> BookSnapshot:
+        import ccxt
+
+        backoff = self._backoff_s.get(symbol, 0.0)
+        if backoff:
+            await asyncio.sleep(backoff)
+        client = await self._ws_client()
+        try:
+            ob = await asyncio.wait_for(client.watch_order_book(symbol), timeout=self._stale_after_s)
+        except asyncio.TimeoutError:
+            # A malformed frame silently kills ccxt.pro's receive loop: start over, resync by REST.
+            await self._rebuild_ws(f"no book update for {self._stale_after_s:g} s")
+            return await self._poll_rest(symbol, depth, respect_cadence=False)
+        except (ccxt.BaseError, OSError) as exc:
+            self._backoff_s[symbol] = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
+            await self._rebuild_ws(f"{type(exc).__name__}: {exc}")
+            raise self._error(exc) if isinstance(exc, ccxt.BaseError) else VenueUnavailable(
+                f"{self.name}: websocket error: {exc}"
+            ) from exc
+        self._backoff_s.pop(symbol, None)
+        self._sequence += 1
+        self.last_feed_event = "websocket"
+        return book_from_ccxt(self.name, symbol, ob, depth, self._sequence)
+
+    async def _poll_rest(self, symbol: str, depth: int, *, respect_cadence: bool = True) -> BookSnapshot:
+        loop = asyncio.get_running_loop()
+        backoff = self._backoff_s.get(symbol, 0.0)
+        last = self._last_poll.get(symbol)
+        if respect_cadence and last is not None:
+            wait = max(backoff, self._poll_interval_s - (loop.time() - last))
+            if wait > 0:
+                await asyncio.sleep(wait)
+        elif backoff:
+            await asyncio.sleep(backoff)
+        self._last_poll[symbol] = loop.time()
+        limit = self._rest_depth_limit(depth)
+        try:
+            ob = await self._call(lambda: self._rest.fetch_order_book(symbol, limit))
+        except VenueError:
+            self._backoff_s[symbol] = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
+            raise
+        self._backoff_s.pop(symbol, None)
+        self._sequence += 1
+        self.last_feed_event = "rest"
+        return book_from_ccxt(self.name, symbol, ob, depth, self._sequence)
+
+    def _rest_depth_limit(self, depth: int) -> int | None:
+        if self.exchange_id == "binance":
+            # Binance accepts these limits only; the smallest covering the depth costs least weight.
+            return next((n for n in (5, 10, 20, 50, 100, 500, 1000, 5000) if n >= depth), 5000)
+        if self.exchange_id.startswith("coinbase"):
+            return None
+        return depth
+
+    # ---- account
+
+    async def fetch_balances(self) -> Mapping[str, Balance]:
+        self._require_keys()
+        self._require("fetchBalance", "balances")
+        raw = await self._call(lambda: self._rest.fetch_balance())
+        free = raw.get("free") or {}
+        used = raw.get("used") or {}
+        balances: dict[str, Balance] = {}
+        for asset in set(free) | set(used):
+            f = to_decimal(free.get(asset), ZERO) or ZERO
+            u = to_decimal(used.get(asset), ZERO) or ZERO
+            if f or u:
+                balances[asset] = Balance(asset=asset, free=f, used=u)
+        return balances
+
+    async def _orders_all_symbols(self, method: str, limit: int | None = None, params: dict | None = None) -> list[dict]:
+        import ccxt
+
+        fetch = getattr(self._rest, method)
+        try:
+            return await fetch(None, None, limit, params or {})
+        except ccxt.ArgumentsRequired:
+            pass  # this exchange wants a symbol: ask per configured symbol
+        results: list[dict] = []
+        for symbol in self.config.symbols:
+            results.extend(await fetch(symbol, None, limit, params or {}))
+        return results
+
+    async def fetch_open_orders(self) -> Sequence[Order]:
+        self._require_keys()
+        self._require("fetchOpenOrders", "listing open orders")
+        raw = await self._call(lambda: self._orders_all_symbols("fetch_open_orders"))
+        return [self._remember(order_from_ccxt(self.name, o)) for o in raw]
+
+    async def fetch_closed_orders(self, limit: int = 100) -> Sequence[Order]:
+        self._require_keys()
+        if self._rest.has.get("fetchClosedOrders"):
+            method = "fetch_closed_orders"
+        elif self._rest.has.get("fetchOrders"):
+            method = "fetch_orders"
+        else:
+            raise FeatureUnavailable(f"{self.name}: {self.exchange_id} cannot list closed orders through ccxt")
+        raw = await self._call(lambda: self._orders_all_symbols(method, limit))
+        orders = [order_from_ccxt(self.name, o) for o in raw]
+        orders = [o for o in orders if o.status.is_final]
+        orders.sort(key=lambda o: o.updated_at, reverse=True)
+        return orders[:limit]
+
+    async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
+        self._require_keys()
+        import ccxt
+
+        async def lookup() -> dict | None:
+            if self.exchange_id == "binance":
+                try:
+                    return await self._rest.fetch_order("", symbol, {"origClientOrderId": client_order_id})
+                except ccxt.OrderNotFound:
+                    return None
+            if self.exchange_id == "coinbaseexchange":
+                try:
+                    return await self._rest.fetch_order(None, symbol, {"clientOrderId": client_order_id})
+                except ccxt.OrderNotFound:
+                    return None
+            # kraken filters open/closed orders by cl_ord_id; others are filtered here.
+            params = {"clientOrderId": client_order_id} if self.exchange_id == "kraken" else {}
+            for method, feature in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
+                if not self._rest.has.get(feature):
+                    continue
+                found = await getattr(self._rest, method)(symbol, None, None, params)
+                match = [o for o in found if o.get("clientOrderId") == client_order_id]
+                if match:
+                    return match[0]
+            return None
+
+        raw = await self._call(lookup)
+        return self._remember(order_from_ccxt(self.name, raw)) if raw else None
+
+    # ---- trading
+
+    def _client_id_params(self, client_order_id: str) -> dict[str, Any]:
+        if not client_order_id:
+            return {}
+        if self.exchange_id == "coinbase":
+            return {"client_order_id": client_order_id}  # ccxt drops the unified clientOrderId here
+        return {"clientOrderId": client_order_id}  # binance newClientOrderId, kraken cl_ord_id, ...
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        self._require_writable()
+        self._require("createOrder", "placing orders")
+        if request.amount <= 0:
+            raise OrderRejected(f"{self.name}: amount must be greater than 0")
+        if request.type is OrderType.LIMIT and (request.price is None or request.price <= 0):
+            raise OrderRejected(f"{self.name}: a limit order needs a price greater than 0")
+        params = self._client_id_params(request.client_order_id)
+        price: Any = str(request.price) if request.price is not None else None
+        if request.type is OrderType.MARKET and request.side is Side.BUY and self.exchange_id == "coinbase":
+            # Coinbase buys by quote amount: ccxt needs a price to turn the base amount into cost.
+            book = self._last_book.get(request.symbol)
+            if book is None or book.best_ask is None:
+                raise OrderRejected(f"{self.name}: a market buy needs a live book to price it; wait for the book")
+            price = str(book.best_ask)
+        raw = await self._call(
+            lambda: self._rest.create_order(
+                request.symbol, request.type.value, request.side.value, str(request.amount), price, params
+            )
+        )
+        order = order_from_ccxt(self.name, raw, request)
+        if raw.get("status") is None and order.id and self._rest.has.get("fetchOrder"):
+            # A terse ack (coinbase, kraken): read the order back. This is a lookup, never a resend.
+            try:
+                full = await self._call(lambda: self._rest.fetch_order(order.id, request.symbol))
+                order = order_from_ccxt(self.name, full, request)
+            except VenueError:
+                log.debug("%s: read-back of order %s failed", self.name, order.id, exc_info=True)
+        return self._remember(order)
+
+    async def cancel_order(self, order_id: str, symbol: str) -> Order:
+        self._require_writable()
+        self._require("cancelOrder", "cancelling orders")
+        raw = await self._call(lambda: self._rest.cancel_order(order_id, symbol))
+        order = None
+        if raw and raw.get("status") and raw.get("amount") is not None:
+            order = order_from_ccxt(self.name, raw)
+        elif self._rest.has.get("fetchOrder"):
+            try:
+                full = await self._call(lambda: self._rest.fetch_order(order_id, symbol))
+                order = order_from_ccxt(self.name, full)
+            except VenueError:
+                log.debug("%s: read-back of cancelled order %s failed", self.name, order_id, exc_info=True)
+        if order is None:
+            known = self._orders.get(order_id)
+            if known is None:
+                return Order(
+                    venue=self.name, id=order_id, client_order_id="", symbol=symbol, side=Side.BUY,
+                    type=OrderType.LIMIT, price=None, amount=ZERO, filled=ZERO,
+                    status=OrderStatus.CANCELED, created_at=time.time(), updated_at=time.time(),
+                )
+            from dataclasses import replace
+
+            order = replace(known, status=OrderStatus.CANCELED, updated_at=time.time())
+        return self._remember(order)
+
+    def _remember(self, order: Order) -> Order:
+        if order.id:
+            self._orders[order.id] = order
+        return order
+
+    # ---- health
+
+    async def ping(self) -> float:
+        if self._rest.has.get("fetchTime"):
+            method = self._rest.fetch_time
+        elif self._rest.has.get("fetchStatus"):
+            method = self._rest.fetch_status
+        else:
+            raise FeatureUnavailable(f"{self.name}: {self.exchange_id} has neither fetchTime nor fetchStatus")
+        started = time.perf_counter()
+        await self._call(lambda: method())
+        return (time.perf_counter() - started) * 1000
+
+    async def authenticated_ping(self) -> float:
+        """Latency of one authenticated request (fetch_balance): proves the keys work."""
+        self._require_keys()
+        started = time.perf_counter()
+        await self._call(lambda: self._rest.fetch_balance())
+        return (time.perf_counter() - started) * 1000
+
+
+# ---- paper trading -------------------------------------------------------------------
+
+PAPER_QUOTE_BALANCE = Decimal("100000")
+PAPER_BASE_VALUE = Decimal("10000")  # each base asset starts worth about this much quote
+# Same starting balances as the sandbox operator, where the asset is known there.
+PAPER_KNOWN_BASE = {"BTC": Decimal("2"), "ETH": Decimal("30")}
+
+
+class PaperVenue:
+    """A real venue's public feed with orders filled locally against its live book.
+
+    Market data (markets, books, ping) comes from the wrapped ``CcxtVenue``; orders,
+    balances and history live in memory here and are lost on exit. Taker fills walk the
+    opposite side of the newest book; a resting limit fills as maker (at its own price)
+    when a later book crosses it, for at most the size shown at crossing levels.
+    """
+
+    def __init__(self, inner: CcxtVenue, *, balances: Mapping[str, Decimal] | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.mode = Mode.PAPER
+        self.probe = inner.probe
+        self._free: dict[str, Decimal] = dict(balances or {})
+        self._used: dict[str, Decimal] = {}
+        self._funded = balances is not None
+        self._open: dict[str, Order] = {}
+        self._closed: list[Order] = []
+        self._reserved: dict[str, tuple[str, Decimal]] = {}  # order id -> (asset, amount)
+        self._next_id = 0
+        self._markets: dict[str, Market] = {}
+
+    def __repr__(self) -> str:
+        return f"PaperVenue(name={self.name!r}, exchange={self.inner.exchange_id!r})"
+
+    async def start(self) -> None:
+        await self.inner.start()
+        await self.load_markets()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        self._markets = dict(await self.inner.load_markets())
+        return dict(self._markets)
+
+    async def watch_order_book(self, symbol: str, depth: int) -> BookSnapshot:
+        snapshot = await self.inner.watch_order_book(symbol, depth)
+        self._fill_resting(snapshot)
+        return snapshot
+
+    async def ping(self) -> float:
+        return await self.inner.ping()
+
+    # ---- balances
+
+    async def _fund(self) -> None:
+        """Start like the sandbox: 100,000 of each quote asset and a few of each base asset."""
+        if self._funded:
+            return
+        markets = self._markets or dict(await self.inner.load_markets())
+        for market in markets.values():
+            self._free.setdefault(market.quote, PAPER_QUOTE_BALANCE)
+        for market in markets.values():
+            if market.base in self._free:
+                continue
+            amount = PAPER_KNOWN_BASE.get(market.base)
+            if amount is None:
+                book = self.inner.last_book(market.symbol)
+                if book is None:
+                    try:
+                        book = await self.inner._poll_rest(market.symbol, 5, respect_cadence=False)
+                    except VenueError:
+                        book = None
+                mid = book.mid if book is not None else None
+                amount = (PAPER_BASE_VALUE / mid).quantize(market.lot_size) if mid else ZERO
+            self._free[market.base] = amount
+        self._funded = True
+
+    async def fetch_balances(self) -> Mapping[str, Balance]:
+        await self._fund()
+        assets = set(self._free) | set(self._used)
+        return {
+            a: Balance(asset=a, free=self._free.get(a, ZERO), used=self._used.get(a, ZERO)) for a in sorted(assets)
+        }
+
+    def _move(self, asset: str, free_delta: Decimal, used_delta: Decimal = ZERO) -> None:
+        self._free[asset] = self._free.get(asset, ZERO) + free_delta
+        self._used[asset] = self._used.get(asset, ZERO) + used_delta
+
+    # ---- orders
+
+    async def fetch_open_orders(self) -> Sequence[Order]:
+        return list(self._open.values())
+
+    async def fetch_closed_orders(self, limit: int = 100) -> Sequence[Order]:
+        return list(reversed(self._closed[-limit:]))
+
+    async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
+        for order in list(self._open.values()) + list(reversed(self._closed)):
+            if order.client_order_id == client_order_id and order.symbol == symbol:
+                return order
+        return None
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        await self._fund()
+        market = self._markets.get(request.symbol)
+        if market is None:
+            raise OrderRejected(f"{self.name}: {request.symbol} is not a configured symbol")
+        if request.amount <= 0 or not request.amount.is_finite():
+            raise OrderRejected(f"{self.name}: amount must be greater than 0")
+        if request.amount < market.min_amount:
+            raise OrderRejected(f"{self.name}: amount {request.amount} is below the minimum {market.min_amount}")
+        if request.type is OrderType.LIMIT and (request.price is None or request.price <= 0):
+            raise OrderRejected(f"{self.name}: a limit order needs a price greater than 0")
+        if request.client_order_id and any(o.client_order_id == request.client_order_id for o in self._open.values()):
+            raise OrderRejected(f"{self.name}: client order id {request.client_order_id!r} is already in use")
+        book = self.inner.last_book(request.symbol)
+        if book is None or time.time() - book.timestamp > 30:
+            book = await self.inner._poll_rest(request.symbol, 50, respect_cadence=False)
+        reference = request.price if request.type is OrderType.LIMIT else (
+            book.best_ask if request.side is Side.BUY else book.best_bid
+        )
+        if reference is None:
+            raise OrderRejected(f"{self.name}: the {request.symbol} book is empty; cannot price a market order")
+        if market.min_notional and reference * request.amount < market.min_notional:
+            raise OrderRejected(
+                f"{self.name}: order value {reference * request.amount} is below the minimum {market.min_notional} {market.quote}"
+            )
+        limit = request.price if request.type is OrderType.LIMIT else None
+        levels = book.asks if request.side is Side.BUY else book.bids
+        fills = self._walk(levels, request.side, request.amount, limit)
+        taker_qty = sum((q for _, q in fills), ZERO)
+        taker_cost = sum((p * q for p, q in fills), ZERO)
+        taker_fee = taker_cost * market.taker_fee
+        rest_qty = request.amount - taker_qty if request.type is OrderType.LIMIT else ZERO
+        # Funds check before anything moves.
+        if request.side is Side.BUY:
+            needed = taker_cost + taker_fee
+            if rest_qty:
+                needed += request.price * rest_qty * (1 + max(market.maker_fee, market.taker_fee))
+            if needed > self._free.get(market.quote, ZERO):
+                raise InsufficientFunds(
+                    f"{self.name}: needs {needed.normalize():f} {market.quote}, "
+                    f"{self._free.get(market.quote, ZERO).normalize():f} free (paper)"
+                )
+        elif request.amount > self._free.get(market.base, ZERO):
+            raise InsufficientFunds(
+                f"{self.name}: needs {request.amount} {market.base}, {self._free.get(market.base, ZERO)} free (paper)"
+            )
+        self._next_id += 1
+        order_id = f"paper-{self._next_id}"
+        now = time.time()
+        if request.side is Side.BUY:
+            self._move(market.quote, -(taker_cost + taker_fee))
+            self._move(market.base, taker_qty)
+        else:
+            self._move(market.base, -taker_qty)
+            self._move(market.quote, taker_cost - taker_fee)
+        if rest_qty > 0:
+            status = OrderStatus.OPEN
+        elif taker_qty >= request.amount:
+            status = OrderStatus.FILLED
+        else:
+            status = OrderStatus.CANCELED  # a market order larger than the visible book
+        order = Order(
+            venue=self.name, id=order_id, client_order_id=request.client_order_id, symbol=request.symbol,
+            side=request.side, type=request.type, price=request.price, amount=request.amount, filled=taker_qty,
+            status=status, created_at=now, updated_at=now,
+            average_price=(taker_cost / taker_qty) if taker_qty else None,
+            fee=taker_fee, fee_currency=market.quote if taker_fee else "",
+            message="not enough liquidity in the book: rest expired" if status is OrderStatus.CANCELED else "",
+        )
+        if status is OrderStatus.OPEN:
+            if request.side is Side.BUY:
+                reserve = (request.price * rest_qty * (1 + max(market.maker_fee, market.taker_fee)), market.quote)
+            else:
+                reserve = (rest_qty, market.base)
+            self._reserved[order_id] = (reserve[1], reserve[0])
+            self._move(reserve[1], -reserve[0], reserve[0])
+            self._open[order_id] = order
+        else:
+            self._closed.append(order)
+        return order
+
+    @staticmethod
+    def _walk(levels: Sequence[tuple[Decimal, Decimal]], side: Side, amount: Decimal, limit: Decimal | None) -> list[tuple[Decimal, Decimal]]:
+        fills = []
+        left = amount
+        for price, size in levels:
+            if left <= 0:
+                break
+            if limit is not None and (price > limit if side is Side.BUY else price < limit):
+                break
+            qty = min(left, size)
+            fills.append((price, qty))
+            left -= qty
+        return fills
+
+    def _fill_resting(self, book: BookSnapshot) -> None:
+        from dataclasses import replace
+
+        for order_id, order in list(self._open.items()):
+            if order.symbol != book.symbol or order.price is None:
+                continue
+            market = self._markets.get(order.symbol)
+            if market is None:
+                continue
+            levels = book.asks if order.side is Side.BUY else book.bids
+            available = sum((q for p, q in self._walk(levels, order.side, order.remaining, order.price)), ZERO)
+            if available <= 0:
+                continue
+            qty = min(available, order.remaining)
+            cost = order.price * qty
+            fee = cost * market.maker_fee
+            asset, reserved = self._reserved[order_id]
+            if order.side is Side.BUY:
+                release = min(reserved, cost * (1 + max(market.maker_fee, market.taker_fee)))
+                self._move(market.quote, release - cost - fee, -release)
+                self._move(market.base, qty)
+            else:
+                release = qty
+                self._move(market.base, ZERO, -qty)
+                self._move(market.quote, cost - fee)
+            self._reserved[order_id] = (asset, reserved - release)
+            filled = order.filled + qty
+            average = ((order.average_price or ZERO) * order.filled + cost) / filled
+            order = replace(
+                order, filled=filled, average_price=average, fee=order.fee + fee, fee_currency=market.quote,
+                updated_at=time.time(), status=OrderStatus.FILLED if filled >= order.amount else OrderStatus.OPEN,
+            )
+            if order.status is OrderStatus.FILLED:
+                self._close(order_id, order)
+            else:
+                self._open[order_id] = order
+
+    def _close(self, order_id: str, order: Order) -> None:
+        self._open.pop(order_id, None)
+        asset, left = self._reserved.pop(order_id, ("", ZERO))
+        if asset and left:
+            self._move(asset, left, -left)
+        self._closed.append(order)
+
+    async def cancel_order(self, order_id: str, symbol: str) -> Order:
+        from dataclasses import replace
+
+        order = self._open.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"{self.name}: no open paper order {order_id}")
+        order = replace(order, status=OrderStatus.CANCELED, updated_at=time.time())
+        self._close(order_id, order)
+        return order
