@@ -83,7 +83,11 @@ def build_venues(
         create = sim.create_sandbox_venues
         accepted = inspect.signature(create).parameters
         kwargs = {k: v for k, v in (("seed", seed), ("reset", reset_sandbox), ("reset_sandbox", reset_sandbox)) if k in accepted}
-        return list(create(**kwargs))
+        created = create(**kwargs)
+        # create_sandbox_venues returns (world, venues); the venues own the world's lifecycle.
+        if isinstance(created, tuple) and len(created) == 2 and isinstance(created[1], list):
+            created = created[1]
+        return list(created)
     needs_keys = any(v.mode is not Mode.PAPER for v in config.venues)
     store = None
     if needs_keys:
