@@ -1,0 +1,65 @@
+"""Fixtures and helpers for tests that run the exchange emulator on 127.0.0.1.
+
+Import the fixtures into a test module (pytest finds fixtures in the module namespace)::
+
+    from tests.emulator_helpers import emulator_factory, ccxt_client  # noqa: F401
+
+- ``emulator_factory``: ``await emulator_factory("binance", simulate=False, ...)`` starts an
+  emulator (same arguments as ``start_emulator``; key "test-key", secret from the protocol
+  unless given) and stops every one it started at teardown.
+- ``ccxt_client(emu, pro=False, **config)``: async context manager yielding a real ccxt
+  (``ccxt.async_support`` or ``ccxt.pro``) client pointed at ``emu``, closed on exit.
+- ``wait_for(predicate, timeout)``: poll until true, without fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from aitbc_tui.emulator import RunningEmulator, start_emulator
+
+TEST_API_KEY = "test-key"
+
+
+@pytest.fixture
+async def emulator_factory() -> AsyncIterator[Callable[..., Any]]:
+    started: list[RunningEmulator] = []
+
+    async def factory(venue: str, **kwargs: Any) -> RunningEmulator:
+        kwargs.setdefault("api_key", TEST_API_KEY)
+        emu = await start_emulator(venue, **kwargs)
+        started.append(emu)
+        return emu
+
+    yield factory
+    for emu in started:
+        await emu.stop()
+
+
+@contextlib.asynccontextmanager
+async def ccxt_client(emu: RunningEmulator, pro: bool = False, **config: Any) -> AsyncIterator[Any]:
+    """A real ccxt client for ``emu``; ``config`` overrides (e.g. a wrong ``secret``)."""
+    if pro:
+        import ccxt.pro as module
+    else:
+        import ccxt.async_support as module
+    exchange = getattr(module, emu.ccxt_id)(emu.ccxt_config(**config))
+    exchange.urls["api"] = emu.ccxt_urls
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met within %.1f s" % timeout)
+        await asyncio.sleep(interval)
