@@ -226,3 +226,175 @@ def test_secret_service_auto_still_reads_an_existing_vault(tmp_path):
     assert store.backend_name == "keyring"
     assert store.get("kraken").api_key.reveal() == "KRAKENKEY0000001"
     assert ("kraken", "vault", "KRAK…01", False) in [tuple(e) for e in store.list()]
+
+
+# ---- `keys` command -------------------------------------------------------------------
+
+
+@pytest.fixture
+def keys_env(tmp_path, monkeypatch):
+    """The command on a vault in a temp data dir (fast KDF), the keyring refused."""
+    from keyring.backends import fail
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    monkeypatch.setenv("AITBC_DATA_DIR", str(data))
+    monkeypatch.setenv("AITBC_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv(cr.PASSPHRASE_ENV, "vault-pass")
+    real_open = CredentialStore.open.__func__
+
+    def open_fast(cls, prefer="auto", passphrase_provider=None, **kw):
+        kw.setdefault("keyring_backend", fail.Keyring())
+        kw.setdefault("insecure_test_scrypt_n", 2**10)
+        return real_open(cls, prefer, passphrase_provider, **kw)
+
+    monkeypatch.setattr(CredentialStore, "open", classmethod(open_fast))
+    return data
+
+
+def _run_keys(argv, capsys, answers=(), monkeypatch=None):
+    import argparse
+
+    from aitbc_tui.commands import keys as cmd
+
+    prompts = []
+    if monkeypatch is not None:
+        queue = list(answers)
+
+        def fake_getpass(prompt=""):
+            prompts.append(prompt)
+            return queue.pop(0)
+
+        monkeypatch.setattr(cmd.getpass, "getpass", fake_getpass)
+    parser = argparse.ArgumentParser(prog="aitbc-tui")
+    parser.add_argument("--config")
+    cmd.register(parser.add_subparsers(dest="command"))
+    try:
+        args = parser.parse_args(argv)
+        code = args.func(args)
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err, prompts
+
+
+def test_keys_set_list_delete(keys_env, capsys, monkeypatch):
+    code, out, err, prompts = _run_keys(["keys", "set", "binance", "--read-only"], capsys,
+                                         ["BINANCEKEY123456 ", "binance-secret-value"], monkeypatch)
+    assert code == 0, err
+    assert "stored read-only key BINA…56 for binance in encrypted vault" in out
+    assert len(prompts) == 2 and "passphrase" not in " ".join(prompts)
+    assert "binance-secret-value" not in out + err
+    code, out, err, prompts = _run_keys(["keys", "set", "okx"], capsys,
+                                         ["OKXAPIKEY0000001", "okx-secret", "okx-pass"], monkeypatch)
+    assert code == 0 and "passphrase" in prompts[2]
+    code, out, _, _ = _run_keys(["keys", "list"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["VENUE", "STORE", "KEY", "ACCESS"]
+    assert lines[1].split() == ["binance", "vault", "BINA…56", "read-only"]
+    assert lines[2].split() == ["okx", "vault", "OKXA…01", "trading"]
+    assert "okx-secret" not in out
+    got = CredentialStore.open("vault").get("okx")
+    assert got.passphrase.reveal() == "okx-pass"
+    code, out, _, _ = _run_keys(["keys", "delete", "binance"], capsys)
+    assert code == 0 and "deleted" in out
+    code, _, err, _ = _run_keys(["keys", "delete", "binance"], capsys)
+    assert code == 1 and "no key stored for binance" in err
+
+
+def test_keys_set_uses_exchange_for_passphrase(keys_env, capsys, monkeypatch):
+    code, _, _, prompts = _run_keys(["keys", "set", "cb-main", "--exchange", "coinbaseexchange"], capsys,
+                                    ["CBKEY00000000001", "s", "p"], monkeypatch)
+    assert code == 0 and len(prompts) == 3
+
+
+def test_keys_bad_input_exit_2(keys_env, capsys, monkeypatch):
+    code, _, err, _ = _run_keys(["keys", "set", "../etc"], capsys)
+    assert code == 2 and "invalid venue name" in err
+    code, _, err, _ = _run_keys(["keys", "set", "binance"], capsys, ["", ""], monkeypatch)
+    assert code == 2 and "API key must not be empty" in err
+    code, _, err, _ = _run_keys(["keys", "set", "kucoin"], capsys, ["KUCOINKEY0000001", "s", ""], monkeypatch)
+    assert code == 2 and "need their passphrase" in err
+    code, _, err, _ = _run_keys(["keys", "frobnicate"], capsys)
+    assert code == 2
+    code, _, err, _ = _run_keys(["keys", "list", "--store", "plaintext"], capsys)
+    assert code == 2 and "invalid choice" in err
+    code, _, err, _ = _run_keys(["keys", "list", "--store", "keyring"], capsys)
+    assert code == 1 and "refusing the OS keyring" in err
+
+
+def test_keys_wrong_vault_passphrase_is_a_message(keys_env, capsys, monkeypatch):
+    _run_keys(["keys", "set", "binance"], capsys, ["BINANCEKEY123456", "s"], monkeypatch)
+    monkeypatch.setenv(cr.PASSPHRASE_ENV, "not-it")
+    code, out, err, _ = _run_keys(["keys", "list"], capsys)
+    assert code == 1 and "wrong passphrase" in err and "Traceback" not in err
+
+
+def test_keys_test_without_factory(keys_env, capsys, monkeypatch):
+    from aitbc_tui.commands import keys as cmd
+
+    monkeypatch.setattr(cmd, "_load_probe", lambda: None)
+    code, _, err, _ = _run_keys(["keys", "test", "binance"], capsys)
+    assert code == 2 and "keys test needs a configured exchange venue" in err
+
+
+def test_keys_test_calls_probe(keys_env, capsys, monkeypatch):
+    from aitbc_tui.commands import keys as cmd
+
+    _run_keys(["keys", "set", "binance"], capsys, ["BINANCEKEY123456", "s"], monkeypatch)
+    seen = {}
+
+    async def probe(venue_name, credentials, config=None):
+        seen.update(venue=venue_name, key=credentials.api_key.reveal(), config=config)
+        return 42.4
+
+    monkeypatch.setattr(cmd, "_load_probe", lambda: probe)
+    cfg = keys_env.parent / "venues.toml"
+    cfg.write_text("")
+    code, out, err, _ = _run_keys(["--config", str(cfg), "keys", "test", "binance"], capsys)
+    assert code == 0, err
+    assert "binance: key BINA…56 works (42 ms)" in out
+    assert seen["venue"] == "binance" and seen["key"] == "BINANCEKEY123456"
+    assert str(seen["config"].path) == str(cfg)  # the loaded config, from --config
+    code, _, err, _ = _run_keys(["keys", "test", "binance", "--config", str(cfg) + ".missing"], capsys)
+    assert code == 2 and "file not found" in err
+
+    def failing(venue_name, credentials):
+        raise RuntimeError("invalid API-key, IP, or permissions for action")
+
+    monkeypatch.setattr(cmd, "_load_probe", lambda: failing)
+    code, _, err, _ = _run_keys(["keys", "test", "binance"], capsys)
+    assert code == 1 and "authenticated call failed: invalid API-key" in err
+    code, _, err, _ = _run_keys(["keys", "test", "kraken"], capsys)
+    assert code == 2 and "no key stored for kraken" in err
+
+
+@pytest.mark.secret_service
+@secret_service
+def test_secret_service_keys_command(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("AITBC_CONFIG_DIR", str(tmp_path / "config"))
+    code, out, err, _ = _run_keys(["keys", "set", "aitbc-cmd-test", "--store", "keyring"], capsys,
+                                  ["CMDKEY0000000042", "cmd-secret"], monkeypatch)
+    assert code == 0, err
+    assert "in OS keyring (keyring.backends.SecretService.Keyring)" in out
+    try:
+        code, out, _, _ = _run_keys(["keys", "list", "--store", "keyring"], capsys)
+        assert ["aitbc-cmd-test", "keyring", "CMDK…42", "trading"] in [line.split() for line in out.splitlines()]
+    finally:
+        code, _, _, _ = _run_keys(["keys", "delete", "aitbc-cmd-test", "--store", "keyring"], capsys)
+    assert code == 0
+
+
+def test_commands_do_not_import_textual_or_ccxt():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aitbc_tui.commands.keys, aitbc_tui.commands.journal, aitbc_tui.credentials, "
+        "aitbc_tui.journal, aitbc_tui.secret; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'ccxt', 'keyring', 'cryptography')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -207,7 +207,8 @@ _CHILD = textwrap.dedent(
 
 
 def _child(path, n):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, *sys.path]))
     return subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(n)], stdout=subprocess.PIPE,
                             text=True, env=env)
 
@@ -237,3 +238,83 @@ def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path):
         stored = {o.client_order_id for o in j.unresolved()}
     assert set(printed) <= stored
     assert len(stored) - len(printed) <= 1  # at most the one committed but not yet printed
+
+
+# ---- `journal` command ------------------------------------------------------------------
+
+
+def _run_journal(argv, capsys):
+    import argparse
+
+    from aitbc_tui.commands import journal as cmd
+
+    parser = argparse.ArgumentParser(prog="aitbc-tui")
+    cmd.register(parser.add_subparsers(dest="command"))
+    try:
+        args = parser.parse_args(["journal", *argv])
+        code = args.func(args)
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("AITBC_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_journal_command_empty_does_not_create_file(data_dir, capsys):
+    code, out, _ = _run_journal([], capsys)
+    assert code == 0 and "no journaled order events" in out
+    assert not (data_dir / "journal.sqlite3").exists()
+    code, out, _ = _run_journal(["--csv"], capsys)
+    assert code == 0 and out.splitlines() == [
+        "time,venue,client_order_id,event,symbol,side,price,amount,fee,fee_currency,venue_order_id,message"
+    ]
+
+
+def test_journal_command_table_csv_and_filters(data_dir, capsys):
+    import csv
+    import io
+    import time as _time
+
+    with Journal() as j:
+        old = j.record_intent(_req(venue="kraken"), Mode.LIVE, exchange_id="kraken")
+        j._db.execute("UPDATE events SET at = ? WHERE client_order_id = ?", (_time.time() - 3 * 86400, old))
+        coid = j.record_intent(_req(), Mode.LIVE)
+        j.mark_sent(coid)
+        j.mark_rejected(coid, "price, too far")
+    code, out, _ = _run_journal([], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("TIME") and "MESSAGE" in lines[0] and len(lines) == 5
+    assert "50000.01" in out and "price, too far" in out
+    code, out, _ = _run_journal(["--csv", "--venue", "binance"], capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["event"] for r in rows] == ["intent", "sent", "rejected"]
+    assert rows[-1]["message"] == "price, too far" and rows[0]["amount"] == "0.1"
+    assert rows[0]["time"].endswith("Z")
+    code, out, _ = _run_journal(["--csv", "--since", "1d"], capsys)
+    assert len(list(csv.DictReader(io.StringIO(out)))) == 3
+    code, out, _ = _run_journal(["--csv", "--since", "2000-01-01"], capsys)
+    assert len(list(csv.DictReader(io.StringIO(out)))) == 4
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "1y", "-1h", "2024-13-01"])
+def test_journal_command_bad_since(data_dir, capsys, bad):
+    code, _, err = _run_journal([f"--since={bad}"], capsys)
+    assert code == 2 and "--since must be an ISO date/time" in err
+
+
+def test_parse_since():
+    from datetime import datetime, timezone
+
+    from aitbc_tui.commands.journal import parse_since
+
+    now = datetime(2024, 5, 2, 12, 0, tzinfo=timezone.utc)
+    assert parse_since("1h", now) == datetime(2024, 5, 2, 11, 0, tzinfo=timezone.utc)
+    assert parse_since("2d", now) == datetime(2024, 4, 30, 12, 0, tzinfo=timezone.utc)
+    assert parse_since("2024-05-01", now) == datetime(2024, 5, 1, tzinfo=timezone.utc)
+    assert parse_since("2024-05-01T10:00:00+02:00", now).timestamp() == datetime(
+        2024, 5, 1, 8, tzinfo=timezone.utc).timestamp()
