@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from bisect import bisect_left
 from decimal import Decimal
 
 from .domain import BookSnapshot, PriceLevel, Side
@@ -375,6 +376,11 @@ class ArbitrageIndex:
         self._best: dict[str, tuple[Decimal, str, str] | None] = {}  # (-net, buy, sell)
         self._materialised: dict[str, dict[tuple[str, str], ArbOpportunity]] = {}
         self._results: dict[Decimal | None, list[ArbOpportunity]] = {}
+        # The per-symbol best rows (min_net_bps=None), kept sorted and patched per update.
+        self._best_keys: list[tuple[Decimal, str, str, str]] = []
+        self._best_rows: list[ArbOpportunity] = []
+        self._best_key_of: dict[str, tuple[Decimal, str, str, str]] = {}
+        self._dirty: set[str] = set()
 
     def set_fee(self, venue: str, symbol: str, taker_fee: Decimal) -> None:
         self._fees[(venue, symbol)] = taker_fee
@@ -395,6 +401,7 @@ class ArbitrageIndex:
         nets = self._nets.setdefault(symbol, {})
         self._materialised.pop(symbol, None)
         self._results.clear()
+        self._dirty.add(symbol)
         challenger: tuple[Decimal, str, str] | None = None
         for other, (other_ask_eff, other_bid_eff) in eff.items():
             if other == venue:
@@ -434,6 +441,7 @@ class ArbitrageIndex:
             del nets[pair]
         self._materialised.pop(symbol, None)
         self._results.clear()
+        self._dirty.add(symbol)
         self._best[symbol] = self._rescan_best(nets)
 
     @staticmethod
@@ -454,18 +462,39 @@ class ArbitrageIndex:
             cache[(buy, sell)] = opp
         return opp
 
+    def _best_per_symbol(self) -> list[ArbOpportunity]:
+        keys = self._best_keys
+        rows = self._best_rows
+        key_of = self._best_key_of
+        for symbol in self._dirty:
+            old = key_of.pop(symbol, None)
+            if old is not None:
+                i = bisect_left(keys, old)
+                del keys[i]
+                del rows[i]
+            best = self._best.get(symbol)
+            if best is not None:
+                opp = self._opportunity(symbol, best[1], best[2])
+                key = _rank(opp)
+                i = bisect_left(keys, key)
+                keys.insert(i, key)
+                rows.insert(i, opp)
+                key_of[symbol] = key
+        self._dirty.clear()
+        return list(rows)
+
     def opportunities(self, min_net_bps: Decimal | None = None) -> list[ArbOpportunity]:
         """Same contract as ``find_arbitrage``; cached until the next update."""
         cached = self._results.get(min_net_bps)
         if cached is not None:
             return list(cached)
+        if min_net_bps is None:
+            return self._best_per_symbol()
         out: list[ArbOpportunity] = []
         for symbol, best in self._best.items():
             if best is None:
                 continue
-            if min_net_bps is None:
-                out.append(self._opportunity(symbol, best[1], best[2]))
-            elif -best[0] >= min_net_bps:
+            if -best[0] >= min_net_bps:
                 for (buy, sell), net in self._nets[symbol].items():
                     if net >= min_net_bps:
                         out.append(self._opportunity(symbol, buy, sell))
