@@ -229,3 +229,47 @@ async def test_unknown_rest_path_is_a_json_error(emu):
     async with aiohttp.ClientSession() as session, session.get(f"{emu.url}/api/v3/nope") as response:
         assert response.status == 404
         assert (await response.json())["code"] == -1000
+
+
+# ---- the live simulation and the `emulate` command ----------------------------------------
+
+
+async def test_simulated_market_streams_a_consistent_book(emulator_factory):  # noqa: F811
+    emu = await emulator_factory("binance", seed=3, step_s=0.05)
+    async with ccxt_client(emu, pro=True) as ex:
+        first = await ex.watch_order_book(SYMBOL)
+        nonce = first["nonce"]
+        for _ in range(5):
+            book = await asyncio.wait_for(ex.watch_order_book(SYMBOL), 5)
+            assert book["nonce"] > nonce
+            nonce = book["nonce"]
+            assert book["bids"][0][0] < book["asks"][0][0]
+
+
+async def test_emulate_command_prints_what_a_client_needs_and_stops(emulator_factory):  # noqa: F811
+    import io
+    import re
+
+    from aitbc_tui.cli import build_parser
+    from aitbc_tui.commands.emulate import serve
+
+    args = build_parser().parse_args(["emulate", "--venue", "binance", "--seed", "5", "--api-key", "cmd-key"])
+    out, stop = io.StringIO(), asyncio.Event()
+    server = asyncio.create_task(serve(args, out, stop))
+    await wait_for(lambda: "Ctrl-C" in out.getvalue())
+    text = out.getvalue()
+    url = re.search(r"REST\s+(http://127\.0\.0\.1:\d+)", text).group(1)
+    secret = re.search(r"secret\s+(\S+)", text).group(1)
+    assert "API key    cmd-key" in text and "ws://127.0.0.1:" in text
+    assert "exchange.urls['api'] = " in text and '[venues.binance-emulator]' in text
+    assert f'api_url = "{url}"' in text
+    options = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+    exchange = ccxt.binance({"apiKey": "cmd-key", "secret": secret, "options": options})
+    exchange.urls["api"] = {"public": f"{url}/api/v3", "private": f"{url}/api/v3"}
+    try:
+        assert (await exchange.fetch_balance())["USDT"]["free"] == 100000
+    finally:
+        await exchange.close()
+    stop.set()
+    assert await asyncio.wait_for(server, 10) == 0
+    assert "emulator stopped" in out.getvalue()

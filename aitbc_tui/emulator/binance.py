@@ -1204,7 +1204,9 @@ async def combined_stream(request: web.Request) -> web.StreamResponse:
 async def raw_stream(request: web.Request) -> web.StreamResponse:
     """/ws/<stream or listenKey>: raw (unwrapped) events."""
     tail = request.match_info.get("tail", "")
-    return await _serve_stream(request, combined=False, initial=[s for s in tail.split("/") if s])
+    # ccxt appends a stream index (/ws/0); it names no stream
+    names = [s for s in tail.split("/") if s and not s.isdigit()]
+    return await _serve_stream(request, combined=False, initial=names)
 
 
 # ---- WebSocket API (user data stream by signature) -------------------------------------

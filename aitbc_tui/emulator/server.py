@@ -389,6 +389,7 @@ async def start_emulator(
         options=opts,
         clock=time.time,  # wall clock: clients sign requests with their own wall clock
     )
+    ctx.options["seed"] = seed
     engine.add_listener(ctx._dispatch)
     if opts.get("fund", True):
         fund_account(engine, ctx.account)

@@ -1,0 +1,130 @@
+"""`emulate --venue binance|kraken|coinbase`: serve the sandbox engine through a real exchange
+protocol, so an unmodified ccxt client (or aitbc-tui's own ccxt venue) can trade against it.
+
+Prints the URLs, the API key and secret, a ccxt snippet and a config.toml block; runs until
+Ctrl-C / SIGTERM. Binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pprint
+import signal
+import sys
+from typing import Any, TextIO
+
+VENUES = ("binance", "kraken", "coinbase")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "emulate",
+        help="serve a simulated exchange through its real API (binance, kraken, coinbase) for ccxt clients",
+        description="Serve a fresh simulated venue (its own seeded in-memory world, not your sandbox) "
+        "through the exchange's real REST/websocket protocol.",
+    )
+    p.add_argument("--venue", required=True, choices=VENUES, help="which exchange protocol to serve")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=0, help="port to bind (default: a free port)")
+    p.add_argument("--api-key", metavar="KEY", help="API key clients must send (default: generated)")
+    p.add_argument("--secret", metavar="SECRET", help="API secret (default: generated; base64 for kraken)")
+    p.add_argument("--seed", dest="emulator_seed", type=int, metavar="N", help="seed of the simulated market (default 0)")
+    p.add_argument("--weight-per-minute", type=int, metavar="W",
+                   help="request weight budget per key and minute before HTTP 429 (default 6000)")
+    p.set_defaults(func=run)
+
+
+def snippet(emu: Any) -> str:
+    """Ready-to-paste Python using an unmodified ccxt client."""
+    options = emu.ccxt_options
+    lines = [
+        "import ccxt.pro as ccxt  # or ccxt.async_support",
+        "",
+        f"exchange = ccxt.{emu.ccxt_id}({{",
+        f"    'apiKey': {emu.api_key!r},",
+        f"    'secret': {emu.secret!r},",
+    ]
+    if options:
+        lines.append(f"    'options': {options!r},")
+    lines += [
+        "})",
+        "exchange.urls['api'] = " + pprint.pformat(emu.ccxt_urls, width=100, sort_dicts=False),
+    ]
+    return "\n".join(lines)
+
+
+def config_block(emu: Any, name: str | None = None) -> str:
+    """A [venues.*] block for config.toml pointing aitbc-tui's ccxt venue at the emulator."""
+    name = name or f"{emu.venue}-emulator"
+    mode = getattr(emu.protocol, "CONFIG_MODE", "testnet")
+    symbols = ", ".join(f'"{s}"' for s in list(emu.engine.markets)[:3])
+    ws_root = emu.ws_url.split("/", 3)
+    ws_line = f'ws_url = "{"/".join(ws_root[:3])}"\n' if emu.ws_url else ""
+    return (
+        f"[venues.{name}]\n"
+        f'exchange = "{emu.ccxt_id}"\n'
+        f'mode = "{mode}"\n'
+        f"symbols = [{symbols}]\n"
+        f'api_url = "{emu.url}"\n'
+        f"{ws_line}"
+    )
+
+
+def print_banner(emu: Any, out: TextIO = sys.stdout) -> None:
+    name = f"{emu.venue}-emulator"
+    out.write(
+        f"aitbc-tui emulator: {emu.venue} protocol (simulated, seed {emu.ctx.options.get('seed', 0)})\n"
+        f"  REST       {emu.url}\n"
+        + (f"  websocket  {emu.ws_url}\n" if emu.ws_url else "")
+        + f"  API key    {emu.api_key}\n"
+        f"  secret     {emu.secret}\n\n"
+        f"ccxt:\n{snippet(emu)}\n\n"
+        f"config.toml:\n{config_block(emu, name)}\n"
+        f"then store the key:  aitbc-tui keys set {name} --exchange {emu.ccxt_id}\n\n"
+        "Ctrl-C stops the emulator.\n"
+    )
+    out.flush()
+
+
+async def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
+    from aitbc_tui.emulator import start_emulator
+
+    seed = args.emulator_seed if args.emulator_seed is not None else (getattr(args, "seed", None) or 0)
+    opts: dict[str, Any] = {}
+    if args.weight_per_minute:
+        opts["weight_per_minute"] = args.weight_per_minute
+    emu = await start_emulator(
+        args.venue, host=args.host, port=args.port, api_key=args.api_key, secret=args.secret, seed=seed, **opts
+    )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            pass
+    try:
+        print_banner(emu, out)
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await emu.stop()
+        out.write("emulator stopped\n")
+        out.flush()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: binding {args.host}: other machines can reach this emulator", file=sys.stderr)
+    try:
+        return asyncio.run(serve(args))
+    except OSError as exc:
+        print(f"aitbc-tui: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
