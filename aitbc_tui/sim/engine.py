@@ -207,6 +207,16 @@ class _Book:
         return self.touched_bids if side is Side.BUY else self.touched_asks
 
 
+def _coerce(value: object) -> object:
+    """Accept int and str amounts (protocol layers parse text); floats stay rejected."""
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return value
+    return value
+
+
 # ---- the engine ------------------------------------------------------------------
 
 
@@ -400,6 +410,7 @@ class MatchingEngine:
     def _place(self, account: str, symbol: str, side: Side, type: OrderType, amount: Decimal,
                price: Decimal | None, client_order_id: str) -> tuple[_Order, list[Fill]]:  # fmt: skip
         side, type = Side(side), OrderType(type)
+        amount, price = _coerce(amount), _coerce(price)
         market = self.markets.get(symbol)
         if market is None:
             raise OrderRejected(f"rejected: {self.venue} does not list {symbol}")
