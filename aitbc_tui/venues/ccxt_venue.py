@@ -605,10 +605,12 @@ class CcxtVenue:
 
     async def fetch_closed_orders(self, limit: int = 100) -> Sequence[Order]:
         self._require_keys()
-        if self._rest.has.get("fetchClosedOrders"):
-            method = "fetch_closed_orders"
-        elif self._rest.has.get("fetchOrders"):
+        # fetch_orders first: ccxt's fetch_closed_orders keeps only status "closed" on some
+        # exchanges (binance), dropping cancelled orders the history pane needs.
+        if self._rest.has.get("fetchOrders") is True:
             method = "fetch_orders"
+        elif self._rest.has.get("fetchClosedOrders"):
+            method = "fetch_closed_orders"
         else:
             raise FeatureUnavailable(f"{self.name}: {self.exchange_id} cannot list closed orders through ccxt")
         raw = await self._call(lambda: self._orders_all_symbols(method, limit))
@@ -670,11 +672,19 @@ class CcxtVenue:
             if book is None or book.best_ask is None:
                 raise OrderRejected(f"{self.name}: a market buy needs a live book to price it; wait for the book")
             price = str(book.best_ask)
-        raw = await self._call(
-            lambda: self._rest.create_order(
-                request.symbol, request.type.value, request.side.value, str(request.amount), price, params
+        try:
+            raw = await self._call(
+                lambda: self._rest.create_order(
+                    request.symbol, request.type.value, request.side.value, str(request.amount), price, params
+                )
             )
-        )
+        except (VenueUnavailable, FeatureUnavailable, OrderRejected):
+            raise
+        except VenueError as exc:
+            if "authentication failed" in str(exc):
+                raise
+            # Any other exchange error answering a create is the venue refusing this order.
+            raise OrderRejected(str(exc)) from exc
         order = order_from_ccxt(self.name, raw, request)
         if raw.get("status") is None and order.id and self._rest.has.get("fetchOrder"):
             # A terse ack (coinbase, kraken): read the order back. This is a lookup, never a resend.
@@ -688,7 +698,25 @@ class CcxtVenue:
     async def cancel_order(self, order_id: str, symbol: str) -> Order:
         self._require_writable()
         self._require("cancelOrder", "cancelling orders")
-        raw = await self._call(lambda: self._rest.cancel_order(order_id, symbol))
+        try:
+            raw = await self._call(lambda: self._rest.cancel_order(order_id, symbol))
+        except OrderRejected as exc:
+            # Some venues (coinbase) answer a cancel of an unknown or finished order with a
+            # generic failure: look the order up to say which.
+            if isinstance(exc, InsufficientFunds) or not self._rest.has.get("fetchOrder"):
+                raise
+            try:
+                found = await self._call(lambda: self._rest.fetch_order(order_id, symbol))
+            except OrderNotFound:
+                raise OrderNotFound(f"{self.name}: no order {order_id} on {symbol}") from exc
+            except VenueError as lookup:
+                if "not found" in str(lookup).lower():
+                    raise OrderNotFound(f"{self.name}: no order {order_id} on {symbol}") from exc
+                raise exc from None
+            order = order_from_ccxt(self.name, found)
+            if order.status.is_final:
+                return self._remember(order)
+            raise
         order = None
         if raw and raw.get("status") and raw.get("amount") is not None:
             order = order_from_ccxt(self.name, raw)
@@ -698,8 +726,15 @@ class CcxtVenue:
                 order = order_from_ccxt(self.name, full)
             except VenueError:
                 log.debug("%s: read-back of cancelled order %s failed", self.name, order_id, exc_info=True)
+        known = self._orders.get(order_id)
+        if order is not None:
+            # Binance answers a cancel with the cancel request's own client id.
+            original = (raw or {}).get("info", {}).get("origClientOrderId") if isinstance((raw or {}).get("info"), dict) else None
+            client_id = (known.client_order_id if known else "") or original or order.client_order_id
+            from dataclasses import replace
+
+            order = replace(order, client_order_id=client_id)
         if order is None:
-            known = self._orders.get(order_id)
             if known is None:
                 return Order(
                     venue=self.name, id=order_id, client_order_id="", symbol=symbol, side=Side.BUY,

@@ -1,0 +1,312 @@
+"""The ccxt venue: URL redirection on real ccxt objects, modes, error text, and end to end
+against the exchange emulator on 127.0.0.1 (binance over websocket, kraken and coinbase
+by REST polling), plus the paper venue filling locally."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from aitbc_tui.config import ConfigError, VenueConfig, parse_config
+from aitbc_tui.credentials import Credentials
+from aitbc_tui.domain import (
+    FeatureUnavailable,
+    InsufficientFunds,
+    Mode,
+    OrderNotFound,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    VenueError,
+)
+from aitbc_tui.venues import factory
+from aitbc_tui.venues.ccxt_venue import (
+    DECIMAL_PLACES,
+    CcxtVenue,
+    PaperVenue,
+    iter_urls,
+    market_from_ccxt,
+    readable_error,
+)
+
+API = "http://127.0.0.1:8901"
+WS = "ws://127.0.0.1:8901"
+EXCHANGES = ["binance", "kraken", "coinbase", "coinbaseexchange"]
+
+
+def venue_config(exchange: str, mode: Mode = Mode.PAPER, **kw) -> VenueConfig:
+    kw.setdefault("symbols", ("BTC/USDT",))
+    return VenueConfig(name=f"my{exchange}", exchange=exchange, mode=mode, **kw)
+
+
+def creds(key: str = "k", secret: str = "s") -> Credentials:
+    return Credentials(api_key=key, secret=secret)
+
+
+# ---- URL redirection ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+@pytest.mark.parametrize("pro", [False, True])
+async def test_every_url_is_redirected(exchange, pro):
+    venue = CcxtVenue(venue_config(exchange, api_url=API, ws_url=WS))
+    client = venue._new_exchange(pro=pro)
+    try:
+        urls = iter_urls(client.urls["api"])
+        assert urls
+        leaks = [u for u in urls if not (u.startswith(API + "/") or u == API or u.startswith(WS + "/") or u == WS)]
+        assert leaks == [], f"{exchange} still points at {leaks}"
+        rest = [u for u in urls if u.startswith("http")]
+        assert rest and all(u.startswith(API) for u in rest)
+        if pro:
+            assert any(u.startswith(WS) for u in urls)
+        if exchange == "binance":
+            assert client.urls["api"]["public"] == API + "/api/v3"
+            if pro:
+                assert "/stream" in client.urls["api"]["ws"]["spot"]
+    finally:
+        await client.close()
+        await venue.close()
+
+
+async def test_ws_url_path_prefix_is_kept_once():
+    venue = CcxtVenue(venue_config("binance", api_url=API, ws_url=WS + "/stream"))
+    client = venue._new_exchange(pro=True)
+    assert client.urls["api"]["ws"]["spot"] == WS + "/stream/ws"
+    await client.close()
+    await venue.close()
+
+
+async def test_rest_redirected_without_ws_means_polling():
+    venue = CcxtVenue(venue_config("binance", api_url=API))
+    assert venue.uses_websocket is False
+    await venue.close()
+
+
+async def test_fast_load_markets_options():
+    venue = CcxtVenue(venue_config("binance"))
+    assert venue._rest.options["fetchMarkets"]["types"] == ["spot"]
+    assert venue._rest.options["fetchCurrencies"] is False
+    assert venue._rest.options["maxRetriesOnFailure"] == 0
+    await venue.close()
+    for exchange in ("kraken", "coinbase"):
+        other = CcxtVenue(venue_config(exchange))
+        assert other._rest.has["fetchCurrencies"] is False
+        await other.close()
+
+
+# ---- modes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exchange", ["kraken", "coinbase"])
+def test_testnet_without_test_network_is_a_clear_config_error(exchange):
+    config = parse_config(
+        f'[venues.v]\nexchange = "{exchange}"\nmode = "testnet"\nsymbols = ["BTC/USD"]\n', "cfg.toml"
+    )
+    with pytest.raises(ConfigError) as info:
+        factory.build_venues(config, credentials={})
+    message = str(info.value)
+    assert "cfg.toml" in message and "venues.v.mode" in message
+    assert "no test network" in message and 'mode = "paper"' in message
+
+
+async def test_testnet_binance_uses_ccxt_sandbox_urls():
+    venue = CcxtVenue(venue_config("binance", Mode.TESTNET))
+    assert "testnet.binance.vision" in venue._rest.urls["api"]["public"]
+    await venue.close()
+
+
+def test_live_without_credentials_is_refused():
+    config = parse_config('[venues.v]\nexchange = "binance"\nmode = "live"\nsymbols = ["BTC/USDT"]\n', "cfg.toml")
+    with pytest.raises(ConfigError, match=r"cfg.toml: venues.v.mode: live mode needs API keys"):
+        factory.build_venues(config, credentials={})
+    with pytest.raises(ConfigError, match="live mode needs API keys"):
+        CcxtVenue(venue_config("binance", Mode.LIVE))
+
+
+async def test_paper_mode_never_sends_keys():
+    config = parse_config('[venues.v]\nexchange = "binance"\nmode = "paper"\nsymbols = ["BTC/USDT"]\n')
+    [venue] = factory.build_venues(config, credentials={"v": creds("KEY", "SECRET")})
+    assert isinstance(venue, PaperVenue)
+    assert not venue.inner._rest.apiKey and not venue.inner._rest.secret
+    await venue.close()
+
+
+async def test_secrets_not_in_repr():
+    venue = CcxtVenue(venue_config("binance", Mode.LIVE), credentials=creds("APIKEYVALUE", "SECRETVALUE"))
+    assert "APIKEYVALUE" not in repr(venue) and "SECRETVALUE" not in repr(venue)
+    assert venue._rest.apiKey == "APIKEYVALUE"  # set from reveal(), only on the ccxt client
+    await venue.close()
+
+
+async def test_read_only_refuses_orders():
+    venue = CcxtVenue(venue_config("binance", Mode.LIVE, read_only=True), credentials=creds())
+    with pytest.raises(FeatureUnavailable, match="read-only"):
+        await venue.place_order(OrderRequest("x", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal(1), Decimal(1)))
+    await venue.close()
+
+
+# ---- conversions ----------------------------------------------------------------------
+
+
+def test_readable_error_strips_ccxt_noise():
+    text = 'binance {"code":-2010,"msg":"Account has insufficient balance for requested action."}'
+    assert readable_error("main", "binance", text) == (
+        "main: Account has insufficient balance for requested action. (code -2010)"
+    )
+    assert readable_error("k", "kraken", 'kraken {"error":["EOrder:Insufficient funds"]}') == "k: EOrder:Insufficient funds"
+    assert readable_error("b", "binance", "binance fetchOrder() requires a symbol argument") == (
+        "b: fetchOrder() requires a symbol argument"
+    )
+
+
+def test_market_decimal_places_precision():
+    market = market_from_ccxt(
+        {
+            "symbol": "BTC/USD", "base": "BTC", "quote": "USD", "maker": 0.0016, "taker": 0.0026,
+            "precision": {"price": 1, "amount": 8},
+            "limits": {"amount": {"min": 0.0001}, "cost": {"min": 0.5}},
+        },
+        DECIMAL_PLACES,
+    )
+    assert market.tick_size == Decimal("0.1") and market.lot_size == Decimal("1E-8")
+    assert market.min_amount == Decimal("0.0001") and market.min_notional == Decimal("0.5")
+    assert market.maker_fee == Decimal("0.0016") and market.taker_fee == Decimal("0.0026")
+
+
+# ---- end to end against the emulator ---------------------------------------------------
+
+EMULATED = [
+    # (emulator venue, expected tick, expected lot, expected maker fee, book by websocket)
+    ("binance", Decimal("0.01"), Decimal("0.00001"), Decimal("0.001"), True),
+    ("kraken", Decimal("0.1"), Decimal("1E-8"), Decimal("0.0025"), False),
+    ("coinbase", Decimal("0.01"), Decimal("1E-8"), Decimal("0.004"), False),
+]
+
+
+@pytest.fixture
+async def emulated():
+    from aitbc_tui.emulator import start_emulator
+
+    started = []
+    venues = []
+
+    async def make(name: str, *, paper: bool = False):
+        emu = await start_emulator(name, api_key="test-key", simulate=False, seed=1)
+        started.append(emu)
+        config = VenueConfig(
+            name=f"emu-{name}",
+            exchange=emu.ccxt_id,
+            mode=Mode.PAPER if paper else Mode.LIVE,
+            symbols=("BTC/USDT",),
+            api_url=emu.url,
+            ws_url=emu.ws_url or None,
+        )
+        inner = CcxtVenue(
+            config,
+            credentials=None if paper else Credentials(api_key=emu.api_key, secret=emu.secret),
+            poll_interval_s=0.05,
+        )
+        venue = PaperVenue(inner) if paper else inner
+        venues.append(venue)
+        await venue.start()
+        return emu, venue
+
+    yield make
+    for venue in venues:
+        await venue.close()
+    for emu in started:
+        await emu.stop()
+
+
+@pytest.mark.parametrize(("name", "tick", "lot", "maker", "websocket"), EMULATED, ids=[e[0] for e in EMULATED])
+async def test_live_venue_against_emulator(emulated, name, tick, lot, maker, websocket):
+    emu, venue = await emulated(name)
+    markets = await venue.load_markets()
+    market = markets["BTC/USDT"]
+    assert (market.tick_size, market.lot_size, market.maker_fee) == (tick, lot, maker)
+    assert market.min_notional > 0
+
+    book = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 10), 10)
+    assert book.bids and book.asks and book.best_bid < book.best_ask
+    assert all(isinstance(p, Decimal) and isinstance(q, Decimal) for p, q in book.bids + book.asks)
+    assert venue.last_feed_event == ("websocket" if websocket else "rest")
+
+    assert await venue.ping() > 0 and venue.probe.startswith("fetch_time")
+    balances = await venue.fetch_balances()
+    assert balances["USDT"].free == Decimal("100000")
+
+    price = (book.best_bid - 100 * tick).quantize(tick)
+    request = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), price, f"t-{name}-1")
+    order = await venue.place_order(request)
+    assert order.status is OrderStatus.OPEN and order.client_order_id == request.client_order_id
+    assert order.price == price and order.amount == Decimal("0.01")
+
+    found = await venue.fetch_order_by_client_id(request.client_order_id, "BTC/USDT")
+    assert found is not None and found.id == order.id
+    assert await venue.fetch_order_by_client_id("no-such-id", "BTC/USDT") is None
+    assert [o.id for o in await venue.fetch_open_orders()] == [order.id]
+
+    cancelled = await venue.cancel_order(order.id, "BTC/USDT")
+    assert cancelled.status is OrderStatus.CANCELED and cancelled.client_order_id == request.client_order_id
+    assert await venue.fetch_open_orders() == []
+    closed = await venue.fetch_closed_orders()
+    assert closed and closed[0].id == order.id and closed[0].status is OrderStatus.CANCELED
+
+    too_big = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("1000"), book.best_bid, "t-big")
+    with pytest.raises(InsufficientFunds) as info:
+        await venue.place_order(too_big)
+    assert str(info.value).startswith(f"{venue.name}: ") and "{" not in str(info.value)
+
+    # One lot: below the venue's minimum amount or minimum order value on every venue.
+    tiny = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, lot, book.best_bid, "t-tiny")
+    with pytest.raises(OrderRejected) as info:
+        await venue.place_order(tiny)
+    assert str(info.value).startswith(f"{venue.name}: ") and "{" not in str(info.value)
+
+    with pytest.raises(OrderNotFound):
+        await venue.cancel_order("999999", "BTC/USDT")
+
+
+async def test_wrong_secret_is_a_readable_authentication_error(emulated):
+    emu, venue = await emulated("binance")
+    venue._rest.secret = "wrong"
+    with pytest.raises(VenueError, match="authentication failed"):
+        await venue.fetch_balances()
+
+
+@pytest.mark.parametrize("name", ["binance", "kraken"])
+async def test_paper_venue_fills_locally_against_the_live_book(emulated, name):
+    emu, venue = await emulated(name, paper=True)
+    assert isinstance(venue, PaperVenue) and venue.mode is Mode.PAPER
+    book = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 20), 10)
+    start = await venue.fetch_balances()
+    assert start["USDT"].free == Decimal("100000") and start["BTC"].free == Decimal("2")
+    market = (await venue.load_markets())["BTC/USDT"]
+
+    buy = await venue.place_order(OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.01"), None, "p-1"))
+    assert buy.status is OrderStatus.FILLED and buy.filled == Decimal("0.01")
+    assert buy.average_price >= book.best_ask
+    assert buy.fee == buy.average_price * Decimal("0.01") * market.taker_fee
+    after = await venue.fetch_balances()
+    assert after["BTC"].free == Decimal("2.01")
+    assert after["USDT"].free == Decimal("100000") - buy.average_price * Decimal("0.01") - buy.fee
+
+    rest_price = (book.best_bid - 50 * market.tick_size).quantize(market.tick_size)
+    resting = await venue.place_order(OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), rest_price, "p-2"))
+    assert resting.status is OrderStatus.OPEN
+    assert (await venue.fetch_balances())["USDT"].used > 0
+    assert (await venue.fetch_order_by_client_id("p-2", "BTC/USDT")).id == resting.id
+    cancelled = await venue.cancel_order(resting.id, "BTC/USDT")
+    assert cancelled.status is OrderStatus.CANCELED
+    assert (await venue.fetch_balances())["USDT"].used == 0
+    with pytest.raises(OrderNotFound):
+        await venue.cancel_order(resting.id, "BTC/USDT")
+    with pytest.raises(InsufficientFunds):
+        await venue.place_order(OrderRequest(venue.name, "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("5"), None, "p-3"))
+    # The emulator saw no order: paper never trades on the venue.
+    assert emu.engine.open_orders("emulator") == [] and emu.engine.closed_orders("emulator") == []
