@@ -83,7 +83,6 @@ def build_service(args: argparse.Namespace, *, live_sim_latency: bool = True):
             config,
             seed=getattr(args, "seed", None),
             reset_sandbox=getattr(args, "reset_sandbox", False),
-            allow_live=getattr(args, "live", False),
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None

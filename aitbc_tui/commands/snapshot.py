@@ -110,16 +110,17 @@ def _book_json(book, depth, result, size) -> dict:
 
 def _analysis_json(result, size) -> dict:
     def impact(i):
-        if i is None:
-            return None
-        return {"bps": i.bps, "average_price": i.average_price, "filled": i.filled, "complete": i.complete}
+        return {"bps": i.impact_bps, "average_price": i.average_price, "fillable": i.fillable_size, "complete": i.complete}
+
+    def band(b):
+        return None if b is None else {"bid": b.bid_quote, "ask": b.ask_quote, "truncated": b.truncated}
 
     return {
         "mid": result.mid,
         "spread": result.spread,
         "spread_bps": result.spread_bps,
-        "depth_0_5pct": {"bid": result.depth_05.bid, "ask": result.depth_05.ask},
-        "depth_1pct": {"bid": result.depth_1.bid, "ask": result.depth_1.ask},
+        "depth_0_5pct": band(result.depth_half_pct),
+        "depth_1pct": band(result.depth_one_pct),
         "liquidity_ratio": result.liquidity_ratio,
         "impact_size": size,
         "buy_impact": impact(result.buy_impact),
@@ -139,15 +140,17 @@ def _book_text(book, market, depth, result, size) -> str:
     for price, amount in book.bids[:depth]:
         lines.append(f"{'bid':<5}{fmt_fixed(price, pp):>18}{fmt_fixed(amount, sp):>16}")
     q = market.quote
-    lines.append(f"depth ±0.5%: bid {fmt_compact(result.depth_05.bid)} / ask {fmt_compact(result.depth_05.ask)} {q}")
-    lines.append(f"depth ±1%:   bid {fmt_compact(result.depth_1.bid)} / ask {fmt_compact(result.depth_1.ask)} {q}")
+    for label, b in (("±0.5%", result.depth_half_pct), ("±1%  ", result.depth_one_pct)):
+        if b is not None:
+            more = " (book ends inside the band)" if b.truncated else ""
+            lines.append(f"depth {label}: bid {fmt_compact(b.bid_quote)} / ask {fmt_compact(b.ask_quote)} {q}{more}")
     ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
     lines.append(f"liquidity ratio (bid/ask, ±1%): {ratio}")
 
     def imp(i):
-        if i is None or i.bps is None:
-            return "book too thin"
-        return f"{fmt_bps(i.bps)} bps"
+        if i.impact_bps is None:
+            return f"book too thin (only {i.fillable_size} fillable)"
+        return f"{fmt_bps(i.impact_bps)} bps"
 
     lines.append(f"impact of {size} {market.base}: buy {imp(result.buy_impact)}, sell {imp(result.sell_impact)}")
     return "\n".join(lines)

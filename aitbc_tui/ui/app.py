@@ -45,7 +45,7 @@ ARB_COLUMNS = [
     Column("Bid", 12),
     Column("Gross", 7),
     Column("Size", 11),
-    Column("Profit", 10),
+    Column("Est. profit", 15),
 ]
 HEALTH_COLUMNS = [
     Column("Venue", 9, "<"),
@@ -110,6 +110,7 @@ class AitbcApp(App[None]):
         self._orders_seen = -1
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._table_orders: list[Order] = []
+        self._timers: list = []
 
     # ---- layout -----------------------------------------------------------------------
 
@@ -139,8 +140,10 @@ class AitbcApp(App[None]):
         for problem in self._theme_problems:
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
         self._update_status()
-        self.set_interval(1 / REPAINT_HZ, self._repaint, name="repaint")
-        self.set_interval(1 / HEALTH_HZ, self._repaint_slow, name="repaint-slow")
+        self._timers = [
+            self.set_interval(1 / REPAINT_HZ, self._repaint, name="repaint"),
+            self.set_interval(1 / HEALTH_HZ, self._repaint_slow, name="repaint-slow"),
+        ]
         self.query_one("#ladder").focus()
         if self._start_service:
             self.run_worker(self._start(), name="service-start", exit_on_error=False)
@@ -164,6 +167,8 @@ class AitbcApp(App[None]):
         self._repaint_slow()
 
     async def on_unmount(self) -> None:
+        for timer in self._timers:
+            timer.stop()
         await self.service.stop()
 
     # ---- repaint (bounded rate, only what changed) ------------------------------------
@@ -206,16 +211,19 @@ class AitbcApp(App[None]):
         label, value = "ladder--label", "ladder--value"
         q = market.quote
 
-        def depth(d) -> str:
-            return f"{fmt_compact(d.bid)}/{fmt_compact(d.ask)}"
+        def depth(band) -> str:
+            if band is None:
+                return "—"
+            more = "+" if band.truncated else ""
+            return f"{fmt_compact(band.bid_quote)}{more}/{fmt_compact(band.ask_quote)}{more}"
 
         ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
-        buy = _impact_text(result.buy_impact)
-        sell = _impact_text(result.sell_impact)
         return [
-            [(" depth ±0.5% ", label), (depth(result.depth_05), value), (f"  ±1% ", label), (depth(result.depth_1), value), (f" {q} bid/ask", label)],
-            [(" liquidity ratio (bid/ask, ±1%) ", label), (ratio, value)],
-            [(f" impact {self.impact_size} {market.base}: buy ", label), (buy, "ladder--ask"), ("  sell ", label), (sell, "ladder--bid"), (" bps", label)],
+            [(f" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
+            [(f" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
+            [(" liquidity ratio (bid/ask ±1%) ", label), (ratio, value)],
+            [(f" impact {self.impact_size} {market.base}: buy ", label), (impact_text(result.buy_impact), "ladder--ask"),
+             ("  sell ", label), (impact_text(result.sell_impact), "ladder--bid")],
         ]
 
     def _paint_arbitrage(self) -> None:
@@ -474,12 +482,10 @@ class AitbcApp(App[None]):
         self.push_screen(HelpScreen())
 
 
-def _impact_text(impact) -> str:
-    if impact is None:
-        return "—"
-    if getattr(impact, "bps", None) is None:
-        return "book too thin"
-    return f"{fmt_fixed(impact.bps, 1, grouping=False)}"
+def impact_text(impact: analysis.PriceImpact) -> str:
+    if impact.impact_bps is None:
+        return f"only {impact.fillable_size} fillable"
+    return f"{fmt_fixed(impact.impact_bps, 1, grouping=False)} bps"
 
 
 def _fmt_balance(value: Decimal) -> str:

@@ -21,6 +21,14 @@ from aitbc_tui.formatting import decimals_of, fmt_fixed
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 
 
+def _quiet_parse(text: str | None):
+    """The number typed so far, or None while it is not (yet) a valid one."""
+    try:
+        return validation.parse_decimal(text, "value")
+    except validation.ValidationError:
+        return None
+
+
 class OrderForm(ModalScreen[OrderRequest | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Close", id="form.close"),
@@ -104,12 +112,27 @@ class OrderForm(ModalScreen[OrderRequest | None]):
 
     def _update_estimate(self) -> None:
         amount_text, price_text = self._texts()
-        estimate = self.query_one("#form-estimate", Static)
-        text = validation.describe_estimate(
-            self.market, self.side, self.order_type, amount_text, price_text, self._book()
-        )
-        estimate.update(text)
+        self.query_one("#form-estimate", Static).update(self._estimate_text(amount_text, price_text))
         self.query_one("#form-error", Static).update("")
+
+    def _estimate_text(self, amount_text: str, price_text: str | None) -> str:
+        market = self.market
+        amount = _quiet_parse(amount_text)
+        price = _quiet_parse(price_text) if price_text is not None else None
+        notional, fee = validation.estimate(market, self.side, self.order_type, amount, price, self._book())
+        places = max(2, decimals_of(market.tick_size))
+        rate = validation.fee_rate(market, self.order_type)
+        approx = "≈ " if self.order_type is OrderType.MARKET else ""
+        notional_text = "—" if notional is None else f"{approx}{fmt_fixed(notional, places)} {market.quote}"
+        fee_text = "—" if fee is None else f"≈ {fmt_fixed(fee, places)} {market.quote}"
+        spend = market.quote if self.side is Side.BUY else market.base
+        available = self._balances().get(spend)
+        free = "0" if available is None else str(available.free)
+        return (
+            f"Notional  {notional_text}\n"
+            f"Fee       {fee_text} ({rate * 100:f}%)\n"
+            f"Available {free} {spend}"
+        )
 
     def action_toggle_type(self) -> None:
         self.order_type = OrderType.MARKET if self.order_type is OrderType.LIMIT else OrderType.LIMIT
