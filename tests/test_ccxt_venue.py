@@ -211,6 +211,7 @@ async def emulated():
             credentials=None if paper else Credentials(api_key=emu.api_key, secret=emu.secret),
             poll_interval_s=0.05,
         )
+        inner._rest.enableRateLimit = False  # ccxt's kraken throttle (3 s per private call) only slows the test
         venue = PaperVenue(inner) if paper else inner
         venues.append(venue)
         await venue.start()
