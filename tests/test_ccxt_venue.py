@@ -311,3 +311,16 @@ async def test_paper_venue_fills_locally_against_the_live_book(emulated, name):
         await venue.place_order(OrderRequest(venue.name, "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("5"), None, "p-3"))
     # The emulator saw no order: paper never trades on the venue.
     assert emu.engine.open_orders("emulator") == [] and emu.engine.closed_orders("emulator") == []
+
+
+async def test_stale_websocket_is_rebuilt_and_resynced_by_rest(emulated):
+    emu, venue = await emulated("binance")
+    venue._stale_after_s = 0.5  # no market flow in this emulator: the feed goes quiet
+    first = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
+    assert venue.last_feed_event == "websocket"
+    old_client = venue._ws
+    second = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
+    assert venue.last_feed_event == "rest" and venue._ws is None and old_client is not None
+    assert second.best_bid == first.best_bid
+    third = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
+    assert third.bids and venue._ws is not None  # a fresh client took over
