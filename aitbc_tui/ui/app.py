@@ -110,7 +110,7 @@ class AitbcApp(App[None]):
         self._orders_seen = -1
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._table_orders: list[Order] = []
-        self._timers: list = []
+        self._repaint_timers: list = []
 
     # ---- layout -----------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class AitbcApp(App[None]):
         for problem in self._theme_problems:
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
         self._update_status()
-        self._timers = [
+        self._repaint_timers = [
             self.set_interval(1 / REPAINT_HZ, self._repaint, name="repaint"),
             self.set_interval(1 / HEALTH_HZ, self._repaint_slow, name="repaint-slow"),
         ]
@@ -167,7 +167,7 @@ class AitbcApp(App[None]):
         self._repaint_slow()
 
     async def on_unmount(self) -> None:
-        for timer in self._timers:
+        for timer in self._repaint_timers:
             timer.stop()
         await self.service.stop()
 

@@ -1,0 +1,220 @@
+"""Pilot tests: drive the dashboard by keyboard as an operator would."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from aitbc_tui.domain import OrderStatus, OrderType, Side
+from aitbc_tui.ui.screens.confirm import ConfirmScreen
+from aitbc_tui.ui.screens.help import HelpScreen
+from aitbc_tui.ui.screens.order_form import OrderForm
+from aitbc_tui.ui.widgets.ladder import BookLadder
+from aitbc_tui.ui.widgets.linetable import LineTable
+from tests.apptools import make_app, wait_ready
+
+SIZE = (160, 45)
+
+
+def venue_of(app, name="binance"):
+    return app.service.venue(name)
+
+
+async def wait_until(pilot, condition, timeout=5.0):
+    waited = 0.0
+    while not condition():
+        if waited > timeout:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+        waited += 0.02
+
+
+async def place_by_keyboard(pilot, side_key: str, amount: str, *, market: bool = False) -> None:
+    await pilot.press(side_key)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, OrderForm))
+    if market:
+        await pilot.press("ctrl+t")
+    await pilot.press(*amount)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.press("y")
+    await wait_until(pilot, lambda: not isinstance(pilot.app.screen, (OrderForm, ConfirmScreen)))
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_limit_buy_rests_shows_in_open_orders_and_cancels(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        best_bid = app.service.book("binance", "BTC/USDT").best_bid
+        await place_by_keyboard(pilot, "b", "0.01")
+
+        venue = venue_of(app)
+        assert len(venue.place_requests) == 1
+        request = venue.place_requests[0]
+        assert (request.side, request.type, request.amount, request.price) == (
+            Side.BUY, OrderType.LIMIT, Decimal("0.01"), best_bid
+        )
+        open_orders = app.service.open_orders()
+        assert [(o.symbol, o.side, o.price, o.status) for o in open_orders] == [
+            ("BTC/USDT", Side.BUY, best_bid, OrderStatus.OPEN)
+        ]
+        table = app.query_one("#orders", DataTable)
+        assert table.row_count == 1
+        assert table.get_row_at(0)[:2] == ["binance", "BTC/USDT"]
+        # Funds are reserved: price * amount * (1 + max fee) leaves free USDT.
+        usdt = app.service.balances("binance")["USDT"]
+        assert usdt.used > 0 and usdt.free + usdt.used == Decimal("100000")
+
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.service.open_orders() == []
+        assert table.row_count == 0
+        await pilot.press("h")  # history shows the cancelled order
+        assert table.row_count == 1
+        assert table.get_row_at(0)[7] == "canceled"
+        assert app.service.balances("binance")["USDT"].free == Decimal("100000")
+
+
+async def test_market_sell_fills_and_moves_balances(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await place_by_keyboard(pilot, "s", "0.01", market=True)
+        [order] = app.service.closed_orders()
+        assert (order.side, order.type, order.status, order.filled) == (
+            Side.SELL, OrderType.MARKET, OrderStatus.FILLED, Decimal("0.01")
+        )
+        balances = app.service.balances("binance")
+        assert balances["BTC"].total == Decimal("1.99")
+        # Proceeds net of the 0.1 % taker fee, in USDT.
+        proceeds = order.average_price * Decimal("0.01")
+        assert balances["USDT"].total == Decimal("100000") + proceeds - order.fee
+        assert order.fee == proceeds * Decimal("0.001")
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("1e3", "exponent"),
+        ("-1", "greater than 0"),
+        ("NaN", "not a number"),
+        ("٣", "ASCII digits"),
+        ("0.000001", "lot size"),
+        ("500", "only 100000 USDT free"),
+    ],
+)
+async def test_bad_amount_shows_its_error_and_sends_nothing(tmp_path, typed, expected):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, OrderForm))
+        app.screen.query_one("#amount", Input).value = typed  # pasted, like an operator would
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, OrderForm), "a bad order must not reach the confirmation"
+        error = str(app.screen.query_one("#amount-error", Static).render())
+        assert expected.lower() in error.lower(), error
+        await pilot.press("escape")
+        await pilot.pause()
+        assert venue_of(app).place_requests == []
+        assert app.service.open_orders() == []
+
+
+async def test_confirmation_n_goes_back_to_the_form_with_values_kept(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("b", *"0.02", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, OrderForm)
+        assert app.screen.query_one("#amount", Input).value == "0.02"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert venue_of(app).place_requests == []
+
+
+async def test_kill_switch_cancels_every_open_order_on_every_venue(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await place_by_keyboard(pilot, "b", "0.01")
+        await pilot.press("v")  # kraken
+        await place_by_keyboard(pilot, "s", "0.01")
+        assert {o.venue for o in app.service.open_orders()} == {"binance", "kraken"}
+        await pilot.press("ctrl+k")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.service.open_orders() == []
+        assert {o.status for o in app.service.closed_orders()} == {OrderStatus.CANCELED}
+
+
+async def test_venue_and_symbol_switching(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert (app.venue, app.symbol) == ("binance", "BTC/USDT")
+        await pilot.press("v")
+        assert app.venue == "kraken"
+        await pilot.press("V")
+        assert app.venue == "binance"
+        await pilot.press("[")
+        assert app.venue == "coinbase"
+        await pilot.press("]")
+        assert app.venue == "binance"
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"eth/b", "enter")
+        await pilot.pause()
+        assert app.symbol == "ETH/BTC"
+        ladder = app.query_one(BookLadder)
+        assert ladder.border_title == "Order book · binance · ETH/BTC"
+        # AITBC/ETH is not on binance: picking it moves to a venue that lists it.
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"aitbc/eth", "enter")
+        await pilot.pause()
+        assert app.symbol == "AITBC/ETH" and app.venue in app.service.venues_for("AITBC/ETH")
+
+
+async def test_help_theme_and_panes(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        before = app.theme
+        await pilot.press("t")
+        assert app.theme != before
+        # Every pane has content.
+        assert app.query_one("#health", LineTable).rows
+        assert app.query_one("#balances", LineTable).rows
+        assert app.query_one("#arb", LineTable).rows
+
+
+async def test_live_sandbox_fills_every_pane_within_three_seconds(tmp_path):
+    app = make_app(tmp_path, frozen=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot, timeout=3.0)
+        await wait_until(pilot, lambda: all(h.latency_ms is not None for h in app.service.health()), timeout=3.0)
+        app._repaint_slow()
+        arb = app.query_one("#arb", LineTable).rows
+        symbols = [row[0][0] for row in arb]
+        assert symbols and len(symbols) == len(set(symbols))
+        assert len(app.query_one("#health", LineTable).rows) >= 3
+        first = app.service.book("binance", "BTC/USDT").sequence
+        await wait_until(pilot, lambda: app.service.book("binance", "BTC/USDT").sequence != first, timeout=3.0)
