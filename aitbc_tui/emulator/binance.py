@@ -119,10 +119,6 @@ def market_id(symbol: str) -> str:
     return symbol.replace("/", "")
 
 
-def _places(step: Decimal) -> int:
-    return max(0, -step.normalize().as_tuple().exponent)
-
-
 def fmt_qty(value: Decimal | None) -> str:
     return format((value or Decimal(0)).quantize(QTY_PLACES), "f")
 
@@ -167,7 +163,6 @@ class SymbolStats:
 class BinanceState:
     def __init__(self, ctx: EmulatorContext) -> None:
         self.ctx = ctx
-        self.by_id: dict[str, Market] = {market_id(s): m for s, m in ctx.engine.markets.items()}
         self._order_ids: dict[str, int] = {}  # engine order id -> binance orderId
         self._engine_ids: dict[int, str] = {}
         self._next_order_id = 1
@@ -178,6 +173,11 @@ class BinanceState:
         self.stats: dict[str, SymbolStats] = {}
         self.started_ms = ctx.now_ms()
         self.unsubscribe = ctx.subscribe(self.on_engine_event)
+
+    @property
+    def by_id(self) -> dict[str, Market]:
+        """Markets by Binance id ("BTCUSDT"), read live: pairs may be added while serving."""
+        return {market_id(s): m for s, m in self.ctx.engine.markets.items()}
 
     # order ids: Binance's are integers; the engine's are opaque strings
     def binance_order_id(self, engine_id: str) -> int:
@@ -277,7 +277,7 @@ class BinanceState:
             "c": client_id,
             "S": order.side.value.upper(),
             "o": order.type.value.upper(),
-            "f": "GTC" if order.type is OrderType.LIMIT else "GTC",
+            "f": "GTC",
             "q": fmt_qty(order.amount),
             "p": fmt_price(order.price),
             "P": "0.00000000",

@@ -52,7 +52,7 @@ import secrets
 import string
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import ModuleType
