@@ -81,9 +81,12 @@ async def wait_ready(pilot, timeout: float = 5.0) -> None:
         service = app.service
         if app.venue is not None and service.book(app.venue, app.symbol) is not None and all(
             service.balances(v) for v in service.venue_names
-        ) and len(service.books()) == sum(len(service.markets(v)) for v in service.venue_names):
+        ) and len(service.books()) == sum(len(service.markets(v)) for v in service.venue_names) and all(
+            h.latency_ms is not None for h in service.health()
+        ):
             await pilot.pause()
             app._repaint(force=True)
+            app._repaint_slow()
             await pilot.pause()
             return
         await pilot.pause(0.02)

@@ -51,8 +51,8 @@ HEALTH_COLUMNS = [
     Column("Venue", 9, "<"),
     Column("Status", 9, "<"),
     Column("RTT ms", 7),
-    Column("Book", 6),
-    Column("Latency", 16, "<"),
+    Column("Book age", 8),
+    Column("RTT history", 16, "<"),
 ]
 
 

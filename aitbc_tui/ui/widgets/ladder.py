@@ -77,7 +77,7 @@ class BookLadder(Widget, can_focus=True):
 
     @property
     def levels_per_side(self) -> int:
-        fixed = 2 + 1 + len(self._analysis)  # title, column header, mid line, analysis
+        fixed = 1 + 1 + len(self._analysis)  # column header, mid line, analysis
         return max(1, (self.size.height - fixed) // 2)
 
     # ---- rendering --------------------------------------------------------------------
@@ -115,7 +115,6 @@ class BookLadder(Widget, can_focus=True):
         bids = snap.bids[:n]
 
         col = max(10, (width - 2) // 3)
-        strips.append(self._row([(f" {snap.venue} · {snap.symbol}", "ladder--header")], width))
         strips.append(
             self._row(
                 [

@@ -1,0 +1,55 @@
+"""Snapshot tests: fixed size, seeded paused simulation, frozen clock."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tests.apptools import make_app, wait_ready
+
+SIZE = (160, 45)
+
+
+async def _ready(pilot):
+    await wait_ready(pilot)
+
+
+class TestMainScreen:
+    def test_main_screen(self, snap_compare, tmp_path):
+        assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=_ready)
+
+    def test_main_screen_120x35(self, snap_compare, tmp_path):
+        assert snap_compare(make_app(tmp_path), terminal_size=(120, 35), run_before=_ready)
+
+    @pytest.mark.parametrize("theme", ["aitbc-dark", "aitbc-light", "aitbc-amber"])
+    def test_theme(self, snap_compare, tmp_path, theme):
+        assert snap_compare(make_app(tmp_path, theme=theme), terminal_size=SIZE, run_before=_ready)
+
+
+class TestOrderFlow:
+    def test_order_form_with_error(self, snap_compare, tmp_path):
+        async def run_before(pilot):
+            await wait_ready(pilot)
+            await pilot.press("b")
+            await pilot.pause()
+            pilot.app.screen.query_one("#amount", Input).value = "0.123456"
+            await pilot.press("enter")
+            await pilot.pause()
+
+        assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+    def test_confirmation(self, snap_compare, tmp_path):
+        async def run_before(pilot):
+            await wait_ready(pilot)
+            await pilot.press("s", *"0.25", "enter")
+            await pilot.pause()
+
+        assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+    def test_help(self, snap_compare, tmp_path):
+        async def run_before(pilot):
+            await wait_ready(pilot)
+            await pilot.press("question_mark")
+            await pilot.pause()
+
+        assert snap_compare(make_app(tmp_path), terminal_size=SIZE, run_before=run_before)
