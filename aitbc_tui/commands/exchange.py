@@ -1,0 +1,125 @@
+"""`exchange create-pair` / `exchange add-liquidity`: administer the sandbox venues.
+
+Changes persist in the sandbox database and appear in the dashboard on its next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from aitbc_tui.validation import ValidationError, parse_decimal
+
+_ASSET = re.compile(r"[A-Z0-9]{2,12}")
+
+
+def _decimal(name: str):
+    def parse(text: str):
+        try:
+            return parse_decimal(text, name)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    return parse
+
+
+def _asset(text: str) -> str:
+    value = text.strip()
+    if not _ASSET.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"asset must be 2-12 capital letters or digits (like AITBC), not {text!r}")
+    return value
+
+
+def _precision(text: str) -> int:
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or not 0 <= int(value) <= 18:
+        raise argparse.ArgumentTypeError(f"precision must be a whole number of decimal places from 0 to 18, not {text!r}")
+    return int(value)
+
+
+def _pair(text: str) -> str:
+    value = text.strip()
+    if value.count("/") != 1 or not all(_ASSET.fullmatch(part) for part in value.split("/")):
+        raise argparse.ArgumentTypeError(f"pair must look like BASE/QUOTE (e.g. AITBC/BTC), not {text!r}")
+    return value
+
+
+def _levels(text: str) -> int:
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 200:
+        raise argparse.ArgumentTypeError(f"--levels must be a whole number from 1 to 200, not {text!r}")
+    return int(value)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    exchange = sub.add_parser("exchange", help="administer the sandbox venues (pairs, liquidity)")
+    actions = exchange.add_subparsers(dest="exchange_command", metavar="ACTION", required=True)
+
+    pair = actions.add_parser("create-pair", help="list a new pair on a sandbox venue")
+    pair.add_argument("--base-asset", required=True, type=_asset, help="e.g. AITBC")
+    pair.add_argument("--quote-asset", required=True, type=_asset, help="e.g. ETH")
+    pair.add_argument("--exchange", required=True, help="sandbox venue: binance, kraken or coinbase")
+    pair.add_argument("--min-order-size", required=True, type=_decimal("--min-order-size"), help="smallest amount, in base")
+    pair.add_argument("--price-precision", required=True, type=_precision, help="decimal places of the price (tick)")
+    pair.add_argument("--quantity-precision", required=True, type=_precision, help="decimal places of the amount (lot)")
+    pair.add_argument("--min-notional", type=_decimal("--min-notional"), default=None, help="smallest price*amount, in quote")
+    pair.set_defaults(func=run_create_pair)
+
+    liquidity = actions.add_parser("add-liquidity", help="rest liquidity-provider orders on a sandbox pair")
+    liquidity.add_argument("--pair", required=True, type=_pair, help="e.g. AITBC/BTC")
+    liquidity.add_argument("--amount", required=True, type=_decimal("--amount"), help="total base amount to rest")
+    liquidity.add_argument("--side", required=True, choices=["buy", "sell", "both"], help="which side of the book")
+    liquidity.add_argument("--exchange", default=None, help="sandbox venue (default: every venue listing the pair)")
+    liquidity.add_argument("--price", type=_decimal("--price"), default=None, help="centre price (needed for a pair with no reference price)")
+    liquidity.add_argument("--levels", type=_levels, default=10, help="price levels to spread over (default 10)")
+    liquidity.set_defaults(func=run_add_liquidity)
+
+
+def _sandbox_only(args) -> None:
+    from aitbc_tui.cli import CliError, load_config
+
+    config = load_config(args)
+    if not config.is_sandbox:
+        raise CliError("exchange commands administer the sandbox venues; the config names real venues (remove --config)")
+
+
+def run_create_pair(args) -> int:
+    from aitbc_tui.cli import CliError
+    from aitbc_tui.sim.world import SandboxAdminError, create_pair
+
+    _sandbox_only(args)
+    try:
+        market = create_pair(
+            args.base_asset,
+            args.quote_asset,
+            args.exchange,
+            args.min_order_size,
+            args.price_precision,
+            args.quantity_precision,
+            **({"min_notional": args.min_notional} if args.min_notional is not None else {}),
+        )
+    except SandboxAdminError as exc:
+        raise CliError(str(exc)) from None
+    print(
+        f"created {market.symbol} on sandbox {args.exchange}: tick {market.tick_size:f}, lot {market.lot_size:f}, "
+        f"min amount {market.min_amount:f}, min notional {market.min_notional:f} {market.quote}, "
+        f"fees maker {market.maker_fee:f} / taker {market.taker_fee:f}"
+    )
+    return 0
+
+
+def run_add_liquidity(args) -> int:
+    from aitbc_tui.cli import CliError
+    from aitbc_tui.sim.world import SandboxAdminError, add_liquidity
+
+    _sandbox_only(args)
+    try:
+        orders = add_liquidity(args.pair, args.amount, args.side, args.exchange, levels=args.levels, price=args.price)
+    except SandboxAdminError as exc:
+        raise CliError(str(exc)) from None
+    venues = sorted({o.venue for o in orders})
+    total = sum((o.amount for o in orders), start=type(args.amount)(0))
+    print(f"rested {len(orders)} orders, {total} {args.pair.split('/')[0]} in all, on {', '.join(venues)}:")
+    for order in orders:
+        print(f"  {order.venue:<9} {order.side.value:<4} {order.amount} @ {order.price}")
+    return 0
