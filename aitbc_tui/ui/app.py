@@ -19,6 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Static
 
 from aitbc_tui import analysis
@@ -29,7 +30,7 @@ from aitbc_tui.ui.screens.confirm import ConfirmScreen
 from aitbc_tui.ui.screens.help import HelpScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.screens.picker import SymbolPicker
-from aitbc_tui.ui.themes import load_themes
+from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, load_themes
 from aitbc_tui.ui.widgets.ladder import BookLadder
 from aitbc_tui.ui.widgets.linetable import Column, LineTable
 
@@ -112,6 +113,10 @@ class AitbcApp(App[None]):
         self._table_orders: list[Order] = []
         self._repaint_timers: list = []
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Trading colours for any theme, Textual's built-in ones included.
+        return {**super().get_theme_variable_defaults(), **TRADING_VARIABLE_DEFAULTS}
+
     # ---- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -174,6 +179,12 @@ class AitbcApp(App[None]):
     # ---- repaint (bounded rate, only what changed) ------------------------------------
 
     def _repaint(self, force: bool = False) -> None:
+        try:
+            self._repaint_fast(force)
+        except NoMatches:  # a tick that lands while the app is shutting down
+            pass
+
+    def _repaint_fast(self, force: bool = False) -> None:
         dirty = self.service.drain_dirty_books()
         if self._arb_index is not None and dirty:
             books = self.service.books()
@@ -188,8 +199,11 @@ class AitbcApp(App[None]):
             self._paint_balances()
 
     def _repaint_slow(self) -> None:
-        self._paint_health()
-        self._update_status()
+        try:
+            self._paint_health()
+            self._update_status()
+        except NoMatches:  # a tick that lands while the app is shutting down
+            pass
 
     def _paint_ladder(self) -> None:
         ladder = self.query_one(BookLadder)

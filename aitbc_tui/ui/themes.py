@@ -18,6 +18,7 @@ TRADING_VARIABLE_DEFAULTS: dict[str, str] = {
     "ask": "#ef5350",
     "bid-bar": "#12443f",
     "ask-bar": "#4a1f22",
+    "dim": "#8b95a5",  # labels and headers in Line-API panes (an opaque colour: no alpha)
     "stale": "#6b7280",
     "warning": "#f0b429",
     "live": "#ff2bd6",

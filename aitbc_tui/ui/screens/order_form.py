@@ -88,7 +88,9 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         return f"{verb} {self.market.symbol} on {self.venue} · {self.mode.value.upper()}"
 
     def _type_text(self) -> str:
-        return "[b]limit[/b]  market" if self.order_type is OrderType.LIMIT else "limit  [b]market[/b]"
+        if self.order_type is OrderType.LIMIT:
+            return "[b]◉ limit[/b]   ○ market    (ctrl+t)"
+        return "○ limit   [b]◉ market[/b]    (ctrl+t)"
 
     def _default_price(self) -> str:
         # Prefill on the passive side so a limit order rests by default.

@@ -41,14 +41,14 @@ class BookLadder(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     BookLadder { height: 1fr; }
-    BookLadder > .ladder--header { color: $text-muted; text-style: bold; }
+    BookLadder > .ladder--header { color: $dim; text-style: bold; }
     BookLadder > .ladder--bid { color: $bid; }
     BookLadder > .ladder--ask { color: $ask; }
     BookLadder > .ladder--bid-bar { background: $bid-bar; }
     BookLadder > .ladder--ask-bar { background: $ask-bar; }
     BookLadder > .ladder--mid { color: $foreground; text-style: bold; }
-    BookLadder > .ladder--dim { color: $text-muted; }
-    BookLadder > .ladder--label { color: $text-muted; }
+    BookLadder > .ladder--dim { color: $dim; }
+    BookLadder > .ladder--label { color: $dim; }
     BookLadder > .ladder--value { color: $foreground; }
     BookLadder > .ladder--stale { color: $stale; text-style: italic; }
     """

@@ -39,11 +39,11 @@ class LineTable(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     LineTable { height: 1fr; }
-    LineTable > .linetable--header { color: $text-muted; text-style: bold; }
+    LineTable > .linetable--header { color: $dim; text-style: bold; }
     LineTable > .linetable--good { color: $bid; }
     LineTable > .linetable--bad { color: $ask; }
     LineTable > .linetable--warn { color: $warning; }
-    LineTable > .linetable--dim { color: $text-muted; }
+    LineTable > .linetable--dim { color: $dim; }
     LineTable > .linetable--bid { color: $bid; }
     LineTable > .linetable--ask { color: $ask; }
     LineTable > .linetable--live { color: $live; text-style: bold; }

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Regenerate screenshots/ (SVG): the main screen, the order form, help, and each theme.
+
+Deterministic like the snapshot tests: a seeded, paused simulation and a frozen clock.
+Run from the repo root: python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from textual.widgets import Input  # noqa: E402
+
+from tests.apptools import make_app, wait_ready  # noqa: E402
+
+OUT = ROOT / "screenshots"
+SIZE = (160, 45)
+
+
+async def shoot(name: str, *, theme: str | None = None, keys: tuple[str, ...] = (), amount: str | None = None) -> Path:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = make_app(Path(tmp), theme=theme)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_ready(pilot)
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause()
+            if amount is not None:
+                app.screen.query_one("#amount", Input).value = amount
+                await pilot.pause()
+            await pilot.press("enter") if amount is not None and name.endswith("error") else None
+            await pilot.pause()
+            path = OUT / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(OUT))
+            return path
+
+
+async def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    shots = [
+        await shoot("main"),
+        await shoot("order-form", keys=("b",), amount="0.05"),
+        await shoot("order-form-error", keys=("b",), amount="0.123456"),
+        await shoot("confirm", keys=("s", "0", ".", "2", "5", "enter")),
+        await shoot("help", keys=("question_mark",)),
+    ]
+    for theme in ("aitbc-dark", "aitbc-light", "aitbc-amber"):
+        shots.append(await shoot(f"theme-{theme}", theme=theme))
+    for path in shots:
+        print(path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
