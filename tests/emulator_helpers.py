@@ -63,3 +63,34 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, interval
         if loop.time() > deadline:
             raise AssertionError("condition not met within %.1f s" % timeout)
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Fail any connection to an address other than 127.0.0.1 / ::1 (and record each one).
+
+    asyncio's socket connect, and so aiohttp's and ccxt's, goes through ``socket.connect``.
+    """
+    import socket
+
+    attempted: list[Any] = []
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def check(address: Any) -> None:
+        attempted.append(address)
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(address, tuple) and host not in ("127.0.0.1", "::1"):
+            raise AssertionError(f"a test tried to connect to {address!r}; only 127.0.0.1 is allowed")
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        check(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> Any:
+        check(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    return attempted
