@@ -103,8 +103,7 @@ class AitbcApp(App[None]):
         for item in themes:
             self.register_theme(item)
         self._theme_names = [t.name for t in themes] or ["textual-dark"]
-        wanted = theme or "aitbc-dark"
-        self.theme = wanted if wanted in self._theme_names else self._theme_names[0]
+        self.theme = self._resolve_theme(theme or "aitbc-dark")
         self.venue: str | None = None
         self.symbol: str | None = None
         self.show_history = False
@@ -112,6 +111,15 @@ class AitbcApp(App[None]):
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._table_orders: list[Order] = []
         self._repaint_timers: list = []
+
+    def _resolve_theme(self, wanted: str) -> str:
+        """A theme by name; "dark" means "aitbc-dark"; an unknown name falls back with a notice."""
+        for name in (wanted, f"aitbc-{wanted}"):
+            if name in self._theme_names or name in self.available_themes:
+                return name
+        fallback = "aitbc-dark" if "aitbc-dark" in self._theme_names else self._theme_names[0]
+        self._theme_problems.append(f"unknown theme {wanted!r}; using {fallback}")
+        return fallback
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Trading colours for any theme, Textual's built-in ones included.
