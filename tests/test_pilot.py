@@ -218,3 +218,20 @@ async def test_live_sandbox_fills_every_pane_within_three_seconds(tmp_path):
         assert len(app.query_one("#health", LineTable).rows) >= 3
         first = app.service.book("binance", "BTC/USDT").sequence
         await wait_until(pilot, lambda: app.service.book("binance", "BTC/USDT").sequence != first, timeout=3.0)
+
+
+async def test_every_action_is_in_the_command_palette(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for title in ("Buy", "Sell", "Cancel selected order", "Kill switch", "Next venue", "Previous venue",
+                      "Pick symbol", "Open orders / history", "Next theme", "Help"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"kill switch")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
@@ -111,6 +111,24 @@ class AitbcApp(App[None]):
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._table_orders: list[Order] = []
         self._repaint_timers: list = []
+
+    def get_system_commands(self, screen):
+        """Every dashboard action in the command palette (ctrl+p), beside Textual's own."""
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Buy", "open the buy form for the focused venue and symbol", lambda: self.action_order("buy")),
+            ("Sell", "open the sell form for the focused venue and symbol", lambda: self.action_order("sell")),
+            ("Cancel selected order", "cancel the order selected in the orders pane", self.action_cancel_selected),
+            ("Kill switch", "cancel every open order on every venue", self.action_kill_switch),
+            ("Next venue", "focus the next venue", self.action_next_venue),
+            ("Previous venue", "focus the previous venue", self.action_previous_venue),
+            ("Pick symbol", "choose the symbol shown in the order book", self.action_pick_symbol),
+            ("Open orders / history", "switch the orders pane", self.action_toggle_history),
+            ("Next theme", "cycle the themes", self.action_next_theme),
+            ("Help", "keys, modes and the health rule", self.action_help),
+        ]
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
 
     def _resolve_theme(self, wanted: str) -> str:
         """A theme by name; "dark" means "aitbc-dark"; an unknown name falls back with a notice."""
