@@ -235,3 +235,16 @@ async def test_every_action_is_in_the_command_palette(tmp_path):
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
+
+
+async def test_panes_keep_updating_behind_the_order_form(tmp_path):
+    app = make_app(tmp_path, frozen=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot, timeout=3.0)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, OrderForm))
+        ladder = app.screen_stack[0].query_one(BookLadder)
+        shown = ladder._snapshot.sequence
+        await wait_until(pilot, lambda: ladder._snapshot.sequence != shown, timeout=3.0)
+        assert isinstance(app.screen, OrderForm)
+        await pilot.press("escape")

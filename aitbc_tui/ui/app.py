@@ -14,25 +14,31 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
 from aitbc_tui import analysis
-from aitbc_tui.domain import BookSnapshot, HealthStatus, Mode, Order, OrderRequest, Side
+from aitbc_tui.domain import BookSnapshot, HealthStatus, Mode, Order, OrderRequest, OrderStatus, Side, VenueUnavailable
 from aitbc_tui.service import MarketService, describe_error
 from aitbc_tui.formatting import decimals_of, fmt_age, fmt_bps, fmt_compact, fmt_fixed, sparkline
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
+from aitbc_tui.ui.screens.credentials import CredentialsScreen
+from aitbc_tui.ui.screens.live_gate import LiveGateScreen
 from aitbc_tui.ui.screens.help import HelpScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.screens.picker import SymbolPicker
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, load_themes
 from aitbc_tui.ui.widgets.ladder import BookLadder
 from aitbc_tui.ui.widgets.linetable import Column, LineTable
+
+W = TypeVar("W", bound=Widget)
 
 REPAINT_HZ = 20
 HEALTH_HZ = 2
@@ -71,6 +77,7 @@ class AitbcApp(App[None]):
         Binding("slash", "pick_symbol", "Symbol", id="symbol.pick"),
         Binding("h", "toggle_history", "History", id="orders.history"),
         Binding("t", "next_theme", "Theme", id="theme.next"),
+        Binding("K", "credentials", "Keys", id="app.credentials"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
@@ -89,7 +96,12 @@ class AitbcApp(App[None]):
         keymap: dict[str, str] | None = None,
         start_service: bool = True,
         read_only: bool = False,
+        live_gate: str | None = None,
+        config: object = None,
+        credential_store_factory: Callable | None = None,
     ) -> None:
+        """``live_gate``: the word the operator must type before any order action (live
+        mode); None: no gate. ``config``: for the credentials screen (venues, ``keys test``)."""
         super().__init__()
         self.service = service
         self.mode = mode
@@ -97,6 +109,10 @@ class AitbcApp(App[None]):
         self.impact_size = impact_size
         self.min_arb_net_bps = min_arb_net_bps
         self.read_only = read_only
+        self.live_gate = live_gate
+        self.trading_armed = live_gate is None  # order actions work only once the gate is passed
+        self.config = config
+        self._credential_store_factory = credential_store_factory
         self._start_service = start_service
         self._keymap = keymap or {}
         themes, self._theme_problems = load_themes()
@@ -111,6 +127,11 @@ class AitbcApp(App[None]):
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._table_orders: list[Order] = []
         self._repaint_timers: list = []
+
+    def _pane(self, selector: str, expect_type: type[W]) -> W:
+        """A widget of the dashboard screen, even while a modal is on top (App.query_one
+        would search the modal and miss it)."""
+        return self.screen_stack[0].query_one(selector, expect_type)
 
     def get_system_commands(self, screen):
         """Every dashboard action in the command palette (ctrl+p), beside Textual's own."""
@@ -168,6 +189,13 @@ class AitbcApp(App[None]):
         orders.border_title = "Open orders"
         orders.add_columns("Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age")
         self.query_one("#status-bar").add_class(f"mode-{self.mode.value}")
+        if self.mode is Mode.LIVE:
+            # The whole screen carries the LIVE marker, in a colour no other mode uses.
+            self.screen.add_class("mode-live")
+            self.screen.border_title = "LIVE · real money"
+        self.service.add_listener(self._service_notice)
+        if self.live_gate is not None:
+            self.push_screen(LiveGateScreen(self.live_gate, self._live_venues()), self._live_gate_passed)
         for problem in self._theme_problems:
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
         self._update_status()
@@ -184,6 +212,34 @@ class AitbcApp(App[None]):
     async def _start(self) -> None:
         await self.service.start()
         self._on_service_ready()
+
+    def _live_venues(self) -> list[str]:
+        return [n for n in self.service.venue_names if getattr(self.service.venue(n), "mode", None) is Mode.LIVE]
+
+    def _live_gate_passed(self, typed: bool | None) -> None:
+        if not typed:
+            self.exit(return_code=0, message="live gate not confirmed: nothing was sent")
+            return
+        self.trading_armed = True
+        self.notify("LIVE trading enabled: orders use real money", severity="warning", timeout=6)
+        self._update_status()
+
+    def _service_notice(self, message: str) -> None:
+        """Reconciliation and UNKNOWN-order outcomes from the service."""
+        self.notify(message, severity="warning", timeout=15)
+        self._orders_seen = -1
+
+    def _order_actions_refused(self, venue: str | None) -> str | None:
+        """Why order actions on ``venue`` are refused now, or None."""
+        if not self.trading_armed:
+            return "live trading is locked: type the word shown at start"
+        if self.read_only:
+            return "read-only (--read-only): order actions are disabled"
+        if venue is not None and self.service.is_read_only(venue):
+            return f"{venue} is read-only (its config or its keys): order actions are disabled"
+        if not self.service.accepting_orders:
+            return "reconciling the journal with the venues: orders are accepted when that finishes"
+        return None
 
     def _on_service_ready(self) -> None:
         names = self.service.venue_names
@@ -207,7 +263,7 @@ class AitbcApp(App[None]):
     def _repaint(self, force: bool = False) -> None:
         try:
             self._repaint_fast(force)
-        except NoMatches:  # a tick that lands while the app is shutting down
+        except (NoMatches, IndexError):  # a tick that lands while the app is shutting down
             pass
 
     def _repaint_fast(self, force: bool = False) -> None:
@@ -228,11 +284,11 @@ class AitbcApp(App[None]):
         try:
             self._paint_health()
             self._update_status()
-        except NoMatches:  # a tick that lands while the app is shutting down
+        except (NoMatches, IndexError):  # a tick that lands while the app is shutting down
             pass
 
     def _paint_ladder(self) -> None:
-        ladder = self.query_one(BookLadder)
+        ladder = self._pane("#ladder", BookLadder)
         if self.venue is None or self.symbol is None:
             ladder.message = "no venue is running: see the health pane"
             ladder.set_book(None, None, [])
@@ -289,7 +345,7 @@ class AitbcApp(App[None]):
                     (f"{fmt_compact(opp.est_profit_quote)} {quote}" if good else "—", "linetable--good" if good else "linetable--dim"),
                 )
             )
-        self.query_one("#arb", LineTable).set_rows(rows)
+        self._pane("#arb", LineTable).set_rows(rows)
 
     def _paint_health(self) -> None:
         rows = []
@@ -314,11 +370,11 @@ class AitbcApp(App[None]):
                 rows.append(((f"  ⚠ {h.last_error}", "linetable--warn"),))
         probes = sorted({h.probe for h in self.service.health() if h.probe})
         footer = [((f"RTT = {', '.join(probes)}", "linetable--dim"),)] if probes else None
-        self.query_one("#health", LineTable).set_rows(rows, footer)
+        self._pane("#health", LineTable).set_rows(rows, footer)
 
     def _paint_balances(self) -> None:
         venues = self.service.venue_names
-        table = self.query_one("#balances", LineTable)
+        table = self._pane("#balances", LineTable)
         columns = [Column("Asset", 6, "<")] + [Column(v[:12], 13) for v in venues]
         if [c.title for c in table.columns] != [c.title for c in columns]:
             table.columns = columns
@@ -333,7 +389,7 @@ class AitbcApp(App[None]):
         table.set_rows(rows)
 
     def _paint_orders(self) -> None:
-        table = self.query_one("#orders", DataTable)
+        table = self._pane("#orders", DataTable)
         orders = self.service.closed_orders() if self.show_history else self.service.open_orders()
         table.border_title = "Order history (filled, cancelled)" if self.show_history else "Open orders"
         selected = self._selected_order()
@@ -345,6 +401,9 @@ class AitbcApp(App[None]):
             places = decimals_of(market.tick_size) if market else 8
             price = "market" if order.price is None else fmt_fixed(order.price, places)
             side_style = "bold green" if order.side is Side.BUY else "bold red"
+            status = order.status.value
+            if order.status is OrderStatus.UNKNOWN:
+                status = "[b reverse]UNKNOWN[/]"  # reply lost: being looked up, do not resend
             table.add_row(
                 order.venue,
                 order.symbol,
@@ -353,9 +412,9 @@ class AitbcApp(App[None]):
                 price,
                 str(order.amount),
                 str(order.filled),
-                order.status.value,
+                status,
                 fmt_age(max(0.0, now - order.created_at)),
-                key=f"{order.venue}:{order.id}",
+                key=f"{order.venue}:{order.id or order.client_order_id}",
             )
         if selected is not None:
             for row, order in enumerate(orders):
@@ -367,13 +426,15 @@ class AitbcApp(App[None]):
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         where = f"{self.venue} · {self.symbol}" if self.venue else "no venue"
         extra = "  READ-ONLY" if self.read_only else ""
+        if self.mode is Mode.LIVE and not self.trading_armed:
+            extra += "  LOCKED"
         text = f" {self.mode.value.upper()} {extra} │ {where} │ {now} │ b buy · s sell · c cancel · / symbol · v venue · ? help"
-        self.query_one("#status-bar", Static).update(text)
+        self._pane("#status-bar", Static).update(text)
 
     # ---- actions ----------------------------------------------------------------------
 
     def _selected_order(self) -> Order | None:
-        table = self.query_one("#orders", DataTable)
+        table = self._pane("#orders", DataTable)
         if not self._table_orders or table.cursor_row is None:
             return None
         if 0 <= table.cursor_row < len(self._table_orders):
@@ -381,8 +442,18 @@ class AitbcApp(App[None]):
         return None
 
     def action_order(self, side: str) -> None:
-        if self.read_only:
-            self.notify("read-only: order actions are disabled", severity="warning")
+        refused = self._order_actions_refused(self.venue)
+        if refused:
+            self.notify(refused, severity="warning")
+            return
+        unknown = self.service.unknown_orders(self.venue) if self.venue else []
+        if unknown:
+            self.notify(
+                f"{self.venue}: {len(unknown)} order(s) UNKNOWN (reply lost), being looked up by client order id; "
+                "send again only when resolved",
+                severity="error",
+                timeout=10,
+            )
             return
         if self.venue is None or self.symbol is None:
             self.notify("no venue is running", severity="error")
@@ -410,6 +481,11 @@ class AitbcApp(App[None]):
     async def _place_worker(self, request: OrderRequest) -> None:
         try:
             order = await self.service.place_order(request)
+        except VenueUnavailable as exc:
+            # Sent, reply lost: the service looks it up; the open orders pane shows it UNKNOWN.
+            self.notify(describe_error(exc), severity="error", timeout=20)
+            self._paint_orders()
+            return
         except Exception as exc:  # noqa: BLE001 - the operator sees a message, not a traceback
             self.notify(f"{request.venue}: order rejected: {describe_error(exc)}", severity="error", timeout=8)
             return
@@ -418,8 +494,10 @@ class AitbcApp(App[None]):
         self._paint_orders()
 
     def action_cancel_selected(self) -> None:
-        if self.read_only:
-            self.notify("read-only: order actions are disabled", severity="warning")
+        selected = self._selected_order()
+        refused = self._order_actions_refused(selected.venue if selected else None)
+        if refused:
+            self.notify(refused, severity="warning")
             return
         if self.show_history:
             self.notify("switch to open orders (h) to cancel", severity="warning")
@@ -427,6 +505,9 @@ class AitbcApp(App[None]):
         order = self._selected_order()
         if order is None:
             self.notify("no open order selected", severity="warning")
+            return
+        if order.status is OrderStatus.UNKNOWN:
+            self.notify(f"{order.venue}: order {order.client_order_id} is UNKNOWN: being looked up", severity="warning")
             return
 
         def confirmed(yes: bool | None) -> None:
@@ -448,6 +529,9 @@ class AitbcApp(App[None]):
         self._paint_orders()
 
     def action_kill_switch(self) -> None:
+        if not self.trading_armed or self.read_only:
+            self.notify(self._order_actions_refused(None) or "order actions are disabled", severity="warning")
+            return
         count = len(self.service.open_orders())
 
         def confirmed(yes: bool | None) -> None:
@@ -459,7 +543,7 @@ class AitbcApp(App[None]):
                 "KILL SWITCH: cancel every open order on every venue?",
                 [("Open orders", str(count)), ("Venues", ", ".join(self.service.venue_names))],
                 prompt="y cancel them all · n / Esc back",
-                live=True,
+                live=self.mode is Mode.LIVE,
             ),
             confirmed,
         )
@@ -520,6 +604,12 @@ class AitbcApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_credentials(self) -> None:
+        kwargs = {}
+        if self._credential_store_factory is not None:
+            kwargs["store_factory"] = self._credential_store_factory
+        self.push_screen(CredentialsScreen(self.config, **kwargs))
 
 
 def impact_text(impact: analysis.PriceImpact) -> str:
