@@ -41,8 +41,9 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, dict]:
 
 
 def _anchor(env) -> tuple[float, float]:
-    code = ("import time, resource, json, textual.app; print(json.dumps({'t_frame': time.monotonic(), "
-            "'maxrss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))")
+    code = ("import time, json, textual.app; t = time.monotonic(); "
+            "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]; "
+            "print(json.dumps({'t_frame': t, 'maxrss_kib': hwm}))")
     t, d = _spawn([sys.executable, "-c", code], env)
     return t, d["maxrss_kib"] / 1024
 

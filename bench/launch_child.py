@@ -16,6 +16,18 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def peak_rss_kib() -> int:
+    """VmHWM: unlike ru_maxrss, it is not inherited from a large parent across fork+exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> None:
     from decimal import Decimal
 
@@ -53,7 +65,7 @@ def main() -> None:
             ok = False
         if ok:
             result["t_frame"] = time.monotonic()
-            result["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            result["maxrss_kib"] = peak_rss_kib()
             result["ccxt_imported"] = "ccxt" in sys.modules
             app.call_later(app.exit)
 

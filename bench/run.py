@@ -20,8 +20,8 @@ if __package__ in (None, ""):  # python bench/run.py
 
 from bench.common import Result, machine  # noqa: E402
 
-# Cheap first; the dashboard ones take the most wall time.
-MODULES = ("book_bench", "arb_bench", "ladder_bench", "launch_bench", "dashboard_bench")
+# Launch first (small parent process); the dashboard ones take the most wall time.
+MODULES = ("launch_bench", "book_bench", "arb_bench", "ladder_bench", "dashboard_bench")
 
 
 def _fmt(v: float | None) -> str:
