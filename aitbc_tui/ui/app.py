@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -54,6 +54,14 @@ ARB_COLUMNS = [
     Column("Size", 11),
     Column("Est. profit", 15),
 ]
+NARROW_WIDTH = 140  # below this many columns, panes drop their least important columns
+
+HEALTH_COLUMNS_NARROW = [
+    Column("Venue", 9, "<"),
+    Column("Status", 9, "<"),
+    Column("RTT ms", 6),
+    Column("Book", 6),
+]
 HEALTH_COLUMNS = [
     Column("Venue", 9, "<"),
     Column("Status", 9, "<"),
@@ -77,7 +85,7 @@ class AitbcApp(App[None]):
         Binding("slash", "pick_symbol", "Symbol", id="symbol.pick"),
         Binding("h", "toggle_history", "History", id="orders.history"),
         Binding("t", "next_theme", "Theme", id="theme.next"),
-        Binding("K", "credentials", "Keys", id="app.credentials"),
+        Binding("K", "credentials", "Keys", show=False, id="app.credentials"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
@@ -127,6 +135,18 @@ class AitbcApp(App[None]):
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._table_orders: list[Order] = []
         self._repaint_timers: list = []
+        self._narrow = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW_WIDTH
+        if narrow == self._narrow or not self.screen_stack:
+            return
+        self._narrow = narrow
+        self.screen_stack[0].set_class(narrow, "narrow")
+        self._pane("#health", LineTable).columns = HEALTH_COLUMNS_NARROW if narrow else HEALTH_COLUMNS
+        self._pane("#balances", LineTable).columns = []  # rebuilt for the new width on the next paint
+        self._repaint(force=True)
+        self._repaint_slow()
 
     def _pane(self, selector: str, expect_type: type[W]) -> W:
         """A widget of the dashboard screen, even while a modal is on top (App.query_one
@@ -375,7 +395,8 @@ class AitbcApp(App[None]):
     def _paint_balances(self) -> None:
         venues = self.service.venue_names
         table = self._pane("#balances", LineTable)
-        columns = [Column("Asset", 6, "<")] + [Column(v[:12], 13) for v in venues]
+        width = 9 if self._narrow else 13
+        columns = [Column("Asset", 5 if self._narrow else 6, "<")] + [Column(v[:width], width) for v in venues]
         if [c.title for c in table.columns] != [c.title for c in columns]:
             table.columns = columns
         assets = sorted({a for v in venues for a in self.service.balances(v)})
@@ -384,7 +405,7 @@ class AitbcApp(App[None]):
             cells = [(asset, "")]
             for v in venues:
                 bal = self.service.balances(v).get(asset)
-                cells.append(("—" if bal is None else _fmt_balance(bal.free), ""))
+                cells.append(("—" if bal is None else _fmt_balance(bal.free, compact=self._narrow), ""))
             rows.append(tuple(cells))
         table.set_rows(rows)
 
@@ -618,7 +639,9 @@ def impact_text(impact: analysis.PriceImpact) -> str:
     return f"{fmt_fixed(impact.impact_bps, 1, grouping=False)} bps"
 
 
-def _fmt_balance(value: Decimal) -> str:
+def _fmt_balance(value: Decimal, *, compact: bool = False) -> str:
+    if compact and value >= 10000:
+        return fmt_compact(value)
     if value >= 1000:
         return fmt_fixed(value, 2)
     if value >= 1:

@@ -51,11 +51,21 @@ class LineTable(Widget, can_focus=True):
 
     def __init__(self, columns: list[Column], *, empty_text: str = "", id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.columns = columns
+        self._columns = columns
         self.empty_text = empty_text
         self._rows: list[tuple[Cell, ...]] = []
         self._footer: list[tuple[Cell, ...]] = []
         self._cache: dict[int, Strip] = {}
+
+    @property
+    def columns(self) -> list[Column]:
+        return self._columns
+
+    @columns.setter
+    def columns(self, columns: list[Column]) -> None:
+        self._columns = columns
+        self._cache.clear()
+        self.refresh()
 
     def set_rows(self, rows: list[tuple[Cell, ...]], footer: list[tuple[Cell, ...]] | None = None) -> None:
         footer = footer or []
