@@ -61,6 +61,9 @@ class BookLadder(Widget, can_focus=True):
         self._strips: list[Strip] | None = None
         self._built_for: tuple[int, int] = (0, 0)
         self.message = "waiting for the first book…"
+        # Resolved styles, per component class ("" = base; "bid+bar" = bar on a bid row).
+        # Resolving a style walks the DOM, so it is done once per theme, not per cell.
+        self._styles: dict[str, Style] | None = None
 
     # ---- data in ----------------------------------------------------------------------
 
@@ -74,6 +77,7 @@ class BookLadder(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = None
+        self._styles = None
 
     @property
     def levels_per_side(self) -> int:
@@ -92,15 +96,28 @@ class BookLadder(Widget, can_focus=True):
             self._built_for = (width, self.size.height)
         if y < len(self._strips):
             return self._strips[y]
-        return Strip.blank(width, self.rich_style)
+        return Strip.blank(width, self._style(""))
 
     def _style(self, component: str) -> Style:
+        styles = self._styles
+        if styles is None:
+            styles = self._styles = self._resolve_styles()
+        return styles[component]
+
+    def _resolve_styles(self) -> dict[str, Style]:
         base = self.rich_style
-        return base + self.get_component_rich_style(component, partial=True) if component else base
+        styles = {"": base}
+        for name in self.COMPONENT_CLASSES:
+            styles[name] = base + self.get_component_rich_style(name, partial=True)
+        for side in ("bid", "ask"):
+            styles[f"{side}+bar"] = styles[f"ladder--{side}"] + self.get_component_rich_style(
+                f"ladder--{side}-bar", partial=True
+            )
+        return styles
 
     def _row(self, cells: list[Cell], width: int) -> Strip:
         segments = [Segment(text, self._style(comp)) for text, comp in cells]
-        return Strip(segments).adjust_cell_length(width, self.rich_style).crop(0, width)
+        return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
 
     def _build(self, width: int) -> list[Strip]:
         snap, market = self._snapshot, self._market
@@ -131,7 +148,7 @@ class BookLadder(Widget, can_focus=True):
 
         # Asks: worst at the top, best next to the mid line; pad so the mid line stays put.
         for _ in range(n - len(asks)):
-            strips.append(Strip.blank(width, self.rich_style))
+            strips.append(Strip.blank(width, self._style("")))
         for (price, size), cum in reversed(list(zip(asks, cum_asks))):
             strips.append(self._level(price, size, cum, max_cum, price_places, size_places, col, width, "ask"))
 
@@ -150,7 +167,7 @@ class BookLadder(Widget, can_focus=True):
         for (price, size), cum in zip(bids, cum_bids):
             strips.append(self._level(price, size, cum, max_cum, price_places, size_places, col, width, "bid"))
         for _ in range(n - len(bids)):
-            strips.append(Strip.blank(width, self.rich_style))
+            strips.append(Strip.blank(width, self._style("")))
 
         for cells in self._analysis:
             strips.append(self._row(cells, width))
@@ -178,7 +195,7 @@ class BookLadder(Widget, can_focus=True):
         bar_cells = max(0, min(width, bar_cells))
         split = width - bar_cells  # the depth bar grows from the right edge
         fg = self._style(f"ladder--{side}")
-        bar = fg + self.get_component_rich_style(f"ladder--{side}-bar", partial=True)
+        bar = self._style(f"{side}+bar")
         segments = []
         if split > 0:
             segments.append(Segment(text[:split], fg))

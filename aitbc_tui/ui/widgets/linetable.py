@@ -56,6 +56,7 @@ class LineTable(Widget, can_focus=True):
         self._rows: list[tuple[Cell, ...]] = []
         self._footer: list[tuple[Cell, ...]] = []
         self._cache: dict[int, Strip] = {}
+        self._styles: dict[str, Style] = {}
 
     @property
     def columns(self) -> list[Column]:
@@ -90,6 +91,7 @@ class LineTable(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._styles.clear()
 
     def on_resize(self) -> None:
         self._cache.clear()
@@ -98,19 +100,27 @@ class LineTable(Widget, can_focus=True):
         return 1 + max(1, len(self._rows)) + len(self._footer)
 
     def _style(self, component: str) -> Style:
-        return self.rich_style + self.get_component_rich_style(component, partial=True) if component else self.rich_style
+        # Resolving a style walks the DOM: once per theme change, not once per cell.
+        style = self._styles.get(component)
+        if style is None:
+            base = self._styles.get("") or self.rich_style
+            self._styles[""] = base
+            style = self._styles[component] = (
+                base + self.get_component_rich_style(component, partial=True) if component else base
+            )
+        return style
 
     def _line(self, cells: tuple[Cell, ...] | list[Cell], width: int) -> Strip:
         segments: list[Segment] = []
         if len(cells) == 1 and len(self.columns) > 1:  # a note spanning the whole row
             text, component = cells[0]
             segments.append(Segment(f" {text}", self._style(component)))
-            return Strip(segments).adjust_cell_length(width, self.rich_style).crop(0, width)
+            return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
         for column, (text, component) in zip(self.columns, cells):
             cell = text[: column.width]
             cell = cell.rjust(column.width) if column.align == ">" else cell.ljust(column.width)
             segments.append(Segment(cell + " ", self._style(component)))
-        return Strip(segments).adjust_cell_length(width, self.rich_style).crop(0, width)
+        return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -122,11 +132,11 @@ class LineTable(Widget, can_focus=True):
         elif y - 1 < len(self._rows):
             strip = self._line(self._rows[y - 1], width)
         elif not self._rows and y == 1:
-            strip = Strip([Segment(f" {self.empty_text}", self._style("linetable--dim"))]).adjust_cell_length(width, self.rich_style).crop(0, width)
+            strip = Strip([Segment(f" {self.empty_text}", self._style("linetable--dim"))]).adjust_cell_length(width, self._style("")).crop(0, width)
         elif 0 <= y - 1 - max(1, len(self._rows)) < len(self._footer):
             strip = self._line(self._footer[y - 1 - max(1, len(self._rows))], width)
             return strip
         else:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style(""))
         self._cache[y] = strip
         return strip
