@@ -195,8 +195,9 @@ async def emulated():
     started = []
     venues = []
 
-    async def make(name: str, *, paper: bool = False):
-        emu = await start_emulator(name, api_key="test-key", simulate=False, seed=1)
+    async def make(name: str, *, paper: bool = False, **emulator_options):
+        emulator_options.setdefault("simulate", False)
+        emu = await start_emulator(name, api_key="test-key", seed=1, **emulator_options)
         started.append(emu)
         config = VenueConfig(
             name=f"emu-{name}",
@@ -324,3 +325,70 @@ async def test_stale_websocket_is_rebuilt_and_resynced_by_rest(emulated):
     assert second.best_bid == first.best_bid
     third = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
     assert third.bids and venue._ws is not None  # a fresh client took over
+
+
+# ---- ccxt facts: sequence gaps, clock skew, rate limits ---------------------------------
+
+
+async def test_depth_sequence_gap_is_a_resync_not_a_failure(emulated):
+    emu, venue = await emulated("binance", simulate=True)  # a moving market: diffs flow
+    first = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
+    client = venue._ws
+    emu.inject_fault("depth_gap", "BTCUSDT")  # the next diff event is dropped: a U/u gap
+    books = [await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10) for _ in range(15)]
+    assert venue.resyncs == 1
+    assert venue._ws is client  # resubscribed on the same connection, not rebuilt
+    assert all(b.bids and b.asks for b in books)
+    assert books[-1].sequence > first.sequence
+
+
+async def test_repeated_sequence_gaps_become_a_feed_error(emulated, monkeypatch):
+    import ccxt
+
+    emu, venue = await emulated("binance")
+    await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
+    client = await venue._ws_client()
+
+    async def always_gapped(symbol, *args, **kwargs):
+        raise ccxt.ChecksumError("binance BTC/USDT : orderbook data checksum validation failed")
+
+    monkeypatch.setattr(client, "watch_order_book", always_gapped)
+    with pytest.raises(VenueError, match="sequence gap; resubscribing"):
+        await venue.watch_order_book("BTC/USDT", 5)
+    assert venue.resyncs == 3
+
+
+async def test_binance_clock_skew_is_readable_and_a_create_is_not_called_rejected(emulated):
+    import time
+
+    from aitbc_tui.domain import VenueUnavailable
+
+    emu, venue = await emulated("binance")
+    emu.ctx.clock = lambda: time.time() + 60  # the exchange's clock a minute ahead of ours
+    with pytest.raises(VenueUnavailable) as info:
+        await venue.fetch_balances()
+    assert "clock" in str(info.value) and "(code -1021)" in str(info.value)
+    request = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal("1000"), "t-skew")
+    with pytest.raises(VenueUnavailable) as info:  # an unknown outcome: looked up, never resent
+        await venue.place_order(request)
+    assert not isinstance(info.value, OrderRejected) and "clock" in str(info.value)
+    assert emu.engine.open_orders("emulator") == []
+
+
+@pytest.mark.parametrize(("name", "retry_after"), [("binance", 60), ("kraken", 1), ("coinbase", 1)])
+async def test_rate_limit_is_venue_unavailable_with_retry_after(emulated, name, retry_after):
+    from aitbc_tui.domain import VenueUnavailable
+
+    emu, venue = await emulated(name, weight_per_minute=1_000_000)
+    if name == "binance":
+        emu.ctx.limiter.weight_per_minute = 0  # over budget: HTTP 429, -1003, Retry-After 60
+    else:
+        emu.inject_fault("rate_limit")
+    with pytest.raises(VenueUnavailable) as info:
+        await venue.fetch_balances()
+    assert str(info.value).startswith(f"{venue.name}: rate limited, retry after {retry_after} s")
+    if name != "binance":
+        request = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal("1000"), "t-429")
+        emu.inject_fault("rate_limit")
+        with pytest.raises(VenueUnavailable, match="rate limited"):
+            await venue.place_order(request)

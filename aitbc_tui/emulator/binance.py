@@ -403,7 +403,7 @@ def _verify_signed(ctx: EmulatorContext, request: web.Request, params: dict, raw
     account = ctx.authenticate(api_key)
     if account is None:
         raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
-    check_timestamp(params)
+    check_timestamp(params, ctx.now_ms())
     payload, signature = _signed_payload(raw_query, raw_body)
     if signature is None:
         raise _mandatory("signature")
@@ -413,7 +413,9 @@ def _verify_signed(ctx: EmulatorContext, request: web.Request, params: dict, raw
     return account
 
 
-def check_timestamp(params: dict) -> None:
+def check_timestamp(params: dict, server_ms: int | None = None) -> None:
+    """-1021 unless the request's timestamp is within recvWindow of the server clock
+    (``ctx.now_ms()``: tests move it to play a client with a skewed clock)."""
     if "timestamp" not in params:
         raise _mandatory("timestamp")
     try:
@@ -423,7 +425,8 @@ def check_timestamp(params: dict) -> None:
         raise BinanceError(-1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'.") from None
     if recv_window <= 0 or recv_window > MAX_RECV_WINDOW_MS:
         raise BinanceError(-1131, "recvWindow must be less than 60000")
-    server_ms = int(time.time() * 1000)
+    if server_ms is None:
+        server_ms = int(time.time() * 1000)
     if timestamp >= server_ms + 1000:
         raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
     if server_ms - timestamp > recv_window:
@@ -457,6 +460,9 @@ def endpoint(weight: int | str | Callable[[dict], int], signed: bool = False, ap
                     if account is None:
                         raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
                 result = fn(ctx, Req(params, account, api_key))
+                if ctx.take_fault("delay_reply", fn.__name__):
+                    # Test hook: the request took effect, the reply comes late (a client timeout).
+                    await asyncio.sleep(float(ctx.options.get("delay_reply_s", 30)))
                 return json_response(result, headers=headers)
             except BinanceError as error:
                 return error.response()
@@ -1222,7 +1228,7 @@ def _ws_api_signature_ok(ctx: EmulatorContext, params: dict) -> tuple[str | None
     if not signature:
         return None, {"code": -1102, "msg": "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."}
     try:
-        check_timestamp({k: str(v) for k, v in params.items()})
+        check_timestamp({k: str(v) for k, v in params.items()}, ctx.now_ms())
     except BinanceError as error:
         return None, {"code": error.code, "msg": error.msg}
     payload = "&".join(f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")

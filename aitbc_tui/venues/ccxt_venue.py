@@ -75,6 +75,7 @@ _NO_CURRENCIES = frozenset({"kraken", "coinbase", "coinbaseexchange"})
 DEFAULT_STALE_AFTER_S = 15.0  # no book update for this long: rebuild the websocket client
 DEFAULT_POLL_INTERVAL_S = 1.0  # REST book polling cadence when there is no websocket
 MAX_BACKOFF_S = 30.0
+MAX_RESYNCS_IN_A_ROW = 3  # sequence gaps on one watch before it counts as a feed failure
 
 
 # ---- edge conversions ---------------------------------------------------------------
@@ -206,6 +207,13 @@ def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, s
     )
 
 
+def _is_clock_skew(text: str) -> bool:
+    """Binance -1021 (timestamp outside recvWindow or ahead of the server), which ccxt
+    raises as InvalidNonce, like Kraken's unrelated 'EAPI:Invalid nonce'."""
+    lowered = text.lower()
+    return "-1021" in lowered or "recvwindow" in lowered or "ahead of the server" in lowered
+
+
 def readable_error(venue: str, exchange_id: str, text: str) -> str:
     """ccxt's ``binance {"code":-2010,"msg":"..."}`` as ``binance: ... (code -2010)``."""
     body = text.strip()
@@ -321,6 +329,7 @@ class CcxtVenue:
         self._last_poll: dict[str, float] = {}
         self._backoff_s: dict[str, float] = {}
         self._sequence = 0
+        self.resyncs = 0  # book resubscriptions after a sequence gap (ccxt ChecksumError)
         self._orders: dict[str, Order] = {}  # by venue order id, as last seen
         self.probe = ""
         self.last_feed_event = ""  # "websocket", "rest", "watchdog: ..." for diagnostics
@@ -329,7 +338,7 @@ class CcxtVenue:
                 None,
                 f"venues.{self.name}.mode",
                 f"live mode needs API keys from the credential store and none were given for {self.name!r}; "
-                'store them with `aitbc-tui keys add` or use mode = "paper"',
+                f'store them with `aitbc-tui keys set {self.name}` or use mode = "paper"',
             )
         # Build the REST client now: a bad testnet choice fails at start-up, not mid-session.
         self._rest = self._new_exchange(pro=False)
@@ -416,9 +425,38 @@ class CcxtVenue:
             return FeatureUnavailable(message)
         if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.ArgumentsRequired):
             return OrderRejected(message)
+        # NetworkError and its kin are VenueUnavailable: the outcome of the request is
+        # unknown, so a create answered with one is looked up by client id, never resent.
+        if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+            retry = self._retry_after_s()
+            wait = f", retry after {retry} s" if retry is not None else ""
+            return VenueUnavailable(f"{self.name}: rate limited{wait} ({message.removeprefix(self.name + ': ')})")
+        if isinstance(exc, ccxt.ChecksumError):
+            return VenueUnavailable(f"{self.name}: order book sequence gap; resubscribing to resync")
+        if isinstance(exc, ccxt.InvalidNonce):
+            if _is_clock_skew(str(exc)):
+                return VenueUnavailable(
+                    f"{message} — this computer's clock is off from {self.exchange_id}'s by more than the "
+                    "request window allows: synchronise it (e.g. `timedatectl set-ntp true`) and retry"
+                )
+            return VenueUnavailable(
+                f"{message} — the exchange refused the request nonce: is another program using the same "
+                "API key? Give each program its own key"
+            )
         if isinstance(exc, ccxt.NetworkError):
             return VenueUnavailable(message)
         return VenueError(message)
+
+    def _retry_after_s(self) -> int | None:
+        """Seconds from the last response's Retry-After header, when it had one."""
+        headers = getattr(self._rest, "last_response_headers", None) or {}
+        for key, value in dict(headers).items():
+            if str(key).lower() == "retry-after":
+                try:
+                    return max(0, int(float(str(value).strip())))
+                except ValueError:
+                    return None  # an HTTP date: not worth parsing for a message
+        return None
 
     async def _call(self, coro_fn: Callable[[], Awaitable[T]]) -> T:
         import ccxt
@@ -441,7 +479,7 @@ class CcxtVenue:
             raise FeatureUnavailable(f"{self.name}: paper mode has no account on the venue")
         if not self._rest.apiKey:
             raise VenueError(
-                f"{self.name}: no API keys for {self.mode.value} mode; store them with `aitbc-tui keys add {self.name}`"
+                f"{self.name}: no API keys for {self.mode.value} mode; store them with `aitbc-tui keys set {self.name}`"
             )
 
     def _require_writable(self) -> None:
@@ -522,7 +560,7 @@ class CcxtVenue:
             await asyncio.sleep(backoff)
         client = await self._ws_client()
         try:
-            ob = await asyncio.wait_for(client.watch_order_book(symbol), timeout=self._stale_after_s)
+            ob = await self._watch_resyncing(client, symbol)
         except asyncio.TimeoutError:
             # A malformed frame silently kills ccxt.pro's receive loop: start over, resync by REST.
             await self._rebuild_ws(f"no book update for {self._stale_after_s:g} s")
@@ -537,6 +575,25 @@ class CcxtVenue:
         self._sequence += 1
         self.last_feed_event = "websocket"
         return book_from_ccxt(self.name, symbol, ob, depth, self._sequence)
+
+    async def _watch_resyncing(self, client: Any, symbol: str) -> Any:
+        """The next book from ccxt.pro; a sequence gap (ChecksumError: ccxt drops the
+        subscription) is a resync, not a failure: the next watch resubscribes and ccxt
+        fetches a fresh REST snapshot. Gaps in a row beyond MAX_RESYNCS_IN_A_ROW are raised."""
+        import ccxt
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._stale_after_s
+        for attempt in range(MAX_RESYNCS_IN_A_ROW + 1):
+            try:
+                return await asyncio.wait_for(client.watch_order_book(symbol), timeout=max(0.01, deadline - loop.time()))
+            except ccxt.ChecksumError:
+                if attempt == MAX_RESYNCS_IN_A_ROW:
+                    raise
+                self.resyncs += 1
+                self.last_feed_event = f"resync: {symbol} sequence gap"
+                log.info("%s: %s book sequence gap; resubscribing (resync %d)", self.name, symbol, self.resyncs)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _poll_rest(self, symbol: str, depth: int, *, respect_cadence: bool = True) -> BookSnapshot:
         loop = asyncio.get_running_loop()

@@ -51,7 +51,7 @@ def _keys_for(venue: VenueConfig, store: Any, config: Config) -> Any:
             config.path,
             f"venues.{venue.name}.mode",
             f"live mode needs API keys and the credential store has none for {venue.name!r}; "
-            f'store them with `aitbc-tui keys add {venue.name}`, or use mode = "paper" to practise',
+            f'store them with `aitbc-tui keys set {venue.name}`, or use mode = "paper" to practise',
         )
     return found
 
