@@ -65,7 +65,8 @@ class VenueConfig:
     mode: Mode  # paper | testnet | live
     symbols: tuple[str, ...]
     api_url: str | None = None  # replaces scheme+host of every REST endpoint
-    ws_url: str | None = None  # replaces scheme+host of every websocket endpoint
+    ws_url: str | None = None  # replaces scheme+host of every websocket endpoint (needs api_url)
+    # api_url without ws_url: books by REST polling, so no websocket reaches the real host.
     read_only: bool = False
 
 
@@ -303,6 +304,13 @@ class _Parser:
 
         api_url = self.url(spec["api_url"], f"{key}.api_url", ("http", "https")) if "api_url" in spec else None
         ws_url = self.url(spec["ws_url"], f"{key}.ws_url", ("ws", "wss")) if "ws_url" in spec else None
+        if ws_url is not None and api_url is None:
+            # Websocket at one host, REST (orders, snapshots) at another is never what is meant.
+            raise self.error(
+                f"{key}.ws_url",
+                "needs api_url as well (both point at the same emulator or proxy); "
+                "remove both to use the exchange's own URLs",
+            )
         read_only = spec.get("read_only", False)
         if not isinstance(read_only, bool):
             raise self.error(f"{key}.read_only", f"must be true or false, got {_type_name(read_only)}")

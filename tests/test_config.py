@@ -119,6 +119,7 @@ BAD = [
     (VENUE.replace('["BTC/USDT"]', '["BTC/USDT", "BTC/USDT"]'), "venues.binance.symbols[1]", "twice"),
     (VENUE + 'api_url = "ftp://x"\n', "venues.binance.api_url", "http://host[:port] or https://host[:port]"),
     (VENUE + 'ws_url = "http://127.0.0.1:1"\n', "venues.binance.ws_url", "ws://host[:port] or wss://host[:port]"),
+    (VENUE + 'ws_url = "ws://127.0.0.1:1"\n', "venues.binance.ws_url", "needs api_url as well"),
     (VENUE + 'read_only = "yes"\n', "venues.binance.read_only", "true or false"),
     ('[venues."bad name"]\nexchange="binance"\nmode="paper"\nsymbols=["BTC/USDT"]\n', 'venues.bad name', "letters, digits"),
     (VENUE + "[risk]\nmax_order_value = { kraken = \"1\" }\n", "risk.max_order_value.kraken", "configured venues: binance"),

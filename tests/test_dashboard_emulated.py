@@ -169,3 +169,93 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
         # Nothing traded: every venue's USDT is free again.
         for name in VENUES:
             assert app.service.balances(name)["USDT"].free == Decimal("100000")
+
+
+# ---- the same config without URLs is the real one; with URLs nothing leaves 127.0.0.1 ----
+
+REAL_HOSTS = {
+    "binance": ("api.binance.com", "stream.binance.com"),
+    "kraken": ("api.kraken.com", "ws.kraken.com"),
+    "coinbase": ("api.coinbase.com", "advanced-trade-ws.coinbase.com"),
+    "coinbaseexchange": ("api.exchange.coinbase.com", "ws-feed.exchange.coinbase.com"),
+}
+
+
+class _Stub:  # what venues_toml reads from an emulator when the URLs are left out
+    def __init__(self, ccxt_id: str) -> None:
+        self.ccxt_id = ccxt_id
+
+
+async def venue_urls(venue: CcxtVenue) -> tuple[list[str], list[str]]:
+    """Every REST URL of the venue's ccxt client, and every websocket URL it would use."""
+    from urllib.parse import urlsplit
+
+    from aitbc_tui.venues.ccxt_venue import iter_urls
+
+    rest = [venue._rest.implode_hostname(u) for u in iter_urls(venue._rest.urls["api"])]
+    ws: list[str] = []
+    if venue.uses_websocket:
+        client = venue._new_exchange(pro=True)
+        try:
+            urls = [client.implode_hostname(u) for u in iter_urls(client.urls["api"])]
+            ws = [u for u in urls if urlsplit(u).scheme in ("ws", "wss")]
+        finally:
+            await client.close()
+    return rest, ws
+
+
+async def test_same_config_without_urls_is_the_real_exchanges(tmp_path, loopback_only):  # noqa: F811
+    from urllib.parse import urlsplit
+
+    names = {**{v: v for v in VENUES}, "coinbase-pro": "coinbaseexchange"}
+    path = tmp_path / "real.toml"
+    path.write_text(venues_toml({n: _Stub(x) for n, x in names.items()}, with_urls=False), encoding="utf-8")
+    config = load_config(path)
+    assert all(v.api_url is None and v.ws_url is None and v.mode is Mode.LIVE for v in config.venues)
+    credentials = {n: Credentials(api_key="k", secret="s", passphrase="p") for n in names}
+    venues = build_venues(config, credentials=credentials)
+    try:
+        for venue in venues:
+            rest_host, ws_host = REAL_HOSTS[venue.exchange_id]
+            rest, ws = await venue_urls(venue)
+            hosts = {urlsplit(u).hostname for u in rest}
+            assert rest_host in hosts and "127.0.0.1" not in hosts, (venue.name, hosts)
+            assert venue.uses_websocket  # real exchanges stream books over their websockets
+            assert any(urlsplit(u).hostname == ws_host for u in ws), (venue.name, ws)
+    finally:
+        for venue in venues:
+            await venue.close()
+    assert loopback_only == []  # building venues connects nowhere
+
+
+@pytest.mark.parametrize("exchange", sorted(REAL_HOSTS))
+@pytest.mark.parametrize("with_ws", [True, False])
+async def test_with_urls_set_every_url_a_venue_could_use_is_loopback(exchange, with_ws):
+    from urllib.parse import urlsplit
+
+    ws_line = 'ws_url = "ws://127.0.0.1:9"\n' if with_ws else ""
+    text = (
+        f'[venues.v]\nexchange = "{exchange}"\nmode = "live"\nsymbols = ["BTC/USDT"]\n'
+        f'api_url = "http://127.0.0.1:9"\n{ws_line}'
+    )
+    config = load_config(_write(text))
+    [venue] = build_venues(config, credentials={"v": Credentials(api_key="k", secret="s", passphrase="p")})
+    try:
+        rest, ws = await venue_urls(venue)
+        assert rest and {urlsplit(u).hostname for u in rest} == {"127.0.0.1"}
+        assert {urlsplit(u).hostname for u in ws} <= {"127.0.0.1"}
+        # api_url without ws_url: books by REST polling, the websocket client is never built.
+        assert venue.uses_websocket is (with_ws and bool(ws))
+        if not with_ws:
+            assert venue._ws is None and ws == []
+    finally:
+        await venue.close()
+
+
+def _write(text: str):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "venues.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
