@@ -392,3 +392,15 @@ async def test_rate_limit_is_venue_unavailable_with_retry_after(emulated, name, 
         emu.inject_fault("rate_limit")
         with pytest.raises(VenueUnavailable, match="rate limited"):
             await venue.place_order(request)
+
+
+async def test_ping_is_the_round_trip_not_the_wait_in_ccxts_throttle(emulated):
+    emu, venue = await emulated("kraken")
+    venue._rest.enableRateLimit = True  # kraken: one public call a second
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ahead = asyncio.ensure_future(venue._rest.fetch_time())  # takes the throttle's only slot
+    latency_ms = await venue.ping()
+    await ahead
+    assert loop.time() - started >= 0.9  # the probe did wait its turn
+    assert latency_ms < 500  # but reports the request's own time

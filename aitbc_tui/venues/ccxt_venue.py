@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -75,6 +76,8 @@ _NO_CURRENCIES = frozenset({"kraken", "coinbase", "coinbaseexchange"})
 DEFAULT_STALE_AFTER_S = 15.0  # no book update for this long: rebuild the websocket client
 DEFAULT_POLL_INTERVAL_S = 1.0  # REST book polling cadence when there is no websocket
 MAX_BACKOFF_S = 30.0
+# Set by ping(): the HTTP time of requests made in its task, without ccxt's throttle queue.
+_HTTP_TIMES_MS: ContextVar[list[float] | None] = ContextVar("aitbc_http_times_ms", default=None)
 MAX_RESYNCS_IN_A_ROW = 3  # sequence gaps on one watch before it counts as a feed failure
 
 
@@ -253,6 +256,23 @@ def readable_error(venue: str, exchange_id: str, text: str) -> str:
     return text
 
 
+def _time_http(exchange: Any) -> None:
+    """Record the duration of each HTTP request made where ``_HTTP_TIMES_MS`` is set."""
+    fetch = exchange.fetch
+
+    async def timed_fetch(*args: Any, **kwargs: Any) -> Any:
+        times = _HTTP_TIMES_MS.get()
+        if times is None:
+            return await fetch(*args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await fetch(*args, **kwargs)
+        finally:
+            times.append((time.perf_counter() - started) * 1000)
+
+    exchange.fetch = timed_fetch
+
+
 # ---- URL redirection ---------------------------------------------------------------
 
 
@@ -377,6 +397,8 @@ class CcxtVenue:
         exchange.urls["api"] = redirect_urls(
             exchange.urls["api"], self.config.api_url, self.config.ws_url, self.exchange_id
         )
+        if not pro:
+            _time_http(exchange)
         if self._credentials is not None and self.mode is not Mode.PAPER:
             exchange.apiKey = self._credentials.api_key.reveal()
             exchange.secret = self._credentials.secret.reveal()
@@ -817,9 +839,16 @@ class CcxtVenue:
             method = self._rest.fetch_status
         else:
             raise FeatureUnavailable(f"{self.name}: {self.exchange_id} has neither fetchTime nor fetchStatus")
+        # The round trip itself: time spent queued behind ccxt's client-side rate limiter
+        # (kraken: 1 s a public call, 3 s a private one) is not network latency.
+        times: list[float] = []
+        token = _HTTP_TIMES_MS.set(times)
         started = time.perf_counter()
-        await self._call(lambda: method())
-        return (time.perf_counter() - started) * 1000
+        try:
+            await self._call(lambda: method())
+        finally:
+            _HTTP_TIMES_MS.reset(token)
+        return times[-1] if times else (time.perf_counter() - started) * 1000
 
     async def authenticated_ping(self) -> float:
         """Latency of one authenticated request (fetch_balance): proves the keys work."""
