@@ -18,6 +18,7 @@ import pytest
 
 from aitbc_tui import cli
 from aitbc_tui.emulator import RunningEmulator, start_emulator
+from tests.emulator_helpers import emulator_factory  # noqa: F401 - fixture
 
 AITBC_TUI = Path(sys.executable).with_name("aitbc-tui")
 
@@ -183,3 +184,36 @@ def test_paper_venue_against_an_emulator_fills_locally_headless(tmp_path, emulat
     assert balances["BTC"].free == Decimal("2.01")
     for emu in emulators.values():  # the emulators saw no order
         assert emu.engine.open_orders("emulator") == [] and emu.engine.closed_orders("emulator") == []
+
+
+@pytest.mark.parametrize("venue", ["binance", "kraken", "coinbase"])
+async def test_emulate_banner_config_block_trades_on_the_emulator(tmp_path, venue, emulator_factory):  # noqa: F811
+    """What `aitbc-tui emulate` prints is a working config: parsed, built with the printed
+    key, it places and cancels an order on the emulator."""
+    from aitbc_tui.commands.emulate import config_block
+    from aitbc_tui.config import load_config
+    from aitbc_tui.credentials import Credentials
+    from aitbc_tui.domain import Mode, OrderRequest, OrderStatus, OrderType, Side
+    from aitbc_tui.venues.factory import build_venues
+
+    emu = await emulator_factory(venue, simulate=False)
+    path = tmp_path / "config.toml"
+    path.write_text(config_block(emu), encoding="utf-8")
+    config = load_config(path)
+    [venue_config] = config.venues
+    assert venue_config.mode is Mode.LIVE and venue_config.api_url == emu.url
+    [client] = build_venues(config, credentials={venue_config.name: Credentials(api_key=emu.api_key, secret=emu.secret)})
+    client._rest.enableRateLimit = False
+    try:
+        await client.start()
+        book = await asyncio.wait_for(client.watch_order_book("BTC/USDT", 5), 10)
+        market = (await client.load_markets())["BTC/USDT"]
+        price = (book.best_bid * Decimal("0.98")).quantize(market.tick_size)
+        order = await client.place_order(
+            OrderRequest(client.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.001"), price, "banner-1")
+        )
+        assert order.status is OrderStatus.OPEN and len(emu.engine.open_orders("emulator")) == 1
+        assert (await client.cancel_order(order.id, "BTC/USDT")).status is OrderStatus.CANCELED
+        assert emu.engine.open_orders("emulator") == []
+    finally:
+        await client.close()

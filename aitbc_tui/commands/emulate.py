@@ -57,14 +57,15 @@ def snippet(emu: Any) -> str:
 def config_block(emu: Any, name: str | None = None) -> str:
     """A [venues.*] block for config.toml pointing aitbc-tui's ccxt venue at the emulator."""
     name = name or f"{emu.venue}-emulator"
-    mode = getattr(emu.protocol, "CONFIG_MODE", "testnet")
     symbols = ", ".join(f'"{s}"' for s in list(emu.engine.markets)[:3])
     ws_root = emu.ws_url.split("/", 3)
     ws_line = f'ws_url = "{"/".join(ws_root[:3])}"\n' if emu.ws_url else ""
+    # "live": orders go to the emulator with its key (kraken and coinbase have no testnet
+    # in ccxt); delete api_url/ws_url and it is the config for the real exchange.
     return (
         f"[venues.{name}]\n"
         f'exchange = "{emu.ccxt_id}"\n'
-        f'mode = "{mode}"\n'
+        'mode = "live"  # trades the emulator\'s simulated funds while api_url points at it\n'
         f"symbols = [{symbols}]\n"
         f'api_url = "{emu.url}"\n'
         f"{ws_line}"
