@@ -77,12 +77,48 @@ def load_config(args: argparse.Namespace):
         raise CliError(str(exc)) from None
 
 
-def build_service(args: argparse.Namespace, *, live_sim_latency: bool = True):
-    """Venues from the config (sandbox when none), wrapped in the market service."""
+def live_venue_names(config) -> list[str]:
+    """Configured venues whose mode is live (real money)."""
+    from aitbc_tui.domain import Mode
+
+    return [v.name for v in getattr(config, "venues", ()) if v.mode is Mode.LIVE]
+
+
+def check_live_allowed(config, args: argparse.Namespace) -> list[str]:
+    """The live venues; a CliError (exit 2) when there are some and ``--live`` was not given.
+    Checked before any credential store is opened."""
+    live = live_venue_names(config)
+    if live and not getattr(args, "live", False) and not getattr(args, "read_only", False):
+        where = f" in {config.path}" if getattr(config, "path", None) else ""
+        raise CliError(
+            f"{', '.join(live)} {'is' if len(live) == 1 else 'are'} configured with mode = \"live\"{where}: "
+            "real money. Start with --live to trade, --read-only to only watch, "
+            'or set mode = "paper" to practise'
+        )
+    return live
+
+
+def open_journal():
+    """The order journal at ``data_dir()/journal.sqlite3`` (every mode journals)."""
+    from aitbc_tui.journal import Journal, JournalError
+
+    try:
+        return Journal()
+    except JournalError as exc:
+        raise CliError(str(exc)) from None
+
+
+def build_service(args: argparse.Namespace, *, live_sim_latency: bool = True, trading: bool = False):
+    """Venues from the config (sandbox when none), wrapped in the market service with the
+    risk limits and ``--read-only``. ``trading`` (the dashboard): live venues need
+    ``--live`` (or ``--read-only``), and the order journal is opened. Headless commands
+    only read, so they need neither."""
     from aitbc_tui.service import MarketService
     from aitbc_tui.venues.factory import build_venues
 
     config = load_config(args)
+    if trading:
+        check_live_allowed(config, args)
     try:
         venues = build_venues(
             config,
@@ -91,17 +127,29 @@ def build_service(args: argparse.Namespace, *, live_sim_latency: bool = True):
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    return config, MarketService(venues)
+    service = MarketService(
+        venues,
+        journal=open_journal() if trading else None,
+        risk=getattr(config, "risk", None),
+        read_only=bool(getattr(args, "read_only", False)),
+    )
+    return config, service
+
+
+def live_gate_word(live_venues: list[str]) -> str:
+    """What the operator types to unlock live trading: the live venues' names."""
+    return "LIVE " + " ".join(sorted(live_venues))
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    config, service = build_service(args)
+    config, service = build_service(args, trading=True)
     from aitbc_tui.ui.app import AitbcApp
 
     modes = {getattr(v, "mode", None) for v in (service.venue(n) for n in service.venue_names)}
     from aitbc_tui.domain import Mode
 
     mode = Mode.LIVE if Mode.LIVE in modes else next(iter(sorted(modes, key=lambda m: m.value)), Mode.SANDBOX)
+    live = live_venue_names(config)
     ui = getattr(config, "ui", None)
     app = AitbcApp(
         service,
@@ -111,8 +159,14 @@ def run_dashboard(args: argparse.Namespace) -> int:
         min_arb_net_bps=getattr(ui, "min_arb_net_bps", None),
         keymap=getattr(config, "keys", None) or None,
         read_only=args.read_only,
+        live_gate=live_gate_word(live) if live and not args.read_only else None,
+        config=config,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        if service.journal is not None:
+            service.journal.close()
     return 0
 
 

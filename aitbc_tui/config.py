@@ -68,6 +68,9 @@ class VenueConfig:
     ws_url: str | None = None  # replaces scheme+host of every websocket endpoint (needs api_url)
     # api_url without ws_url: books by REST polling, so no websocket reaches the real host.
     read_only: bool = False
+    # Dead man's switch (kraken: cancel_all_orders_after): every open order is cancelled
+    # this many seconds after the dashboard stops re-arming it; None: off.
+    dead_man_switch_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +185,7 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 # ---- validation ----------------------------------------------------------------------
 
 _TOP_KEYS = ("venues", "risk", "ui", "keys")
-_VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only")
+_VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value")
 _UI_KEYS = ("theme", "impact_size", "min_arb_net_bps")
 
@@ -314,6 +317,13 @@ class _Parser:
         read_only = spec.get("read_only", False)
         if not isinstance(read_only, bool):
             raise self.error(f"{key}.read_only", f"must be true or false, got {_type_name(read_only)}")
+        dead_man = spec.get("dead_man_switch_s")
+        if dead_man is not None:
+            dkey = f"{key}.dead_man_switch_s"
+            if isinstance(dead_man, bool) or not isinstance(dead_man, int) or not 10 <= dead_man <= 86400:
+                raise self.error(dkey, f"{dead_man!r} is not allowed; use whole seconds from 10 to 86400")
+            if mode is Mode.PAPER:
+                raise self.error(dkey, "has no effect in paper mode (orders never reach the venue); remove it")
         return VenueConfig(
             name=name,
             exchange=exchange,
@@ -322,6 +332,7 @@ class _Parser:
             api_url=api_url,
             ws_url=ws_url,
             read_only=read_only,
+            dead_man_switch_s=dead_man,
         )
 
     def exchange(self, value: Any, key: str) -> str:

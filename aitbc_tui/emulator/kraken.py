@@ -21,6 +21,7 @@ commonCurrencies turn them back into BTC/USDT, ETH/BTC, ...
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -218,6 +219,7 @@ class KrakenProtocol:
             "OpenOrders": self.open_orders,
             "ClosedOrders": self.closed_orders,
             "QueryOrders": self.query_orders,
+            "CancelAllOrdersAfter": self.cancel_all_orders_after,
         }
         routes: list[web.RouteDef] = []
         for name, handler in public.items():
@@ -491,6 +493,35 @@ class KrakenProtocol:
             raise KrakenError("EOrder:Unknown order") from None
         return {"count": 1}
 
+    def cancel_all_orders_after(self, account: str, params: dict[str, str]) -> dict:
+        """Dead man's switch: cancel every open order of the account ``timeout`` seconds
+        from now unless called again; ``timeout=0`` disarms it."""
+        try:
+            timeout = int(params.get("timeout", ""))
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments:timeout") from None
+        if not 0 <= timeout <= 86400:
+            raise KrakenError("EGeneral:Invalid arguments:timeout")
+        timers = self.ctx.state.setdefault("kraken_dead_man", {})
+        previous = timers.pop(account, None)
+        if previous is not None:
+            previous.cancel()
+        now = self.ctx.clock()
+        if timeout == 0:
+            return {"currentTime": _iso(now), "triggerTime": "0"}
+
+        async def fire() -> None:
+            await asyncio.sleep(timeout)
+            timers.pop(account, None)
+            for order in list(self.engine.open_orders(account)):
+                try:
+                    self.engine.cancel(account, order.id)
+                except OrderNotFound:
+                    pass
+
+        timers[account] = self.ctx.spawn(fire())
+        return {"currentTime": _iso(now), "triggerTime": _iso(now + timeout)}
+
     def _find(self, account: str, txid: str, client_id: str) -> Order | None:
         if client_id:
             return self.engine.get_order(account, client_order_id=client_id)
@@ -597,6 +628,10 @@ class KrakenProtocol:
 
 
 # ---- helpers -----------------------------------------------------------------------------
+
+
+def _iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 def _decimal(raw: str | None) -> Decimal | None:

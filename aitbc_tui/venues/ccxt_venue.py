@@ -12,6 +12,7 @@ looks the order up by client id (``fetch_order_by_client_id``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -256,6 +257,57 @@ def readable_error(venue: str, exchange_id: str, text: str) -> str:
     return text
 
 
+class RedactingLogger:
+    """Stands in for a ccxt exchange's logger: formats each record and replaces the API
+    key, secret and passphrase with ``****`` before it reaches any handler."""
+
+    def __init__(self, logger: logging.Logger, credentials: Any) -> None:
+        self._logger = logger
+        values = [credentials.api_key, credentials.secret, credentials.passphrase]
+        self._values = [v for v in values if v is not None and v]  # Secrets: redacted in any repr
+
+    def _redact(self, text: str) -> str:
+        for secret in self._values:
+            text = text.replace(secret.reveal(), "****")
+        return text
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = " ".join(str(a) for a in (msg, *args))
+        kwargs.pop("exc_info", None)  # a traceback's locals could hold the values
+        self._logger.log(level, "%s", self._redact(text), **kwargs)
+
+    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.DEBUG, msg, *args, **kwargs)
+
+    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.INFO, msg, *args, **kwargs)
+
+    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.WARNING, msg, *args, **kwargs)
+
+    warn = warning
+
+    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
+    def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
+    def critical(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.CRITICAL, msg, *args, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+        return self._logger.isEnabledFor(level)
+
+    def __repr__(self) -> str:
+        return f"RedactingLogger({self._logger.name!r})"
+
+
 def _time_http(exchange: Any) -> None:
     """Record the duration of each HTTP request made where ``_HTTP_TIMES_MS`` is set."""
     fetch = exchange.fetch
@@ -351,6 +403,8 @@ class CcxtVenue:
         self._sequence = 0
         self.resyncs = 0  # book resubscriptions after a sequence gap (ccxt ChecksumError)
         self._orders: dict[str, Order] = {}  # by venue order id, as last seen
+        self._dead_man_task: asyncio.Task | None = None
+        self.dead_man_armed_until: float | None = None  # epoch seconds, as last re-armed
         self.probe = ""
         self.last_feed_event = ""  # "websocket", "rest", "watchdog: ..." for diagnostics
         if self.mode is Mode.LIVE and credentials is None:
@@ -400,6 +454,8 @@ class CcxtVenue:
         if not pro:
             _time_http(exchange)
         if self._credentials is not None and self.mode is not Mode.PAPER:
+            # ccxt logs request headers (with the API key) at DEBUG: redact its log lines.
+            exchange.logger = RedactingLogger(exchange.logger or logging.getLogger("ccxt"), self._credentials)
             exchange.apiKey = self._credentials.api_key.reveal()
             exchange.secret = self._credentials.secret.reveal()
             if self._credentials.passphrase is not None:
@@ -513,8 +569,39 @@ class CcxtVenue:
 
     async def start(self) -> None:
         await self.load_markets()
+        if self.config.dead_man_switch_s and self.mode is not Mode.PAPER and self._dead_man_task is None:
+            if not self._rest.has.get("cancelAllOrdersAfter"):
+                raise ConfigError(
+                    None, f"venues.{self.name}.dead_man_switch_s",
+                    f"{self.exchange_id} has no dead man's switch (cancelAllOrdersAfter) in ccxt; remove the key",
+                )  # fmt: skip
+            await self.arm_dead_man_switch()  # armed before the first order can be placed
+            self._dead_man_task = asyncio.create_task(self._rearm_dead_man_switch(), name=f"dead-man:{self.name}")
+
+    async def arm_dead_man_switch(self) -> float:
+        """(Re-)arm the venue's dead man's switch; returns when it would fire (epoch s)."""
+        timeout_s = int(self.config.dead_man_switch_s or 0)
+        await self._call(lambda: self._rest.cancel_all_orders_after(timeout_s * 1000))
+        self.dead_man_armed_until = time.time() + timeout_s
+        return self.dead_man_armed_until
+
+    async def _rearm_dead_man_switch(self) -> None:
+        """Re-arm every third of the timeout, so two missed rounds still leave it armed.
+        On exit it stays armed: unattended orders are cancelled when it fires."""
+        interval = max(1.0, (self.config.dead_man_switch_s or 0) / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.arm_dead_man_switch()
+            except VenueError as exc:
+                log.warning("%s: re-arming the dead man's switch failed: %s", self.name, exc)
 
     async def close(self) -> None:
+        if self._dead_man_task is not None:
+            self._dead_man_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._dead_man_task
+            self._dead_man_task = None
         for exchange in (self._ws, self._rest):
             if exchange is not None:
                 try:
@@ -878,6 +965,8 @@ class PaperVenue:
     def __init__(self, inner: CcxtVenue, *, balances: Mapping[str, Decimal] | None = None) -> None:
         self.inner = inner
         self.name = inner.name
+        self.exchange_id = inner.exchange_id  # client order ids in the venue's format
+        self.read_only = inner.config.read_only
         self.mode = Mode.PAPER
         self.probe = inner.probe
         self._free: dict[str, Decimal] = dict(balances or {})
