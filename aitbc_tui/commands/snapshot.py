@@ -224,11 +224,13 @@ def run_health(args) -> int:
                     for h in rows
                 ])
             else:
-                print(f"{'venue':<12}{'status':<11}{'rtt ms':>8}{'book age':>10}  probe / last error")
+                name_width = max([len("venue"), *(len(h.venue) for h in rows)]) + 2
+                print(f"{'venue':<{name_width}}{'status':<11}{'rtt ms':>8}{'book age':>10}  probe / last error")
                 for h in rows:
                     rtt = "—" if h.latency_ms is None else f"{h.latency_ms:.1f}"
                     age = "—" if h.book_age_s is None else f"{h.book_age_s:.2f}s"
-                    print(f"{h.venue:<12}{h.status.value:<11}{rtt:>8}{age:>10}  {h.probe}{'  ' + h.last_error if h.last_error else ''}")
+                    error = f"  {h.last_error}" if h.last_error else ""
+                    print(f"{h.venue:<{name_width}}{h.status.value:<11}{rtt:>8}{age:>10}  {h.probe}{error}")
                 print(f"rule: {HEALTH_RULE}")
             return 0
         finally:
