@@ -542,11 +542,15 @@ class CcxtVenue:
         try:
             return await coro_fn()
         except (ccxt.BaseError, InvalidOperation) as exc:
-            raise self._error(exc) from exc
-        except asyncio.TimeoutError as exc:
-            raise VenueUnavailable(f"{self.name}: request timed out") from exc
+            error: VenueError = self._error(exc)
+        except asyncio.TimeoutError:
+            error = VenueUnavailable(f"{self.name}: request timed out")
         except OSError as exc:
-            raise VenueUnavailable(f"{self.name}: network error: {exc}") from exc
+            error = VenueUnavailable(f"{self.name}: network error: {exc}")
+        # Raised outside the handler, with no cause or context: ccxt's frames hold the
+        # signed request (API key in its headers) as locals, and a traceback printed with
+        # locals (Textual's crash screen) would show them.
+        raise error
 
     def _require(self, feature: str, what: str) -> None:
         if not self._rest.has.get(feature):
@@ -677,9 +681,13 @@ class CcxtVenue:
         except (ccxt.BaseError, OSError) as exc:
             self._backoff_s[symbol] = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
             await self._rebuild_ws(f"{type(exc).__name__}: {exc}")
-            raise self._error(exc) if isinstance(exc, ccxt.BaseError) else VenueUnavailable(
+            error = self._error(exc) if isinstance(exc, ccxt.BaseError) else VenueUnavailable(
                 f"{self.name}: websocket error: {exc}"
-            ) from exc
+            )
+        else:
+            error = None
+        if error is not None:
+            raise error  # outside the handler: no ccxt frames (and their locals) attached
         self._backoff_s.pop(symbol, None)
         self._sequence += 1
         self.last_feed_event = "websocket"
