@@ -13,4 +13,5 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("AITBC_DATA_DIR", str(data))
     monkeypatch.setenv("AITBC_CONFIG_DIR", str(config))
     monkeypatch.delenv("AITBC_VAULT_PASSPHRASE", raising=False)
+    monkeypatch.delenv("AITBC_TEST_CRASH_AT", raising=False)  # crash points are for crash tests only
     return data, config

@@ -23,6 +23,7 @@ KEYS: list[tuple[str, str]] = [
     ("tab / shift+tab", "move between panes"),
     ("↑ / ↓", "move the selection in the orders pane"),
     ("t", "next theme"),
+    ("K", "credentials: where each venue's keys are stored (masked); set, delete, test"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
     ("q", "quit"),
@@ -32,7 +33,7 @@ MODES: list[tuple[str, str]] = [
     ("SANDBOX", "simulated venues and matching engine; no network, no keys (default)"),
     ("PAPER", "a real venue's public feed; orders fill locally against it"),
     ("TESTNET", "the venue's test network, with testnet keys"),
-    ("LIVE", "real keys, real orders"),
+    ("LIVE", "real keys, real orders: needs --live and typing the word shown at start"),
 ]
 
 
