@@ -36,19 +36,10 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         Binding("enter", "review", "Review", id="form.review", show=False, priority=False),
     ]
 
-    def __init__(
-        self,
-        *,
-        venue: str,
-        mode: Mode,
-        market: Market,
-        side: Side,
-        book: Callable[[], BookSnapshot | None],
-        balances: Callable[[], Mapping[str, Balance]],
-        amount: str = "",
-    ) -> None:
+    def __init__(self, **settings) -> None:
+        """``settings``: the keyword arguments of ``configure``."""
         super().__init__()
-        self.configure(venue=venue, mode=mode, market=market, side=side, book=book, balances=balances, amount=amount)
+        self.configure(**settings)
 
     def configure(
         self,
