@@ -237,7 +237,7 @@ async def test_every_action_is_in_the_command_palette(tmp_path):
         await pilot.press("n")
 
 
-async def test_panes_keep_updating_behind_the_order_form(tmp_path):
+async def test_dashboard_holds_still_behind_the_form_which_shows_the_live_top_of_book(tmp_path):
     app = make_app(tmp_path, frozen=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot, timeout=3.0)
@@ -245,6 +245,15 @@ async def test_panes_keep_updating_behind_the_order_form(tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, OrderForm))
         ladder = app.screen_stack[0].query_one(BookLadder)
         shown = ladder._snapshot.sequence
-        await wait_until(pilot, lambda: ladder._snapshot.sequence != shown, timeout=3.0)
-        assert isinstance(app.screen, OrderForm)
+        market_line = app.screen.query_one("#form-market", Static)
+        first = str(market_line.render())
+        assert first.startswith("bid ")
+        live = app.service.book("binance", "BTC/USDT").sequence
+        await wait_until(pilot, lambda: app.service.book("binance", "BTC/USDT").sequence > live + 3, timeout=3.0)
+        await pilot.pause(0.3)
+        # One consistent picture behind the modal, not half-updated rows ...
+        assert ladder._snapshot.sequence == shown
+        # ... while the form itself follows the market.
+        await wait_until(pilot, lambda: str(market_line.render()) != first, timeout=8.0)
         await pilot.press("escape")
+        await wait_until(pilot, lambda: ladder._snapshot.sequence > shown, timeout=2.0)

@@ -281,7 +281,16 @@ class AitbcApp(App[None]):
 
     # ---- repaint (bounded rate, only what changed) ------------------------------------
 
+    def _behind_modal(self) -> bool:
+        # Textual composites the dashboard under a modal only partly: rows under the
+        # modal's span kept showing old prices beside fresh ones. So the dashboard holds
+        # one consistent picture while a modal is open (the order form shows the live
+        # top of book itself), and catches up in one repaint when the modal closes.
+        return len(self.screen_stack) > 1
+
     def _repaint(self, force: bool = False) -> None:
+        if self._behind_modal() and not force:
+            return
         try:
             self._repaint_fast(force)
         except (NoMatches, IndexError):  # a tick that lands while the app is shutting down
@@ -289,7 +298,7 @@ class AitbcApp(App[None]):
 
     def _repaint_fast(self, force: bool = False) -> None:
         dirty = self.service.drain_dirty_books()
-        if self._arb_index is not None and dirty:
+        if self._arb_index is not None and (dirty or force):
             books = self.service.books()
             for key in dirty:
                 self._arb_index.update(books[key])
@@ -302,6 +311,8 @@ class AitbcApp(App[None]):
             self._paint_balances()
 
     def _repaint_slow(self) -> None:
+        if self._behind_modal():
+            return
         try:
             self._paint_health()
             self._update_status()

@@ -75,6 +75,7 @@ class OrderForm(ModalScreen[OrderRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="order-form", classes="modal-box"):
             yield Static("", id="form-title", classes="modal-title")
+            yield Static("", id="form-market")
             with Horizontal(classes="form-row"):
                 yield Label("Type", classes="form-label")
                 yield Static("", id="form-type")
@@ -92,6 +93,24 @@ class OrderForm(ModalScreen[OrderRequest | None]):
 
     def on_mount(self) -> None:
         self._fill()
+        self.set_interval(0.2, self._show_market, name="form-market")
+
+    def _show_market(self) -> None:
+        """The live top of book, since the dashboard behind holds still while the form is open."""
+        if not self.is_current:
+            return
+        book = self._book()
+        places = decimals_of(self.market.tick_size)
+        if book is None or book.best_bid is None or book.best_ask is None:
+            text = "[dim]no two-sided book[/dim]"
+        else:
+            mid = (book.best_bid + book.best_ask) / 2
+            bps = (book.best_ask - book.best_bid) / mid * 10000
+            text = (
+                f"bid [b]{fmt_fixed(book.best_bid, places)}[/b] · ask [b]{fmt_fixed(book.best_ask, places)}[/b]"
+                f" · spread {fmt_fixed(bps, 2, grouping=False)} bps"
+            )
+        self.query_one("#form-market", Static).update(text)
 
     def on_screen_resume(self) -> None:
         self.query_one("#amount", Input).focus()
@@ -116,6 +135,7 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         self.query_one("#price-row").display = True
         self.query_one("#price-error").display = True
         amount.focus()
+        self._show_market()
         self._update_estimate()
 
     def _title(self) -> str:
