@@ -327,7 +327,9 @@ class AitbcApp(App[None]):
             return
         book = self.service.book(self.venue, self.symbol)
         market = self.service.market(self.venue, self.symbol)
-        ladder.border_title = f"Order book · {self.venue} · {self.symbol}"
+        title = f"Order book · {self.venue} · {self.symbol}"
+        if ladder.border_title != title:  # setting it (even unchanged) repaints the whole ladder
+            ladder.border_title = title
         if book is None or market is None:
             ladder.message = f"waiting for {self.venue} {self.symbol}…"
             ladder.set_book(None, None, [])

@@ -1,8 +1,9 @@
 """The order-book ladder: a Line-API widget (render_line -> Strip).
 
-A repaint builds each visible row once per book snapshot and caches the Strips;
-Textual asks for lines only when the widget is dirty, so a book that did not
-change costs nothing. Colours come from component classes styled with the theme's
+A new snapshot rebuilds only the rows whose content changed (each row is keyed by
+what it shows: price, size, cumulative size, bar length) and marks only those lines
+dirty, so Textual's compositor re-renders a handful of lines instead of the whole
+ladder; render_line only indexes the cached Strips. Colours come from component classes styled with the theme's
 trading variables ($bid, $ask, ...), so a theme switch restyles without code.
 """
 
@@ -12,7 +13,7 @@ from decimal import Decimal
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -60,10 +61,15 @@ class BookLadder(Widget, can_focus=True):
         self._analysis: list[list[Cell]] = []
         self._strips: list[Strip] | None = None
         self._built_for: tuple[int, int] = (0, 0)
+        # Strips of the last build keyed by row content, valid for one layout
+        # (width, column width, decimals): a row that did not change keeps its Strip.
+        self._row_cache: dict[tuple, Strip] = {}
+        self._row_cache_layout: tuple = ()
         self.message = "waiting for the first book…"
         # Resolved styles, per component class ("" = base; "bid+bar" = bar on a bid row).
         # Resolving a style walks the DOM, so it is done once per theme, not per cell.
         self._styles: dict[str, Style] | None = None
+        self._old_rows: dict[tuple, Strip] = {}
 
     # ---- data in ----------------------------------------------------------------------
 
@@ -71,13 +77,30 @@ class BookLadder(Widget, can_focus=True):
         self._snapshot = snapshot
         self._market = market
         self._analysis = analysis
-        self._strips = None
-        self.refresh()
+        old = self._strips
+        width, height = self.size
+        if old is None or self._built_for != (width, height) or not self.is_mounted:
+            self._strips = None  # built on the next render_line
+            self.refresh()
+            return
+        new = self._strips = self._build(width)
+        # Mark only the changed lines dirty (unchanged rows keep the very same Strip).
+        start = None
+        for y in range(max(len(old), len(new)) + 1):
+            same = y < len(old) and y < len(new) and old[y] is new[y]
+            if y == max(len(old), len(new)):
+                same = True
+            if not same and start is None:
+                start = y
+            elif same and start is not None:
+                self.refresh(Region(0, start, width, y - start))
+                start = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = None
         self._styles = None
+        self._row_cache = {}
 
     @property
     def levels_per_side(self) -> int:
@@ -116,10 +139,33 @@ class BookLadder(Widget, can_focus=True):
         return styles
 
     def _row(self, cells: list[Cell], width: int) -> Strip:
-        segments = [Segment(text, self._style(comp)) for text, comp in cells]
-        return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
+        key = ("row", tuple(cells))
+        strip = self._old_rows.get(key)
+        if strip is None:
+            segments = [Segment(text, self._style(comp)) for text, comp in cells]
+            strip = Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
+        self._row_cache[key] = strip
+        return strip
+
+    def _blank(self, width: int) -> Strip:
+        strip = self._old_rows.get(("blank",))
+        if strip is None:
+            strip = Strip.blank(width, self._style(""))
+        self._row_cache[("blank",)] = strip
+        return strip
 
     def _build(self, width: int) -> list[Strip]:
+        snap, market = self._snapshot, self._market
+        layout = (width, self.size.height, market.tick_size if market else None, market.lot_size if market else None)
+        self._old_rows = self._row_cache if layout == self._row_cache_layout else {}
+        self._row_cache = {}
+        self._row_cache_layout = layout
+        try:
+            return self._build_rows(width)
+        finally:
+            self._old_rows = {}
+
+    def _build_rows(self, width: int) -> list[Strip]:
         snap, market = self._snapshot, self._market
         strips: list[Strip] = []
         if snap is None or market is None:
@@ -148,7 +194,7 @@ class BookLadder(Widget, can_focus=True):
 
         # Asks: worst at the top, best next to the mid line; pad so the mid line stays put.
         for _ in range(n - len(asks)):
-            strips.append(Strip.blank(width, self._style("")))
+            strips.append(self._blank(width))
         for (price, size), cum in reversed(list(zip(asks, cum_asks))):
             strips.append(self._level(price, size, cum, max_cum, price_places, size_places, col, width, "ask"))
 
@@ -167,7 +213,7 @@ class BookLadder(Widget, can_focus=True):
         for (price, size), cum in zip(bids, cum_bids):
             strips.append(self._level(price, size, cum, max_cum, price_places, size_places, col, width, "bid"))
         for _ in range(n - len(bids)):
-            strips.append(Strip.blank(width, self._style("")))
+            strips.append(self._blank(width))
 
         for cells in self._analysis:
             strips.append(self._row(cells, width))
@@ -185,14 +231,33 @@ class BookLadder(Widget, can_focus=True):
         width: int,
         side: str,
     ) -> Strip:
+        bar_cells = int((cum / max_cum) * width) if max_cum > 0 else 0
+        bar_cells = max(0, min(width, bar_cells))
+        key = (side, price, size, cum, bar_cells)
+        strip = self._old_rows.get(key)
+        if strip is None:
+            strip = self._level_strip(price, size, cum, bar_cells, price_places, size_places, col, width, side)
+        self._row_cache[key] = strip
+        return strip
+
+    def _level_strip(
+        self,
+        price: Decimal,
+        size: Decimal,
+        cum: Decimal,
+        bar_cells: int,
+        price_places: int,
+        size_places: int,
+        col: int,
+        width: int,
+        side: str,
+    ) -> Strip:
         text = (
             f" {fmt_fixed(price, price_places):>{col - 1}}"
             f"{fmt_fixed(size, size_places):>{col}}"
             f"{fmt_fixed(cum, size_places):>{col}}"
         )
         text = text[:width].ljust(width)
-        bar_cells = int((cum / max_cum) * width) if max_cum > 0 else 0
-        bar_cells = max(0, min(width, bar_cells))
         split = width - bar_cells  # the depth bar grows from the right edge
         fg = self._style(f"ladder--{side}")
         bar = self._style(f"{side}+bar")
