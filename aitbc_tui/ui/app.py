@@ -273,6 +273,40 @@ class AitbcApp(App[None]):
             self._arb_index.update(book)
         self._repaint(force=True)
         self._repaint_slow()
+        # Compose the order form once the first frames are out, while nobody waits for
+        # it, so `b` only has to show it.
+        self.set_timer(0.3, self._prepare_order_form, name="prepare-order-form")
+
+    def _order_settings(self, venue: str, symbol: str, side: Side) -> dict | None:
+        market = self.service.market(venue, symbol)
+        if market is None:
+            return None
+        return dict(
+            venue=venue,
+            mode=self.mode,
+            market=market,
+            side=side,
+            book=lambda: self.service.book(venue, symbol),
+            balances=lambda: self.service.balances(venue),
+        )
+
+    def _prepare_order_form(self) -> None:
+        """Build, install and mount (compose + CSS) the one order form off screen.
+
+        Mounting is what `push_screen` does for a screen that is not running yet
+        (`App._get_screen`); here it happens after the first frame, not after a keypress.
+        The form stays off the screen stack, so nothing is shown."""
+        if self._order_form is not None or self.venue is None or self.symbol is None:
+            return
+        settings = self._order_settings(self.venue, self.symbol, Side.BUY)
+        if settings is None or self._order_form is not None:
+            return
+        self._order_form = OrderForm(**settings)
+        self.install_screen(self._order_form, name="order-form")
+        try:
+            self._get_screen("order-form")  # register + mount without pushing
+        except Exception:  # noqa: BLE001 - a private Textual API: fall back to composing on `b`
+            pass
 
     async def on_unmount(self) -> None:
         for timer in self._repaint_timers:
@@ -497,17 +531,10 @@ class AitbcApp(App[None]):
         if market is None:
             self.notify(f"{self.symbol} is not listed on {self.venue}", severity="error")
             return
-        venue, symbol = self.venue, self.symbol
-        settings = dict(
-            venue=venue,
-            mode=self.mode,
-            market=market,
-            side=Side(side),
-            book=lambda: self.service.book(venue, symbol),
-            balances=lambda: self.service.balances(venue),
-        )
-        # One form for the whole session, reconfigured per keypress: composing it again
-        # would cost ~60 ms of CSS work between `b` and the form on screen.
+        settings = self._order_settings(self.venue, self.symbol, Side(side))
+        # One form for the whole session, composed after start-up (_prepare_order_form)
+        # and reconfigured per keypress: composing it between `b` and the form on screen
+        # would cost ~60 ms of CSS work.
         if self._order_form is None:
             self._order_form = OrderForm(**settings)
             self.install_screen(self._order_form, name="order-form")
