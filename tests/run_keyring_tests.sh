@@ -1,5 +1,7 @@
 #!/bin/sh
-# Run the tests marked secret_service against a real, throwaway Secret Service.
+# Run the tests marked secret_service against a real, throwaway Secret Service: the
+# credential store (test_credentials.py), `keys set/list/test/delete` end to end against the
+# exchange emulators and the canary with the Secret Service store (test_keys_e2e.py).
 #
 # Needs: apt-get install -y gnome-keyring dbus-daemon dbus-x11
 # Usage: tests/run_keyring_tests.sh [extra pytest args]   (PYTHON defaults to /work/venv/bin/python,
@@ -37,5 +39,5 @@ dbus-run-session -- sh -eu -c '
         echo "run_keyring_tests.sh: the secure keyring is $backend, not SecretService" >&2
         exit 1
     fi
-    "$PYTHON" -m pytest -m secret_service -rs "$@" tests/test_credentials.py
+    "$PYTHON" -m pytest -m secret_service -rs "$@" tests/test_credentials.py tests/test_keys_e2e.py
 ' run_keyring_tests "$@"
