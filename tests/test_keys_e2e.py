@@ -193,6 +193,7 @@ def keys_flow(store: str, exchange: str, emu: RunningEmulator, config: Path, cap
         lines = err.strip().splitlines()
         assert len(lines) == 1, err  # one readable line, no traceback
         assert lines[0].startswith(f"aitbc-tui keys: error: {venue}: authenticated call failed: "), err
+        assert lines[0].count(venue) == 1, err  # the venue is named once
         assert AUTH_ERRORS[exchange] in err and "authentication failed: check the API key, secret" in err
         assert_no_secret(err, emu.api_key, emu.secret, wrong)
         seen["auth_error"] = lines[0]

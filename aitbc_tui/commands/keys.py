@@ -195,6 +195,9 @@ def _test(args: argparse.Namespace) -> int:
     except Exception as exc:  # the probe's message is for the operator; no traceback
         if type(exc).__name__ == "ConfigError":  # venue not configured: a usage problem
             return _error(str(exc), EXIT_USAGE)
-        return _error(f"{args.venue}: authenticated call failed: {exc}")
+        message = str(exc)
+        if message.startswith(f"{args.venue}: "):  # venue errors name the venue already
+            message = message[len(args.venue) + 2 :]
+        return _error(f"{args.venue}: authenticated call failed: {message}")
     print(f"{args.venue}: key {creds.masked_key()} works ({float(result):.0f} ms)")
     return EXIT_OK
