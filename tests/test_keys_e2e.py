@@ -241,12 +241,6 @@ def test_keys_set_list_test_delete_through_the_vault(exchange, emulators, tmp_pa
     assert emu.secret.encode() not in data and emu.api_key.encode() not in data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CcxtVenue.authenticated_ping times the whole fetch_balance: load_markets and ccxt's "
-    "client-side rate-limit wait (kraken: about 1 s) count as latency; ping() already times the "
-    "round trip itself (_HTTP_TIMES_MS)",
-)
 def test_keys_test_reports_the_round_trip_not_the_rate_limiter(emulators, tmp_path, capsys, monkeypatch, fast_vault):
     emu = emulators["kraken"]
     venue = venue_name("kraken", "vault")

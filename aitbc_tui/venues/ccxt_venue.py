@@ -948,9 +948,16 @@ class CcxtVenue:
     async def authenticated_ping(self) -> float:
         """Latency of one authenticated request (fetch_balance): proves the keys work."""
         self._require_keys()
+        # The signed request's own round trip, as ping() does: not the markets fetch that
+        # ccxt runs first, nor the wait in ccxt's client-side rate limiter.
+        times: list[float] = []
+        token = _HTTP_TIMES_MS.set(times)
         started = time.perf_counter()
-        await self._call(lambda: self._rest.fetch_balance())
-        return (time.perf_counter() - started) * 1000
+        try:
+            await self._call(lambda: self._rest.fetch_balance())
+        finally:
+            _HTTP_TIMES_MS.reset(token)
+        return times[-1] if times else (time.perf_counter() - started) * 1000
 
 
 # ---- paper trading -------------------------------------------------------------------
