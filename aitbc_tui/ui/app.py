@@ -147,7 +147,7 @@ class AitbcApp(App[None]):
         self._pane("#health", LineTable).columns = HEALTH_COLUMNS_NARROW if narrow else HEALTH_COLUMNS
         self._pane("#balances", LineTable).columns = []  # rebuilt for the new width on the next paint
         self._repaint(force=True)
-        self._repaint_slow()
+        self._repaint_slow(force=True)
 
     def _pane(self, selector: str, expect_type: type[W]) -> W:
         """A widget of the dashboard screen, even while a modal is on top (App.query_one
@@ -272,7 +272,7 @@ class AitbcApp(App[None]):
         for book in self.service.books().values():
             self._arb_index.update(book)
         self._repaint(force=True)
-        self._repaint_slow()
+        self._repaint_slow(force=True)
         # Compose the order form once the first frames are out, while nobody waits for
         # it, so `b` only has to show it.
         self.set_timer(0.3, self._prepare_order_form, name="prepare-order-form")
@@ -344,8 +344,8 @@ class AitbcApp(App[None]):
             self._paint_orders()
             self._paint_balances()
 
-    def _repaint_slow(self) -> None:
-        if self._behind_modal():
+    def _repaint_slow(self, force: bool = False) -> None:
+        if self._behind_modal() and not force:
             return
         try:
             self._paint_health()
