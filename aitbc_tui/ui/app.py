@@ -9,6 +9,7 @@ turned into notifications in one place.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -273,6 +274,9 @@ class AitbcApp(App[None]):
             self._arb_index.update(book)
         self._repaint(force=True)
         self._repaint_slow(force=True)
+        # Everything built so far lives for the session: move it out of the collector's
+        # reach, so full collections during a busy market scan only what is new.
+        gc.freeze()
         # Compose the order form once the first frames are out, while nobody waits for
         # it, so `b` only has to show it.
         self.set_timer(0.3, self._prepare_order_form, name="prepare-order-form")
