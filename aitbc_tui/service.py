@@ -368,7 +368,8 @@ class MarketService:
 
     async def _poll_account(self, state: _VenueState) -> None:
         while True:
-            await asyncio.sleep(self.account_interval_s)
+            # A venue may ask to be polled less often (its private rate limit).
+            await asyncio.sleep(max(self.account_interval_s, getattr(state.venue, "account_interval_s", 0.0)))
             try:
                 await self._refresh_account(state)
             except asyncio.CancelledError:

@@ -468,6 +468,14 @@ class CcxtVenue:
         return f"{method} ({path})" if path else method
 
     @property
+    def account_interval_s(self) -> float:
+        """How often the service should poll balances and orders: each poll is three
+        private calls, and ccxt's throttle queues an order behind them, so a venue with a
+        slow private rate (kraken: ~3 s a call) is polled less often than a fast one."""
+        rate_limit_s = float(getattr(self._rest, "rateLimit", 50) or 50) / 1000
+        return max(1.0, 10 * rate_limit_s)
+
+    @property
     def uses_websocket(self) -> bool:
         if self._use_websocket is not None:
             return self._use_websocket
