@@ -138,6 +138,7 @@ class AitbcApp(App[None]):
         self._repaint_timers: list = []
         self._narrow = False
         self._order_form: OrderForm | None = None
+        self._status_text = ""
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW_WIDTH
@@ -502,7 +503,10 @@ class AitbcApp(App[None]):
         if self.mode is Mode.LIVE and not self.trading_armed:
             extra += "  LOCKED"
         text = f" {self.mode.value.upper()} {extra} │ {where} │ {now} │ b buy · s sell · c cancel · / symbol · v venue · ? help"
-        self._pane("#status-bar", Static).update(text)
+        if text != self._status_text:
+            self._status_text = text
+            # One line of fixed size: no layout pass for a clock tick.
+            self._pane("#status-bar", Static).update(text, layout=False)
 
     # ---- actions ----------------------------------------------------------------------
 
