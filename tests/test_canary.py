@@ -78,40 +78,38 @@ def debug_log(tmp_path):
     handler.close()
 
 
-async def test_canary_never_leaves_the_credential_store(emulator_factory, tmp_path, monkeypatch, capfd, debug_log):  # noqa: F811
-    emu = await emulator_factory("binance", api_key=CANARY_KEY, secret=CANARY_SECRET, simulate=False, seed=9)
-    monkeypatch.setenv("AITBC_VAULT_PASSPHRASE", "canary-vault-passphrase")
-    store = CredentialStore.open("vault", insecure_test_scrypt_n=2**4)
-    store.set("emu", Credentials(api_key=CANARY_KEY, secret=CANARY_SECRET))
-    monkeypatch.delenv("AITBC_VAULT_PASSPHRASE")  # the app gets the store, not the environment
-
+async def failing_live_session(store, venue: str, emu, tmp_path) -> list[str]:
+    """A live session against the emulator with keys from ``store``: gate, order, the
+    credentials screen, two screenshots, then a crash inside the app's message loop
+    (Textual's crash screen, with locals) and a ccxt authentication failure rendered with
+    locals. Returns every text a person could have seen."""
     config_path = tmp_path / "live.toml"
     config_path.write_text(
-        f'[venues.emu]\nexchange = "binance"\nmode = "live"\nsymbols = ["BTC/USDT"]\n'
+        f'[venues.{venue}]\nexchange = "binance"\nmode = "live"\nsymbols = ["BTC/USDT"]\n'
         f'api_url = "{emu.url}"\nws_url = "{emu.ws_url.rsplit("/", 1)[0]}"\n'
     )
     config = load_config(config_path)
     venues = build_venues(config, credentials=store)
     journal = Journal()
     service = MarketService(venues, journal=journal, risk=config.risk, health_interval_s=0.3, account_interval_s=0.3)
-    app = AitbcApp(service, mode=Mode.LIVE, live_gate="LIVE emu", config=config,
+    app = AitbcApp(service, mode=Mode.LIVE, live_gate=f"LIVE {venue}", config=config,
                    credential_store_factory=lambda provider: store)  # fmt: skip
     outputs: list[str] = []
 
     def boom() -> None:
-        credentials = store.get("emu")  # a local the crash screen will print
-        venue = service.venue("emu")
-        raise RuntimeError(f"canary crash with {credentials} on {venue}")
+        credentials = store.get(venue)  # locals the crash screen will print
+        running_venue = service.venue(venue)
+        raise RuntimeError(f"canary crash with {credentials} on {running_venue}")
 
     app.action_canary_crash = boom
     with pytest.raises(RuntimeError, match="canary crash"):  # run_test re-raises the crash
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press(*"LIVE emu", "enter")
+            await pilot.press(*f"LIVE {venue}", "enter")
             for _ in range(500):
-                if service.book("emu", "BTC/USDT") is not None and service.balances("emu"):
+                if service.book(venue, "BTC/USDT") is not None and service.balances(venue):
                     break
                 await pilot.pause(0.02)
-            assert not isinstance(app.screen, LiveGateScreen) and service.balances("emu")
+            assert not isinstance(app.screen, LiveGateScreen) and service.balances(venue)
             await pilot.press("b")
             for _ in range(250):
                 if isinstance(app.screen, OrderForm):
@@ -152,7 +150,24 @@ async def test_canary_never_leaves_the_credential_store(emulator_factory, tmp_pa
     # A ccxt authentication error (wrong secret): its message, and its traceback with locals.
     outputs.extend(await authentication_failure(config))
     journal.close()
+    return outputs
 
+
+async def test_canary_never_leaves_the_credential_store(emulator_factory, tmp_path, monkeypatch, capfd, debug_log):  # noqa: F811
+    emu = await emulator_factory("binance", api_key=CANARY_KEY, secret=CANARY_SECRET, simulate=False, seed=9)
+    monkeypatch.setenv("AITBC_VAULT_PASSPHRASE", "canary-vault-passphrase")
+    store = CredentialStore.open("vault", insecure_test_scrypt_n=2**4)
+    store.set("emu", Credentials(api_key=CANARY_KEY, secret=CANARY_SECRET))
+    monkeypatch.delenv("AITBC_VAULT_PASSPHRASE")  # the app gets the store, not the environment
+
+    outputs = await failing_live_session(store, "emu", emu, tmp_path)
+    files = assert_no_canary(outputs, capfd, debug_log, tmp_path)
+    assert any(p.suffix == ".vault" for p in files)
+
+
+def assert_no_canary(outputs: list[str], capfd, debug_log, tmp_path, extra_files: list[Path] = ()) -> list[Path]:
+    """The canary is in no output, log line, screenshot, or file under the data directory
+    (nor in ``extra_files``). Returns the data directory's files."""
     captured = capfd.readouterr()
     outputs += [captured.out, captured.err]
     log_text = debug_log.read_text(errors="replace")
@@ -165,7 +180,8 @@ async def test_canary_never_leaves_the_credential_store(emulator_factory, tmp_pa
     for svg_file in (tmp_path / "screen.svg", tmp_path / "saved.svg"):
         assert leaks(svg_file.read_text()) == []
     files = [p for p in Path(paths.data_dir()).rglob("*") if p.is_file()]
-    assert any(p.name == "journal.sqlite3" for p in files) and any(p.suffix == ".vault" for p in files)
-    for path in files:
+    assert any(p.name == "journal.sqlite3" for p in files)
+    for path in files + list(extra_files):
         data = path.read_bytes()
         assert not any(m.encode() in data for m in MARKERS), path
+    return files

@@ -32,12 +32,9 @@ from tests.emulator_helpers import emulator_factory  # noqa: F401 - fixture
 from tests.test_canary import (  # the canary's own helpers, so both variants fail the same way
     CANARY_KEY,
     CANARY_SECRET,
-    MARKERS,
-    SIZE,
-    authentication_failure,
+    assert_no_canary,
     debug_log,  # noqa: F401 - fixture
-    leaks,
-    render,
+    failing_live_session,
 )
 from tests.test_credentials import secret_service
 
@@ -331,17 +328,6 @@ async def test_canary_never_leaves_the_secret_service(emulator_factory, tmp_path
 
     import keyring
 
-    from aitbc_tui.config import load_config
-    from aitbc_tui.domain import Mode
-    from aitbc_tui.journal import Journal
-    from aitbc_tui.service import MarketService
-    from aitbc_tui.ui.app import AitbcApp
-    from aitbc_tui.ui.screens.confirm import ConfirmScreen
-    from aitbc_tui.ui.screens.credentials import CredentialsScreen
-    from aitbc_tui.ui.screens.live_gate import LiveGateScreen
-    from aitbc_tui.ui.screens.order_form import OrderForm
-    from aitbc_tui.venues.factory import build_venues
-
     emu = await emulator_factory("binance", api_key=CANARY_KEY, secret=CANARY_SECRET, simulate=False, seed=9)
     answers = [CANARY_KEY, CANARY_SECRET]
     monkeypatch.setattr(getpass, "getpass", lambda prompt="", stream=None: answers.pop(0))
@@ -352,90 +338,13 @@ async def test_canary_never_leaves_the_secret_service(emulator_factory, tmp_path
         store = CredentialStore.open("keyring")
         assert store.backend_name == "keyring" and "SecretService" in store.description
 
-        config_path = tmp_path / "live.toml"
-        config_path.write_text(
-            f'[venues.{CANARY_VENUE}]\nexchange = "binance"\nmode = "live"\nsymbols = ["BTC/USDT"]\n'
-            f'api_url = "{emu.url}"\nws_url = "{emu.ws_url.rsplit("/", 1)[0]}"\n'
-        )
-        config = load_config(config_path)
-        venues = build_venues(config, credentials=store)
-        journal = Journal()
-        service = MarketService(venues, journal=journal, risk=config.risk, health_interval_s=0.3, account_interval_s=0.3)
-        app = AitbcApp(service, mode=Mode.LIVE, live_gate=f"LIVE {CANARY_VENUE}", config=config,
-                       credential_store_factory=lambda provider: store)  # fmt: skip
-        outputs: list[str] = []
-
-        def boom() -> None:
-            credentials = store.get(CANARY_VENUE)  # a local the crash screen will print
-            venue = service.venue(CANARY_VENUE)
-            raise RuntimeError(f"canary crash with {credentials} on {venue}")
-
-        app.action_canary_crash = boom
-        with pytest.raises(RuntimeError, match="canary crash"):  # run_test re-raises the crash
-            async with app.run_test(size=SIZE) as pilot:
-                await pilot.press(*f"LIVE {CANARY_VENUE}", "enter")
-                for _ in range(500):
-                    if service.book(CANARY_VENUE, "BTC/USDT") is not None and service.balances(CANARY_VENUE):
-                        break
-                    await pilot.pause(0.02)
-                assert not isinstance(app.screen, LiveGateScreen) and service.balances(CANARY_VENUE)
-                await pilot.press("b")
-                for _ in range(250):
-                    if isinstance(app.screen, OrderForm):
-                        break
-                    await pilot.pause(0.02)
-                await pilot.press(*"0.001", "enter")
-                for _ in range(250):
-                    if isinstance(app.screen, ConfirmScreen):
-                        break
-                    await pilot.pause(0.02)
-                await pilot.press("y")
-                await pilot.pause(0.5)
-                await app.workers.wait_for_complete()
-                assert journal.orders(), "the order reached the journal"
-                await pilot.press("K")
-                for _ in range(250):
-                    if isinstance(app.screen, CredentialsScreen) and app.screen.query_one("DataTable").row_count:
-                        break
-                    await pilot.pause(0.02)
-                await pilot.pause(0.2)
-                svg = app.export_screenshot()
-                assert "keyring" in svg  # the credentials screen lists the Secret Service entry
-                (tmp_path / "screen.svg").write_text(svg)
-                app.save_screenshot(str(tmp_path / "saved.svg"))
-                outputs.extend(n.message for n in app._notifications)
-                await pilot.press("escape")
-
-                app.call_later(app.action_canary_crash)
-                for _ in range(100):
-                    if app._exit_renderables:
-                        break
-                    await asyncio.sleep(0.01)
-                crash_screen = [render(r) for r in app._exit_renderables]
-
-        assert crash_screen and "RuntimeError" in crash_screen[-1] and "credentials" in crash_screen[-1]
-        outputs.extend(crash_screen)
-        outputs.extend(await authentication_failure(config))
-        journal.close()
+        outputs = await failing_live_session(store, CANARY_VENUE, emu, tmp_path)
+        assert "keyring" in (tmp_path / "screen.svg").read_text()  # the credentials screen listed the entry
     finally:
         monkeypatch.setattr(getpass, "getpass", lambda prompt="", stream=None: pytest.fail("no prompt expected"))
         assert cli.main(["keys", "delete", CANARY_VENUE, "--store", "keyring"]) == 0
 
-    captured = capfd.readouterr()
-    outputs += [captured.out, captured.err]
-    log_text = debug_log.read_text(errors="replace")
-    assert "Request:" in log_text and "****" in log_text
-    for index, text in enumerate(outputs + [log_text]):
-        found = leaks(text)
-        at = text.find(found[0]) if found else 0
-        assert found == [], (index, len(outputs), text[max(0, at - 1500) : at + 200])
-    for svg_file in (tmp_path / "screen.svg", tmp_path / "saved.svg"):
-        assert leaks(svg_file.read_text()) == []
-    files = [p for p in Path(paths.data_dir()).rglob("*") if p.is_file()]
-    assert any(p.name == "journal.sqlite3" for p in files)
-    assert not any(p.suffix == ".vault" for p in files), "the keyring store wrote a vault"
     # The Secret Service's own files (gnome-keyring: $XDG_DATA_HOME/keyrings) are encrypted.
     ring_dir = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "keyrings"
-    for path in [p for p in ring_dir.rglob("*") if p.is_file()] + files:
-        data = path.read_bytes()
-        assert not any(m.encode() in data for m in MARKERS), path
+    files = assert_no_canary(outputs, capfd, debug_log, tmp_path, [p for p in ring_dir.rglob("*") if p.is_file()])
+    assert not any(p.suffix == ".vault" for p in files), "the keyring store wrote a vault"
