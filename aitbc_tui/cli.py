@@ -156,6 +156,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         mode=mode,
         theme=args.theme or getattr(ui, "theme", None),
         impact_size=getattr(ui, "impact_size", None) or Decimal("1"),
+        impact_sizes=getattr(ui, "impact_size_by_symbol", None),
         min_arb_net_bps=getattr(ui, "min_arb_net_bps", None),
         keymap=getattr(config, "keys", None) or None,
         read_only=args.read_only,

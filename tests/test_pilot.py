@@ -257,3 +257,14 @@ async def test_dashboard_holds_still_behind_the_form_which_shows_the_live_top_of
         await wait_until(pilot, lambda: str(market_line.render()) != first, timeout=8.0)
         await pilot.press("escape")
         await wait_until(pilot, lambda: ladder._snapshot.sequence > shown, timeout=2.0)
+
+
+async def test_impact_size_per_symbol_from_config(tmp_path):
+    app = make_app(tmp_path, impact_sizes={"BTC/USDT": Decimal("0.5")})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        ladder = app.query_one(BookLadder)
+        assert any(text.startswith(" impact 0.5 BTC") for text, _ in (cells[0] for cells in ladder._analysis))
+        await pilot.press("slash", *"eth/usdt", "enter")
+        await pilot.pause()
+        assert any(text.startswith(" impact 1 ETH") for text, _ in (cells[0] for cells in ladder._analysis))

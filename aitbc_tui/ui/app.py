@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -101,6 +101,7 @@ class AitbcApp(App[None]):
         clock: Callable[[], float] = time.time,
         theme: str | None = None,
         impact_size: Decimal = Decimal("1"),
+        impact_sizes: Mapping[str, Decimal] | None = None,
         min_arb_net_bps: Decimal | None = None,
         keymap: dict[str, str] | None = None,
         start_service: bool = True,
@@ -116,6 +117,7 @@ class AitbcApp(App[None]):
         self.mode = mode
         self.clock = clock
         self.impact_size = impact_size
+        self.impact_sizes = dict(impact_sizes or {})  # per symbol, from [ui] impact_size
         self.min_arb_net_bps = min_arb_net_bps
         self.read_only = read_only
         self.live_gate = live_gate
@@ -376,7 +378,8 @@ class AitbcApp(App[None]):
         ladder.set_book(book, market, self._analysis_lines(book, market))
 
     def _analysis_lines(self, book: BookSnapshot, market) -> list[list[tuple[str, str]]]:
-        result = analysis.analyse_book(book, self.impact_size)
+        size = self.impact_sizes.get(book.symbol, self.impact_size)
+        result = analysis.analyse_book(book, size)
         label, value = "ladder--label", "ladder--value"
         q = market.quote
 
@@ -391,7 +394,7 @@ class AitbcApp(App[None]):
             [(f" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
             [(f" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
             [(" liquidity ratio (bid/ask ±1%) ", label), (ratio, value)],
-            [(f" impact {self.impact_size} {market.base}: buy ", label), (impact_text(result.buy_impact), "ladder--ask"),
+            [(f" impact {size} {market.base}: buy ", label), (impact_text(result.buy_impact), "ladder--ask"),
              ("  sell ", label), (impact_text(result.sell_impact), "ladder--bid")],
         ]
 
