@@ -268,3 +268,17 @@ async def test_impact_size_per_symbol_from_config(tmp_path):
         await pilot.press("slash", *"eth/usdt", "enter")
         await pilot.pause()
         assert any(text.startswith(" impact 1 ETH") for text, _ in (cells[0] for cells in ladder._analysis))
+
+
+async def test_open_order_age_keeps_ticking_without_other_changes(tmp_path):
+    from tests.apptools import FROZEN_NOW
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await place_by_keyboard(pilot, "b", "0.01")
+        table = app.query_one("#orders", DataTable)
+        assert table.get_row_at(0)[8] == "0ms"
+        app.clock = lambda: FROZEN_NOW + 125  # two minutes later, nothing else changed
+        await wait_until(pilot, lambda: table.get_row_at(0)[8] == "2m", timeout=2.0)
+        assert table.row_count == 1

@@ -141,6 +141,9 @@ class AitbcApp(App[None]):
         self._narrow = False
         self._order_form: OrderForm | None = None
         self._status_text = ""
+        self._order_columns: list = []
+        self._table_keys: list[str] = []
+        self._table_rows: list[tuple[str, ...]] = []
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW_WIDTH
@@ -212,7 +215,9 @@ class AitbcApp(App[None]):
         self.query_one("#arb").border_title = "Arbitrage · net of both taker fees"
         orders = self.query_one("#orders", DataTable)
         orders.border_title = "Open orders"
-        orders.add_columns("Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age")
+        self._order_columns = orders.add_columns(
+            "Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age"
+        )
         self.query_one("#status-bar").add_class(f"mode-{self.mode.value}")
         if self.mode is Mode.LIVE:
             # The whole screen carries the LIVE marker, in a colour no other mode uses.
@@ -357,6 +362,7 @@ class AitbcApp(App[None]):
         try:
             self._paint_health()
             self._update_status()
+            self._paint_orders()  # ages tick; only changed cells are touched
         except (NoMatches, IndexError):  # a tick that lands while the app is shutting down
             pass
 
@@ -465,39 +471,51 @@ class AitbcApp(App[None]):
             rows.append(tuple(cells))
         table.set_rows(rows)
 
+    def _order_row(self, order: Order, now: float) -> tuple[str, ...]:
+        market = self.service.market(order.venue, order.symbol)
+        places = decimals_of(market.tick_size) if market else 8
+        price = "market" if order.price is None else fmt_fixed(order.price, places)
+        side_style = "bold green" if order.side is Side.BUY else "bold red"
+        status = order.status.value
+        if order.status is OrderStatus.UNKNOWN:
+            status = "[b reverse]UNKNOWN[/]"  # reply lost: being looked up, do not resend
+        return (
+            order.venue,
+            order.symbol,
+            f"[{side_style}]{order.side.value}[/]",
+            order.type.value,
+            price,
+            str(order.amount),
+            str(order.filled),
+            status,
+            fmt_age(max(0.0, now - order.created_at)),
+        )
+
     def _paint_orders(self) -> None:
+        """Rows are diffed: when the same orders are shown, only changed cells (usually the
+        age) are updated, which costs no layout pass; a new or gone order rebuilds."""
         table = self._pane("#orders", DataTable)
         orders = self.service.closed_orders() if self.show_history else self.service.open_orders()
         table.border_title = "Order history (filled, cancelled)" if self.show_history else "Open orders"
-        selected = self._selected_order()
         now = self.clock()
-        table.clear()
-        self._table_orders = orders
-        for order in orders:
-            market = self.service.market(order.venue, order.symbol)
-            places = decimals_of(market.tick_size) if market else 8
-            price = "market" if order.price is None else fmt_fixed(order.price, places)
-            side_style = "bold green" if order.side is Side.BUY else "bold red"
-            status = order.status.value
-            if order.status is OrderStatus.UNKNOWN:
-                status = "[b reverse]UNKNOWN[/]"  # reply lost: being looked up, do not resend
-            table.add_row(
-                order.venue,
-                order.symbol,
-                f"[{side_style}]{order.side.value}[/]",
-                order.type.value,
-                price,
-                str(order.amount),
-                str(order.filled),
-                status,
-                fmt_age(max(0.0, now - order.created_at)),
-                key=f"{order.venue}:{order.id or order.client_order_id}",
-            )
-        if selected is not None:
-            for row, order in enumerate(orders):
-                if (order.venue, order.id) == (selected.venue, selected.id):
-                    table.move_cursor(row=row)
-                    break
+        keys = [f"{o.venue}:{o.id or o.client_order_id}" for o in orders]
+        rows = [self._order_row(o, now) for o in orders]
+        if keys == self._table_keys:
+            for key, row, before in zip(keys, rows, self._table_rows):
+                for column, value, old in zip(self._order_columns, row, before):
+                    if value != old:
+                        table.update_cell(key, column, value)
+        else:
+            selected = self._selected_order()
+            table.clear()
+            for key, row in zip(keys, rows):
+                table.add_row(*row, key=key)
+            if selected is not None:
+                for index, order in enumerate(orders):
+                    if (order.venue, order.id) == (selected.venue, selected.id):
+                        table.move_cursor(row=index)
+                        break
+        self._table_keys, self._table_rows, self._table_orders = keys, rows, orders
 
     def _update_status(self) -> None:
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
