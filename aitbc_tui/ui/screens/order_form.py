@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -92,8 +93,11 @@ class OrderForm(ModalScreen[OrderRequest | None]):
             yield Static("Enter review · ctrl+t limit/market · Esc close", classes="modal-hint")
 
     def on_mount(self) -> None:
-        self._fill()
         self.set_interval(0.2, self._show_market, name="form-market")
+        try:
+            self._fill()
+        except NoMatches:  # mounted off screen as the app shuts down; `configure` fills it
+            pass
 
     def _show_market(self) -> None:
         """The live top of book, since the dashboard behind holds still while the form is open."""
