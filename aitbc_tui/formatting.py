@@ -45,6 +45,18 @@ def fmt_age(seconds: float | None) -> str:
     return f"{seconds / 3600:.0f}h"
 
 
+def fmt_age_coarse(seconds: float) -> str:
+    """Ages in a table that ticks once a second: whole units, so a row changes at most
+    once a second (and once a minute after two minutes)."""
+    if seconds < 1:
+        return "<1s"
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds // 3600)}h"
+
+
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
 

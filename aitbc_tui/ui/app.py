@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Footer, Static
 from aitbc_tui import analysis
 from aitbc_tui.domain import BookSnapshot, HealthStatus, Mode, Order, OrderRequest, OrderStatus, Side, VenueUnavailable
 from aitbc_tui.service import MarketService, describe_error
-from aitbc_tui.formatting import decimals_of, fmt_age, fmt_bps, fmt_compact, fmt_fixed, sparkline
+from aitbc_tui.formatting import decimals_of, fmt_age, fmt_age_coarse, fmt_bps, fmt_compact, fmt_fixed, sparkline
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 from aitbc_tui.ui.screens.credentials import CredentialsScreen
 from aitbc_tui.ui.screens.live_gate import LiveGateScreen
@@ -143,6 +143,7 @@ class AitbcApp(App[None]):
         self._status_text = ""
         self._order_columns: list = []
         self._table_keys: list[str] = []
+        self._orders_second = 0
         self._table_rows: list[tuple[str, ...]] = []
 
     def on_resize(self, event: events.Resize) -> None:
@@ -362,7 +363,10 @@ class AitbcApp(App[None]):
         try:
             self._paint_health()
             self._update_status()
-            self._paint_orders()  # ages tick; only changed cells are touched
+            second = int(self.clock())
+            if second != self._orders_second:  # ages tick once a second; only changed cells are touched
+                self._orders_second = second
+                self._paint_orders()
         except (NoMatches, IndexError):  # a tick that lands while the app is shutting down
             pass
 
@@ -488,7 +492,7 @@ class AitbcApp(App[None]):
             str(order.amount),
             str(order.filled),
             status,
-            fmt_age(max(0.0, now - order.created_at)),
+            fmt_age_coarse(max(0.0, now - order.created_at)),
         )
 
     def _paint_orders(self) -> None:
