@@ -124,7 +124,6 @@ class MarketService:
         self._tasks: list[asyncio.Task[None]] = []
         self.orders_version = 0  # bumps whenever orders or balances change
         self.health_version = 0
-        self._ready = asyncio.Event()
         self._listeners: list[Callable[[str], None]] = []
         self.journal = journal
         self._risk = RiskGate(risk)
@@ -152,7 +151,6 @@ class MarketService:
             for state in self._states.values():
                 if state.started:
                     self._spawn(self._poll_account(state), f"account:{state.venue.name}")
-        self._ready.set()
 
     async def _reconcile_journal(self) -> None:
         """Settle every order the journal does not know the outcome of, by looking it up
@@ -706,6 +704,4 @@ __all__ = [
     "HEALTH_RULE",
     "MarketService",
     "describe_error",
-    "VenueUnavailable",
-    "OrderStatus",
 ]

@@ -19,7 +19,7 @@ from itertools import islice
 
 from aitbc_tui.book import OrderBook
 
-from bench.common import Result, best_time, median, percentile
+from bench.common import Result, median, percentile
 
 TICK = 0.01
 MID = 30000.0

@@ -401,8 +401,8 @@ class AitbcApp(App[None]):
 
         ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
         return [
-            [(f" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
-            [(f" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
+            [(" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
+            [(" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
             [(" liquidity ratio (bid/ask ±1%) ", label), (ratio, value)],
             [(f" impact {size} {market.base}: buy ", label), (impact_text(result.buy_impact), "ladder--ask"),
              ("  sell ", label), (impact_text(result.sell_impact), "ladder--bid")],

@@ -155,7 +155,7 @@ class BookLadder(Widget, can_focus=True):
         return strip
 
     def _build(self, width: int) -> list[Strip]:
-        snap, market = self._snapshot, self._market
+        market = self._market
         layout = (width, self.size.height, market.tick_size if market else None, market.lot_size if market else None)
         self._old_rows = self._row_cache if layout == self._row_cache_layout else {}
         self._row_cache = {}
