@@ -78,6 +78,10 @@ class RiskConfig:
     max_order_value: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     max_open_orders: int | None = None
     daily_traded_value: Decimal | None = None
+    # Market orders go out as marketable IOC limits at most this far from the touch.
+    max_slippage_bps: Decimal = Decimal(50)
+    # A limit price further than this from the mid needs a second, explicit confirmation.
+    price_band_pct: Decimal = Decimal(5)
 
     def max_order_value_for(self, venue: str) -> Decimal | None:
         """Largest order value (quote currency) allowed on ``venue``, or None for no limit."""
@@ -90,6 +94,7 @@ class UiConfig:
     impact_size: Decimal = Decimal(1)  # base units, default for every symbol
     impact_size_by_symbol: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     min_arb_net_bps: Decimal = Decimal(-50)
+    bell: bool = True  # ring the terminal bell on every fill
 
     def impact_size_for(self, symbol: str) -> Decimal:
         return self.impact_size_by_symbol.get(symbol, self.impact_size)
@@ -186,8 +191,8 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 
 _TOP_KEYS = ("venues", "risk", "ui", "keys")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
-_RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value")
-_UI_KEYS = ("theme", "impact_size", "min_arb_net_bps")
+_RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
+_UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell")
 
 
 def _type_name(value: Any) -> str:
@@ -239,6 +244,11 @@ class _Parser:
         if positive and number <= 0:
             raise self.error(key, f"{value!r} must be greater than 0")
         return number
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(key, f"{value!r} is not allowed; use true or false")
+        return value
 
     def url(self, value: Any, key: str, schemes: tuple[str, ...]) -> str:
         allowed = " or ".join(f"{s}://host[:port]" for s in schemes)
@@ -382,6 +392,8 @@ class _Parser:
             max_order_value=MappingProxyType(max_order_value),
             max_open_orders=max_open_orders,
             daily_traded_value=self.decimal(daily, "risk.daily_traded_value") if daily is not None else None,
+            max_slippage_bps=self.decimal(table.get("max_slippage_bps", "50"), "risk.max_slippage_bps"),
+            price_band_pct=self.decimal(table.get("price_band_pct", "5"), "risk.price_band_pct"),
         )
 
     def ui(self, value: Any) -> UiConfig:
@@ -411,6 +423,7 @@ class _Parser:
             impact_size=impact_size,
             impact_size_by_symbol=MappingProxyType(by_symbol),
             min_arb_net_bps=self.decimal(min_arb, "ui.min_arb_net_bps", positive=False),
+            bell=self.boolean(table.get("bell", True), "ui.bell"),
         )
 
     def keys(self, value: Any) -> dict[str, str]:

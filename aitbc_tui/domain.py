@@ -35,6 +35,12 @@ class OrderType(str, enum.Enum):
     MARKET = "market"
 
 
+class TimeInForce(str, enum.Enum):
+    GTC = "gtc"  # good till cancelled: the remainder rests
+    IOC = "ioc"  # immediate or cancel: fill what crosses now, cancel the rest
+    FOK = "fok"  # fill or kill: all of it now, or nothing
+
+
 class OrderStatus(str, enum.Enum):
     PENDING = "pending"  # intent recorded, not yet acknowledged by the venue
     OPEN = "open"  # resting, possibly partially filled
@@ -78,6 +84,9 @@ class OrderRequest:
     amount: Decimal
     price: Decimal | None = None  # None for market orders
     client_order_id: str = ""
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False  # refused by the venue if it would take liquidity
+    group_id: str = ""  # orders sent together (an arbitrage's legs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,10 @@ class Order:
     fee: Decimal = ZERO
     fee_currency: str = ""
     message: str = ""  # reject reason or last venue message
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    last_fill_at: float | None = None  # epoch seconds of the newest fill
+    liquidity: str = ""  # "maker", "taker", "mixed" or "" (not known)
 
     @property
     def remaining(self) -> Decimal:
@@ -116,6 +129,7 @@ class Fill:
     fee_currency: str
     timestamp: float
     is_maker: bool
+    trade_id: str = ""  # the venue's trade id: fills are deduplicated by it
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice
 
 from aitbc_tui.domain import (
+    TimeInForce,
     ZERO,
     Balance,
     BookSnapshot,
@@ -90,7 +91,8 @@ class _Order:
     __slots__ = (
         "id", "account", "client_order_id", "symbol", "side", "type", "price",
         "amount", "filled", "status", "created_at", "updated_at", "cost", "fee",
-        "fee_currency", "reserved", "priority", "message",
+        "fee_currency", "reserved", "priority", "message", "time_in_force", "post_only",
+        "last_fill_at", "maker_qty", "taker_qty",
     )  # fmt: skip
 
     def __init__(self, id: str, account: str, client_order_id: str, symbol: str, side: Side,
@@ -114,6 +116,11 @@ class _Order:
         self.reserved = ZERO  # funds still held for this order (quote for buys, base for sells)
         self.priority = 0  # arrival number in the book: lower trades first at a price
         self.message = ""
+        self.time_in_force = TimeInForce.GTC
+        self.post_only = False
+        self.last_fill_at: float | None = None
+        self.maker_qty = ZERO
+        self.taker_qty = ZERO
 
     @property
     def remaining(self) -> Decimal:
@@ -137,6 +144,11 @@ class _Order:
             fee=self.fee,
             fee_currency=self.fee_currency,
             message=self.message,
+            time_in_force=self.time_in_force,
+            post_only=self.post_only,
+            last_fill_at=self.last_fill_at,
+            liquidity=("mixed" if self.maker_qty and self.taker_qty else
+                       "maker" if self.maker_qty else "taker" if self.taker_qty else ""),
         )
 
 
@@ -398,8 +410,14 @@ class MatchingEngine:
     # ---- order entry ----------------------------------------------------------------
 
     def place(self, account: str, symbol: str, side: Side, type: OrderType, amount: Decimal,
-              price: Decimal | None = None, client_order_id: str = "") -> tuple[Order, list[Fill]]:  # fmt: skip
-        order, fills = self._place(account, symbol, side, type, amount, price, client_order_id)
+              price: Decimal | None = None, client_order_id: str = "", *,
+              time_in_force: TimeInForce | str = TimeInForce.GTC,
+              post_only: bool = False) -> tuple[Order, list[Fill]]:  # fmt: skip
+        """Place an order with the venue's semantics: IOC fills what crosses now and cancels
+        the rest; FOK fills all of it now or expires with nothing filled; post-only is
+        rejected when it would take liquidity (a market order is always IOC)."""
+        order, fills = self._place(account, symbol, side, type, amount, price, client_order_id,
+                                   TimeInForce(time_in_force), post_only)  # fmt: skip
         return order.to_order(self.venue), fills
 
     def place_quiet(self, account: str, symbol: str, side: Side, type: OrderType, amount: Decimal,
@@ -408,7 +426,9 @@ class MatchingEngine:
         return self._place(account, symbol, side, type, amount, price, "")[0].id
 
     def _place(self, account: str, symbol: str, side: Side, type: OrderType, amount: Decimal,
-               price: Decimal | None, client_order_id: str) -> tuple[_Order, list[Fill]]:  # fmt: skip
+               price: Decimal | None, client_order_id: str,
+               time_in_force: TimeInForce = TimeInForce.GTC,
+               post_only: bool = False) -> tuple[_Order, list[Fill]]:  # fmt: skip
         side, type = Side(side), OrderType(type)
         amount, price = _coerce(amount), _coerce(price)
         market = self.markets.get(symbol)
@@ -425,6 +445,19 @@ class MatchingEngine:
                         f"with that id is still open ({self.venue})"
                     )
         book = self._books[symbol]
+        if post_only:
+            if type is OrderType.MARKET or time_in_force is not TimeInForce.GTC:
+                raise OrderRejected(f"rejected: post-only needs a GTC limit order ({self.venue} {symbol})")
+            best = book.side(side.opposite).best()
+            if best is not None and (price >= best if side is Side.BUY else price <= best):
+                raise OrderRejected(
+                    f"rejected: post-only {side.value} at {price} would take liquidity "
+                    f"(best {'ask' if side is Side.BUY else 'bid'} {best}) ({self.venue} {symbol})"
+                )
+        fok_short = False
+        if time_in_force is TimeInForce.FOK:
+            fillable, _cost = self._walk(book.side(side.opposite), account, amount, price)
+            fok_short = fillable < amount
         unlimited = account in self.unlimited_accounts
         max_fee = max(market.maker_fee, market.taker_fee)
 
@@ -460,9 +493,11 @@ class MatchingEngine:
         order = _Order(self._next_id(), account, client_order_id, symbol, side, type, price,
                        amount, now, market.quote)  # fmt: skip
         order.reserved = reserve
-        fills = self._match(book, market, order, now)
+        order.time_in_force = TimeInForce.IOC if type is OrderType.MARKET else time_in_force
+        order.post_only = post_only
+        fills = [] if fok_short else self._match(book, market, order, now)
 
-        if type is OrderType.LIMIT and order.remaining > 0:
+        if type is OrderType.LIMIT and order.remaining > 0 and order.time_in_force is TimeInForce.GTC:
             if side is Side.BUY and not unlimited:
                 keep = price * order.remaining * (1 + max_fee)
                 self._release(order, market, order.reserved - keep)
@@ -475,9 +510,12 @@ class MatchingEngine:
         else:
             if order.remaining > 0:
                 order.status = OrderStatus.CANCELED
-                order.message = (
-                    f"unfilled {order.remaining} {market.base} expired: no more liquidity"
-                )
+                if fok_short:
+                    order.message = f"expired: fill or kill, {amount} {market.base} not fillable now"
+                elif order.time_in_force is TimeInForce.IOC and type is OrderType.LIMIT:
+                    order.message = f"unfilled {order.remaining} {market.base} expired: immediate or cancel"
+                else:
+                    order.message = f"unfilled {order.remaining} {market.base} expired: no more liquidity"
             else:
                 order.status = OrderStatus.FILLED
             self._release(order, market, order.reserved)
@@ -487,10 +525,14 @@ class MatchingEngine:
         self._finish(symbol, book)
         return order, fills
 
-    def _walk(self, opposite: _Side, account: str, amount: Decimal) -> tuple[Decimal, Decimal]:
-        """Amount available (up to ``amount``) excluding own orders, and its cost in quote."""
+    def _walk(self, opposite: _Side, account: str, amount: Decimal,
+              limit: Decimal | None = None) -> tuple[Decimal, Decimal]:  # fmt: skip
+        """Amount available (up to ``amount``, at prices no worse than ``limit``) excluding
+        own orders, and its cost in quote."""
         need, cost = amount, ZERO
         for price in opposite.iter_prices():
+            if limit is not None and (price > limit if not opposite.descending else price < limit):
+                break
             for maker in opposite.queues[price]:
                 if maker.account == account:
                     continue
@@ -556,8 +598,14 @@ class MatchingEngine:
                 order.reserved -= qty
                 self._wallet(account, market.base)[1] -= qty
                 self._wallet(account, market.quote)[0] += notional - fee
+        order.last_fill_at = now
+        if is_maker:
+            order.maker_qty += qty
+        else:
+            order.taker_qty += qty
+        # Unique per order and stable across restarts: the order id and its cumulative fill.
         fill = Fill(self.venue, order.id, market.symbol, order.side, price, qty, fee,
-                    market.quote, now, is_maker)  # fmt: skip
+                    market.quote, now, is_maker, trade_id=f"{order.id}:{order.filled}")  # fmt: skip
         if account not in self.quiet_accounts:
             history = self._fills.get(account)
             if history is None:
