@@ -191,24 +191,45 @@ def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | No
 
 
 def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, sequence: int) -> BookSnapshot:
-    def levels(side: Sequence[Sequence[Any]]) -> tuple[tuple[Decimal, Decimal], ...]:
+    """ccxt's unified book as a checked BookSnapshot; a level that is not two finite numbers
+    (a string, None, 1e400, NaN) or a book no market can have raises ``BadData``."""
+    from aitbc_tui.sanitize import BadData, check_book, plain_text
+
+    def _short_repr(value: Any) -> str:
+        return plain_text(repr(value), 40)
+
+    def number(value: Any, where: str) -> Decimal:
+        # ccxt's unified levels are floats or ints (NaN and inf are left to check_book);
+        # a string, None or a bool is not a market.
+        if type(value) is float:
+            return Decimal(repr(value))
+        if type(value) is int:
+            return Decimal(value)
+        raise BadData(f"{where} is {_short_repr(value)}, not a number", venue=venue, symbol=symbol)
+
+    def levels(side: Any, name: str) -> tuple[tuple[Decimal, Decimal], ...]:
+        if not isinstance(side, Sequence) or isinstance(side, (str, bytes)):
+            raise BadData(f"{name}s are {_short_repr(side)}, not a list of levels", venue=venue, symbol=symbol)
         out = []
-        for level in side[:depth]:
-            price, size = to_decimal(level[0]), to_decimal(level[1])
-            if price is not None and size is not None and size > 0:
-                out.append((price, size))
+        for index, level in enumerate(side[:depth], 1):
+            if not isinstance(level, Sequence) or isinstance(level, (str, bytes)) or len(level) < 2:
+                raise BadData(f"{name} {index} is {_short_repr(level)}, not [price, size]",
+                              venue=venue, symbol=symbol)
+            out.append((number(level[0], f"{name} {index} price"), number(level[1], f"{name} {index} size")))
         return tuple(out)
 
     timestamp = ob.get("timestamp")
     nonce = ob.get("nonce")
-    return BookSnapshot(
+    if type(timestamp) not in (int, float) or not 0 < timestamp < 1e14:
+        timestamp = None
+    return check_book(BookSnapshot(
         venue=venue,
         symbol=symbol,
-        bids=levels(ob.get("bids") or ()),
-        asks=levels(ob.get("asks") or ()),
+        bids=levels(ob.get("bids") or (), "bid"),
+        asks=levels(ob.get("asks") or (), "ask"),
         timestamp=timestamp / 1000 if timestamp else time.time(),
         sequence=int(nonce) if isinstance(nonce, int) else sequence,
-    )
+    ))
 
 
 def _is_clock_skew(text: str) -> bool:
