@@ -1,5 +1,6 @@
-"""Themes are data: TOML files in ``themes/`` (and the user's config dir) turned into
-``textual.theme.Theme`` objects. Trading colours are theme variables."""
+"""Themes are data: TOML files in ``themes/`` (shipped as ``aitbc_tui/themes``) and the
+user's config dir, turned into ``textual.theme.Theme`` objects. Trading colours are theme
+variables."""
 
 from __future__ import annotations
 
@@ -43,10 +44,16 @@ class ThemeProblem:
         return f"{self.path}: {self.message}"
 
 
+def builtin_theme_dir() -> Path:
+    """The themes the package carries: ``aitbc_tui/themes`` (in a checkout a symlink to the
+    top-level ``themes/``; in a wheel a real directory, filled from package-data). Never a
+    path outside the package, so a checkout cannot hide a wheel that lacks the themes."""
+    return Path(__file__).resolve().parent.parent / "themes"
+
+
 def theme_dirs() -> list[Path]:
     """Built-in themes first, then the user's (a user theme of the same name wins)."""
-    package = Path(__file__).resolve().parent.parent
-    candidates = [package / "themes", package.parent / "themes", paths.config_dir() / "themes"]
+    candidates = [builtin_theme_dir(), paths.config_dir() / "themes"]
     seen: list[Path] = []
     for candidate in candidates:
         if candidate.is_dir() and candidate not in seen:
