@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from aitbc_tui import __version__
+from aitbc_tui.errors import UserError
 
 # Subcommand modules; each exposes register(subparsers). Optional ones may be absent
 # in a partial checkout, and are then simply not offered.
 COMMAND_MODULES = ("snapshot", "exchange", "emulate", "keys", "journal")
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A usage problem: printed as one line, exit code 2."""
 
 
@@ -50,14 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from aitbc_tui.domain import VenueError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command is None:
             return run_dashboard(args)
         return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"aitbc-tui: error: {exc}", file=sys.stderr)
+    except (UserError, VenueError) as exc:
+        # Something the operator can fix, or a venue's refusal: one line, exit 2. By type
+        # only; anything else is a bug and keeps its traceback.
+        from aitbc_tui.sanitize import plain_text
+
+        print(f"aitbc-tui: error: {plain_text(exc, limit=4000) or type(exc).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

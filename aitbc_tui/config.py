@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from aitbc_tui import paths
 from aitbc_tui.domain import Mode
+from aitbc_tui.errors import UserError
 
 CONFIG_FILENAME = "config.toml"
 
@@ -47,7 +48,7 @@ _ACTION_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _THEME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """The config cannot be used; ``str()`` names the file, the key and what is allowed."""
 
     def __init__(self, path: Path | str | None, key: str, problem: str) -> None:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aitbc_tui import paths
+from aitbc_tui.errors import UserError
 from aitbc_tui.secret import Secret
 
 SERVICE = "aitbc-tui"
@@ -78,7 +79,7 @@ StoreChoice = Literal["auto", "keyring", "vault"]
 PassphraseProvider = Callable[[bool], "str | Secret"]
 
 
-class CredentialError(Exception):
+class CredentialError(UserError):
     """A credential store problem; str() is a complete message for the operator."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from aitbc_tui import paths
 from aitbc_tui.domain import Fill, Mode, Order, OrderRequest, OrderStatus
+from aitbc_tui.errors import UserError
 
 JOURNAL_FILENAME = "journal.sqlite3"
 SCHEMA_VERSION = 1
@@ -98,7 +99,7 @@ class EventKind(str, enum.Enum):
     RECONCILED = "reconciled"
 
 
-class JournalError(Exception):
+class JournalError(UserError):
     """Journal misuse or storage failure; str() is readable by an operator."""
 
 
