@@ -47,6 +47,26 @@ _SYMBOL_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$")
 _ACTION_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _THEME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
+# The dashboard's remappable actions for ``[keys]``: the ``id=`` of each of AitbcApp.BINDINGS
+# and its default keys, in Textual's key names. Data here, so config never imports textual;
+# tests/test_keys_config.py keeps it equal to the app's bindings.
+KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "order.buy": ("b",),
+    "order.sell": ("s",),
+    "order.cancel": ("c",),
+    "order.kill": ("ctrl+k",),
+    "venue.next": ("v", "right_square_bracket"),
+    "venue.previous": ("V", "left_square_bracket"),
+    "symbol.pick": ("slash",),
+    "orders.history": ("h",),
+    "theme.next": ("t",),
+    "app.credentials": ("K",),
+    "app.help": ("question_mark",),
+    "app.quit": ("q",),
+    "focus.next": ("tab",),
+    "focus.previous": ("shift+tab",),
+})
+
 
 class ConfigError(UserError):
     """The config cannot be used; ``str()`` names the file, the key and what is allowed."""
@@ -428,6 +448,26 @@ class _Parser:
         )
 
     def keys(self, value: Any) -> dict[str, str]:
+        """``[keys]``: action id (one of KEY_ACTIONS) -> key or keys. Refused: an unknown id,
+        and one key for two actions (two entries, or an entry and an action left on its
+        default key: Textual would silently drop one of them)."""
+        import unicodedata
+
+        def canonical(name: str) -> str:
+            # Textual's name for a key: one punctuation character by its Unicode name
+            # ("?" is question_mark), as textual.keys._character_to_key does.
+            if len(name) != 1 or name.isalnum():
+                return name
+            if name == "\t":
+                return "tab"
+            try:
+                long = unicodedata.name(name).lower().replace("-", "_").replace(" ", "_")
+            except ValueError:
+                return name
+            replacements = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",
+                            "hyphen_minus": "minus", "plus_sign": "plus", "low_line": "underscore"}
+            return replacements.get(long, long)
+
         table = self.table(value, "keys")
         keymap: dict[str, str] = {}
         for action, keys in table.items():
@@ -438,7 +478,28 @@ class _Parser:
                 keys = [k.strip() for k in keys.split(",")]
             if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() for k in keys):
                 raise self.error(key, 'must be a key such as "ctrl+b" or an array of keys such as ["f5", "ctrl+r"]')
+            if action not in KEY_ACTIONS:
+                raise self.error(key, f"unknown action id; allowed: {', '.join(KEY_ACTIONS)}")
             keymap[action] = ",".join(k.strip() for k in keys)
+
+        # Every key in force after the remap, with the action it does.
+        owner: dict[str, tuple[str, str]] = {}  # canonical key -> (action, key as written)
+        for action, defaults in KEY_ACTIONS.items():
+            if action not in keymap:
+                for written in defaults:
+                    owner.setdefault(canonical(written), (action, written))
+        for action, keys in keymap.items():
+            for written in keys.split(","):
+                other = owner.get(canonical(written))
+                if other is not None and other[0] != action:
+                    other_action, other_written = other
+                    where = f"keys.{other_action}" if other_action in keymap else f"{other_action} (its default key)"
+                    raise self.error(
+                        f"keys.{action}",
+                        f'"{written}" is also the key of {where} ("{other_written}"): '
+                        "one key does one action; map one of them to another key",
+                    )
+                owner[canonical(written)] = (action, written)
         return keymap
 
 
