@@ -1,33 +1,52 @@
-"""Help: every key, the modes, and how health is judged."""
+"""Help: every key, the modes, and how health is judged.
+
+The key table is built from the live bindings (the app's ``BINDINGS`` with the keymap from
+the config applied the way Textual applies it), so a remap, a clash or read-only mode
+never makes it lie. Everything is ``rich.text.Text``: nothing here is parsed as markup.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from aitbc_tui.service import HEALTH_RULE
+from aitbc_tui.ui.screens.order_form import OrderForm
 
-KEYS: list[tuple[str, str]] = [
-    ("b / s", "buy / sell form for the focused venue and symbol (focus in Amount)"),
-    ("  ctrl+t", "in the form: switch limit / market"),
-    ("  Enter", "in the form: review; then y places, n or Esc goes back"),
-    ("c", "cancel the selected open order (after a confirmation)"),
-    ("ctrl+k", "kill switch: cancel every open order on every venue"),
-    ("v / ]", "next venue"),
-    ("V / [", "previous venue"),
-    ("/", "symbol picker (type to filter)"),
-    ("h", "open orders / order history"),
-    ("tab / shift+tab", "move between panes"),
-    ("↑ / ↓", "move the selection in the orders pane"),
-    ("t", "next theme"),
-    ("K", "credentials: where each venue's keys are stored (masked); set, delete, test"),
-    ("ctrl+p", "command palette: every action by name"),
-    ("?", "this help"),
-    ("q", "quit"),
-]
+# What each dashboard action does, by binding id; a binding missing here shows its own
+# description, so a new binding is never left out of the help.
+ACTION_HELP: dict[str, str] = {
+    "order.buy": "buy form (focused venue and symbol; focus in Amount)",
+    "order.sell": "sell form (focused venue and symbol; focus in Amount)",
+    "order.cancel": "cancel the selected open order (after a confirmation)",
+    "order.kill": "kill switch: cancel every open order on every venue (confirmed first)",
+    "venue.next": "next venue",
+    "venue.previous": "previous venue",
+    "symbol.pick": "symbol picker (type to filter)",
+    "orders.history": "open orders / order history",
+    "theme.next": "next theme",
+    "app.credentials": "credentials: where each venue's keys are stored (masked); set, delete, test",
+    "app.help": "this help",
+    "app.quit": "quit",
+    "focus.next": "next pane",
+    "focus.previous": "previous pane",
+}
+
+# Keys inside the order form, by its binding ids.
+FORM_HELP: dict[str, str] = {
+    "form.toggle_type": "in the order form: switch limit / market",
+    "form.review": "in the order form: review; then y places, n or Esc goes back",
+}
+
+ORDER_ACTION_PREFIX = "order."  # what read-only mode and the live gate switch off
+
+NO_KEY = "(no key)"
 
 MODES: list[tuple[str, str]] = [
     ("SANDBOX", "simulated venues and matching engine; no network, no keys (default)"),
@@ -37,23 +56,19 @@ MODES: list[tuple[str, str]] = [
 ]
 
 
-def help_text() -> str:
-    width = max(len(k) for k, _ in KEYS)
-    lines = ["[b]Keys[/b]"]
-    lines += [f"  [b]{key:<{width}}[/b]  {what}" for key, what in KEYS]
-    lines += ["", "[b]Modes[/b]"]
-    lines += [f"  [b]{mode:<8}[/b]  {what}" for mode, what in MODES]
-    lines += ["", "[b]Health[/b]"]
-    lines += [f"  {part.strip()}" for part in HEALTH_RULE.split(";")]
-    lines += [
-        "  latency: round trip of the venue's lightweight request (the probe named in the pane)",
-        "  book age: time since the newest order-book update from that venue",
-        "",
-        "[b]Arbitrage[/b]",
-        "  buy at one venue's best ask, sell at another's best bid; net = after both taker fees;",
-        "  size = what both books can fill while each slice stays profitable net of fees.",
-    ]
-    return "\n".join(lines)
+def live_keys(bindings: Iterable[BindingType], keymap: dict[str, str]) -> dict[str, list[str]]:
+    """Binding id -> the keys that trigger it now, in order: ``bindings`` with ``keymap``
+    applied by Textual's own ``BindingsMap.apply_keymap`` (a key a remap took from another
+    action is gone from that action, as it is in the app)."""
+    bindings = list(Binding.make_bindings(bindings))
+    chain = BindingsMap(bindings)
+    if keymap:
+        chain.apply_keymap(keymap)
+    found: dict[str, list[str]] = {b.id: [] for b in bindings if b.id}
+    for key, binding in chain:
+        if binding.id in found and key not in found[binding.id]:
+            found[binding.id].append(key)
+    return found
 
 
 class HelpScreen(ModalScreen[None]):
@@ -63,9 +78,99 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box", classes="modal-box"):
-            yield Static("aitbc-tui help", classes="modal-title")
-            yield Static(help_text(), id="help-body")
-            yield Static("Esc / ? / q close", classes="modal-hint")
+            yield Static(Text("aitbc-tui help"), classes="modal-title")
+            yield Static(self.help_text(), id="help-body")
+            yield Static(Text(f"{self._keys_display(self._own_close_keys())} close"), classes="modal-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    # ---- content ------------------------------------------------------------------------
+
+    def _keys_display(self, keys: list[str]) -> str:
+        return " / ".join(self.app.get_key_display(Binding(key, "")) for key in keys) if keys else NO_KEY
+
+    def _own_close_keys(self) -> list[str]:
+        return live_keys(self.BINDINGS, {}).get("help.close", [])
+
+    def _off_reason(self) -> str | None:
+        """Why order actions do nothing now, or None (read from the app: its flags)."""
+        if getattr(self.app, "read_only", False):
+            return "read-only"
+        if not getattr(self.app, "trading_armed", True):
+            return "live trading locked"
+        return None
+
+    def key_rows(self) -> list[tuple[str, str, str | None]]:
+        """(keys as shown, what they do, why it is off or None), from the live bindings."""
+        app = self.app
+        keymap = dict(getattr(app, "_keymap", None) or {})
+        off = self._off_reason()
+        rows: list[tuple[str, str, str | None]] = []
+        app_bindings = list(Binding.make_bindings(type(app).BINDINGS))
+        app_keys = live_keys(app_bindings, keymap)
+        form_keys = live_keys(OrderForm.BINDINGS, keymap)
+        form_bindings = {b.id: b for b in Binding.make_bindings(OrderForm.BINDINGS) if b.id}
+        seen: set[str] = set()
+        for binding in app_bindings:  # one Binding per key: "v,]" is two with one id
+            if not binding.id or binding.id in seen:
+                continue
+            seen.add(binding.id)
+            what = ACTION_HELP.get(binding.id, binding.description or binding.action)
+            reason = off if binding.id.startswith(ORDER_ACTION_PREFIX) else None
+            rows.append((self._keys_display(app_keys.get(binding.id, [])), what, reason))
+            if binding.id == "order.sell":
+                for form_id, form_what in FORM_HELP.items():
+                    if form_id in form_bindings:
+                        rows.append(("  " + self._keys_display(form_keys.get(form_id, [])), form_what, reason))
+        rows.append(("↑ / ↓", "move the selection in the orders pane", None))
+        if getattr(app, "ENABLE_COMMAND_PALETTE", False):
+            palette = getattr(app, "COMMAND_PALETTE_BINDING", "")
+            rows.append((self._keys_display([k.strip() for k in palette.split(",") if k.strip()]),
+                         "command palette: every action by name", None))
+        return rows
+
+    def help_text(self) -> Text:
+        text = Text()
+
+        def heading(title: str) -> None:
+            if text:
+                text.append("\n\n")
+            text.append(title, style="bold")
+
+        def line(content: str = "", style: str = "") -> None:
+            text.append("\n")
+            text.append(content, style=style)
+
+        heading("Keys")
+        off = self._off_reason()
+        if off == "read-only":
+            line("  READ-ONLY (--read-only): the order actions marked (off) do nothing", style="bold")
+        elif off is not None:
+            line("  LIVE trading is locked until the word shown at start is typed: (off) actions do nothing",
+                 style="bold")
+        rows = self.key_rows()
+        width = max(len(keys) for keys, _, _ in rows)
+        for keys, what, reason in rows:
+            text.append("\n  ")
+            text.append(keys.ljust(width), style="bold")
+            text.append(f"  {what}")
+            if reason:
+                text.append("  (off)", style="italic")
+
+        heading("Modes")
+        for mode, what in MODES:
+            text.append("\n  ")
+            text.append(f"{mode:<8}", style="bold")
+            text.append(f"  {what}")
+
+        heading("Health")
+        for part in HEALTH_RULE.split(";"):
+            line(f"  {part.strip()}")
+        line("  latency: round trip of the venue's lightweight request (the probe named in the pane)")
+        line("  book age: time since the newest order-book update from that venue")
+
+        heading("Arbitrage")
+        line("  buy at one venue's best ask, sell at another's best bid; net = after both taker fees;")
+        line("  size = what both books can fill while each slice stays profitable net of fees.")
+        return text
