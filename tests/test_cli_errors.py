@@ -4,9 +4,11 @@ class (``aitbc_tui.errors.UserError``) plus the venues' ``VenueError``, never a 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,61 @@ def test_a_bug_is_not_disguised_as_a_user_error(monkeypatch):
     monkeypatch.setattr(cli, "build_parser", _parser_raising(ZeroDivisionError("a bug")))
     with pytest.raises(ZeroDivisionError):
         cli.main(["boom"])
+
+
+# ---- exchange add-liquidity and book: what the options say and do ------------------------
+
+
+def run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exit_:  # argparse: --help, usage errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_add_liquidity_help_says_the_amount_is_per_venue(capsys):
+    code, out, _ = run_main(capsys, "exchange", "add-liquidity", "--help")
+    assert code == 0
+    assert "total" not in out
+    assert "on each venue" in " ".join(out.split())
+
+
+def test_add_liquidity_amount_rests_on_each_venue(capsys):
+    code, out, err = run_main(capsys, "exchange", "add-liquidity", "--pair", "ETH/BTC", "--amount", "4",
+                              "--side", "sell", "--levels", "2")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[1:]]
+    venues = {row[0] for row in rows}
+    assert len(venues) >= 2, out  # ETH/BTC is on several sandbox venues
+    for venue in venues:
+        assert sum(Decimal(row[2]) for row in rows if row[0] == venue) == Decimal(4), (venue, out)
+
+
+def test_add_liquidity_refuses_a_price_it_would_ignore(capsys):
+    # BTC/USDT has a book: liquidity centres on its mid, so --price would be silently ignored.
+    code, out, err = run_main(capsys, "exchange", "add-liquidity", "--pair", "BTC/USDT", "--amount", "1",
+                              "--side", "buy", "--exchange", "binance", "--price", "10")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("aitbc-tui: error: --price ")
+    assert "binance" in err and "BTC/USDT" in err
+    # Nothing was placed: the next try without --price still finds the book as it was.
+    code, out, _ = run_main(capsys, "exchange", "add-liquidity", "--pair", "BTC/USDT", "--amount", "1",
+                            "--side", "buy", "--exchange", "binance", "--levels", "1")
+    assert code == 0 and out.startswith("rested 1 orders, 1 BTC in all, on binance")
+
+
+def test_add_liquidity_accepts_any_case(capsys):
+    code, out, err = run_main(capsys, "exchange", "add-liquidity", "--pair", "eth/btc", "--amount", "2",
+                              "--side", "both", "--exchange", "Kraken", "--levels", "1")
+    assert code == 0, err
+    assert out.startswith("rested 2 orders, 2 ETH in all, on kraken")
+
+
+@pytest.mark.parametrize("venue, symbol", [("binance", "btc/usdt"), ("BINANCE", "BTC/USDT"), ("Binance", "Btc/Usdt")])
+def test_book_accepts_any_case_for_venue_and_symbol(capsys, venue, symbol):
+    code, out, err = run_main(capsys, "--seed", "5", "book", venue, symbol, "--depth", "2", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["venue"], data["symbol"]) == ("binance", "BTC/USDT")

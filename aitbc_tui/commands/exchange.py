@@ -24,9 +24,9 @@ def _decimal(name: str):
 
 
 def _asset(text: str) -> str:
-    value = text.strip()
+    value = text.strip().upper()  # any case: aitbc is AITBC
     if not _ASSET.fullmatch(value):
-        raise argparse.ArgumentTypeError(f"asset must be 2-12 capital letters or digits (like AITBC), not {text!r}")
+        raise argparse.ArgumentTypeError(f"asset must be 2-12 letters or digits (like AITBC), not {text!r}")
     return value
 
 
@@ -38,7 +38,7 @@ def _precision(text: str) -> int:
 
 
 def _pair(text: str) -> str:
-    value = text.strip()
+    value = text.strip().upper()  # any case: aitbc/btc is AITBC/BTC
     if value.count("/") != 1 or not all(_ASSET.fullmatch(part) for part in value.split("/")):
         raise argparse.ArgumentTypeError(f"pair must look like BASE/QUOTE (e.g. AITBC/BTC), not {text!r}")
     return value
@@ -67,10 +67,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     liquidity = actions.add_parser("add-liquidity", help="rest liquidity-provider orders on a sandbox pair")
     liquidity.add_argument("--pair", required=True, type=_pair, help="e.g. AITBC/BTC")
-    liquidity.add_argument("--amount", required=True, type=_decimal("--amount"), help="total base amount to rest")
+    liquidity.add_argument(
+        "--amount", required=True, type=_decimal("--amount"),
+        help="base amount to rest on each venue (with --side both, half on each side), split over the levels",
+    )
     liquidity.add_argument("--side", required=True, choices=["buy", "sell", "both"], help="which side of the book")
-    liquidity.add_argument("--exchange", default=None, help="sandbox venue (default: every venue listing the pair)")
-    liquidity.add_argument("--price", type=_decimal("--price"), default=None, help="centre price (needed for a pair with no reference price)")
+    liquidity.add_argument("--exchange", default=None, help="sandbox venue (default: every venue listing the pair, --amount on each)")
+    liquidity.add_argument(
+        "--price", type=_decimal("--price"), default=None,
+        help="centre price, only for a pair with no book and no reference price (refused otherwise: "
+        "liquidity centres on the mid)",
+    )
     liquidity.add_argument("--levels", type=_levels, default=10, help="price levels to spread over (default 10)")
     liquidity.set_defaults(func=run_add_liquidity)
 
@@ -83,16 +90,51 @@ def _sandbox_only(args) -> None:
         raise CliError("exchange commands administer the sandbox venues; the config names real venues (remove --config)")
 
 
+def _venue_name(world, name: str | None) -> str | None:
+    """A sandbox venue by name in any case (Binance is binance); unknown names pass through
+    for the world to refuse with its list of venues."""
+    if name is None or name in world.engines:
+        return name
+    matches = [v for v in world.engines if v.casefold() == name.strip().casefold()]
+    return matches[0] if len(matches) == 1 else name
+
+
+def _refuse_ignored_price(world, symbol: str, venue: str | None) -> None:
+    """--price only centres a pair with no book and no reference price; elsewhere the mid
+    wins, so a price given there would be silently ignored: refuse it instead."""
+    from aitbc_tui.cli import CliError
+
+    venues = [venue] if venue else list(world.engines)
+    centred: list[str] = []
+    for name in venues:
+        engine = world.engines.get(name)
+        if engine is None or symbol not in engine.markets:
+            continue  # the world names what is not listed
+        market = engine.markets[symbol]
+        bid, ask = engine.best_bid_ask(symbol)
+        if bid is not None or ask is not None:
+            centred.append(f"{name} (a book)")
+        elif world.reference_price(market.base, market.quote) is not None:
+            centred.append(f"{name} (a reference price)")
+    if centred:
+        raise CliError(
+            f"--price is only for a pair with no book and no reference price; {symbol} has "
+            f"{', '.join(centred)}, and liquidity centres on its mid there: drop --price"
+        )
+
+
 def run_create_pair(args) -> int:
     from aitbc_tui.cli import CliError
-    from aitbc_tui.sim.world import SandboxAdminError, create_pair
+    from aitbc_tui.sim.world import SandboxAdminError, open_world
 
     _sandbox_only(args)
+    world = open_world()
+    venue = _venue_name(world, args.exchange)
     try:
-        market = create_pair(
+        market = world.create_pair(
             args.base_asset,
             args.quote_asset,
-            args.exchange,
+            venue,
             args.min_order_size,
             args.price_precision,
             args.quantity_precision,
@@ -100,8 +142,10 @@ def run_create_pair(args) -> int:
         )
     except SandboxAdminError as exc:
         raise CliError(str(exc)) from None
+    finally:
+        world.close()
     print(
-        f"created {market.symbol} on sandbox {args.exchange}: tick {market.tick_size:f}, lot {market.lot_size:f}, "
+        f"created {market.symbol} on sandbox {venue}: tick {market.tick_size:f}, lot {market.lot_size:f}, "
         f"min amount {market.min_amount:f}, min notional {market.min_notional:f} {market.quote}, "
         f"fees maker {market.maker_fee:f} / taker {market.taker_fee:f}"
     )
@@ -110,13 +154,19 @@ def run_create_pair(args) -> int:
 
 def run_add_liquidity(args) -> int:
     from aitbc_tui.cli import CliError
-    from aitbc_tui.sim.world import SandboxAdminError, add_liquidity
+    from aitbc_tui.sim.world import SandboxAdminError, open_world
 
     _sandbox_only(args)
+    world = open_world()
     try:
-        orders = add_liquidity(args.pair, args.amount, args.side, args.exchange, levels=args.levels, price=args.price)
+        venue = _venue_name(world, args.exchange)
+        if args.price is not None:
+            _refuse_ignored_price(world, args.pair, venue)
+        orders = world.add_liquidity(args.pair, args.amount, args.side, venue, levels=args.levels, price=args.price)
     except SandboxAdminError as exc:
         raise CliError(str(exc)) from None
+    finally:
+        world.close()
     venues = sorted({o.venue for o in orders})
     total = sum((o.amount for o in orders), start=type(args.amount)(0))
     print(f"rested {len(orders)} orders, {total} {args.pair.split('/')[0]} in all, on {', '.join(venues)}:")

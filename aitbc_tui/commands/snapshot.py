@@ -64,6 +64,16 @@ async def _started(args, keys=None):
     return service
 
 
+def _by_name(wanted: str, names) -> str:
+    """``wanted`` as listed in ``names``, in any case (btc/usdt is BTC/USDT; Binance is
+    binance); as given when nothing, or more than one name, matches."""
+    names = list(names)
+    if wanted in names:
+        return wanted
+    matches = [n for n in names if n.casefold() == wanted.strip().casefold()]
+    return matches[0] if len(matches) == 1 else wanted
+
+
 def run_book(args) -> int:
     from aitbc_tui.cli import CliError, print_json
 
@@ -72,9 +82,11 @@ def run_book(args) -> int:
 
         service = await _started(args, keys=[])
         try:
+            args.venue = _by_name(args.venue, service.venue_names)
             if args.venue not in service.venue_names:
                 raise CliError(f"unknown venue {args.venue!r}; venues: {', '.join(service.venue_names)}")
             markets = service.markets(args.venue)
+            args.symbol = _by_name(args.symbol, markets)
             if args.symbol not in markets:
                 raise CliError(f"{args.symbol!r} is not listed on {args.venue}; symbols: {', '.join(sorted(markets))}")
             deadline = time.monotonic() + WAIT_FOR_BOOKS_S
