@@ -8,8 +8,9 @@ names the limit, its configured value and the value that breached it.
 The daily traded value is read from the journal, so it survives restarts: every order
 created since 00:00 UTC that was sent (or may have been) counts with its committed
 value: resting or unresolved orders with their full amount, finished ones with what
-filled. Values in different quote currencies are added as they are (the limits assume
-one quote currency family, e.g. USD stablecoins).
+filled. Only orders of the same mode count (a sandbox or paper order never counts toward a
+live limit), and the daily cap applies per quote currency: USDT and BTC values are never
+added together.
 
 Nothing here imports textual or ccxt.
 """
@@ -89,6 +90,7 @@ class RiskGate:
         reference_price: Decimal | None,
         open_orders: int,
         traded_today: Decimal,
+        mode: str = "",
     ) -> Decimal | None:
         """Raise ``RiskLimitBreached`` if ``request`` breaks a limit; return its value.
 
@@ -116,13 +118,15 @@ class RiskGate:
         if c.max_open_orders is not None and open_orders + 1 > c.max_open_orders:
             raise RiskLimitBreached(
                 "risk.max_open_orders",
-                f"{open_orders} orders are open; one more exceeds risk.max_open_orders = {c.max_open_orders}",
+                f"{open_orders} {mode + ' ' if mode else ''}orders are open; one more exceeds "
+                f"risk.max_open_orders = {c.max_open_orders}",
             )
         if c.daily_traded_value is not None and traded_today + value > c.daily_traded_value:
             raise RiskLimitBreached(
                 "risk.daily_traded_value",
-                f"traded today (UTC) {_fmt(traded_today)} + this order {_fmt(value)} {quote} = "
-                f"{_fmt(traded_today + value)} exceeds risk.daily_traded_value = {_fmt(c.daily_traded_value)}",
+                f"{mode + ' ' if mode else ''}{quote} traded today (UTC) {_fmt(traded_today)} + this order "
+                f"{_fmt(value)} {quote} = {_fmt(traded_today + value)} {quote} exceeds "
+                f"risk.daily_traded_value = {_fmt(c.daily_traded_value)} (per quote currency)",
             )
         return value
 

@@ -16,7 +16,8 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -40,7 +41,17 @@ from aitbc_tui.domain import (
     VenueHealth,
     VenueUnavailable,
 )
-from aitbc_tui.journal import EventKind, Journal, JournalState, new_client_order_id
+from aitbc_tui.journal import EventKind, Journal, JournalError, JournalState, new_client_order_id
+from aitbc_tui.orders import (
+    ABSENT_MARKER,
+    OrderEvent,
+    OrderTracker,
+    TrackedOrder,
+    TrackState,
+    journal_failure_text,
+    request_of,
+    validity_window_s,
+)
 from aitbc_tui.risk import RiskGate, traded_value, utc_day_start
 from aitbc_tui.venues.base import Venue
 
@@ -65,6 +76,11 @@ CRASH_ENV = "AITBC_TEST_CRASH_AT"
 # "no such order" answers in a row settle it as not placed (a request may still be in flight).
 UNKNOWN_LOOKUP_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 UNKNOWN_MISSES_TO_SETTLE = 3
+# A venue that fails to start is tried again after these waits (the last repeats), forever.
+START_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+# At start, orders settled "not placed" only because the venue did not show them within
+# this long are looked up again.
+RECHECK_UNCERTAIN_S = 24 * 3600
 
 HEALTH_RULE = (
     f"connected: probe answered under {DEGRADED_LATENCY_MS:.0f} ms and a book update within {STALE_BOOK_S:.0f} s; "
@@ -86,6 +102,9 @@ class _VenueState:
     last_book_at: float | None = None  # monotonic
     last_error: str = ""
     started: bool = False
+    refreshing: bool = False
+    refresh_again: bool = False
+    account_failures: int = 0  # account calls failed in a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +144,30 @@ class MarketService:
         self.orders_version = 0  # bumps whenever orders or balances change
         self.health_version = 0
         self._listeners: list[Callable[[str], None]] = []
-        self.journal = journal
+        self._journal = journal
         self._risk = RiskGate(risk)
         self.read_only = read_only
         self._clock = clock
         self.unknown_lookup_delays_s = tuple(unknown_lookup_delays_s) or (1.0,)
         self.unknown_misses_to_settle = max(1, unknown_misses_to_settle)
-        self._order_lock = asyncio.Lock()
         self._reconciled = asyncio.Event()
-        self._unknown: dict[str, Order] = {}  # client order id -> placeholder, while looked up
-        self._tracked: dict[str, tuple[OrderStatus, Decimal]] = {}  # journal-open orders, last seen
+        self._event_listeners: list[Callable[[OrderEvent], None]] = []
+        self._order_events: list[OrderEvent] = []
+        self.tracker = OrderTracker(journal, clock=clock, emit=self._on_order_event)
+        self.task_failures: dict[str, int] = {}
+        self._arb_dirty = False
+        self._adopt_checked: set[str] = set()  # client ids of foreign-looking orders already checked
         self.notices: list[str] = []
         self.reconcile_report: list[str] = []  # what start() settled from the last session
+
+    @property
+    def journal(self) -> Journal | None:
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: Journal | None) -> None:
+        self._journal = journal
+        self.tracker.journal = journal
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -150,36 +181,84 @@ class MarketService:
         if stream:
             for state in self._states.values():
                 if state.started:
-                    self._spawn(self._poll_account(state), f"account:{state.venue.name}")
+                    self._spawn(lambda state=state: self._poll_account(state), f"account:{state.venue.name}")
 
     async def _reconcile_journal(self) -> None:
         """Settle every order the journal does not know the outcome of, by looking it up
-        at its venue by client order id, before any new order is accepted."""
+        at its venue by client order id, before any new order is accepted. Orders that an
+        earlier session settled as not placed only because the venue did not show them are
+        looked up again: a late create would otherwise be an order nobody knows about."""
         try:
             if self.journal is None:
                 return
             settled: list[str] = []
+            recheck_since = self._clock() - RECHECK_UNCERTAIN_S
             for state in self._states.values():
                 venue = state.venue
                 mode = getattr(venue.mode, "value", str(venue.mode))
                 pending = [o for o in self.journal.unresolved(venue.name) if o.mode == mode]
-                for entry in pending:
+                uncertain = [
+                    o for o in self.journal.orders(venue=venue.name, since=recheck_since, states=(JournalState.NOT_PLACED,))
+                    if o.mode == mode and ABSENT_MARKER in (o.message or "")
+                ]
+                for entry in pending + uncertain:
+                    restored = self.tracker.restore(
+                        request_of(entry), entry.mode, exchange_id_of(venue),
+                        TrackState.UNKNOWN if entry.state is not JournalState.OPEN else TrackState.OPEN,
+                        filled=entry.filled, created_at=entry.created_at, venue_order_id=entry.venue_order_id,
+                        message=entry.message,
+                    )
+                    final_before = entry.state is JournalState.NOT_PLACED
                     if not state.started:
-                        self._hold_unknown(state, entry, f"{venue.name} did not start")
+                        if not final_before:
+                            restored.state = TrackState.UNKNOWN
+                            restored.message = f"{venue.name} did not start"
+                            self._spawn_lookup(state, restored)
+                        else:
+                            self.tracker.forget(restored)
                         continue
                     try:
                         found = await venue.fetch_order_by_client_id(entry.client_order_id, entry.symbol)
                     except Exception as exc:  # noqa: BLE001 - keep it UNKNOWN and keep looking
-                        self._hold_unknown(state, entry, _describe(exc))
+                        if final_before:
+                            self.tracker.forget(restored)
+                            continue
+                        restored.state = TrackState.UNKNOWN
+                        restored.message = _describe(exc)
+                        self._spawn_lookup(state, restored)
                         settled.append(f"{venue.name} {entry.client_order_id}: lookup failed, still UNKNOWN")
+                        continue
+                    if final_before:
+                        self.tracker.forget(restored)
+                        if found is not None:
+                            self.journal.reconcile(entry.client_order_id, found, "reconciled at start: found after all")
+                            if not found.status.is_final:
+                                self.tracker.restore(request_of(entry), entry.mode, exchange_id_of(venue),
+                                                     _state_of(found), filled=found.filled, created_at=entry.created_at,
+                                                     venue_order_id=found.id)  # fmt: skip
+                            settled.append(f"{venue.name} {entry.side} {entry.amount} {entry.symbol} "
+                                           f"({entry.client_order_id}, was not placed) → {found.status.value}")  # fmt: skip
                         continue
                     if entry.state is JournalState.OPEN and found is not None and (
                         found.status, found.filled) == (OrderStatus.OPEN, entry.filled):  # fmt: skip
-                        self._tracked[entry.client_order_id] = (found.status, found.filled)
+                        restored.order = found
                         continue  # still resting as journaled: nothing to report
-                    self.journal.reconcile(entry.client_order_id, found, "reconciled at start")
+                    never_sent = entry.state is JournalState.INTENT  # 'sent' is journalled before the send
+                    if found is None and not never_sent and not self.tracker.may_settle_absent(restored):
+                        restored.state = TrackState.UNKNOWN
+                        self._spawn_lookup(state, restored)
+                        settled.append(f"{venue.name} {entry.client_order_id}: not found yet, still UNKNOWN")
+                        continue
+                    self.journal.reconcile(
+                        entry.client_order_id, found,
+                        "reconciled at start" if found is not None
+                        else "reconciled at start: never sent" if never_sent
+                        else f"reconciled at start: {ABSENT_MARKER}",
+                    )
+                    self.tracker.forget(restored)
                     if found is not None and not found.status.is_final:
-                        self._tracked[entry.client_order_id] = (found.status, found.filled)
+                        self.tracker.restore(request_of(entry), entry.mode, exchange_id_of(venue), _state_of(found),
+                                             filled=found.filled, created_at=entry.created_at, venue_order_id=found.id)  # fmt: skip
                     outcome = "not placed" if found is None else found.status.value
                     settled.append(
                         f"{venue.name} {entry.side} {entry.amount} {entry.symbol} "
@@ -190,39 +269,85 @@ class MarketService:
                 self._emit(f"journal reconciled {len(settled)} order(s) from the last session: " + "; ".join(settled))
         finally:
             self._reconciled.set()
-
-    def _hold_unknown(self, state: _VenueState, entry, reason: str) -> None:
-        now = self._clock()
-        self._unknown[entry.client_order_id] = Order(
-            venue=entry.venue, id=entry.venue_order_id or "", client_order_id=entry.client_order_id,
-            symbol=entry.symbol, side=Side(entry.side), type=OrderType(entry.type), price=entry.price,
-            amount=entry.amount, filled=entry.filled, status=OrderStatus.UNKNOWN,
-            created_at=entry.created_at, updated_at=now, message=reason,
-        )
-        self.orders_version += 1
-        if state.started:
-            self._spawn(self._resolve_unknown(state, entry.client_order_id, entry.symbol),
-                        f"lookup:{entry.client_order_id}")  # fmt: skip
+            self.orders_version += 1
 
     async def _start_venue(self, state: _VenueState, stream: bool = True) -> None:
         try:
-            await state.venue.start()
-            state.markets = dict(await state.venue.load_markets())
-            state.started = True
-            if stream:
-                # Books and the health probe start as soon as the markets are known: the
-                # first frame should not wait for the account round trips below.
-                for symbol in state.markets:
-                    self._spawn(self._watch_book(state, symbol), f"book:{state.venue.name}:{symbol}")
-                self._spawn(self._probe_health(state), f"health:{state.venue.name}")
-            await self._refresh_account(state)
-        except Exception as exc:  # noqa: BLE001 - shown to the operator
-            state.last_error = _describe(exc)
+            await self._start_once(state, stream)
+        except Exception as exc:  # noqa: BLE001 - shown to the operator, retried in the background
+            state.last_error = f"start: {_describe(exc)}"
             state.probe_failures = DOWN_AFTER_FAILURES
             log.warning("venue %s failed to start: %s", state.venue.name, state.last_error)
+            if stream:
+                self._spawn(lambda: self._retry_start(state), f"start:{state.venue.name}")
 
-    def _spawn(self, coro, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+    async def _start_once(self, state: _VenueState, stream: bool) -> None:
+        await state.venue.start()
+        state.markets = dict(await state.venue.load_markets())
+        state.started = True
+        state.probe_failures = 0
+        if stream:
+            # Books and the health probe start as soon as the markets are known: the
+            # first frame should not wait for the account round trips below.
+            for symbol in state.markets:
+                self._spawn(lambda symbol=symbol: self._watch_book(state, symbol), f"book:{state.venue.name}:{symbol}")
+            self._spawn(lambda: self._probe_health(state), f"health:{state.venue.name}")
+            self._spawn(lambda: self._watch_pushes(state), f"push:{state.venue.name}")
+        try:
+            await self._refresh_account(state)
+        except Exception as exc:  # noqa: BLE001 - the venue runs; its account is retried by the poller
+            state.last_error = f"account: {_describe(exc)}"
+
+    async def _retry_start(self, state: _VenueState) -> None:
+        """A venue that was down at start-up is retried with backoff, forever, visibly."""
+        backoff = START_RETRY_S[0]
+        attempt = 0
+        while not state.started:
+            state.last_error = f"{state.last_error.split(' · retry')[0]} · retry in {backoff:g} s"
+            self.health_version += 1
+            await asyncio.sleep(backoff)
+            attempt += 1
+            backoff = START_RETRY_S[min(attempt, len(START_RETRY_S) - 1)]
+            try:
+                await self._start_once(state, True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                state.last_error = f"start: {_describe(exc)}"
+                state.started = False
+                continue
+            state.last_error = ""
+            self._spawn(lambda: self._poll_account(state), f"account:{state.venue.name}")
+            self._arb_dirty = True
+            self.orders_version += 1
+            self.health_version += 1
+            self._emit(f"{state.venue.name}: connected after {attempt} retr{'y' if attempt == 1 else 'ies'}")
+
+    def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
+        """Every background task is supervised: one that dies is logged, shown in its
+        venue's health row and started again with backoff, never silently gone."""
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.create_task(self._supervise(factory, name), name=name))
+
+    async def _supervise(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - supervised: shown, then restarted
+                parts = name.split(":")
+                reason = f"{parts[0]} task failed: {_describe(exc)}; restarted in {backoff:g} s"
+                log.warning("%s: %s", name, reason, exc_info=True)
+                self.task_failures[name] = self.task_failures.get(name, 0) + 1
+                state = self._states.get(parts[1]) if len(parts) > 1 else None
+                if state is not None:
+                    state.last_error = reason
+                    self.health_version += 1
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -274,15 +399,36 @@ class MarketService:
         return self._states[venue].balances
 
     def open_orders(self) -> list[Order]:
-        """Open orders of every venue, plus UNKNOWN orders (reply lost) while they are looked up."""
-        orders = [o for s in self._states.values() for o in s.open_orders]
-        seen = {o.client_order_id for o in orders if o.client_order_id}
-        orders.extend(o for coid, o in self._unknown.items() if coid not in seen)
+        """Open orders of every venue, plus orders being sent (pending) and UNKNOWN ones."""
+        now = self._clock()
+        tracked = {t.coid: t for t in self.tracker.tracked()}
+        orders = []
+        for s in self._states.values():
+            for o in s.open_orders:
+                t = tracked.get(o.client_order_id) if o.client_order_id else None
+                if t is not None and t.state.is_final:
+                    continue
+                orders.append(o)
+        seen = {o.client_order_id for o in orders if o.client_order_id} | {(o.venue, o.id) for o in orders}
+        for t in tracked.values():
+            if t.coid in seen:
+                continue
+            view = t.view(now)
+            if view.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN) or (
+                view.status is OrderStatus.OPEN and (view.venue, view.id) not in seen and view.id):
+                orders.append(view)
         orders.sort(key=lambda o: o.created_at, reverse=True)
         return orders
 
     def closed_orders(self) -> list[Order]:
+        """Filled and cancelled orders from the venues, plus orders refused (with the
+        venue's message) or settled as not placed in this session."""
         orders = [o for s in self._states.values() for o in s.closed_orders]
+        known = {(o.venue, o.client_order_id) for o in orders if o.client_order_id}
+        now = self._clock()
+        for t in self.tracker.finished:
+            if (t.venue, t.coid) not in known:
+                orders.append(t.view(now))
         orders.sort(key=lambda o: o.updated_at, reverse=True)
         return orders
 
@@ -379,17 +525,64 @@ class MarketService:
     async def _refresh_account(self, state: _VenueState) -> None:
         venue = state.venue
         # Three requests in flight at once: one round trip instead of three.
-        balances_, open_, closed_ = await asyncio.gather(
-            venue.fetch_balances(), venue.fetch_open_orders(), venue.fetch_closed_orders(100)
-        )
+        try:
+            balances_, open_, closed_ = await asyncio.gather(
+                venue.fetch_balances(), venue.fetch_open_orders(), venue.fetch_closed_orders(100)
+            )
+        except Exception:
+            state.account_failures += 1
+            self.health_version += 1
+            raise
+        if state.account_failures:
+            state.account_failures = 0
+            if state.last_error.startswith("account:"):
+                state.last_error = ""
+            self.health_version += 1
         balances, open_orders, closed = dict(balances_), tuple(open_), tuple(closed_)
+        for order in open_orders + closed:
+            self._observe_polled(order)
         if (balances, open_orders, closed) != (state.balances, state.open_orders, state.closed_orders):
             state.balances, state.open_orders, state.closed_orders = balances, open_orders, closed
             self.orders_version += 1
-            self._sync_journal(open_orders + closed)
-        for order in open_orders + closed:
-            if order.client_order_id in self._unknown and order.status is not OrderStatus.UNKNOWN:
-                self._settle(state, order.client_order_id, order, "seen in the venue's order list")
+
+    def _observe_polled(self, order: Order) -> None:
+        """An order from an account poll: ours if we track it; adopted if it carries a client
+        id the journal settled otherwise (a late create, an order from a crashed session)."""
+        if self.tracker.observe(order, source="account update") is not None:
+            return
+        coid = order.client_order_id
+        if not coid or self.journal is None or coid in self._adopt_checked or not self._reconciled.is_set():
+            return
+        self._adopt_checked.add(coid)
+        entry = self.journal.order(coid)
+        if entry is None or entry.venue != order.venue:
+            return
+        if entry.state in (JournalState.NOT_PLACED, JournalState.REJECTED, JournalState.UNKNOWN,
+                           JournalState.INTENT, JournalState.SENT) or (
+            entry.state is JournalState.OPEN and order.status.is_final):  # fmt: skip
+            if order.status.is_final and entry.state in (JournalState.FILLED, JournalState.CANCELED):
+                return
+            self.journal.reconcile(coid, order, f"adopted: seen in {order.venue}'s order list")
+            if not order.status.is_final:
+                self.tracker.restore(request_of(entry), entry.mode, exchange_id_of(self._states[order.venue].venue),
+                                     _state_of(order), filled=order.filled, created_at=entry.created_at,
+                                     venue_order_id=order.id)  # fmt: skip
+            self._emit(f"{order.venue}: order {coid} ({entry.state.value} in the journal) is {order.status.value} "
+                       "at the venue: adopted and the journal corrected")  # fmt: skip
+
+    async def _watch_pushes(self, state: _VenueState) -> None:
+        """Order updates pushed by the venue (the sandbox engine; ccxt.pro's user stream
+        where the venue has one); polling stays the fallback and sees the same orders."""
+        watch = getattr(state.venue, "watch_order_updates", None)
+        if watch is None:
+            return
+        while True:
+            updates = await watch()
+            if updates is None:
+                return  # this venue has no push feed
+            for order, fills in updates:
+                self.tracker.observe(order, fills=fills, source="push")
+            self.orders_version += 1
 
     async def refresh_account(self, venue: str) -> None:
         await self._refresh_account(self._states[venue])
@@ -407,7 +600,12 @@ class MarketService:
         return self._reconciled.is_set()
 
     def unknown_orders(self, venue: str | None = None) -> list[Order]:
-        return [o for o in self._unknown.values() if venue is None or o.venue == venue]
+        now = self._clock()
+        return [t.view(now) for t in self.tracker.unknown(venue)]
+
+    def blocked_reason(self, venue: str) -> str | None:
+        """Why no new order may go to ``venue`` now, or None."""
+        return self.tracker.blocked_reason(venue)
 
     def _check_may_place(self, request: OrderRequest) -> None:
         if self.read_only:
@@ -421,30 +619,49 @@ class MarketService:
                 f"{request.venue}: orders from the last session are still being reconciled with the venues; "
                 "no new order is accepted until that finishes"
             )
-        unknown = self.unknown_orders(request.venue)
-        if unknown:
-            ids = ", ".join(o.client_order_id for o in unknown[:3])
-            raise OrderRejected(
-                f"{request.venue}: {len(unknown)} order(s) UNKNOWN ({ids}): the reply was lost and the "
-                "order is being looked up by client order id; resend only after it is resolved"
-            )
+        blocked = self.tracker.blocked_reason(request.venue)
+        if blocked:
+            raise OrderRejected(blocked)
 
-    def _open_order_count(self) -> int:
-        open_orders = [o for s in self._states.values() for o in s.open_orders]
-        coids = {o.client_order_id for o in open_orders if o.client_order_id}
-        count = len(open_orders) + sum(1 for coid in self._unknown if coid not in coids)
+    def _mode_of(self, venue: str) -> str:
+        mode = self._states[venue].venue.mode
+        return getattr(mode, "value", str(mode))
+
+    def _quote_of(self, venue: str, symbol: str) -> str:
+        market = self.market(venue, symbol)
+        return market.quote if market else symbol.rpartition("/")[2]
+
+    def _open_order_count(self, mode: str) -> int:
+        """Open, in-flight and unknown orders of ``mode`` (a sandbox order never counts
+        toward a live limit)."""
+        coids: set[str] = set()
+        count = 0
+        for state in self._states.values():
+            if self._mode_of(state.venue.name) != mode:
+                continue
+            for order in state.open_orders:
+                count += 1
+                if order.client_order_id:
+                    coids.add(order.client_order_id)
+        for tracked in self.tracker.tracked():
+            if tracked.mode == mode and tracked.coid not in coids and not tracked.state.is_final:
+                count += 1
+                coids.add(tracked.coid)
         if self.journal is not None:
-            in_flight = self.journal.orders(
-                states=(JournalState.INTENT, JournalState.SENT, JournalState.UNKNOWN)
-            )
-            count += sum(1 for o in in_flight if o.client_order_id not in coids and o.client_order_id not in self._unknown)
+            in_flight = self.journal.orders(states=(JournalState.INTENT, JournalState.SENT, JournalState.UNKNOWN))
+            count += sum(1 for o in in_flight if o.mode == mode and o.client_order_id not in coids)
         return count
 
-    def _traded_today(self) -> Decimal:
+    def _traded_today(self, mode: str, quote: str) -> Decimal:
+        """Value traded since 00:00 UTC by orders of ``mode`` quoted in ``quote``: limits are
+        per quote currency, never sums of different currencies."""
         if self.journal is None:
             return ZERO
         since = utc_day_start(self._clock())
-        orders = self.journal.orders(since=since)
+        orders = [o for o in self.journal.orders(since=since)
+                  if o.mode == mode and o.symbol.rpartition("/")[2] == quote]  # fmt: skip
+        if not orders:
+            return ZERO
         fill_prices: dict[str, Decimal] = {}
         for event in self.journal.events(since=since):
             if event.price is not None and event.kind in (EventKind.ACK, EventKind.FILL, EventKind.RECONCILED):
@@ -462,195 +679,269 @@ class MarketService:
     def _check_risk(self, request: OrderRequest) -> None:
         if not self._risk.enabled:
             return
-        market = self.market(request.venue, request.symbol)
         book = self._books.get((request.venue, request.symbol))
         reference = None
         if book is not None:
             reference = book.best_ask if request.side is Side.BUY else book.best_bid
+        mode = self._mode_of(request.venue)
+        quote = self._quote_of(request.venue, request.symbol)
         self._risk.check(
             request,
-            quote=market.quote if market else "",
+            quote=quote,
             reference_price=reference,
-            open_orders=self._open_order_count(),
-            traded_today=self._traded_today(),
+            open_orders=self._open_order_count(mode),
+            traded_today=self._traded_today(mode, quote),
+            mode=mode,
         )
 
-    async def place_order(self, request: OrderRequest) -> Order:
-        """Place an order. Raises ``VenueError`` (readable) on rejection or failure.
-
-        With a journal: the intent is committed before anything is sent, and a create is
-        never retried. A timeout or network error after sending leaves the order UNKNOWN:
-        it is looked up by client order id in the background, and no new order is
-        accepted on that venue until it is resolved.
-        """
+    def prepare_order(self, request: OrderRequest) -> TrackedOrder:
+        """Check an order and journal its intent, synchronously: the pending row exists when
+        this returns, before anything is sent. Raises ``VenueError`` (readable) when refused."""
         state = self._states[request.venue]
         venue = state.venue
         self._check_may_place(request)
-        async with self._order_lock:
-            # Gate and intent under one lock: two orders cannot both pass a limit that only one fits.
-            self._check_may_place(request)
-            if self._order_gate is not None:
-                self._order_gate(request)  # raises OrderRejected with the limit named
-            self._check_risk(request)
-            coid = ""
-            if self.journal is not None:
-                exchange_id = exchange_id_of(venue)
-                coid = request.client_order_id or new_client_order_id(exchange_id)
-                request = replace(request, client_order_id=coid)
-                self.journal.record_intent(request, venue.mode, exchange_id)
-                crash_point("after_intent")
-                self.journal.mark_sent(coid)
-                crash_point("before_send")
+        if self._order_gate is not None:
+            self._order_gate(request)  # raises OrderRejected with the limit named
+        self._check_risk(request)
+        exchange_id = exchange_id_of(venue)
+        coid = request.client_order_id or new_client_order_id(exchange_id)
+        request = replace(request, client_order_id=coid)
+        try:
+            tracked = self.tracker.begin(request, venue.mode, exchange_id)
+        except JournalError as exc:
+            raise OrderRejected(f"{request.venue}: not sent: the journal could not record the order: {exc}") from None
+        except (sqlite3.Error, OSError) as exc:
+            raise OrderRejected(
+                f"{request.venue}: not sent: the journal could not record the order: {journal_failure_text(exc)}"
+            ) from None
+        self.orders_version += 1
+        return tracked
+
+    async def send_order(self, tracked: TrackedOrder) -> Order:
+        """Send a prepared order. The ack is returned as soon as the venue answers; the
+        account refresh that follows runs on its own. A create is never retried: a timeout,
+        a 5xx or a lost connection leaves the order UNKNOWN until the venue proves it."""
+        state = self._states[tracked.venue]
+        venue = state.venue
+        request = tracked.request
+        crash_point("after_intent")
+        try:
+            self.tracker.sending(tracked)
+        except (JournalError, sqlite3.Error, OSError) as exc:
+            self.tracker.discard(tracked, f"not sent: the journal could not be written: {journal_failure_text(exc)}")
+            self.orders_version += 1
+            raise OrderRejected(f"{request.venue}: {tracked.message}") from None
+        crash_point("before_send")
+        self.orders_version += 1
         try:
             try:
-                order = await venue.place_order(request)
+                order = await self._order_lane(venue).place_order(request)
             except (OrderRejected, FeatureUnavailable, OrderNotFound) as exc:
-                if coid:
-                    self.journal.mark_rejected(coid, _describe(exc))
+                self.tracker.rejected(tracked, _describe(exc))
+                if tracked.journal_failed:
+                    raise VenueUnavailable(f"{request.venue}: {tracked.message}") from None
                 raise
             except VenueUnavailable as exc:
-                raise self._went_unknown(state, request, exc) from exc
+                raise self._went_unknown(state, tracked, exc) from None
             except asyncio.CancelledError:
-                if coid:  # cancelled mid-send (shutdown): the outcome is unknown
-                    self.journal.mark_unknown(coid, "cancelled while waiting for the venue's reply")
+                # Cancelled mid-send (shutdown): the outcome is unknown.
+                self.tracker.went_unknown(tracked, "cancelled while waiting for the venue's reply")
                 raise
             except VenueError as exc:
-                # A definite answer from the venue (authentication, exchange error): not placed.
-                if coid:
-                    self.journal.mark_rejected(coid, _describe(exc))
-                raise
+                if _is_definite_refusal(exc):
+                    self.tracker.rejected(tracked, _describe(exc))
+                    raise
+                raise self._went_unknown(state, tracked, exc) from None
             except Exception as exc:  # noqa: BLE001 - timeouts and bugs after sending: ambiguous
-                raise self._went_unknown(state, request, exc) from exc
-            if coid:
-                self._journal_ack(coid, order)
+                raise self._went_unknown(state, tracked, exc) from None
+            self.tracker.acked(tracked, order)
+            if tracked.journal_failed:
+                raise VenueUnavailable(f"{request.venue}: {tracked.message}")
+            return tracked.view(self._clock()) if tracked.coid in self.tracker._orders else _final_view(order, tracked)
         finally:
-            with contextlib.suppress(Exception):
-                await self._refresh_account(state)
-        return order
+            self.orders_version += 1
+            self.request_refresh(request.venue)
 
-    def _journal_ack(self, coid: str, order: Order) -> None:
-        journal = self.journal
-        journal.mark_ack(coid, order)
-        if order.filled:
-            journal.record_fill(
-                coid,
-                Fill(
-                    venue=order.venue, order_id=order.id, symbol=order.symbol, side=order.side,
-                    price=order.average_price or order.price or ZERO, amount=order.filled, fee=order.fee,
-                    fee_currency=order.fee_currency, timestamp=order.updated_at, is_maker=False,
-                ),
-            )
-        if not order.status.is_final:
-            self._tracked[coid] = (order.status, order.filled)
+    async def place_order(self, request: OrderRequest) -> Order:
+        """Prepare and send (see ``prepare_order`` and ``send_order``)."""
+        return await self.send_order(self.prepare_order(request))
 
-    def _went_unknown(self, state: _VenueState, request: OrderRequest, exc: BaseException) -> VenueError:
+    def _order_lane(self, venue: Venue) -> Venue:
+        return venue
+
+    def _went_unknown(self, state: _VenueState, tracked: TrackedOrder, exc: BaseException) -> VenueError:
         reason = _describe(exc)
-        coid = request.client_order_id
-        if not coid:  # no journal: nothing to look up by
-            return VenueUnavailable(f"{request.venue}: {reason}; the order may or may not have been placed")
-        self.journal.mark_unknown(coid, reason)
-        now = self._clock()
-        self._unknown[coid] = Order(
-            venue=request.venue, id="", client_order_id=coid, symbol=request.symbol, side=request.side,
-            type=request.type, price=request.price, amount=request.amount, filled=ZERO,
-            status=OrderStatus.UNKNOWN, created_at=now, updated_at=now, message=reason,
-        )
+        self.tracker.went_unknown(tracked, reason)
         self.orders_version += 1
-        self._spawn(self._resolve_unknown(state, coid, request.symbol), f"lookup:{coid}")
+        self._spawn_lookup(state, tracked)
         return VenueUnavailable(
-            f"{request.venue}: {reason}: the order is UNKNOWN (it may have been placed); it is being "
-            f"looked up by client order id {coid}; do not resend until it is resolved"
+            f"{tracked.venue}: {reason}: the order is UNKNOWN (it may have been placed); it is being "
+            f"looked up by client order id {tracked.coid}; do not resend until it is resolved"
         )
 
-    async def _resolve_unknown(self, state: _VenueState, coid: str, symbol: str) -> None:
+    def _spawn_lookup(self, state: _VenueState, tracked: TrackedOrder) -> None:
+        self._spawn(lambda: self._resolve_unknown(state, tracked), f"lookup:{state.venue.name}:{tracked.coid}")
+
+    async def _resolve_unknown(self, state: _VenueState, tracked: TrackedOrder) -> None:
         """Look an UNKNOWN order up until the venue says what became of it. Lookups are
-        safe to repeat; a create is not, so the order is never sent again from here."""
+        safe to repeat; a create is not, so the order is never sent again from here. Not
+        finding it settles it only once the venue's validity window has passed (and after
+        ``unknown_misses_to_settle`` misses in a row)."""
         misses = 0
         attempt = 0
         delays = self.unknown_lookup_delays_s
-        while coid in self._unknown:
+        while tracked.state is TrackState.UNKNOWN and not tracked.journal_failed:
             await asyncio.sleep(delays[min(attempt, len(delays) - 1)])
             attempt += 1
+            if tracked.state is not TrackState.UNKNOWN:
+                break
             try:
-                found = await state.venue.fetch_order_by_client_id(coid, symbol)
+                found = await self._order_lane(state.venue).fetch_order_by_client_id(tracked.coid, tracked.request.symbol)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep looking; the order stays UNKNOWN
-                state.last_error = f"looking up {coid}: {_describe(exc)}"
+                state.last_error = f"looking up {tracked.coid}: {_describe(exc)}"
+                self.health_version += 1
                 continue
             if found is None:
-                # A request can still be in flight at the venue: only repeated misses settle it.
                 misses += 1
-                if misses < self.unknown_misses_to_settle:
-                    continue
-            self._settle(state, coid, found, "looked up after an ambiguous send")
-
-    def _settle(self, state: _VenueState, coid: str, found: Order | None, why: str) -> None:
-        self.journal.reconcile(coid, found, why)
-        self._unknown.pop(coid, None)
-        if found is not None and not found.status.is_final:
-            self._tracked[coid] = (found.status, found.filled)
-        outcome = "not placed" if found is None else found.status.value
-        self._emit(f"{state.venue.name}: order {coid} was UNKNOWN; the venue says: {outcome}")
-        self.orders_version += 1
-
-    def _sync_journal(self, orders: Iterable[Order]) -> None:
-        """Journal what the account poll shows about orders the journal still has open."""
-        if self.journal is None or not self._tracked:
-            return
-        for order in orders:
-            known = self._tracked.get(order.client_order_id)
-            if known is None or known == (order.status, order.filled):
+                if misses >= self.unknown_misses_to_settle and self.tracker.may_settle_absent(tracked):
+                    window = validity_window_s(tracked.exchange_id)
+                    self.tracker.not_placed(tracked, f"{misses} lookups, validity window {window:g} s passed")
+                    self.orders_version += 1
                 continue
-            if order.status is OrderStatus.UNKNOWN:
-                continue
-            with contextlib.suppress(Exception):
-                self.journal.reconcile(order.client_order_id, order, "account update")
-                if order.status.is_final:
-                    self._tracked.pop(order.client_order_id, None)
-                else:
-                    self._tracked[order.client_order_id] = (order.status, order.filled)
+            misses = 0
+            self.tracker.observe(found, source="looked up after an unclear send")
+            self.orders_version += 1
 
-    async def cancel_order(self, order: Order) -> Order:
+    async def cancel_order(self, order: Order, *, by: str = "operator") -> Order:
         if self.is_read_only(order.venue):
             raise OrderRejected(f"{order.venue}: read-only: order actions are disabled")
         if order.status is OrderStatus.UNKNOWN:
             raise OrderRejected(f"{order.venue}: order {order.client_order_id} is UNKNOWN; it is being looked up")
+        if order.status is OrderStatus.PENDING or not order.id:
+            raise OrderRejected(f"{order.venue}: order {order.client_order_id} is still being sent; cancel it when it is open")
         state = self._states[order.venue]
+        self.tracker.cancel_requested(order, by)
         try:
-            result = await state.venue.cancel_order(order.id, order.symbol)
-            self._sync_journal([result])
+            result = await self._order_lane(state.venue).cancel_order(order.id, order.symbol)
+            if not result.client_order_id and order.client_order_id:
+                result = replace(result, client_order_id=order.client_order_id)
+            self.tracker.observe(result, source=f"cancel by {by}")
+            self._drop_open(state, result)
             return result
         finally:
-            with contextlib.suppress(Exception):
-                await self._refresh_account(state)
+            self.orders_version += 1
+            self.request_refresh(order.venue)
 
-    async def cancel_all(self) -> CancelReport:
-        """Kill switch: cancel every open order on every venue; report what failed."""
+    def _drop_open(self, state: _VenueState, result: Order) -> None:
+        if result.status.is_final:
+            state.open_orders = tuple(o for o in state.open_orders if o.id != result.id)
+
+    async def cancel_all(self, *, by: str = "kill switch") -> CancelReport:
+        """Kill switch: every cancel on every venue is sent at once, in parallel, from what
+        is known now; then the accounts are refreshed and anything that showed up since is
+        cancelled too. The report says per order what was cancelled and what failed."""
         cancelled: list[Order] = []
         failed: list[tuple[Order, str]] = []
-        for state in self._states.values():
-            with contextlib.suppress(Exception):
-                await self._refresh_account(state)
-        targets = [o for s in self._states.values() for o in s.open_orders]
-        failed.extend((o, "UNKNOWN: being looked up, cancel it when resolved") for o in self._unknown.values())
+        attempted: set[tuple[str, str]] = set()
+
+        def known_open() -> list[Order]:
+            seen: dict[tuple[str, str], Order] = {}
+            for state in self._states.values():
+                for o in state.open_orders:
+                    if o.id:
+                        seen[(o.venue, o.id)] = o
+            now = self._clock()
+            for tracked in self.tracker.tracked():
+                view = tracked.view(now)
+                if view.id and tracked.state in (TrackState.OPEN, TrackState.PARTIALLY_FILLED):
+                    seen.setdefault((view.venue, view.id), view)
+            return [o for key, o in seen.items() if key not in attempted]
 
         async def one(order: Order) -> None:
+            attempted.add((order.venue, order.id))
             if self.is_read_only(order.venue):
                 failed.append((order, "read-only: order actions are disabled"))
                 return
+            state = self._states[order.venue]
+            self.tracker.cancel_requested(order, by)
             try:
-                result = await self._states[order.venue].venue.cancel_order(order.id, order.symbol)
-                cancelled.append(result)
-                self._sync_journal([result])
+                result = await self._order_lane(state.venue).cancel_order(order.id, order.symbol)
             except Exception as exc:  # noqa: BLE001
                 failed.append((order, _describe(exc)))
+                return
+            if not result.client_order_id and order.client_order_id:
+                result = replace(result, client_order_id=order.client_order_id)
+            cancelled.append(result)
+            self.tracker.observe(result, source=f"cancel by {by}")
+            self._drop_open(state, result)
 
-        await asyncio.gather(*(one(o) for o in targets))
-        for state in self._states.values():
-            with contextlib.suppress(Exception):
-                await self._refresh_account(state)
+        for tracked in self.tracker.pending():
+            view = tracked.view(self._clock())
+            failed.append((view, "UNKNOWN or still being sent: cancel it when it is resolved"))
+        await asyncio.gather(*(one(o) for o in known_open()))
+        self.orders_version += 1
+        # Then what the venues hold now (orders placed since the last poll), concurrently.
+        await asyncio.gather(*(self._refresh_quietly(s) for s in self._states.values() if s.started))
+        await asyncio.gather(*(one(o) for o in known_open()))
+        self.orders_version += 1
         return CancelReport(tuple(cancelled), tuple(failed))
+
+    async def _refresh_quietly(self, state: _VenueState) -> None:
+        try:
+            await self._refresh_account(state)
+        except Exception as exc:  # noqa: BLE001
+            state.last_error = f"account: {_describe(exc)}"
+            self.health_version += 1
+
+    def request_refresh(self, venue: str) -> None:
+        """Refresh ``venue``'s account soon, without anyone waiting for it; refreshes asked
+        for while one runs are merged into one more."""
+        state = self._states[venue]
+        if not state.started:
+            return
+        if state.refreshing:
+            state.refresh_again = True
+            return
+
+        async def run() -> None:
+            state.refreshing = True
+            try:
+                while True:
+                    state.refresh_again = False
+                    await self._refresh_quietly(state)
+                    if not state.refresh_again:
+                        break
+            finally:
+                state.refreshing = False
+
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.create_task(run(), name=f"refresh:{venue}"))
+
+    async def wait_idle(self) -> None:
+        """Wait for the account refreshes in flight (tests and headless commands)."""
+        while True:
+            running = [t for t in self._tasks if t.get_name().startswith("refresh:") and not t.done()]
+            if not running:
+                return
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def order_events(self) -> list[OrderEvent]:
+        """Order events since the last call (fills, cancels, rejections, settlements)."""
+        events, self._order_events = self._order_events, []
+        return events
+
+    def add_event_listener(self, callback: Callable[[OrderEvent], None]) -> None:
+        self._event_listeners.append(callback)
+
+    def _on_order_event(self, event: OrderEvent) -> None:
+        self.orders_version += 1
+        if event.kind in ("settled", "journal") and event.message:
+            self._emit(event.message)
+        for callback in list(self._event_listeners):
+            with contextlib.suppress(Exception):
+                callback(event)
 
     # ---- notices for the operator -------------------------------------------------------
 
@@ -670,6 +961,25 @@ def exchange_id_of(venue: Venue) -> str:
     """The venue's ccxt exchange id (client order id format), or "sim" for the sandbox."""
     found = getattr(venue, "exchange_id", None) or getattr(getattr(venue, "inner", None), "exchange_id", None)
     return str(found) if found else "sim"
+
+
+def _state_of(order: Order) -> TrackState:
+    if order.status is OrderStatus.OPEN:
+        return TrackState.PARTIALLY_FILLED if order.filled > 0 else TrackState.OPEN
+    return TrackState.UNKNOWN if order.status is OrderStatus.UNKNOWN else TrackState.OPEN
+
+
+def _is_definite_refusal(exc: VenueError) -> bool:
+    """Only an explicit refusal from the venue is a rejection: authentication, a refused
+    order. Any other exchange error answering a create (an unclear or server error) leaves
+    its outcome unknown."""
+    text = str(exc)
+    return isinstance(exc, OrderRejected) or "authentication failed" in text
+
+
+def _final_view(order: Order, tracked: TrackedOrder) -> Order:
+    view = tracked.view(order.updated_at)
+    return replace(view, status=order.status if order.status.is_final else view.status, message=order.message or view.message)
 
 
 def _venue_read_only(venue: Venue) -> bool:

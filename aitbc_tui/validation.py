@@ -166,16 +166,69 @@ class ValidatedOrder:
     fee: Decimal  # estimated, quote currency
     fee_rate: Decimal
     average_price: Decimal | None = None  # market orders: estimated average fill
+    worst_price: Decimal | None = None  # market orders: the last level the walk touches
+    limit_price: Decimal | None = None  # market orders: sent as an IOC limit here (the slippage cap)
+    crosses: bool | None = None  # limit orders: takes liquidity now (True) or rests (False)
 
     def to_request(self, venue: str, client_order_id: str = "") -> OrderRequest:
         return OrderRequest(venue, self.symbol, self.side, self.type, self.amount, self.price, client_order_id)
 
 
-def fee_rate(market: Market, order_type: OrderType | str) -> Decimal:
-    """Taker for market orders; the larger of maker/taker for limits (a limit may cross)."""
+def crosses(side: Side | str, price: Decimal | None, book: BookSnapshot | None) -> bool | None:
+    """Whether a limit at ``price`` takes liquidity now (True), rests (False), or None (no book)."""
+    if price is None or book is None:
+        return None
+    best = book.best_ask if Side(side) is Side.BUY else book.best_bid
+    if best is None:
+        return False
+    return price >= best if Side(side) is Side.BUY else price <= best
+
+
+def fee_rate(market: Market, order_type: OrderType | str, side: Side | str | None = None,
+             price: Decimal | None = None, book: BookSnapshot | None = None) -> Decimal:  # fmt: skip
+    """Taker for market orders; for a limit, maker when it rests and taker when it crosses
+    the book given; the larger of the two when there is no book to tell."""
     if OrderType(order_type) is OrderType.MARKET:
         return market.taker_fee
+    if side is not None:
+        cross = crosses(side, price, book)
+        if cross is not None:
+            return market.taker_fee if cross else market.maker_fee
     return max(market.maker_fee, market.taker_fee)
+
+
+def slippage_cap_price(market: Market, side: Side | str, book: BookSnapshot | None, cap_bps: Decimal) -> Decimal | None:
+    """The worst price a market order may fill at: the touch moved by ``cap_bps``, on the tick grid."""
+    if book is None:
+        return None
+    touch = book.best_ask if Side(side) is Side.BUY else book.best_bid
+    if touch is None:
+        return None
+    factor = cap_bps / Decimal(10000)
+    raw = touch * (1 + factor) if Side(side) is Side.BUY else touch * (1 - factor)
+    steps = raw / market.tick_size
+    steps = steps.to_integral_value(rounding="ROUND_FLOOR" if Side(side) is Side.BUY else "ROUND_CEILING")
+    return steps * market.tick_size
+
+
+def market_quote(market: Market, side: Side | str, amount: Decimal, book: BookSnapshot | None,
+                 cap_price: Decimal | None):  # fmt: skip
+    """Walk the book for a market order: (walk, problem). ``problem`` says why it cannot be
+    sent within the cap (None: it can)."""
+    walk = _walk_market(Side(side), amount, book)
+    book_side = "asks" if Side(side) is Side.BUY else "bids"
+    if walk is None:
+        return None, f"no {book_side} in the book: a market {Side(side).value} cannot fill; use a limit order"
+    if not walk.complete:
+        return walk, (f"the visible book holds only {_amount(walk.filled)} {market.base} of {book_side}: "
+                      "reduce the amount or use a limit order")  # fmt: skip
+    if cap_price is not None and walk.worst_price is not None and (
+        walk.worst_price > cap_price if Side(side) is Side.BUY else walk.worst_price < cap_price
+    ):
+        return walk, (f"filling {_plain(amount)} {market.base} needs prices up to {_plain(walk.worst_price)}, beyond "
+                      f"the slippage cap {_plain(cap_price)} {market.quote} (risk.max_slippage_bps): reduce the amount "
+                      "or use a limit order")  # fmt: skip
+    return walk, None
 
 
 def estimate(
@@ -193,7 +246,7 @@ def estimate(
     """
     if amount is None or amount <= 0:
         return None, None
-    rate = fee_rate(market, order_type)
+    rate = fee_rate(market, order_type, side, price, book)
     if OrderType(order_type) is OrderType.LIMIT:
         if price is None:
             return None, None
@@ -227,10 +280,13 @@ def validate_order(
     price_text: str | None,
     balances: Mapping[str, Balance],
     book: BookSnapshot | None = None,
+    *,
+    max_slippage_bps: Decimal | None = None,
 ) -> ValidatedOrder | list[ValidationError]:
     """Validate a form/CLI order. Returns the order, or every error found (never empty).
 
-    ``price_text`` is ignored for market orders.
+    ``price_text`` is ignored for market orders. With ``max_slippage_bps`` a market order
+    must fill within that many bps of the touch (it is sent as an IOC limit there).
     """
     side = Side(side)
     order_type = OrderType(order_type)
@@ -267,37 +323,25 @@ def validate_order(
         if tick_error:
             errors.append(tick_error)
 
-    rate = fee_rate(market, order_type)
+    rate = fee_rate(market, order_type, side, price, book)
     notional: Decimal | None = None
     average: Decimal | None = None
+    worst: Decimal | None = None
+    cap: Decimal | None = None
     if amount is not None:
         if order_type is OrderType.LIMIT:
             if price is not None:
                 notional = price * amount
         else:
-            walk = _walk_market(side, amount, book)
-            book_side = "asks" if side is Side.BUY else "bids"
-            if walk is None:
-                errors.append(
-                    ValidationError(
-                        "amount",
-                        f"no {book_side} in the book: a market {side.value} cannot fill; use a limit order",
-                        "liquidity",
-                    )
-                )
-            elif not walk.complete:
-                errors.append(
-                    ValidationError(
-                        "amount",
-                        f"the visible book holds only {_amount(walk.filled)} {market.base} of {book_side}: "
-                        f"reduce the amount or use a limit order",
-                        "liquidity",
-                    )
-                )
+            if max_slippage_bps is not None:
+                cap = slippage_cap_price(market, side, book, max_slippage_bps)
+            walk, problem = market_quote(market, side, amount, book, cap)
+            if problem:
+                errors.append(ValidationError("amount", problem, "liquidity"))
             else:
                 notional = walk.cost_quote
                 average = walk.average_price
-
+                worst = walk.worst_price
     fee: Decimal | None = None
     if notional is not None:
         fee = notional * rate
@@ -311,7 +355,8 @@ def validate_order(
                 )
             )
         if side is Side.BUY:
-            needed = notional + fee
+            # A capped market buy is held at its limit price by the venue until it fills.
+            needed = notional + fee if cap is None else cap * amount * (1 + rate)
             free = _free(balances, market.quote)
             if free < needed:
                 errors.append(
@@ -346,11 +391,17 @@ def validate_order(
         fee=fee,
         fee_rate=rate,
         average_price=average,
+        worst_price=worst,
+        limit_price=cap,
+        crosses=crosses(side, price, book) if order_type is OrderType.LIMIT else True,
     )
 
 
 __all__ = [
     "ValidatedOrder",
+    "crosses",
+    "market_quote",
+    "slippage_cap_price",
     "ValidationError",
     "estimate",
     "fee_rate",

@@ -174,6 +174,7 @@ def test_paper_venue_against_an_emulator_fills_locally_headless(tmp_path, emulat
             order = await service.place_order(
                 OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.01"), None, "paper-1")
             )
+            await service.refresh_account("binance")  # the ack does not wait for it
             return order, service.balances("binance")
         finally:
             await service.stop()

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from aitbc_tui.domain import OrderStatus, OrderType, Side
+from aitbc_tui.domain import TimeInForce, OrderStatus, OrderType, Side
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 from aitbc_tui.ui.screens.help import HelpScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
@@ -42,6 +42,7 @@ async def place_by_keyboard(pilot, side_key: str, amount: str, *, market: bool =
     await pilot.press("y")
     await wait_until(pilot, lambda: not isinstance(pilot.app.screen, (OrderForm, ConfirmScreen)))
     await pilot.app.workers.wait_for_complete()
+    await pilot.app.service.wait_idle()  # the account refresh after the ack runs on its own
     await pilot.pause()
 
 
@@ -73,6 +74,7 @@ async def test_limit_buy_rests_shows_in_open_orders_and_cancels(tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await app.workers.wait_for_complete()
+        await app.service.wait_idle()
         await pilot.pause()
         assert app.service.open_orders() == []
         assert table.row_count == 0
@@ -88,8 +90,9 @@ async def test_market_sell_fills_and_moves_balances(tmp_path):
         await wait_ready(pilot)
         await place_by_keyboard(pilot, "s", "0.01", market=True)
         [order] = app.service.closed_orders()
-        assert (order.side, order.type, order.status, order.filled) == (
-            Side.SELL, OrderType.MARKET, OrderStatus.FILLED, Decimal("0.01")
+        # A market order goes out as a marketable IOC limit at the slippage cap.
+        assert (order.side, order.type, order.time_in_force, order.status, order.filled) == (
+            Side.SELL, OrderType.LIMIT, TimeInForce.IOC, OrderStatus.FILLED, Decimal("0.01")
         )
         balances = app.service.balances("binance")
         assert balances["BTC"].total == Decimal("1.99")
@@ -155,6 +158,7 @@ async def test_kill_switch_cancels_every_open_order_on_every_venue(tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await app.workers.wait_for_complete()
+        await app.service.wait_idle()
         await pilot.pause()
         assert app.service.open_orders() == []
         assert {o.status for o in app.service.closed_orders()} == {OrderStatus.CANCELED}

@@ -63,7 +63,7 @@ def test_max_open_orders():
 def test_daily_traded_value_cap():
     g = gate(daily_traded_value=D("1000"))
     check(g, buy("1"), traded="900")
-    with pytest.raises(RiskLimitBreached, match=r"900 \+ this order 200 USDT = 1100 exceeds risk\.daily_traded_value = 1000"):
+    with pytest.raises(RiskLimitBreached, match=r"900 \+ this order 200 USDT = 1100 USDT exceeds risk\.daily_traded_value = 1000"):
         check(g, buy("2"), traded="900")
 
 

@@ -20,9 +20,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from contextvars import ContextVar
 from typing import Any, TypeVar
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 from aitbc_tui.config import ConfigError, VenueConfig
+from aitbc_tui.venues.quirks import TokenBucket, lane_limit, order_options
 from aitbc_tui.domain import (
     ZERO,
     Balance,
@@ -329,6 +331,19 @@ class RedactingLogger:
         return f"RedactingLogger({self._logger.name!r})"
 
 
+def _record_status(exchange: Any) -> None:
+    """Keep the HTTP status of the client's last answer (``aitbc_last_status``): whether an
+    exchange error answering a create is an explicit refusal (4xx) or not (5xx, none)."""
+    original = exchange.handle_errors
+
+    def handle_errors(code, *args: Any, **kwargs: Any) -> Any:
+        exchange.aitbc_last_status = code
+        return original(code, *args, **kwargs)
+
+    exchange.aitbc_last_status = None
+    exchange.handle_errors = handle_errors
+
+
 def _time_http(exchange: Any) -> None:
     """Record the duration of each HTTP request made where ``_HTTP_TIMES_MS`` is set."""
     fetch = exchange.fetch
@@ -415,6 +430,9 @@ class CcxtVenue:
         self._timeout_ms = timeout_ms
         self._pro_has_book: bool | None = None
         self._rest: Any = None
+        self._trade: Any = None  # the order lane: its own client, never behind polling
+        self._lane = TokenBucket(lane_limit(config.exchange))
+        self._nonce_last = 0
         self._ws: Any = None
         self._ws_lock = asyncio.Lock()
         self._markets: dict[str, Market] = {}
@@ -438,6 +456,15 @@ class CcxtVenue:
         # Build the REST client now: a bad testnet choice fails at start-up, not mid-session.
         self._rest = self._new_exchange(pro=False)
         self.probe = self._probe_text()
+        # Orders travel in their own lane: a second client without ccxt's throttle (whose
+        # queue holds book and account polls), limited by the venue's own order limits
+        # (quirks.ORDER_LANE). Both clients share one nonce sequence (kraken needs it
+        # strictly increasing per key).
+        if credentials is not None and self.mode is not Mode.PAPER:
+            self._trade = self._new_exchange(pro=False)
+            self._trade.enableRateLimit = False
+            self._rest.nonce = self._shared_nonce
+            self._trade.nonce = self._shared_nonce
 
     def __repr__(self) -> str:
         return f"CcxtVenue(name={self.name!r}, exchange={self.exchange_id!r}, mode={self.mode.value})"
@@ -474,6 +501,7 @@ class CcxtVenue:
         )
         if not pro:
             _time_http(exchange)
+            _record_status(exchange)
         if self._credentials is not None and self.mode is not Mode.PAPER:
             # ccxt logs request headers (with the API key) at DEBUG: redact its log lines.
             exchange.logger = RedactingLogger(exchange.logger or logging.getLogger("ccxt"), self._credentials)
@@ -482,6 +510,18 @@ class CcxtVenue:
             if self._credentials.passphrase is not None:
                 exchange.password = self._credentials.passphrase.reveal()
         return exchange
+
+    def _shared_nonce(self) -> int:
+        self._nonce_last = max(self._nonce_last + 1, int(time.time() * 1000))
+        return self._nonce_last
+
+    @property
+    def _orders_client(self) -> Any:
+        return self._trade if self._trade is not None else self._rest
+
+    def supports(self, option: str) -> bool:
+        """Whether the venue takes ``option`` (gtc, ioc, fok, post_only) on spot orders."""
+        return option in order_options(self.exchange_id)
 
     def _probe_text(self) -> str:
         method = "fetch_time" if self._rest.has.get("fetchTime") else "fetch_status"
@@ -635,7 +675,7 @@ class CcxtVenue:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._dead_man_task
             self._dead_man_task = None
-        for exchange in (self._ws, self._rest):
+        for exchange in (self._ws, self._rest, self._trade):
             if exchange is not None:
                 try:
                     await exchange.close()
@@ -655,6 +695,8 @@ class CcxtVenue:
                 f"{self.name}: {', '.join(missing)} not listed on {self.exchange_id}; "
                 f"check venues.{self.name}.symbols"
             )
+        if self._trade is not None:
+            self._trade.set_markets(self._rest.markets, self._rest.currencies)
         fees = getattr(self._rest, "fees", None)
         self._markets = {
             s: market_from_ccxt(raw[s], self._rest.precisionMode, fees) for s in self.config.symbols
@@ -860,6 +902,19 @@ class CcxtVenue:
             return {"client_order_id": client_order_id}  # ccxt drops the unified clientOrderId here
         return {"clientOrderId": client_order_id}  # binance newClientOrderId, kraken cl_ord_id, ...
 
+    def _order_params(self, request: OrderRequest) -> dict[str, Any]:
+        params = self._client_id_params(request.client_order_id)
+        tif = request.time_in_force.value
+        if tif != "gtc" and not self.supports(tif):
+            raise FeatureUnavailable(f"{self.name}: {self.exchange_id} has no {tif.upper()} orders on spot")
+        if request.post_only and not self.supports("post_only"):
+            raise FeatureUnavailable(f"{self.name}: {self.exchange_id} has no post-only orders")
+        if tif != "gtc":
+            params["timeInForce"] = tif.upper()
+        if request.post_only:
+            params["postOnly"] = True
+        return params
+
     async def place_order(self, request: OrderRequest) -> Order:
         self._require_writable()
         self._require("createOrder", "placing orders")
@@ -867,7 +922,7 @@ class CcxtVenue:
             raise OrderRejected(f"{self.name}: amount must be greater than 0")
         if request.type is OrderType.LIMIT and (request.price is None or request.price <= 0):
             raise OrderRejected(f"{self.name}: a limit order needs a price greater than 0")
-        params = self._client_id_params(request.client_order_id)
+        params = self._order_params(request)
         price: Any = str(request.price) if request.price is not None else None
         if request.type is OrderType.MARKET and request.side is Side.BUY and self.exchange_id == "coinbase":
             # Coinbase buys by quote amount: ccxt needs a price to turn the base amount into cost.
@@ -875,9 +930,12 @@ class CcxtVenue:
             if book is None or book.best_ask is None:
                 raise OrderRejected(f"{self.name}: a market buy needs a live book to price it; wait for the book")
             price = str(book.best_ask)
+        client = self._orders_client
+        await self._lane.wait(request.symbol)
+        client.aitbc_last_status = None
         try:
             raw = await self._call(
-                lambda: self._rest.create_order(
+                lambda: client.create_order(
                     request.symbol, request.type.value, request.side.value, str(request.amount), price, params
                 )
             )
@@ -886,23 +944,30 @@ class CcxtVenue:
         except VenueError as exc:
             if "authentication failed" in str(exc):
                 raise
-            # Any other exchange error answering a create is the venue refusing this order.
-            raise OrderRejected(str(exc)) from exc
+            status = getattr(client, "aitbc_last_status", None)
+            if isinstance(status, int) and status < 500 and status not in (408, 425, 429):
+                # The venue answered this create with an error body (coinbase: 200 with
+                # success=false; others 4xx): an explicit refusal. 5xx or no answer: unknown.
+                raise OrderRejected(str(exc)) from None
+            # Not an explicit refusal (a server error, an unclear reply): the order may
+            # exist. The caller looks it up by client order id; it is never resent.
+            raise VenueUnavailable(f"{exc}; the venue's answer does not say whether the order was placed") from None
         order = order_from_ccxt(self.name, raw, request)
-        if raw.get("status") is None and order.id and self._rest.has.get("fetchOrder"):
-            # A terse ack (coinbase, kraken): read the order back. This is a lookup, never a resend.
-            try:
-                full = await self._call(lambda: self._rest.fetch_order(order.id, request.symbol))
-                order = order_from_ccxt(self.name, full, request)
-            except VenueError:
-                log.debug("%s: read-back of order %s failed", self.name, order.id, exc_info=True)
+        if raw.get("status") is None:
+            # A terse ack (coinbase, kraken): the order exists with this id. Its details come
+            # with the next account refresh, which the service starts at once; reading it
+            # back here would put the ack behind a throttled lookup.
+            order = replace(order, status=OrderStatus.OPEN, time_in_force=request.time_in_force,
+                            post_only=request.post_only, updated_at=time.time())  # fmt: skip
         return self._remember(order)
 
     async def cancel_order(self, order_id: str, symbol: str) -> Order:
         self._require_writable()
         self._require("cancelOrder", "cancelling orders")
+        client = self._orders_client
+        await self._lane.wait(symbol)
         try:
-            raw = await self._call(lambda: self._rest.cancel_order(order_id, symbol))
+            raw = await self._call(lambda: client.cancel_order(order_id, symbol))
         except OrderRejected as exc:
             # Some venues (coinbase) answer a cancel of an unknown or finished order with a
             # generic failure: look the order up to say which.
@@ -923,7 +988,9 @@ class CcxtVenue:
         order = None
         if raw and raw.get("status") and raw.get("amount") is not None:
             order = order_from_ccxt(self.name, raw)
-        elif self._rest.has.get("fetchOrder"):
+        elif order_id not in self._orders and self._rest.has.get("fetchOrder"):
+            # Only for an order we never saw: a known one is confirmed at once below (its
+            # fills since the last poll arrive with the refresh that follows every cancel).
             try:
                 full = await self._call(lambda: self._rest.fetch_order(order_id, symbol))
                 order = order_from_ccxt(self.name, full)
@@ -934,8 +1001,6 @@ class CcxtVenue:
             # Binance answers a cancel with the cancel request's own client id.
             original = (raw or {}).get("info", {}).get("origClientOrderId") if isinstance((raw or {}).get("info"), dict) else None
             client_id = (known.client_order_id if known else "") or original or order.client_order_id
-            from dataclasses import replace
-
             order = replace(order, client_order_id=client_id)
         if order is None:
             if known is None:
@@ -944,8 +1009,6 @@ class CcxtVenue:
                     type=OrderType.LIMIT, price=None, amount=ZERO, filled=ZERO,
                     status=OrderStatus.CANCELED, created_at=time.time(), updated_at=time.time(),
                 )
-            from dataclasses import replace
-
             order = replace(known, status=OrderStatus.CANCELED, updated_at=time.time())
         return self._remember(order)
 

@@ -17,7 +17,7 @@ from aitbc_tui.domain import (
     OrderRejected,
     OrderRequest,
 )
-from aitbc_tui.sim.engine import BookDelta
+from aitbc_tui.sim.engine import BookDelta, OrderUpdated
 from aitbc_tui.sim.specs import OPERATOR
 from aitbc_tui.sim.world import SandboxWorld, open_world
 
@@ -52,6 +52,9 @@ class SimVenue:
         self._waiters: dict[str, asyncio.Event] = {}
         self._seen: dict[str, int] = {}
         self._started = False
+        # The operator's order updates as the engine makes them (the sandbox's user stream).
+        self._updates: list[tuple[Order, tuple]] = []
+        self._updates_ready = asyncio.Event()
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -71,10 +74,16 @@ class SimVenue:
         for event in self._waiters.values():
             event.set()
         self._waiters.clear()
+        self._updates_ready.set()
         if self.autostart_ticks:
             await self.world.release()
 
     def _on_event(self, event: object) -> None:
+        if isinstance(event, OrderUpdated):
+            if event.account == self.account:
+                self._updates.append((event.order, event.fills))
+                self._updates_ready.set()
+            return
         if isinstance(event, BookDelta):
             waiter = self._waiters.pop(event.symbol, None)
             if waiter is not None:
@@ -122,6 +131,19 @@ class SimVenue:
         order = self.engine.get_order(self.account, client_order_id=client_order_id)
         return order if order is not None and order.symbol == symbol else None
 
+    async def watch_order_updates(self) -> list[tuple[Order, tuple]] | None:
+        """The next batch of the operator's order updates (fills with trade ids, cancels,
+        expiries), as the engine made them; None once the venue is closed."""
+        while not self._updates:
+            if not self._started:
+                return None
+            self._updates_ready.clear()
+            await self._updates_ready.wait()
+        updates, self._updates = self._updates, []
+        if self.latency is not None:
+            await self._network()  # a push travels the simulated network too
+        return updates
+
     async def place_order(self, request: OrderRequest) -> Order:
         if request.venue and request.venue != self.name:
             raise OrderRejected(f"order for {request.venue} sent to {self.name}")
@@ -129,6 +151,7 @@ class SimVenue:
         order, _fills = self.engine.place(
             self.account, request.symbol, request.side, request.type, request.amount,
             request.price, request.client_order_id,
+            time_in_force=request.time_in_force, post_only=request.post_only,
         )  # fmt: skip
         return order
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,11 +28,12 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="modal-box live" if self.live else "modal-box"):
-            yield Static(self.title_text, classes="modal-title")
+            # Venue names, symbols and messages are plain text, never markup.
+            yield Static(Text(self.title_text), classes="modal-title")
             width = max((len(label) for label, _ in self.rows), default=0)
             body = "\n".join(f"{label:<{width}}  {value}" for label, value in self.rows)
-            yield Static(body, id="confirm-body")
-            yield Static(self.prompt, classes="modal-hint")
+            yield Static(Text(body), id="confirm-body")
+            yield Static(Text(self.prompt), classes="modal-hint")
 
     def action_confirm(self) -> None:
         self.dismiss(True)
