@@ -52,7 +52,6 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
 KEY_BYTES = 32
-_MAX_SCRYPT_N = 2**20  # a header asking for more is refused rather than run (memory)
 
 # Exchanges (ccxt ids) whose API keys come with a passphrase.
 PASSPHRASE_EXCHANGES = frozenset(
@@ -334,6 +333,16 @@ def _check_parent(path: Path) -> None:
         )
 
 
+def _kdf_summary(name: Any, n: Any, r: Any, p: Any, length: Any, salt: bytes) -> str:
+    """A tampered header's values, short and printable (they are attacker-chosen)."""
+    def short(value: Any) -> str:
+        text = repr(value)
+        return "".join(ch if ch.isprintable() else "?" for ch in text)[:24]
+
+    return (f"{short(name)} n={short(n)} r={short(r)} p={short(p)} length={short(length)}"
+            f" salt={len(salt)} bytes")
+
+
 def derive_key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     """Fernet key (urlsafe base64 of 32 bytes) from scrypt."""
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -442,19 +451,29 @@ class VaultBackend:
             if doc.get("version") != VAULT_VERSION:
                 raise ValueError(f"unsupported version {doc.get('version')!r}")
             kdf = doc["kdf"]
-            if kdf.get("name") != "scrypt":
-                raise ValueError(f"unsupported KDF {kdf.get('name')!r}")
-            n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+            if not isinstance(kdf, dict):
+                raise TypeError("kdf is not an object")
+            name, n, r, p, length = (kdf.get(k) for k in ("name", "n", "r", "p", "length"))
             salt = base64.b64decode(kdf["salt"], validate=True)
             token = doc["token"].encode("ascii")
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeError) as exc:
             raise VaultError(f"{where} is corrupt or not a vault ({exc}); it was not changed") from None
-        if n & (n - 1) or not (self._scrypt_n <= n <= _MAX_SCRYPT_N) or not (1 <= r <= 32) or not (
-            1 <= p <= 16
+        # Only exactly what _save writes is accepted, checked before any KDF runs: a
+        # tampered header asking for scrypt n=2^20, r=32, p=16 would cost GBs and minutes.
+        # (The test-only reduced n is accepted only by a store created with it.)
+        accepted_n = {SCRYPT_N, self._scrypt_n}
+        if not (
+            name == "scrypt"
+            and type(n) is int and n in accepted_n
+            and type(r) is int and r == SCRYPT_R
+            and type(p) is int and p == SCRYPT_P
+            and type(length) is int and length == KEY_BYTES
+            and len(salt) == SALT_BYTES
         ):
-            raise VaultError(f"{where} has unacceptable KDF parameters (n={n}, r={r}, p={p})")
-        if len(salt) < SALT_BYTES:
-            raise VaultError(f"{where} has a salt shorter than {SALT_BYTES} bytes")
+            raise VaultError(
+                f"{where}: unsupported key-derivation parameters (unacceptable KDF parameters:"
+                f" {_kdf_summary(name, n, r, p, length, salt)}); it was not written by aitbc-tui"
+            )
         return doc, salt, n, r, p, token
 
     def _load(self) -> tuple[dict[str, Any], tuple[bytes, int, int, int] | None]:
