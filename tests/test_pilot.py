@@ -65,7 +65,7 @@ async def test_limit_buy_rests_shows_in_open_orders_and_cancels(tmp_path):
         ]
         table = app.query_one("#orders", DataTable)
         assert table.row_count == 1
-        assert table.get_row_at(0)[:2] == ["binance", "BTC/USDT"]
+        assert [str(c) for c in table.get_row_at(0)[:2]] == ["binance", "BTC/USDT"]
         # Funds are reserved: price * amount * (1 + max fee) leaves free USDT.
         usdt = app.service.balances("binance")["USDT"]
         assert usdt.used > 0 and usdt.free + usdt.used == Decimal("100000")
@@ -80,7 +80,7 @@ async def test_limit_buy_rests_shows_in_open_orders_and_cancels(tmp_path):
         assert table.row_count == 0
         await pilot.press("h")  # history shows the cancelled order
         assert table.row_count == 1
-        assert table.get_row_at(0)[7] == "canceled"
+        assert str(table.get_row_at(0)[7]) == "canceled"
         assert app.service.balances("binance")["USDT"].free == Decimal("100000")
 
 
@@ -282,7 +282,7 @@ async def test_open_order_age_keeps_ticking_without_other_changes(tmp_path):
         await wait_ready(pilot)
         await place_by_keyboard(pilot, "b", "0.01")
         table = app.query_one("#orders", DataTable)
-        assert table.get_row_at(0)[8] == "<1s"
+        assert str(table.get_row_at(0)[8]) == "<1s"
         app.clock = lambda: FROZEN_NOW + 125  # two minutes later, nothing else changed
-        await wait_until(pilot, lambda: table.get_row_at(0)[8] == "2m", timeout=2.0)
+        await wait_until(pilot, lambda: str(table.get_row_at(0)[8]) == "2m", timeout=2.0)
         assert table.row_count == 1

@@ -26,7 +26,12 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
 from aitbc_tui import analysis
+from rich.text import Text
+
+from aitbc_tui.config import RiskConfig
 from aitbc_tui.domain import BookSnapshot, HealthStatus, Mode, Order, OrderRequest, OrderStatus, Side, VenueUnavailable
+from aitbc_tui.orders import OrderEvent
+from aitbc_tui.venues.quirks import order_options
 from aitbc_tui.service import MarketService, describe_error
 from aitbc_tui.formatting import decimals_of, fmt_age, fmt_age_coarse, fmt_bps, fmt_compact, fmt_fixed, sparkline
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
@@ -35,6 +40,7 @@ from aitbc_tui.ui.screens.live_gate import LiveGateScreen
 from aitbc_tui.ui.screens.help import HelpScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.screens.picker import SymbolPicker
+from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, load_themes
 from aitbc_tui.ui.widgets.ladder import BookLadder
 from aitbc_tui.ui.widgets.linetable import Column, LineTable
@@ -80,7 +86,9 @@ class AitbcApp(App[None]):
         Binding("b", "order('buy')", "Buy", id="order.buy"),
         Binding("s", "order('sell')", "Sell", id="order.sell"),
         Binding("c", "cancel_selected", "Cancel", id="order.cancel"),
-        Binding("ctrl+k", "kill_switch", "Kill switch", id="order.kill", priority=True),
+        # Not a priority binding: inside a text field ctrl+k is the field's own edit
+        # (delete to the end), so the kill switch is never reachable from typing.
+        Binding("ctrl+k", "kill_switch", "Kill switch", id="order.kill"),
         Binding("v,right_square_bracket", "next_venue", "Venue", id="venue.next"),
         Binding("V,left_square_bracket", "previous_venue", "Prev venue", show=False, id="venue.previous"),
         Binding("slash", "pick_symbol", "Symbol", id="symbol.pick"),
@@ -145,6 +153,12 @@ class AitbcApp(App[None]):
         self._table_keys: list[str] = []
         self._orders_second = 0
         self._table_rows: list[tuple[str, ...]] = []
+        self._table_history: bool | None = None  # which column set the orders table has
+        risk = getattr(config, "risk", None)
+        self.risk = risk if isinstance(risk, RiskConfig) else RiskConfig()
+        ui = getattr(config, "ui", None)
+        self.bell_on_fill = bool(getattr(ui, "bell", True))
+        self.bells = 0  # rung so far (the tests read it)
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW_WIDTH
@@ -216,15 +230,14 @@ class AitbcApp(App[None]):
         self.query_one("#arb").border_title = "Arbitrage · net of both taker fees"
         orders = self.query_one("#orders", DataTable)
         orders.border_title = "Open orders"
-        self._order_columns = orders.add_columns(
-            "Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age"
-        )
+        self._set_order_columns(orders, history=False)
         self.query_one("#status-bar").add_class(f"mode-{self.mode.value}")
         if self.mode is Mode.LIVE:
             # The whole screen carries the LIVE marker, in a colour no other mode uses.
             self.screen.add_class("mode-live")
             self.screen.border_title = "LIVE · real money"
         self.service.add_listener(self._service_notice)
+        self.service.add_event_listener(self._order_event)
         if self.live_gate is not None:
             self.push_screen(LiveGateScreen(self.live_gate, self._live_venues()), self._live_gate_passed)
         for problem in self._theme_problems:
@@ -257,7 +270,34 @@ class AitbcApp(App[None]):
 
     def _service_notice(self, message: str) -> None:
         """Reconciliation and UNKNOWN-order outcomes from the service."""
-        self.notify(message, severity="warning", timeout=15)
+        self.notify(_plain(message), severity="warning", timeout=15, markup=False)
+        self._orders_seen = -1
+
+    def ring_bell(self) -> None:
+        self.bells += 1
+        self.bell()
+
+    def _order_event(self, event: OrderEvent) -> None:
+        """Fills of every order (resting ones included), cancels the operator did not ask
+        for, and journal failures: a toast each, and the bell on a fill."""
+        order = event.order
+        market = self.service.market(order.venue, order.symbol)
+        places = decimals_of(market.tick_size) if market else 8
+        if event.kind == "fill" and event.fill is not None:
+            fill = event.fill
+            fee = f"{fmt_fixed(fill.fee, max(2, places) if fill.fee_currency == (market.quote if market else '') else 8, grouping=False)} {fill.fee_currency}"
+            done = "filled" if order.filled >= order.amount else f"partly filled ({order.filled} of {order.amount})"
+            text = (f"{order.venue}: {done}: {order.side.value} {fill.amount} {order.symbol} at "
+                    f"{fmt_fixed(fill.price, places)} · fee {fee} ({'maker' if fill.is_maker else 'taker'})")  # fmt: skip
+            self.notify(_plain(text), title="Fill", timeout=10, markup=False)
+            if self.bell_on_fill:
+                self.ring_bell()
+        elif event.kind == "canceled" and event.by not in ("operator", "kill switch"):
+            why = f": {event.message}" if event.message else ""
+            self.notify(_plain(f"{order.venue}: {order.side.value} {order.amount} {order.symbol} canceled by {event.by}{why}"),
+                        severity="warning", timeout=10, markup=False)  # fmt: skip
+        elif event.kind == "journal":
+            self.notify(_plain(event.message), severity="error", timeout=30, markup=False)
         self._orders_seen = -1
 
     def _order_actions_refused(self, venue: str | None) -> str | None:
@@ -301,7 +341,15 @@ class AitbcApp(App[None]):
             side=side,
             book=lambda: self.service.book(venue, symbol),
             balances=lambda: self.service.balances(venue),
+            max_slippage_bps=self.risk.max_slippage_bps,
+            price_band_pct=self.risk.price_band_pct,
+            options=self._venue_options(venue),
         )
+
+    def _venue_options(self, venue: str) -> frozenset[str]:
+        from aitbc_tui.service import exchange_id_of
+
+        return order_options(exchange_id_of(self.service.venue(venue)))
 
     def _prepare_order_form(self) -> None:
         """Build, install and mount (compose + CSS) the one order form off screen.
@@ -475,34 +523,67 @@ class AitbcApp(App[None]):
             rows.append(tuple(cells))
         table.set_rows(rows)
 
-    def _order_row(self, order: Order, now: float) -> tuple[str, ...]:
+    OPEN_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age")
+    HISTORY_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Avg price", "Amount", "Filled", "Status",
+                       "Fee", "Liq.", "Last fill")  # fmt: skip
+
+    def _set_order_columns(self, table: DataTable, *, history: bool) -> None:
+        if self._table_history is history:
+            return
+        table.clear(columns=True)
+        self._order_columns = table.add_columns(*(self.HISTORY_COLUMNS if history else self.OPEN_COLUMNS))
+        self._table_history = history
+        self._table_keys, self._table_rows = [], []
+
+    def _order_row(self, order: Order, now: float) -> tuple:
+        """One row; every cell is plain Text (a venue's symbol or message is never markup)."""
         market = self.service.market(order.venue, order.symbol)
         places = decimals_of(market.tick_size) if market else 8
-        price = "market" if order.price is None else fmt_fixed(order.price, places)
-        side_style = "bold green" if order.side is Side.BUY else "bold red"
-        status = order.status.value
+        kind = order.type.value
+        if order.time_in_force.value != "gtc":
+            kind += f" {order.time_in_force.value.upper()}"
+        if order.post_only:
+            kind += " post"
+        side = Text(order.side.value, style="bold green" if order.side is Side.BUY else "bold red")
+        status = Text(order.status.value)
         if order.status is OrderStatus.UNKNOWN:
-            status = "[b reverse]UNKNOWN[/]"  # reply lost: being looked up, do not resend
-        return (
-            order.venue,
-            order.symbol,
-            f"[{side_style}]{order.side.value}[/]",
-            order.type.value,
-            price,
-            str(order.amount),
-            str(order.filled),
-            status,
-            fmt_age_coarse(max(0.0, now - order.created_at)),
-        )
+            status = Text("UNKNOWN", style="bold reverse")  # reply lost: being looked up, do not resend
+        elif order.status is OrderStatus.PENDING:
+            status = Text("sending…", style="italic")
+        elif order.status is OrderStatus.REJECTED and order.message:
+            status = Text(f"rejected: {_plain(order.message)[:60]}")
+        if self.show_history:
+            avg = "—" if order.average_price is None else fmt_fixed(order.average_price, places)
+            if order.fee:
+                fee_places = max(2, places) if market and order.fee_currency == market.quote else 8
+                fee = f"{fmt_fixed(order.fee, fee_places, grouping=False)} {order.fee_currency}"
+            else:
+                fee = "—"
+            last = "—"
+            if order.last_fill_at:
+                last = datetime.fromtimestamp(order.last_fill_at, tz=timezone.utc).strftime("%H:%M:%S")
+            cells = (order.venue, order.symbol, side, kind, avg, str(order.amount), str(order.filled), status,
+                     fee, order.liquidity or "—", last)  # fmt: skip
+        else:
+            price = "market" if order.price is None else fmt_fixed(order.price, places)
+            cells = (order.venue, order.symbol, side, kind, price, str(order.amount), str(order.filled), status,
+                     fmt_age_coarse(max(0.0, now - order.created_at)))  # fmt: skip
+        return tuple(c if isinstance(c, Text) else Text(_plain(c)) for c in cells)
 
     def _paint_orders(self) -> None:
         """Rows are diffed: when the same orders are shown, only changed cells (usually the
         age) are updated, which costs no layout pass; a new or gone order rebuilds."""
         table = self._pane("#orders", DataTable)
+        self._set_order_columns(table, history=self.show_history)
         orders = self.service.closed_orders() if self.show_history else self.service.open_orders()
-        table.border_title = "Order history (filled, cancelled)" if self.show_history else "Open orders"
+        title = "Order history (filled, cancelled, rejected)" if self.show_history else "Open orders"
+        if table.border_title != title:
+            table.border_title = title
         now = self.clock()
-        keys = [f"{o.venue}:{o.id or o.client_order_id}" for o in orders]
+        unique: dict[str, Order] = {}
+        for o in orders:
+            unique.setdefault(f"{o.venue}:{o.client_order_id or o.id}", o)
+        keys, orders = list(unique), list(unique.values())
         rows = [self._order_row(o, now) for o in orders]
         if keys == self._table_keys:
             for key, row, before in zip(keys, rows, self._table_rows):
@@ -516,7 +597,7 @@ class AitbcApp(App[None]):
                 table.add_row(*row, key=key)
             if selected is not None:
                 for index, order in enumerate(orders):
-                    if (order.venue, order.id) == (selected.venue, selected.id):
+                    if (order.venue, order.client_order_id or order.id) == (selected.venue, selected.client_order_id or selected.id):
                         table.move_cursor(row=index)
                         break
         self._table_keys, self._table_rows, self._table_orders = keys, rows, orders
@@ -548,14 +629,9 @@ class AitbcApp(App[None]):
         if refused:
             self.notify(refused, severity="warning")
             return
-        unknown = self.service.unknown_orders(self.venue) if self.venue else []
-        if unknown:
-            self.notify(
-                f"{self.venue}: {len(unknown)} order(s) UNKNOWN (reply lost), being looked up by client order id; "
-                "send again only when resolved",
-                severity="error",
-                timeout=10,
-            )
+        blocked = self.service.blocked_reason(self.venue) if self.venue else None
+        if blocked:
+            self.notify(_plain(blocked), severity="error", timeout=10, markup=False)
             return
         if self.venue is None or self.symbol is None:
             self.notify("no venue is running", severity="error")
@@ -576,23 +652,38 @@ class AitbcApp(App[None]):
         self.push_screen("order-form", self._place)
 
     def _place(self, request: OrderRequest | None) -> None:
-        if request is not None:
-            self._place_worker(request)
+        """`y` on the confirmation: checks and the journal's intent happen now, so the
+        pending row ("sending…") is painted before anything goes out."""
+        if request is None:
+            return
+        try:
+            tracked = self.service.prepare_order(request)
+        except Exception as exc:  # noqa: BLE001 - refused before sending: the operator sees why
+            self.notify(_plain(f"{request.venue}: order not sent: {describe_error(exc)}"), severity="error",
+                        timeout=10, markup=False)  # fmt: skip
+            return
+        self._paint_orders()
+        self._send_worker(tracked)
 
     @work(name="place-order", group="orders", exit_on_error=False)
-    async def _place_worker(self, request: OrderRequest) -> None:
+    async def _send_worker(self, tracked) -> None:
+        request = tracked.request
         try:
-            order = await self.service.place_order(request)
+            order = await self.service.send_order(tracked)
         except VenueUnavailable as exc:
             # Sent, reply lost: the service looks it up; the open orders pane shows it UNKNOWN.
-            self.notify(describe_error(exc), severity="error", timeout=20)
+            self.notify(_plain(describe_error(exc)), severity="error", timeout=20, markup=False)
             self._paint_orders()
             return
         except Exception as exc:  # noqa: BLE001 - the operator sees a message, not a traceback
-            self.notify(f"{request.venue}: order rejected: {describe_error(exc)}", severity="error", timeout=8)
+            self.notify(_plain(f"{request.venue}: order rejected: {describe_error(exc)}"), severity="error",
+                        timeout=10, markup=False)  # fmt: skip
+            self._paint_orders()
             return
-        filled = f", filled {order.filled}" if order.filled else ""
-        self.notify(f"{order.venue}: {order.side.value} {order.amount} {order.symbol} {order.status.value}{filled}")
+        status = "acknowledged, open" if order.status is OrderStatus.OPEN else order.status.value
+        kind = order.type.value + ("" if order.time_in_force.value == "gtc" else f" {order.time_in_force.value.upper()}")
+        self.notify(_plain(f"{order.venue}: {order.side.value} {order.amount} {order.symbol} {kind}: {status}"),
+                    markup=False)  # fmt: skip
         self._paint_orders()
 
     def action_cancel_selected(self) -> None:
@@ -611,6 +702,9 @@ class AitbcApp(App[None]):
         if order.status is OrderStatus.UNKNOWN:
             self.notify(f"{order.venue}: order {order.client_order_id} is UNKNOWN: being looked up", severity="warning")
             return
+        if order.status is OrderStatus.PENDING:
+            self.notify(f"{order.venue}: order {order.client_order_id} is still being sent", severity="warning")
+            return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -623,11 +717,13 @@ class AitbcApp(App[None]):
     @work(name="cancel-order", group="orders", exit_on_error=False)
     async def _cancel_worker(self, order: Order) -> None:
         try:
-            result = await self.service.cancel_order(order)
+            result = await self.service.cancel_order(order, by="operator")
         except Exception as exc:  # noqa: BLE001
-            self.notify(f"{order.venue}: cancel failed: {describe_error(exc)}", severity="error", timeout=8)
+            self.notify(_plain(f"{order.venue}: cancel failed: {describe_error(exc)}"), severity="error", timeout=8,
+                        markup=False)  # fmt: skip
             return
-        self.notify(f"{order.venue}: order {result.id} {result.status.value}")
+        self.notify(_plain(f"{order.venue}: {order.side.value} {order.amount} {order.symbol} {result.status.value}"),
+                    markup=False)  # fmt: skip
         self._paint_orders()
 
     def action_kill_switch(self) -> None:
@@ -652,12 +748,16 @@ class AitbcApp(App[None]):
 
     @work(name="kill-switch", group="orders", exit_on_error=False)
     async def _kill_worker(self) -> None:
-        report = await self.service.cancel_all()
-        if report.failed:
-            failures = "; ".join(f"{o.venue} {o.id}: {why}" for o, why in report.failed[:5])
-            self.notify(f"kill switch: {len(report.cancelled)} cancelled, {len(report.failed)} NOT cancelled: {failures}", severity="error", timeout=15)
-        else:
-            self.notify(f"kill switch: {len(report.cancelled)} orders cancelled")
+        report = await self.service.cancel_all(by="kill switch")
+        per_venue = []
+        for venue in self.service.venue_names:
+            done = sum(1 for o in report.cancelled if o.venue == venue)
+            bad = [(o, why) for o, why in report.failed if o.venue == venue]
+            if done or bad:
+                per_venue.append(f"{venue}: {done} cancelled" + (f", {len(bad)} NOT ({_plain(bad[0][1])[:80]})" if bad else ""))
+        summary = "; ".join(per_venue) or "no open orders"
+        self.notify(f"kill switch: {summary}", severity="error" if report.failed else "information",
+                    timeout=20 if report.failed else 8, markup=False)  # fmt: skip
         self._paint_orders()
 
     def _set_focus(self, venue: str, symbol: str | None = None) -> None:
@@ -704,6 +804,41 @@ class AitbcApp(App[None]):
         self.theme = names[(index + 1) % len(names)]
         self.notify(f"theme: {self.theme}", timeout=2)
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:  # fmt: skip
+        """Every toast is plain text: a venue's message or a typed value is never markup."""
+        super().notify(_plain(message) if not markup else message, title=title, severity=severity,
+                       timeout=timeout, markup=markup)  # fmt: skip
+
+    def _live_open_orders(self) -> list[Order]:
+        live = set(self._live_venues())
+        return [o for o in self.service.open_orders() if o.venue in live]
+
+    async def action_quit(self) -> None:
+        """With open live orders, ask: cancel them all and quit, leave them, or stay."""
+        orders = self._live_open_orders()
+        if not orders or self.read_only:
+            self.exit()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == "cancel":
+                self._cancel_all_then_quit()
+            elif choice == "leave":
+                self.exit(message=f"quit with {len(orders)} live order(s) left open at the venues")
+
+        self.push_screen(QuitConfirm(len(orders), sorted({o.venue for o in orders})), chosen)
+
+    @work(name="kill-switch-quit", group="orders", exit_on_error=False)
+    async def _cancel_all_then_quit(self) -> None:
+        report = await self.service.cancel_all(by="operator at quit")
+        if report.failed:
+            failures = "; ".join(f"{o.venue} {o.id or o.client_order_id}: {why}" for o, why in report.failed[:5])
+            self.notify(f"quit stopped: {len(report.failed)} order(s) NOT cancelled: {failures}", severity="error",
+                        timeout=20)  # fmt: skip
+            return
+        self.exit(message=f"cancelled {len(report.cancelled)} live order(s), then quit")
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -712,6 +847,15 @@ class AitbcApp(App[None]):
         if self._credential_store_factory is not None:
             kwargs["store_factory"] = self._credential_store_factory
         self.push_screen(CredentialsScreen(self.config, **kwargs))
+
+
+def _plain(text: object) -> str:
+    """Venue or operator text for the screen: no control characters, never markup."""
+    try:
+        from aitbc_tui.sanitize import plain_text
+    except ImportError:  # pragma: no cover
+        return str(text)
+    return plain_text(str(text), limit=1000)
 
 
 def impact_text(impact: analysis.PriceImpact) -> str:
