@@ -142,7 +142,9 @@ async def test_authentication_errors(emu, client):
 
 async def test_over_budget_is_429_with_retry_after(emulator_factory):  # noqa: F811
     engine = seeded_engine(specs.KRAKEN)
-    emu = await emulator_factory("kraken", engine=engine, fund=False, simulate=False, weight_per_minute=3)
+    # public calls: a per-IP weight budget; private: Kraken's REST call counter (here at most 1)
+    emu = await emulator_factory("kraken", engine=engine, fund=False, simulate=False, weight_per_minute=3,
+                                 rest_counter_max=1)  # fmt: skip
     async with ccxt_client(emu) as exchange:
         exchange.has["fetchCurrencies"] = False
         await exchange.load_markets()
@@ -151,6 +153,6 @@ async def test_over_budget_is_429_with_retry_after(emulator_factory):  # noqa: F
         with pytest.raises(ccxt.DDoSProtection, match="EGeneral:Too many requests"):
             await exchange.fetch_ticker("BTC/USDT")
         assert int(exchange.last_response_headers["Retry-After"]) >= 1
-        await exchange.fetch_balance()  # private calls spend the key's own budget
+        await exchange.fetch_balance()  # private calls spend the key's own counter
         with pytest.raises(ccxt.DDoSProtection, match="EAPI:Rate limit exceeded"):
             await exchange.fetch_balance()

@@ -17,8 +17,15 @@ What ccxt 4.5.90 needs and gets:
   ``<sym>@bookTicker``; the user data stream on ``/ws/<listenKey>`` or as a stream of ``/stream``,
   and the WebSocket API ``/ws-api/v3`` (``userDataStream.subscribe.signature``, which ccxt.pro
   uses for spot watch_orders / watch_balance) with executionReport and outboundAccountPosition.
-- Fault hook: ``inject_fault("depth_gap", "BTCUSDT")`` drops the next diff event of that
-  symbol on every depth stream, so clients see a U/u gap.
+- Orders: LIMIT with timeInForce GTC / IOC / FOK (an IOC or FOK remainder ends EXPIRED, as on
+  Binance), LIMIT_MAKER (ccxt's postOnly; one that would cross is -2010 "Order would immediately
+  match and take."), MARKET. myTrades serves the account's fills (integer trade ids, the same
+  ``tradeId`` as in the order's FULL response and ``t`` of executionReport).
+- Faults (server.py's table): ``reply_then_act`` answers -1007 (HTTP 503) at once and applies
+  the order later; ``http_429`` / ``http_418`` answer -1003 with Retry-After; the websocket
+  kinds ``ws_malformed``, ``ws_stall``, ``ws_close_1006`` and ``depth_gap`` (keyed by stream name
+  or symbol id: ``inject_fault("depth_gap", "BTCUSDT")`` drops the next diff event of that symbol
+  on every depth stream, so clients see a U/u gap).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from aiohttp import WSMsgType, web
 
 from aitbc_tui.domain import (
     Balance,
+    TimeInForce,
     InsufficientFunds,
     Market,
     Order,
@@ -49,7 +57,7 @@ from aitbc_tui.domain import (
     OrderType,
     Side,
 )
-from aitbc_tui.emulator.server import EmulatorContext, ctx_of, dumps, json_response
+from aitbc_tui.emulator.server import EmulatorContext, FaultRule, ctx_of, dumps, json_response, received_at
 
 CCXT_ID = "binance"
 WS_PATH = "/stream"
@@ -141,12 +149,32 @@ _STATUS = {
 }
 
 
+def expired(order: Order) -> bool:
+    """Canceled by the order type's rules, not by the user: Binance's EXPIRED (a market, IOC or
+    FOK remainder; self-trade prevention is EXPIRED_IN_MATCH there, EXPIRED here)."""
+    return order.status is OrderStatus.CANCELED and (
+        order.type is OrderType.MARKET
+        or order.time_in_force is not TimeInForce.GTC
+        or order.message.startswith("expired")
+    )
+
+
 def order_status(order: Order) -> str:
     if order.status is OrderStatus.OPEN and order.filled > 0:
         return "PARTIALLY_FILLED"
-    if order.status is OrderStatus.CANCELED and order.type is OrderType.MARKET:
-        return "EXPIRED"  # an unfilled market remainder expires on Binance
+    if expired(order):
+        return "EXPIRED"
     return _STATUS[order.status]
+
+
+def order_type_name(order: Order) -> str:
+    if order.type is OrderType.LIMIT and order.post_only:
+        return "LIMIT_MAKER"
+    return order.type.value.upper()
+
+
+def tif_name(order: Order) -> str:
+    return order.time_in_force.value.upper() if order.type is OrderType.LIMIT else "GTC"
 
 
 # ---- per-server state ------------------------------------------------------------------
@@ -167,6 +195,7 @@ class BinanceState:
         self._engine_ids: dict[int, str] = {}
         self._next_order_id = 1
         self._trade_id = 0
+        self._trade_ids: dict[str, int] = {}  # engine fill trade_id -> binance trade id
         self.listen_keys: dict[str, str] = {}  # listenKey -> account
         self.user_queues: dict[str, set[asyncio.Queue]] = {}  # account -> queues of user events
         self.depth_subscribers: set[DepthStream] = set()
@@ -195,6 +224,14 @@ class BinanceState:
     def next_trade_id(self) -> int:
         self._trade_id += 1
         return self._trade_id
+
+    def trade_id(self, fill: Any) -> int:
+        """Binance's integer id of an engine fill (stable: the same fill, the same id)."""
+        key = getattr(fill, "trade_id", "") or f"{fill.order_id}:{fill.timestamp}:{fill.amount}"
+        tid = self._trade_ids.get(key)
+        if tid is None:
+            tid = self._trade_ids[key] = self.next_trade_id()
+        return tid
 
     # engine events -> streams
     def on_engine_event(self, event: Any) -> None:
@@ -237,7 +274,7 @@ class BinanceState:
                 OrderStatus.CANCELED: "CANCELED",
                 OrderStatus.REJECTED: "REJECTED",
             }.get(order.status, "NEW")
-            if order.status is OrderStatus.CANCELED and order.type is OrderType.MARKET:
+            if expired(order):
                 execution = "EXPIRED"
             messages.append(self.execution_report(order, execution, now=now))
         market = self.ctx.engine.markets.get(order.symbol)
@@ -267,6 +304,8 @@ class BinanceState:
         status = order_status(order)
         if fill is not None and cumulative is not None:
             status = "FILLED" if cumulative >= order.amount else "PARTIALLY_FILLED"
+            if status == "PARTIALLY_FILLED" and expired(order) and cumulative >= order.filled:
+                status = "EXPIRED"  # the last trade of an IOC / market order with a remainder
         filled = cumulative if cumulative is not None else order.filled
         avg = order.average_price or Decimal(0)
         client_id = order.client_order_id
@@ -276,8 +315,8 @@ class BinanceState:
             "s": market_id(order.symbol),
             "c": client_id,
             "S": order.side.value.upper(),
-            "o": order.type.value.upper(),
-            "f": "GTC",
+            "o": order_type_name(order),
+            "f": tif_name(order),
             "q": fmt_qty(order.amount),
             "p": fmt_price(order.price),
             "P": "0.00000000",
@@ -294,7 +333,7 @@ class BinanceState:
             "n": fmt_qty(fill.fee if fill else Decimal(0)),
             "N": (fill.fee_currency or None) if fill else None,
             "T": _ms(fill.timestamp) if fill else _ms(order.updated_at),
-            "t": self.next_trade_id() if fill else -1,
+            "t": self.trade_id(fill) if fill else -1,
             "I": 0,
             "w": order.status is OrderStatus.OPEN,
             "m": bool(fill.is_maker) if fill else False,
@@ -319,8 +358,8 @@ class BinanceState:
             "executedQty": fmt_qty(order.filled),
             "cummulativeQuoteQty": fmt_qty(order.filled * avg),
             "status": order_status(order),
-            "timeInForce": "GTC",
-            "type": order.type.value.upper(),
+            "timeInForce": tif_name(order),
+            "type": order_type_name(order),
             "side": order.side.value.upper(),
             "stopPrice": "0.00000000",
             "icebergQty": "0.00000000",
@@ -403,7 +442,8 @@ def _verify_signed(ctx: EmulatorContext, request: web.Request, params: dict, raw
     account = ctx.authenticate(api_key)
     if account is None:
         raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
-    check_timestamp(params, ctx.now_ms())
+    # A request applied late (fault reply_then_act) was checked as of its arrival.
+    check_timestamp(params, int(received_at(request) * 1000))
     payload, signature = _signed_payload(raw_query, raw_body)
     if signature is None:
         raise _mandatory("signature")
@@ -590,7 +630,7 @@ def ping(ctx: EmulatorContext, req: Req) -> dict:
 
 @endpoint(1)
 def server_time(ctx: EmulatorContext, req: Req) -> dict:
-    return {"serverTime": int(time.time() * 1000)}
+    return {"serverTime": ctx.now_ms()}
 
 
 @endpoint(1)
@@ -615,7 +655,7 @@ def exchange_info(ctx: EmulatorContext, req: Req) -> dict:
     limit = int(ctx.limiter.weight_per_minute)
     return {
         "timezone": "UTC",
-        "serverTime": int(time.time() * 1000),
+        "serverTime": ctx.now_ms(),
         "rateLimits": [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": limit},
             {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
@@ -843,12 +883,16 @@ def new_order(ctx: EmulatorContext, req: Req) -> dict:
     if type_raw not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
         raise BinanceError(-1116, "Invalid orderType.")
     order_type = OrderType.MARKET if type_raw == "MARKET" else OrderType.LIMIT
-    if order_type is OrderType.LIMIT and type_raw == "LIMIT":
+    time_in_force = TimeInForce.GTC
+    if type_raw == "LIMIT":
         tif = p.get("timeInForce", "")
         if not tif:
             raise _mandatory("timeInForce")
-        if tif.upper() != "GTC":
+        if tif.upper() not in ("GTC", "IOC", "FOK"):
             raise BinanceError(-1115, "Invalid timeInForce.")
+        time_in_force = TimeInForce(tif.lower())
+    elif p.get("timeInForce"):
+        raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
     if p.get("quoteOrderQty"):
         raise BinanceError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
     amount = _decimal(p, "quantity")
@@ -865,18 +909,17 @@ def new_order(ctx: EmulatorContext, req: Req) -> dict:
     check_filters(market, order_type, amount, price, ref_price)
     if any(o.client_order_id == client_id for o in ctx.engine.open_orders(req.account)):
         raise BinanceError(-2010, "Duplicate order sent.")
-    if type_raw == "LIMIT_MAKER":
-        book = ctx.engine.book(market.symbol, 1)
-        crosses = (side is Side.BUY and book.best_ask is not None and price >= book.best_ask) or (
-            side is Side.SELL and book.best_bid is not None and price <= book.best_bid
-        )
-        if crosses:
-            raise BinanceError(-2010, "Order would immediately match and take.")
+    post_only = type_raw == "LIMIT_MAKER"
     try:
-        order, fills = ctx.engine.place(req.account, market.symbol, side, order_type, amount, price, client_order_id=client_id)
+        order, fills = ctx.engine.place(
+            req.account, market.symbol, side, order_type, amount, price, client_order_id=client_id,
+            time_in_force=time_in_force, post_only=post_only,
+        )  # fmt: skip
     except InsufficientFunds:
         raise BinanceError(-2010, "Account has insufficient balance for requested action.") from None
     except OrderRejected as error:
+        if post_only and "post-only" in str(error):
+            raise BinanceError(-2010, "Order would immediately match and take.") from None
         raise BinanceError(-2010, str(error) or "Order rejected.") from None
     resp_type = (p.get("newOrderRespType") or ("FULL" if order_type is OrderType.MARKET else "FULL")).upper()
     now = int(time.time() * 1000)
@@ -899,7 +942,7 @@ def new_order(ctx: EmulatorContext, req: Req) -> dict:
                 "qty": fmt_qty(f.amount),
                 "commission": fmt_qty(f.fee),
                 "commissionAsset": f.fee_currency,
-                "tradeId": state.next_trade_id(),
+                "tradeId": state.trade_id(f),
             }
             for f in fills
         ]
@@ -965,8 +1008,48 @@ def all_orders(ctx: EmulatorContext, req: Req) -> list:
 
 @endpoint("myTrades", signed=True)
 def my_trades(ctx: EmulatorContext, req: Req) -> list:
-    _market(ctx, req.params)
-    return []  # fills are reported on orders and the user data stream; history is not kept
+    """The account's fills in the symbol, oldest first (orderId, startTime/endTime, fromId, limit)."""
+    from aitbc_tui.sim.engine import FILL_HISTORY
+
+    market = _market(ctx, req.params)
+    state = _state(ctx)
+    limit = max(1, min(_int(req.params, "limit", 500), 1000))
+    order_filter = _int(req.params, "orderId")
+    start, end = _int(req.params, "startTime"), _int(req.params, "endTime")
+    from_id = _int(req.params, "fromId")
+    if order_filter is not None and from_id is not None:
+        raise BinanceError(-1106, "Parameter 'fromId' sent when not required.")
+    engine_order = state.engine_order_id(order_filter) if order_filter is not None else None
+    fills = [f for f in reversed(ctx.engine.fills(req.account, limit=FILL_HISTORY)) if f.symbol == market.symbol]
+    rows = []
+    for fill in fills:
+        tid = state.trade_id(fill)
+        if order_filter is not None and fill.order_id != engine_order:
+            continue
+        if start is not None and _ms(fill.timestamp) < start:
+            continue
+        if end is not None and _ms(fill.timestamp) > end:
+            continue
+        if from_id is not None and tid < from_id:
+            continue
+        rows.append(
+            {
+                "symbol": market_id(fill.symbol),
+                "id": tid,
+                "orderId": state.binance_order_id(fill.order_id),
+                "orderListId": -1,
+                "price": fmt_price(fill.price),
+                "qty": fmt_qty(fill.amount),
+                "quoteQty": fmt_qty(fill.price * fill.amount),
+                "commission": fmt_qty(fill.fee),
+                "commissionAsset": fill.fee_currency,
+                "time": _ms(fill.timestamp),
+                "isBuyer": fill.side is Side.BUY,
+                "isMaker": bool(fill.is_maker),
+                "isBestMatch": True,
+            }
+        )
+    return rows[:limit] if from_id is not None else rows[-limit:]
 
 
 # ---- listenKey user data stream --------------------------------------------------------
@@ -1057,23 +1140,48 @@ class DepthStream:
 class StreamConnection:
     """One websocket on /stream (combined, wrapped events) or /ws (raw events)."""
 
-    def __init__(self, ctx: EmulatorContext, ws: web.WebSocketResponse, combined: bool) -> None:
+    def __init__(self, ctx: EmulatorContext, ws: web.WebSocketResponse, combined: bool, transport: Any = None) -> None:
         self.ctx = ctx
         self.ws = ws
         self.combined = combined
+        self.transport = transport
+        self.stalled_until = 0.0
         self.depth: dict[str, DepthStream] = {}
         self.others: dict[str, asyncio.Task] = {}
         self.user_queue: asyncio.Queue | None = None
         self.user_account: str | None = None
         self._send_lock = asyncio.Lock()
 
+    def _stalled(self, keys: tuple[str, ...]) -> bool:
+        loop_time = asyncio.get_running_loop().time()
+        if self.stalled_until > loop_time:
+            return True
+        rule = self.ctx.faults.take("ws_stall", *keys)
+        if rule is None:
+            return False
+        duration = rule.params.get("duration_s")
+        self.stalled_until = float("inf") if duration is None else loop_time + float(duration)
+        return True
+
     async def send(self, stream: str, data: Any) -> None:
         payload = {"stream": stream, "data": data} if self.combined else data
         if self.ws.closed:
             return
+        keys = (stream, stream.split("@")[0].upper(), "/stream" if self.combined else "/ws")
+        faults = self.ctx.faults
+        if self._stalled(keys):
+            return  # the connection stays up (pings are answered), the data stops
+        if faults.take("ws_close_1006", *keys) is not None:
+            # No close frame: the client sees an abnormal closure (1006).
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        text = dumps(payload)
+        if faults.take("ws_malformed", *keys) is not None:
+            text = text[: max(1, len(text) // 2)]  # a truncated JSON frame
         async with self._send_lock:
             try:
-                await self.ws.send_str(dumps(payload))
+                await self.ws.send_str(text)
             except ConnectionError:
                 pass
 
@@ -1181,7 +1289,7 @@ async def _serve_stream(request: web.Request, combined: bool, initial: Iterable[
     ws = web.WebSocketResponse(heartbeat=None, autoping=True)
     await ws.prepare(request)
     untrack = ctx.track_websocket(ws)
-    conn = StreamConnection(ctx, ws, combined)
+    conn = StreamConnection(ctx, ws, combined, request.transport)
     try:
         for name in initial:
             if not conn.subscribe(name):
@@ -1278,7 +1386,7 @@ async def ws_api(request: web.Request) -> web.StreamResponse:
             if method == "ping":
                 await send({"id": req_id, "status": 200, "result": {}})
             elif method == "time":
-                await send({"id": req_id, "status": 200, "result": {"serverTime": int(time.time() * 1000)}})
+                await send({"id": req_id, "status": 200, "result": {"serverTime": ctx.now_ms()}})
             elif method == "userDataStream.subscribe.signature":
                 account_name, error = _ws_api_signature_ok(ctx, params)
                 if error is not None:
@@ -1317,6 +1425,34 @@ async def ws_api(request: web.Request) -> web.StreamResponse:
 
 
 # ---- plug-in entry points --------------------------------------------------------------
+
+
+def fault_response(ctx: EmulatorContext, kind: str, rule: FaultRule, request: web.Request) -> web.Response | None:
+    """Binance's own answers for the server's HTTP faults."""
+    if kind == "reply_then_act":
+        # Binance: HTTP 5XX means the execution status is UNKNOWN (it may have succeeded).
+        return BinanceError(
+            -1007,
+            "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+            status=int(rule.params.get("status", 503)),
+        ).response()
+    if kind == "http_429":
+        limit = int(ctx.limiter.weight_per_minute)
+        return BinanceError(
+            -1003,
+            f"Too much request weight used; current limit is {limit} request weight per 1 MINUTE. "
+            "Please use WebSocket Streams for live updates to avoid polling the API.",
+            status=429,
+        ).response()
+    if kind == "http_418":
+        until = ctx.now_ms() + int(rule.params.get("retry_after", 120)) * 1000
+        return BinanceError(
+            -1003,
+            f"Way too much request weight used; IP banned until {until}. "
+            "Please use WebSocket Streams for live updates to avoid bans.",
+            status=418,
+        ).response()
+    return None
 
 
 def generate_secret() -> str:

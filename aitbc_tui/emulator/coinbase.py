@@ -6,7 +6,13 @@ Public: ``/api/v3/brokerage/market/{products,products/{id},products/{id}/ticker,
 Private: ``transaction_summary`` (fee tier), ``products``/``product_book``/``best_bid_ask``,
 ``accounts`` (cursor pages) and ``/v2/accounts``, ``orders`` (create; a repeated
 ``client_order_id`` returns the SAME order), ``orders/historical/batch``,
-``orders/historical/{id}`` and ``orders/batch_cancel``.
+``orders/historical/{id}``, ``orders/historical/fills`` (the account's fills, with trade ids)
+and ``orders/batch_cancel``.
+
+Order configurations, as ccxt 4.5.90 builds them: ``limit_limit_gtc`` (``post_only``: one that
+would cross fails with ``INVALID_LIMIT_PRICE_POST_ONLY``, ccxt ExchangeError), ``sor_limit_ioc``
+(timeInForce IOC), ``limit_limit_fok`` (FOK), ``market_market_ioc``. An IOC / FOK / market
+remainder ends ``EXPIRED`` (ccxt: canceled).
 
 Signing: what ccxt sends. A plain secret gets the legacy HMAC (``CB-ACCESS-SIGN`` = hex
 HMAC-SHA256 of timestamp + method + path + body, the timestamp within 30 s); a PEM EC secret gets
@@ -36,6 +42,7 @@ from typing import Any
 from aiohttp import web
 
 from aitbc_tui.domain import (
+    TimeInForce,
     InsufficientFunds,
     Market,
     Order,
@@ -45,7 +52,7 @@ from aitbc_tui.domain import (
     OrderType,
     Side,
 )
-from aitbc_tui.emulator.server import EmulatorContext, json_response
+from aitbc_tui.emulator.server import EmulatorContext, FaultRule, json_response, received_at
 
 CCXT_ID = "coinbase"
 WS_PATH = ""
@@ -145,6 +152,7 @@ class CoinbaseProtocol:
             (V3 + "accounts", self.accounts),
             (V3 + "accounts/{account_uuid}", self.account),
             (V3 + "orders/historical/batch", self.list_orders),
+            (V3 + "orders/historical/fills", self.list_fills),
             (V3 + "orders/historical/{order_id}", self.get_order),
             ("/v2/accounts", self.accounts_v2),
         ]
@@ -216,7 +224,7 @@ class CoinbaseProtocol:
             stamp_s = int(stamp)
         except ValueError:
             raise _error(401, "unauthorized", "missing or malformed CB-ACCESS-TIMESTAMP") from None
-        if abs(self.ctx.clock() - stamp_s) > TIMESTAMP_TOLERANCE_S:
+        if abs(received_at(request) - stamp_s) > TIMESTAMP_TOLERANCE_S:
             raise CoinbaseError(
                 401, {"errors": [{"id": "authentication_error", "message": "request timestamp expired"}]}
             )
@@ -246,7 +254,7 @@ class CoinbaseProtocol:
         signed = f"{header_b64}.{payload_b64}".encode()
         if not _verify_jwt_signature(header.get("alg"), secret, signed, signature):
             raise _error(401, "unauthorized", "invalid signature", "JWT signature does not verify")
-        now = self.ctx.clock()
+        now = received_at(request)
         if not (float(claims.get("nbf", 0)) - TIMESTAMP_TOLERANCE_S <= now <= float(claims.get("exp", 0))):
             raise CoinbaseError(
                 401, {"errors": [{"id": "authentication_error", "message": "request timestamp expired"}]}
@@ -295,11 +303,11 @@ class CoinbaseProtocol:
         return {"data": {"currency": request.query.get("currency", "USD"), "rates": rates}}
 
     def time_v2(self, request: web.Request, account: Any, payload: dict) -> dict:
-        now = self.ctx.clock()
+        now = self.ctx.now()
         return {"data": {"iso": _iso(now)[:19] + "Z", "epoch": int(now)}}
 
     def time_v3(self, request: web.Request, account: Any, payload: dict) -> dict:
-        now = self.ctx.clock()
+        now = self.ctx.now()
         return {"iso": _iso(now), "epochSeconds": str(int(now)), "epochMillis": str(int(now * 1000))}
 
     def _market(self, pid: str | None) -> Market:
@@ -367,7 +375,7 @@ class CoinbaseProtocol:
         book = self.engine.book(market.symbol, 1)
         bid, ask = book.best_bid, book.best_ask
         last = book.mid
-        now = _iso(self.ctx.clock())
+        now = _iso(self.ctx.now())
         trades = []
         if last is not None:
             trades.append({
@@ -394,7 +402,7 @@ class CoinbaseProtocol:
                 "product_id": product_id(market),
                 "bids": [{"price": _s(p), "size": _s(s)} for p, s in book.bids],
                 "asks": [{"price": _s(p), "size": _s(s)} for p, s in book.asks],
-                "time": _iso(book.timestamp or self.ctx.clock()),
+                "time": _iso(book.timestamp or self.ctx.now()),
             }
         }
 
@@ -432,7 +440,7 @@ class CoinbaseProtocol:
                 "product_id": product_id(market),
                 "bids": [{"price": _s(p), "size": _s(s)} for p, s in book.bids],
                 "asks": [{"price": _s(p), "size": _s(s)} for p, s in book.asks],
-                "time": _iso(book.timestamp or self.ctx.clock()),
+                "time": _iso(book.timestamp or self.ctx.now()),
             })  # fmt: skip
         return {"pricebooks": pricebooks}
 
@@ -563,11 +571,11 @@ class CoinbaseProtocol:
                 if value is None or value <= 0:
                     raise _error(400, "INVALID_ARGUMENT", f"{kind}.{field_name} must be a positive number, got {spec[field_name]!r}")
 
-        ioc = False
         price: Decimal | None = None
-        if kind in ("limit_limit_gtc", "sor_limit_ioc"):
+        time_in_force = {"sor_limit_ioc": TimeInForce.IOC, "limit_limit_fok": TimeInForce.FOK}.get(kind, TimeInForce.GTC)
+        post_only = kind == "limit_limit_gtc" and spec.get("post_only") in (True, "true")
+        if kind in ("limit_limit_gtc", "sor_limit_ioc", "limit_limit_fok"):
             order_type = OrderType.LIMIT
-            ioc = kind == "sor_limit_ioc"
             price = _decimal(spec.get("limit_price"))
             amount = _decimal(spec.get("base_size"))
             if price is None or amount is None:
@@ -587,7 +595,7 @@ class CoinbaseProtocol:
                                 f"quote_size {quote_size} {market.quote} buys less than one increment")  # fmt: skip
         else:
             return fail("UNSUPPORTED_ORDER_CONFIGURATION", "PREVIEW_UNSUPPORTED_ORDER_CONFIGURATION",
-                        f"the emulator supports limit_limit_gtc, sor_limit_ioc and market_market_ioc, not {kind}")  # fmt: skip
+                        f"the emulator supports limit_limit_gtc, sor_limit_ioc, limit_limit_fok and market_market_ioc, not {kind}")  # fmt: skip
 
         if amount % market.lot_size:
             return fail("INVALID_SIZE_PRECISION", "PREVIEW_INVALID_SIZE_PRECISION",
@@ -602,23 +610,18 @@ class CoinbaseProtocol:
         if reference is not None and amount * reference < market.min_notional:
             return fail("UNKNOWN_FAILURE_REASON", "PREVIEW_INVALID_QUOTE_SIZE_TOO_SMALL",
                         f"order value {amount * reference} {market.quote} is below quote_min_size {_s(market.min_notional)}")  # fmt: skip
-        if price is not None and spec.get("post_only") is True:
-            book = self.engine.book(market.symbol, 1)
-            opposite = book.best_ask if side is Side.BUY else book.best_bid
-            if opposite is not None and (price >= opposite if side is Side.BUY else price <= opposite):
-                return fail("INVALID_LIMIT_PRICE_POST_ONLY", "PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY",
-                            f"post-only limit price {price} would cross the book at {opposite}")  # fmt: skip
         try:
-            order, _fills = self.engine.place(account, market.symbol, side, order_type, amount, price, client_order_id=client_id)
+            order, _fills = self.engine.place(
+                account, market.symbol, side, order_type, amount, price, client_order_id=client_id,
+                time_in_force=time_in_force, post_only=post_only,
+            )  # fmt: skip
         except InsufficientFunds as exc:
             return fail("INSUFFICIENT_FUND", "PREVIEW_INSUFFICIENT_FUND", f"Insufficient balance in source account: {exc}")
         except OrderRejected as exc:
+            if post_only and "post-only" in str(exc):
+                return fail("INVALID_LIMIT_PRICE_POST_ONLY", "PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY",
+                            "Invalid limit price for post only order")  # fmt: skip
             return fail("UNKNOWN_FAILURE_REASON", "PREVIEW_INVALID_ORDER_CONFIG", str(exc))
-        if ioc and order.status is OrderStatus.OPEN:
-            try:
-                order = self.engine.cancel(account, order.id)
-            except OrderNotFound:
-                order = self.engine.get_order(account, order_id=order.id) or order
         self._client_ids[(account, client_id)] = order.id
         self._configs[order.id] = {kind: dict(spec)}
         return self._success(order, self._configs[order.id])
@@ -663,12 +666,16 @@ class CoinbaseProtocol:
             OrderStatus.REJECTED: "FAILED",
             OrderStatus.UNKNOWN: "UNKNOWN_ORDER_STATUS",
         }[order.status]
+        expired = order.status is OrderStatus.CANCELED and (
+            order.type is OrderType.MARKET or order.time_in_force is not TimeInForce.GTC
+        )
+        if expired:
+            status = "EXPIRED"  # ended by its time in force, not by the user
         average = order.average_price or Decimal(0)
         filled_value = order.filled * average
         kind = next(iter(config))
-        tif = {"sor_limit_ioc": "IMMEDIATE_OR_CANCEL", "market_market_ioc": "IMMEDIATE_OR_CANCEL"}.get(
-            kind, "GOOD_UNTIL_CANCELLED"
-        )
+        tif = {"sor_limit_ioc": "IMMEDIATE_OR_CANCEL", "market_market_ioc": "IMMEDIATE_OR_CANCEL",
+               "limit_limit_fok": "FILL_OR_KILL"}.get(kind, "GOOD_UNTIL_CANCELLED")  # fmt: skip
         percent = (order.filled / order.amount * 100) if order.amount else Decimal(0)
         return {
             "order_id": order.id,
@@ -697,7 +704,7 @@ class CoinbaseProtocol:
             "settled": order.status.is_final,
             "product_type": "SPOT",
             "reject_message": order.message if order.status is OrderStatus.REJECTED else "",
-            "cancel_message": "User requested cancel" if order.status is OrderStatus.CANCELED else "",
+            "cancel_message": ("" if expired else "User requested cancel") if order.status is OrderStatus.CANCELED else "",
             "order_placement_source": "RETAIL_ADVANCED",
             "outstanding_hold_amount": "0",
             "is_liquidation": False,
@@ -746,6 +753,50 @@ class CoinbaseProtocol:
         page = infos[start : start + limit]
         has_next = start + limit < len(infos)
         return {"orders": page, "sequence": "0", "has_next": has_next, "cursor": str(start + limit) if has_next else ""}
+
+    def list_fills(self, request: web.Request, account: str, payload: dict) -> dict:
+        """The account's fills, newest first (product_id / product_ids, order_id / order_ids,
+        start/end_sequence_timestamp, limit, cursor)."""
+        from aitbc_tui.sim.engine import FILL_HISTORY
+
+        query = request.query
+        products = set(query.getall("product_ids", [])) | set(query.getall("product_id", []))
+        order_ids = set(query.getall("order_ids", [])) | set(query.getall("order_id", []))
+        start_ts, end_ts = query.get("start_sequence_timestamp"), query.get("end_sequence_timestamp")
+        limit = _int_param(query.get("limit"), 100, 1, ORDERS_PAGE_MAX)
+        start = _cursor(query.get("cursor"))
+        rows = []
+        for fill in self.engine.fills(account, limit=FILL_HISTORY):
+            market = self.engine.markets[fill.symbol]
+            stamp = _iso(fill.timestamp)
+            if products and product_id(market) not in products:
+                continue
+            if order_ids and fill.order_id not in order_ids:
+                continue
+            if (start_ts and stamp < start_ts) or (end_ts and stamp > end_ts):
+                continue
+            rows.append(
+                {
+                    "entry_id": _uuid_for(f"entry:{fill.trade_id}"),
+                    "trade_id": _uuid_for(f"trade:{fill.trade_id}"),
+                    "order_id": fill.order_id,
+                    "trade_time": stamp,
+                    "trade_type": "FILL",
+                    "price": _s(fill.price),
+                    "size": _s(fill.amount),
+                    "commission": _s(fill.fee),
+                    "product_id": product_id(market),
+                    "sequence_timestamp": stamp,
+                    "liquidity_indicator": "MAKER" if fill.is_maker else "TAKER",
+                    "size_in_quote": False,
+                    "user_id": _uuid_for("user:" + self.ctx.account),
+                    "side": fill.side.value.upper(),
+                    "retail_portfolio_id": _uuid_for(f"portfolio:{self.ctx.account}"),
+                }
+            )
+        page = rows[start : start + limit]
+        has_next = start + limit < len(rows)
+        return {"fills": page, "cursor": str(start + limit) if has_next else ""}
 
     def batch_cancel(self, request: web.Request, account: str, payload: dict) -> dict:
         ids = payload.get("order_ids")
@@ -814,6 +865,16 @@ def _verify_jwt_signature(alg: Any, secret: str, signed: bytes, signature: bytes
     except (InvalidSignature, ValueError, TypeError, binascii.Error):
         return False
     return False
+
+
+def fault_response(ctx: EmulatorContext, kind: str, rule: FaultRule, request: web.Request) -> web.Response | None:
+    """Coinbase's own answers for the server's HTTP faults."""
+    if kind in ("http_429", "http_418"):
+        return json_response(
+            {"error": "rate_limit_exceeded", "error_details": "Too many requests", "message": "Too many requests"},
+            status=429 if kind == "http_429" else 418,
+        )
+    return None  # reply_then_act: the gateway's HTML 504
 
 
 def build_routes(ctx: EmulatorContext) -> Iterable[web.RouteDef]:

@@ -2,7 +2,23 @@
 
 Public: ``/0/public/{Time,SystemStatus,Assets,AssetPairs,Depth,Ticker}``.
 Private (POST, form-encoded, ``API-Key`` + ``API-Sign``, strictly increasing ``nonce`` per key):
-``/0/private/{Balance,BalanceEx,AddOrder,CancelOrder,OpenOrders,ClosedOrders,QueryOrders}``.
+``/0/private/{Balance,BalanceEx,AddOrder,CancelOrder,OpenOrders,ClosedOrders,QueryOrders,
+TradesHistory}``.
+
+Orders: ``timeinforce`` GTC (default) or IOC (Kraken spot has no FOK: anything else is
+``EGeneral:Invalid arguments``), ``oflags=post``: a post-only order that would take liquidity
+is accepted and at once canceled with reason "Post only order", as Kraken does (no error).
+
+Rate limits, Kraken's own model (starter tier unless options say otherwise):
+- the REST call counter per API key: at most ``rest_counter_max`` (15), decaying
+  ``rest_decay_per_s`` (0.33/s); every private call +1, TradesHistory / QueryTrades / Ledgers /
+  QueryLedgers +2; AddOrder and CancelOrder do not count. Over it: ``EAPI:Rate limit exceeded``.
+- the trading-engine counter per key and pair: threshold ``order_counter_max`` (60), decaying
+  ``order_decay_per_s`` (1/s); AddOrder +1, and a cancel adds a penalty by the order's age
+  (< 5 s +8, < 10 s +6, < 15 s +5, < 45 s +4, < 90 s +2, < 300 s +1). An AddOrder that would
+  pass the threshold is ``EOrder:Rate limit exceeded``; cancels are always processed.
+Both are answered with HTTP 429 and Retry-After (the seconds until the call would pass).
+Public calls keep the per-IP budget of ``weight_per_minute``.
 
 Every answer is Kraken's envelope ``{"error": [...], "result": ...}``. Error strings are the ones
 ccxt's kraken exception map knows, so each reaches a ccxt caller as the intended exception:
@@ -37,6 +53,7 @@ from typing import Any
 from aiohttp import web
 
 from aitbc_tui.domain import (
+    TimeInForce,
     InsufficientFunds,
     Market,
     Order,
@@ -46,7 +63,7 @@ from aitbc_tui.domain import (
     OrderType,
     Side,
 )
-from aitbc_tui.emulator.server import EmulatorContext, json_response
+from aitbc_tui.emulator.server import EmulatorContext, FaultRule, is_deferred, json_response
 
 CCXT_ID = "kraken"
 WS_PATH = ""
@@ -72,10 +89,50 @@ ASSET_CODES: dict[str, str] = {
 }
 ASSET_ALTNAMES: dict[str, str] = {"XXBT": "XBT", "XXDG": "XDG"}
 
-# Request weight per endpoint (ccxt's kraken cost table, private calls count more).
 PUBLIC_WEIGHT = 1
-PRIVATE_WEIGHT = {"AddOrder": 1, "CancelOrder": 1}
-DEFAULT_PRIVATE_WEIGHT = 2
+# Kraken's REST call counter: what each private call adds (orders use the trading counter).
+REST_COST = {"AddOrder": 0, "CancelOrder": 0, "CancelAllOrdersAfter": 0,
+             "TradesHistory": 2, "QueryTrades": 2, "Ledgers": 2, "QueryLedgers": 2}  # fmt: skip
+DEFAULT_REST_COST = 1
+STARTER_LIMITS = {"rest_counter_max": 15.0, "rest_decay_per_s": 0.33, "order_counter_max": 60.0, "order_decay_per_s": 1.0}
+# Trading-counter penalty of a cancel by the order's age in seconds (Kraken's table).
+CANCEL_PENALTY = ((5, 8), (10, 6), (15, 5), (45, 4), (90, 2), (300, 1))
+
+
+def cancel_penalty(age_s: float) -> int:
+    for limit, penalty in CANCEL_PENALTY:
+        if age_s < limit:
+            return penalty
+    return 0
+
+
+class DecayingCounter:
+    """A counter that falls by ``decay_per_s`` every second, never below zero."""
+
+    def __init__(self, maximum: float, decay_per_s: float, clock: Any = time.monotonic) -> None:
+        self.maximum = maximum
+        self.decay_per_s = decay_per_s
+        self._clock = clock
+        self._value = 0.0
+        self._at = clock()
+
+    @property
+    def value(self) -> float:
+        now = self._clock()
+        self._value = max(0.0, self._value - (now - self._at) * self.decay_per_s)
+        self._at = now
+        return self._value
+
+    def try_add(self, cost: float) -> float | None:
+        """Add ``cost`` unless that passes the maximum; then return seconds until it would fit."""
+        value = self.value
+        if value + cost > self.maximum:
+            return (value + cost - self.maximum) / self.decay_per_s if self.decay_per_s > 0 else 60.0
+        self._value = value + cost
+        return None
+
+    def add(self, cost: float) -> None:
+        self._value = self.value + cost
 
 NONCE_STATE = "kraken.last_nonce"
 
@@ -193,6 +250,25 @@ class KrakenProtocol:
         self.engine = ctx.engine
         self._markets: _Markets | None = None
         self._last_nonce: dict[str, int] = ctx.state.setdefault(NONCE_STATE, {})
+        self.limits = {k: float(ctx.options.get(k, v)) for k, v in STARTER_LIMITS.items()}
+        self.rest_counters: dict[str, DecayingCounter] = ctx.state.setdefault("kraken.rest_counters", {})
+        self.order_counters: dict[tuple[str, str], DecayingCounter] = ctx.state.setdefault("kraken.order_counters", {})
+
+    def rest_counter(self, api_key: str) -> DecayingCounter:
+        counter = self.rest_counters.get(api_key)
+        if counter is None:
+            counter = self.rest_counters[api_key] = DecayingCounter(
+                self.limits["rest_counter_max"], self.limits["rest_decay_per_s"]
+            )
+        return counter
+
+    def order_counter(self, account: str, symbol: str) -> DecayingCounter:
+        counter = self.order_counters.get((account, symbol))
+        if counter is None:
+            counter = self.order_counters[(account, symbol)] = DecayingCounter(
+                self.limits["order_counter_max"], self.limits["order_decay_per_s"]
+            )
+        return counter
 
     @property
     def markets(self) -> _Markets:
@@ -219,6 +295,7 @@ class KrakenProtocol:
             "OpenOrders": self.open_orders,
             "ClosedOrders": self.closed_orders,
             "QueryOrders": self.query_orders,
+            "TradesHistory": self.trades_history,
             "CancelAllOrdersAfter": self.cancel_all_orders_after,
         }
         routes: list[web.RouteDef] = []
@@ -252,11 +329,15 @@ class KrakenProtocol:
                 body = await request.text()
                 params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
                 api_key = request.headers.get("API-Key", "")
-                account = self._authenticate(api_key, request.headers.get("API-Sign"), name, body, params)
+                account = self._authenticate(
+                    api_key, request.headers.get("API-Sign"), name, body, params, deferred=is_deferred(request)
+                )
                 self._check_faults(api_key)
-                retry = self.ctx.charge(f"key:{api_key}", PRIVATE_WEIGHT.get(name, DEFAULT_PRIVATE_WEIGHT))
-                if retry is not None:
-                    raise _rate_limited("EAPI:Rate limit exceeded", retry)
+                cost = REST_COST.get(name, DEFAULT_REST_COST)
+                if cost:
+                    retry = self.rest_counter(api_key).try_add(cost)
+                    if retry is not None:
+                        raise _rate_limited("EAPI:Rate limit exceeded", retry)
                 return envelope(handler(account, params))
             except KrakenError as exc:
                 return error_response(exc)
@@ -271,7 +352,8 @@ class KrakenProtocol:
         if self.ctx.take_fault("busy", key):
             raise KrakenError("EService:Busy")
 
-    def _authenticate(self, api_key: str, api_sign: str | None, name: str, body: str, params: dict[str, str]) -> str:
+    def _authenticate(self, api_key: str, api_sign: str | None, name: str, body: str, params: dict[str, str],
+                      deferred: bool = False) -> str:  # fmt: skip
         account = self.ctx.authenticate(api_key)
         secret = self.ctx.secret_for(api_key)
         if account is None or secret is None:
@@ -295,6 +377,8 @@ class KrakenProtocol:
             nonce_value = int(nonce)
         except ValueError:
             raise KrakenError("EAPI:Invalid nonce") from None
+        if deferred:
+            return account  # applied after its reply (fault reply_then_act): later nonces passed it
         if nonce_value <= self._last_nonce.get(api_key, 0):
             raise KrakenError("EAPI:Invalid nonce")
         self._last_nonce[api_key] = nonce_value
@@ -309,11 +393,11 @@ class KrakenProtocol:
     # -- public ------------------------------------------------------------------------
 
     def time(self, params: dict[str, str]) -> dict:
-        now = self.ctx.clock()
+        now = self.ctx.now()
         return {"unixtime": int(now), "rfc1123": formatdate(now, usegmt=True)}
 
     def system_status(self, params: dict[str, str]) -> dict:
-        now = time.gmtime(self.ctx.clock())
+        now = time.gmtime(self.ctx.now())
         return {"status": "online", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", now)}
 
     def assets(self, params: dict[str, str]) -> dict:
@@ -439,8 +523,19 @@ class KrakenProtocol:
         ordertype = params.get("ordertype", "")
         if ordertype not in ("limit", "market"):
             raise KrakenError("EGeneral:Invalid arguments:ordertype")
-        if "viqc" in params.get("oflags", ""):
+        oflags = {f.strip() for f in params.get("oflags", "").split(",") if f.strip()}
+        if "viqc" in oflags:
             raise KrakenError("EGeneral:Invalid arguments:viqc")
+        if oflags - {"post", "fcib", "fciq", "nompp"}:
+            raise KrakenError("EGeneral:Invalid arguments:oflags")
+        post_only = "post" in oflags
+        tif_raw = (params.get("timeinforce") or "GTC").upper()
+        if tif_raw not in ("GTC", "IOC"):
+            # Kraken spot knows GTC, IOC and GTD (GTD needs expiretm, not served here); no FOK.
+            raise KrakenError("EGeneral:Invalid arguments")
+        time_in_force = TimeInForce(tif_raw.lower())
+        if post_only and (ordertype != "limit" or time_in_force is not TimeInForce.GTC):
+            raise KrakenError("EGeneral:Invalid arguments")
         amount = _decimal(params.get("volume"))
         if amount is None or amount <= 0 or amount % market.lot_size != 0:
             raise KrakenError("EGeneral:Invalid arguments:volume")
@@ -464,14 +559,21 @@ class KrakenProtocol:
                 raise KrakenError("EOrder:Duplicate cl_ord_id")
         if params.get("validate") in ("true", "True", "1"):
             return {"descr": {"order": _description(market, side_raw, ordertype, amount, price)}}
+        retry = self.order_counter(account, market.symbol).try_add(1)
+        if retry is not None:
+            raise _rate_limited("EOrder:Rate limit exceeded", retry)
         try:
             order, _fills = self.engine.place(
-                account, market.symbol, Side(side_raw), OrderType(ordertype), amount, price, client_order_id=client_id
-            )
+                account, market.symbol, Side(side_raw), OrderType(ordertype), amount, price, client_order_id=client_id,
+                time_in_force=time_in_force, post_only=post_only,
+            )  # fmt: skip
         except InsufficientFunds:
             raise KrakenError("EOrder:Insufficient funds") from None
         except OrderRejected as exc:
-            raise KrakenError(_reject_code(str(exc))) from None
+            if post_only and "post-only" in str(exc):
+                order = self._post_only_canceled(account, market, Side(side_raw), amount, price, client_id)
+            else:
+                raise KrakenError(_reject_code(str(exc))) from None
         result: dict[str, Any] = {
             "descr": {"order": _description(market, side_raw, ordertype, amount, price)},
             "txid": [order.id],
@@ -491,7 +593,25 @@ class KrakenProtocol:
             self.engine.cancel(account, order.id)
         except OrderNotFound:
             raise KrakenError("EOrder:Unknown order") from None
+        # Cancelling a young order costs trading-counter points (always processed).
+        self.order_counter(account, order.symbol).add(cancel_penalty(self.ctx.clock() - order.created_at))
         return {"count": 1}
+
+    def _post_only_canceled(self, account: str, market: Market, side: Side, amount: Decimal,
+                            price: Decimal | None, client_id: str) -> Order:  # fmt: skip
+        """Kraken accepts a post-only order that would take and cancels it at once."""
+        engine = self.engine
+        order_id = str(engine.next_order_number)
+        engine.next_order_number += 1
+        now = self.ctx.clock()
+        order = Order(
+            id=order_id, venue=engine.venue, symbol=market.symbol, side=side, type=OrderType.LIMIT,
+            amount=amount, price=price, client_order_id=client_id, status=OrderStatus.CANCELED,
+            filled=Decimal(0), created_at=now, updated_at=now, fee_currency=market.quote, message="Post only order",
+            post_only=True,
+        )  # fmt: skip
+        engine.restore_closed_order(order, account)
+        return order
 
     def cancel_all_orders_after(self, account: str, params: dict[str, str]) -> dict:
         """Dead man's switch: cancel every open order of the account ``timeout`` seconds
@@ -557,6 +677,45 @@ class KrakenProtocol:
             result.append(order)
         return result
 
+    def trades_history(self, account: str, params: dict[str, str]) -> dict:
+        """The account's fills, newest first, 50 a page (``ofs``), ``start`` / ``end`` in epoch s."""
+        from aitbc_tui.sim.engine import FILL_HISTORY
+
+        start, end = _decimal(params.get("start")), _decimal(params.get("end"))
+        try:
+            offset = max(0, int(params.get("ofs") or 0))
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments:ofs") from None
+        fills = []
+        for fill in self.engine.fills(account, limit=FILL_HISTORY):  # newest first
+            stamp = Decimal(str(fill.timestamp))
+            if (start is not None and stamp <= start) or (end is not None and stamp > end):
+                continue
+            fills.append(fill)
+        trades = {}
+        for fill in fills[offset : offset + 50]:
+            market = self.engine.markets[fill.symbol]
+            order = self.engine.get_order(account, order_id=fill.order_id)
+            pd = decimals_of(market.tick_size)
+            trades[trade_txid(fill)] = {
+                "ordertxid": fill.order_id,
+                "postxid": _txid("P", fill.trade_id or fill.order_id),
+                "pair": pair_id(market),
+                "time": fill.timestamp,
+                "type": fill.side.value,
+                "ordertype": order.type.value if order is not None else "limit",
+                "price": fmt(fill.price, pd),
+                "cost": fmt(fill.price * fill.amount, pd + 2),
+                "fee": fmt(fill.fee, pd + 2),
+                "vol": fmt(fill.amount, 8),
+                "margin": fmt(Decimal(0), pd + 2),
+                "leverage": "0",
+                "misc": "",
+                "trade_id": _trade_number(fill),
+                "maker": bool(fill.is_maker),
+            }
+        return {"trades": trades, "count": len(fills)}
+
     def query_orders(self, account: str, params: dict[str, str]) -> dict:
         txids = [t for t in params.get("txid", "").split(",") if t]
         userref = params.get("userref", "")
@@ -614,20 +773,53 @@ class KrakenProtocol:
             "stopprice": "0.00000",
             "limitprice": "0.00000",
             "misc": "",
-            "oflags": "fciq" if (order.fee_currency or market.quote) == market.quote else "fcib",
+            "oflags": ("fciq" if (order.fee_currency or market.quote) == market.quote else "fcib")
+            + (",post" if order.post_only or order.message == "Post only order" else ""),
+            "timeinforce": order.time_in_force.value.upper() if order.type is OrderType.LIMIT else "IOC",
         }
         if info["cl_ord_id"] is None:
             del info["cl_ord_id"]
         if order.status.is_final:
             info["closetm"] = order.updated_at
             if order.status is OrderStatus.CANCELED:
-                info["reason"] = "User requested"
+                if order.message == "Post only order":
+                    info["reason"] = "Post only order"
+                elif order.type is OrderType.MARKET or order.time_in_force is not TimeInForce.GTC:
+                    info["reason"] = "Immediate or cancel"  # the remainder of an IOC / market order
+                else:
+                    info["reason"] = "User requested"
             elif order.status is OrderStatus.REJECTED:
                 info["reason"] = order.message or "Rejected"
         return info
 
 
 # ---- helpers -----------------------------------------------------------------------------
+
+
+def _txid(prefix: str, seed: str) -> str:
+    """A Kraken-shaped id (``TABCDE-FGHIJ-KLMNOP``), stable for the same seed."""
+    digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode()
+    return f"{prefix}{digest[:5]}-{digest[5:10]}-{digest[10:16]}"
+
+
+def trade_txid(fill: Any) -> str:
+    return _txid("T", fill.trade_id or f"{fill.order_id}:{fill.timestamp}:{fill.amount}")
+
+
+def _trade_number(fill: Any) -> int:
+    return int.from_bytes(hashlib.sha256((fill.trade_id or fill.order_id).encode()).digest()[:6], "big")
+
+
+def fault_response(ctx: EmulatorContext, kind: str, rule: FaultRule, request: web.Request) -> web.Response | None:
+    """Kraken's own answers for the server's HTTP faults (its errors come in the JSON envelope)."""
+    if kind in ("http_429", "http_418"):
+        private = request.path.startswith(PRIVATE_PREFIX)
+        code = "EAPI:Rate limit exceeded" if private else "EGeneral:Too many requests"
+        return json_response({"error": [code]}, status=429 if kind == "http_429" else 418)
+    if kind == "reply_then_act":
+        # What a client may see while the order still goes through: the gateway gave up.
+        return json_response({"error": ["EService:Unavailable"]}, status=int(rule.params.get("status", 503)))
+    return None
 
 
 def _iso(epoch_s: float) -> str:

@@ -32,8 +32,36 @@ Helpers for protocols: ``ctx.authenticate(api_key) -> account | None``, ``ctx.se
 ``weight_per_minute``), ``ctx.subscribe(callback) -> unsubscribe`` (engine events fan-out: the
 engine's ``BookDelta`` / ``OrderUpdated``, called synchronously in the event loop),
 ``ctx.take_fault(name, key="") -> bool`` (test hooks armed with ``RunningEmulator.inject_fault``),
-``ctx.now_ms()``, ``ctx.state`` (a dict the protocol may use for its own per-server state),
+``ctx.faults`` (the server's ``FaultTable``: see "Fault injection" below), ``ctx.now()`` /
+``ctx.now_ms()`` (the server's clock, including an injected skew), ``ctx.state`` (a dict the protocol may use for its own per-server state),
 ``json_response(obj, status=200, headers=None)`` which encodes Decimal as a plain string.
+
+Optional, for fault injection: ``fault_response(ctx, kind, rule, request) -> web.Response | None``
+(the venue's own body for ``http_429`` / ``http_418`` / ``reply_then_act``).
+
+Fault injection
+---------------
+Every server holds a small data-driven fault table (``FaultTable``): rules of
+``kind``, ``endpoint`` (``"*"``, a path such as ``/api/v3/order``, its last segment such as
+``AddOrder``, a binance handler name such as ``new_order``, a stream name or a symbol id),
+optional ``method``, ``count`` (``None``: until cleared) and kind-specific ``params``. Set them
+from a test with ``emu.set_fault(kind, endpoint, count=1, **params)`` / ``emu.clear_faults()``,
+or from another process over loopback: ``POST /__faults`` with a JSON rule (or a list of them),
+``GET /__faults`` lists the table, ``DELETE /__faults`` clears it (refused unless the peer is
+127.0.0.1 / ::1).
+
+HTTP kinds (applied by the server in front of every venue's handlers):
+  ``reply_then_act``  reply at once with the venue's "status unknown" error (binance -1007) and
+                      apply the request ``delay_s`` (default 2) seconds later
+  ``hold``            apply the request now, reply after ``delay_s`` (default: never, until stop)
+  ``http_5xx``        ``status`` (default 503) with an HTML body, as a CDN or load balancer sends
+  ``http_429`` / ``http_418``  the venue's rate-limit body with ``Retry-After: retry_after``
+  ``clock_skew``      not a rule: moves the server clock by ``offset_s`` until cleared
+Websocket kinds (binance streams): ``ws_malformed`` (the next frame is not JSON), ``ws_stall``
+(nothing more is sent for ``duration_s``, default forever; pings are still answered),
+``ws_close_1006`` (the TCP connection is dropped without a close frame), ``depth_gap`` (the next
+diff event is lost). Venue hooks the protocols read themselves: ``rate_limit``, ``unavailable``,
+``busy``, ``delay_reply`` (older spellings kept for existing tests).
 
 Usage::
 
@@ -67,6 +95,16 @@ PROTOCOLS: dict[str, str] = {
 }
 
 CTX_KEY: web.AppKey[EmulatorContext] = web.AppKey("emulator_ctx")  # type: ignore[name-defined]
+PROTOCOL_KEY: web.AppKey[ModuleType] = web.AppKey("emulator_protocol")
+RECEIVED_AT = web.RequestKey("emulator_received_at", float)  # server clock when the request arrived
+DEFERRED = web.RequestKey("emulator_deferred", bool)  # the handler runs after its reply was sent
+DEFAULT_PORTS: dict[str, int] = {"binance": 18081, "kraken": 18082, "coinbase": 18083}
+HTTP_FAULTS = ("reply_then_act", "hold", "http_5xx", "http_429", "http_418")
+WS_FAULTS = ("ws_malformed", "ws_stall", "ws_close_1006", "depth_gap", "book_checksum")
+FAULT_KINDS = HTTP_FAULTS + WS_FAULTS + ("clock_skew", "rate_limit", "unavailable", "busy", "delay_reply")
+LOOPBACK = ("127.0.0.1", "::1")
+# Query parameters whose values never reach a request log.
+SECRET_PARAMS = {"signature", "apikey", "api_key", "key", "secret", "listenkey", "passphrase", "token", "nonce"}
 DEFAULT_WEIGHT_PER_MINUTE = 6000  # Binance spot REQUEST_WEIGHT per minute
 EMULATOR_ACCOUNT = "emulator"  # engine account of the emulator's API key
 
@@ -74,6 +112,17 @@ EMULATOR_ACCOUNT = "emulator"  # engine account of the emulator's API key
 def ctx_of(request: web.Request) -> EmulatorContext:
     """The emulator context of the server handling ``request``."""
     return request.app[CTX_KEY]
+
+
+def received_at(request: web.Request) -> float:
+    """Server time (epoch s) when ``request`` arrived: freshness checks of a deferred request
+    (``reply_then_act``) use it, not the time it is applied."""
+    value = request.get(RECEIVED_AT)
+    return value if value is not None else ctx_of(request).now()
+
+
+def is_deferred(request: web.Request) -> bool:
+    return bool(request.get(DEFERRED, False))
 
 
 def load_protocol(venue: str) -> ModuleType:
@@ -135,6 +184,81 @@ class RateLimiter:
 
 
 @dataclass
+class FaultRule:
+    """One row of the fault table: what goes wrong, where, how often."""
+
+    kind: str
+    endpoint: str = "*"
+    method: str = ""
+    count: int | None = 1  # None: every time until cleared
+    params: dict[str, Any] = field(default_factory=dict)
+    hits: int = 0
+
+    def matches(self, kind: str, keys: tuple[str, ...], method: str = "") -> bool:
+        if self.kind != kind or (self.count is not None and self.count <= 0):
+            return False
+        if self.method and method and self.method.upper() != method.upper():
+            return False
+        ep = self.endpoint or "*"
+        if ep == "*":
+            return True
+        for key in keys:
+            if not key:
+                continue
+            if key == ep or (key.startswith("/") and key.endswith("/" + ep.lstrip("/"))):
+                return True
+        return False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "endpoint": self.endpoint, "method": self.method, "count": self.count,
+                "params": self.params, "hits": self.hits}  # fmt: skip
+
+
+class FaultTable:
+    """The server's injectable faults (data, so another process can set them over HTTP)."""
+
+    def __init__(self) -> None:
+        self.rules: list[FaultRule] = []
+
+    def add(self, kind: str, endpoint: str = "*", count: int | None = 1, method: str = "", **params: Any) -> FaultRule:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if count is not None and int(count) < 1:
+            raise ValueError("count must be at least 1, or None for every time")
+        rule = FaultRule(kind, endpoint or "*", method or "", None if count is None else int(count), dict(params))
+        self.rules.append(rule)
+        return rule
+
+    def take(self, kind: str, *keys: str, method: str = "") -> FaultRule | None:
+        """The first armed rule of ``kind`` for any of ``keys``, spending one of its count."""
+        for rule in self.rules:
+            if rule.matches(kind, keys, method):
+                rule.hits += 1
+                if rule.count is not None:
+                    rule.count -= 1
+                return rule
+        return None
+
+    def take_any(self, kinds: tuple[str, ...], *keys: str, method: str = "") -> FaultRule | None:
+        for rule in self.rules:
+            if any(rule.matches(kind, keys, method) for kind in kinds):
+                rule.hits += 1
+                if rule.count is not None:
+                    rule.count -= 1
+                return rule
+        return None
+
+    def armed(self, kind: str) -> bool:
+        return any(r.kind == kind and (r.count is None or r.count > 0) for r in self.rules)
+
+    def clear(self, kind: str | None = None) -> None:
+        self.rules = [r for r in self.rules if kind is not None and r.kind != kind]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [r.to_json() for r in self.rules if r.count is None or r.count > 0]
+
+
+@dataclass
 class EmulatorContext:
     """What a protocol's handlers see: the engine, the credentials and the server's hooks."""
 
@@ -148,12 +272,14 @@ class EmulatorContext:
     account: str = EMULATOR_ACCOUNT
     clock: Callable[[], float] = time.time
     state: dict[str, Any] = field(default_factory=dict)
-    faults: dict[str, int] = field(default_factory=dict)
+    faults: FaultTable = field(default_factory=FaultTable)
+    clock_offset_s: float = 0.0  # injected skew of the server clock
     http_url: str = ""
     ws_url: str = ""
     _subscribers: list[Callable[[Any], None]] = field(default_factory=list)
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _websockets: set[web.WebSocketResponse] = field(default_factory=set)
+    _handlers: set[asyncio.Task] = field(default_factory=set)  # in-flight request handlers
 
     # -- credentials ------------------------------------------------------------------
     def authenticate(self, api_key: str | None) -> str | None:
@@ -170,8 +296,12 @@ class EmulatorContext:
         return self.limiter.charge(key, weight)
 
     # -- time -------------------------------------------------------------------------
+    def now(self) -> float:
+        """The server's clock in epoch seconds (the wall clock plus any injected skew)."""
+        return self.clock() + self.clock_offset_s
+
     def now_ms(self) -> int:
-        return int(self.clock() * 1000)
+        return int(self.now() * 1000)
 
     # -- engine events ----------------------------------------------------------------
     def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]:
@@ -194,16 +324,27 @@ class EmulatorContext:
 
     # -- fault injection (tests) ------------------------------------------------------
     def inject_fault(self, name: str, key: str = "", count: int = 1) -> None:
-        fault = f"{name}:{key}" if key else name
-        self.faults[fault] = self.faults.get(fault, 0) + count
+        self.set_fault(name, key or "*", count=count)
+
+    def set_fault(self, kind: str, endpoint: str = "*", count: int | None = 1, method: str = "", **params: Any) -> FaultRule | None:
+        """Arm a fault (see the module docstring); ``clock_skew`` moves the clock instead."""
+        if kind == "clock_skew":
+            self.clock_offset_s = float(params.get("offset_s", 0))
+            return None
+        return self.faults.add(kind, endpoint, count, method, **params)
+
+    def clear_faults(self, kind: str | None = None) -> None:
+        self.faults.clear(kind)
+        if kind in (None, "clock_skew"):
+            self.clock_offset_s = 0.0
 
     def take_fault(self, name: str, key: str = "") -> bool:
         """True (once per injection) when fault ``name`` is armed for ``key`` or for any key."""
-        for fault in (f"{name}:{key}" if key else None, name):
-            if fault and self.faults.get(fault, 0) > 0:
-                self.faults[fault] -= 1
-                return True
-        return False
+        return self.faults.take(name, key) is not None
+
+    def fault(self, name: str, *keys: str) -> FaultRule | None:
+        """Like take_fault, returning the rule (and its params)."""
+        return self.faults.take(name, *keys)
 
     # -- background work --------------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task:
@@ -268,6 +409,12 @@ class RunningEmulator:
     def inject_fault(self, name: str, key: str = "", count: int = 1) -> None:
         self.ctx.inject_fault(name, key, count)
 
+    def set_fault(self, kind: str, endpoint: str = "*", count: int | None = 1, method: str = "", **params: Any) -> FaultRule | None:
+        return self.ctx.set_fault(kind, endpoint, count, method, **params)
+
+    def clear_faults(self, kind: str | None = None) -> None:
+        self.ctx.clear_faults(kind)
+
     async def stop(self) -> None:
         if self._stopped:
             return
@@ -279,8 +426,12 @@ class RunningEmulator:
         if on_shutdown is not None:
             await on_shutdown(self.ctx)
         for ws in list(self.ctx._websockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator shutting down")
-        tasks = list(self.ctx._tasks)
+            try:
+                await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator shutting down"), 1)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+        # In-flight handlers (a held reply, a long poll) are cancelled, not waited for.
+        tasks = list(self.ctx._tasks) + [t for t in self.ctx._handlers if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -290,6 +441,160 @@ class RunningEmulator:
             result = close_world()
             if asyncio.iscoroutine(result):
                 await result
+
+
+# ---- server middleware: faults, request log, admin --------------------------------------
+
+_HTML_5XX = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def _redacted_target(request: web.Request) -> str:
+    """Path and query of a request with the values of secret parameters masked."""
+    if not request.query_string:
+        return request.path
+    from urllib.parse import parse_qsl
+
+    parts = []
+    for name, value in parse_qsl(request.query_string, keep_blank_values=True):
+        parts.append(f"{name}=***" if name.lower() in SECRET_PARAMS else f"{name}={value}")
+    return request.path + "?" + "&".join(parts)
+
+
+def _log_request(ctx: EmulatorContext, request: web.Request, status: int, started: float, note: str = "") -> None:
+    out = ctx.options.get("log_requests")
+    if not out:
+        return
+    if out is True:
+        import sys
+
+        out = sys.stdout
+    latency_ms = (time.monotonic() - started) * 1000
+    line = f"{request.method} {_redacted_target(request)} {status} {latency_ms:.1f} ms"
+    if note:
+        line += f" ({note})"
+    try:
+        out.write(line + "\n")
+        out.flush()
+    except (OSError, ValueError):  # a closed pipe must not break serving
+        pass
+
+
+async def _apply_later(ctx: EmulatorContext, handler: Any, request: web.Request, delay_s: float) -> None:
+    await asyncio.sleep(delay_s)
+    try:
+        await handler(request)
+    except Exception:  # noqa: BLE001 - the client got its answer long ago; log and move on
+        import logging
+
+        logging.getLogger(__name__).exception("deferred request failed")
+
+
+def _default_fault_response(kind: str, rule: FaultRule) -> web.Response:
+    if kind == "reply_then_act":
+        status = int(rule.params.get("status", 504))
+        return web.Response(status=status, text=_HTML_5XX.format(status=status, reason="Gateway Time-out"),
+                            content_type="text/html")  # fmt: skip
+    status = 418 if kind == "http_418" else 429
+    return json_response({"error": "rate limited"}, status=status)
+
+
+async def _http_fault(ctx: EmulatorContext, request: web.Request, handler: Any, rule: FaultRule) -> web.StreamResponse:
+    kind, params = rule.kind, rule.params
+    protocol = request.app[PROTOCOL_KEY]
+    if kind == "http_5xx":
+        status = int(params.get("status", 503))
+        reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily Unavailable",
+                  504: "Gateway Time-out"}.get(status, "Error")  # fmt: skip
+        return web.Response(status=status, text=_HTML_5XX.format(status=status, reason=reason), content_type="text/html")
+    if kind == "hold":
+        response = await handler(request)  # the request takes effect now
+        delay = params.get("delay_s")
+        if delay is None:
+            await asyncio.Event().wait()  # never answers; stop() cancels this handler
+        await asyncio.sleep(float(delay))
+        return response
+    custom = getattr(protocol, "fault_response", None)
+    response = custom(ctx, kind, rule, request) if custom is not None else None
+    if response is None:
+        response = _default_fault_response(kind, rule)
+    if kind in ("http_429", "http_418"):
+        response.headers["Retry-After"] = str(int(params.get("retry_after", 1 if kind == "http_429" else 120)))
+    elif kind == "reply_then_act":
+        await request.read()  # the body is kept for the deferred handler
+        request[DEFERRED] = True
+        ctx.spawn(_apply_later(ctx, handler, request, float(params.get("delay_s", 2))))
+    return response
+
+
+@web.middleware
+async def emulator_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Tracks in-flight handlers (stop cancels them), applies HTTP faults, logs requests."""
+    ctx = ctx_of(request)
+    started = time.monotonic()
+    request[RECEIVED_AT] = ctx.now()
+    task = asyncio.current_task()
+    if task is not None:
+        ctx._handlers.add(task)
+    status, note = 500, ""
+    try:
+        rule = None
+        if not request.path.startswith("/__") and request.headers.get("Upgrade", "").lower() != "websocket":
+            keys = (request.path, getattr(request.match_info.handler, "__name__", ""))
+            rule = ctx.faults.take_any(HTTP_FAULTS, *keys, method=request.method)
+        if rule is not None:
+            note = f"fault {rule.kind}"
+            response = await _http_fault(ctx, request, handler, rule)
+        else:
+            response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status, note = 499, "cancelled"
+        raise
+    finally:
+        if task is not None:
+            ctx._handlers.discard(task)
+        _log_request(ctx, request, status, started, note)
+
+
+async def _admin_faults(request: web.Request) -> web.Response:
+    """Loopback-only: GET lists the fault table, POST adds rules, DELETE clears (?kind=)."""
+    ctx = ctx_of(request)
+    if request.remote not in LOOPBACK:
+        return json_response({"error": "the fault table is served to 127.0.0.1 only"}, status=403)
+    if request.method == "DELETE":
+        ctx.clear_faults(request.query.get("kind") or None)
+    elif request.method == "POST":
+        try:
+            body = await request.json()
+        except ValueError:
+            return json_response({"error": "body must be JSON: a rule or a list of rules"}, status=400)
+        rules = body if isinstance(body, list) else [body]
+        try:
+            for rule in rules:
+                if not isinstance(rule, dict) or "kind" not in rule:
+                    raise ValueError("each rule needs a kind")
+                rule = dict(rule)
+                params = dict(rule.pop("params", None) or {})
+                kind = rule.pop("kind")
+                endpoint = rule.pop("endpoint", "*")
+                count = rule.pop("count", 1)
+                method = rule.pop("method", "")
+                params.update(rule)  # flat params are accepted too
+                ctx.set_fault(kind, endpoint, count, method, **params)
+        except (ValueError, TypeError) as exc:
+            return json_response({"error": str(exc)}, status=400)
+    return json_response({"venue": ctx.venue, "clock_offset_s": ctx.clock_offset_s, "faults": ctx.faults.to_json()})
+
+
+def admin_routes() -> list[web.RouteDef]:
+    return [web.route(method, "/__faults", _admin_faults) for method in ("GET", "POST", "DELETE")]
 
 
 # ---- sim world wiring ------------------------------------------------------------------
@@ -369,7 +674,8 @@ async def start_emulator(
     (bring your own instead of a fresh seeded world), ``simulate`` (False: the market maker
     quotes once and the books then change only through orders and ``world.step()``; default
     True), ``step_s`` (simulation step, default 0.1 s), ``fund`` (False: no starting balances),
-    plus protocol-specific options.
+    ``log_requests`` (True or a text stream: one line per request served, method, path with
+    secret parameters masked, status, latency), plus protocol-specific options.
     """
     protocol = load_protocol(venue)
     api_key = api_key or getattr(protocol, "generate_api_key", _default_api_key)()
@@ -394,10 +700,12 @@ async def start_emulator(
     if opts.get("fund", True):
         fund_account(engine, ctx.account)
 
-    app = web.Application()
+    app = web.Application(middlewares=[emulator_middleware])
     app[CTX_KEY] = ctx
+    app[PROTOCOL_KEY] = protocol
+    app.add_routes(admin_routes())
     app.add_routes(list(protocol.build_routes(ctx)))
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
