@@ -12,20 +12,25 @@ Money is stored as TEXT (``str(Decimal)``), so it reads back exactly.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+import re
 import secrets
+import shutil
 import sqlite3
+import stat
 import string
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aitbc_tui import paths
 from aitbc_tui.domain import Fill, Mode, Order, OrderRequest, OrderStatus
@@ -192,38 +197,269 @@ def _epoch(since: float | datetime | None) -> float | None:
     return since.timestamp()
 
 
+# ---- opening: a journal is created only where nothing is, and verified before any write ----
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_CHECK_HINT = "run `aitbc-tui journal check` (it keeps a backup copy), or move the file aside to start a new journal"
+_expected_cache: dict[int, dict[str, frozenset[str]]] = {}
+
+
+def _expected_tables(version: int) -> dict[str, frozenset[str]]:
+    """Our tables and their columns at schema ``version``: read from ``_SCHEMA`` built in
+    memory, so they cannot drift."""
+    if version not in _expected_cache:
+        memory = sqlite3.connect(":memory:")
+        try:
+            memory.executescript(_SCHEMA)
+            names = [r[0] for r in memory.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                                   " AND name NOT LIKE 'sqlite_%'")]
+            tables = {n: {r[1] for r in memory.execute(f"PRAGMA table_info({n})")} for n in names}
+        finally:
+            memory.close()
+        _expected_cache[version] = {n: frozenset(c) for n, c in tables.items()}
+    return _expected_cache[version]
+
+
+def _refusal(path: Path, problem: str, advice: str = _CHECK_HINT) -> JournalError:
+    problem = " ".join(problem.split())  # SQLite's reports span lines; the error is one line
+    return JournalError(f"journal {path} {problem}; refusing to use it (nothing was changed): {advice}")
+
+
+def _check_file(path: Path) -> None:
+    """A regular, non-empty file that starts like an SQLite database (read without SQLite,
+    so a FIFO, a device or another format is refused before anything opens it)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise JournalError(f"cannot open journal {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _refusal(path, "is not a regular file")
+    if st.st_size == 0:
+        raise _refusal(path, "is empty (0 bytes), so it is not a journal")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            header = os.read(fd, len(_SQLITE_HEADER))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise JournalError(f"cannot read journal {path}: {exc.strerror}") from None
+    if header != _SQLITE_HEADER:
+        raise _refusal(path, "is not an SQLite database")
+
+
+def verify_journal(db: sqlite3.Connection, path: Path, *, full: bool = False) -> int:
+    """Prove an open database is an intact aitbc-tui journal; its schema version, which is
+    SCHEMA_VERSION. Only reads. ``full``: SQLite's
+    integrity_check (every index against its table) instead of quick_check."""
+    try:
+        problems = [r[0] for r in db.execute(f"PRAGMA {'integrity_check' if full else 'quick_check'}(5)")]
+        if problems != ["ok"]:
+            raise _refusal(path, f"is damaged (SQLite: {' '.join(map(str, problems))[:300]})")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > SCHEMA_VERSION:
+            raise _refusal(path, f"has schema version {version}, newer than this build's {SCHEMA_VERSION}",
+                           "use the aitbc-tui that wrote it (or a newer one)")
+        if version < SCHEMA_VERSION:
+            ours = set(_expected_tables(SCHEMA_VERSION)) & present
+            what = "is not an aitbc-tui journal" if not ours else "has an unknown schema"
+            raise _refusal(path, f"{what} (schema version {version}, tables: {', '.join(sorted(present)) or 'none'})",
+                           "move it aside (aitbc-tui never adds its tables to another file)" if not ours else _CHECK_HINT)
+        for table, columns in _expected_tables(version).items():
+            if table not in present:
+                raise _refusal(path, f"has no {table} table (schema version {version})")
+            found = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            if found != columns:
+                missing, extra = sorted(columns - found), sorted(found - columns)
+                detail = ", ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
+                                                 f"unexpected {', '.join(extra)}" if extra else ""]))
+                raise _refusal(path, f"has an unexpected {table} table ({detail})")
+    except sqlite3.DatabaseError as exc:
+        raise _refusal(path, f"is damaged or not a journal (SQLite: {exc})") from None
+    return version
+
+
+def _create_journal(path: Path) -> bool:
+    """Create a new journal at ``path`` only if nothing is there (never over a file, even
+    an empty one); True if this call created it. The schema is built in a private 0600
+    file made with O_EXCL and linked into place, so the journal either does not exist or
+    is complete: a crash never leaves an empty journal behind."""
+    if os.path.lexists(path):
+        return False
+    paths.ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    try:
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        try:
+            os.link(tmp, path)  # fails if anything appeared at path meanwhile
+        except FileExistsError:
+            return False
+        except OSError:  # a filesystem without hard links: claim the name, then replace it
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                return False
+            os.replace(tmp, path)
+        _fsync_dir(path.parent)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _read_only_uri(path: Path) -> str:
+    # Without a -wal file nothing is mid-write: open immutable, so not even the -wal and
+    # -shm files SQLite uses to coordinate with a live writer are created.
+    absolute = quote(os.path.abspath(path))
+    wal = path.with_name(path.name + "-wal")
+    return f"file:{absolute}?mode=ro" + ("" if os.path.lexists(wal) else "&immutable=1")
+
+
+def backup_journal(path: Path, now: datetime | None = None) -> Path:
+    """Copy the journal (and its -wal, if any) byte for byte to ``<name>.bak-<UTC time>``
+    (0600, never over an existing file); the backup's path."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(100):
+        target = path.with_name(f"{path.name}.bak-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            out = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise JournalError(f"cannot back up journal {path}: too many backups named {path.name}.bak-{stamp}*")
+    try:
+        with os.fdopen(out, "wb") as dst, open(path, "rb") as src:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists():
+            with open(target.with_name(target.name + "-wal"), "xb") as dst, open(wal, "rb") as src:
+                os.chmod(dst.fileno(), 0o600)
+                shutil.copyfileobj(src, dst)
+                dst.flush()
+                os.fsync(dst.fileno())
+    except OSError as exc:
+        raise JournalError(f"cannot back up journal {path} to {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def check_journal(path: Path) -> tuple[int, int, int]:
+    """A full check of the journal at ``path`` (read only): (schema version, orders,
+    events); JournalError naming the problem otherwise."""
+    _check_file(path)
+    try:
+        db = sqlite3.connect(_read_only_uri(path), uri=True)
+    except sqlite3.DatabaseError as exc:
+        raise _refusal(path, f"cannot be opened (SQLite: {exc})") from None
+    try:
+        version = verify_journal(db, path, full=True)
+        try:
+            orders = db.execute("SELECT count(*) FROM orders").fetchone()[0]
+            events = db.execute("SELECT count(*) FROM events").fetchone()[0]
+            orphans = db.execute("SELECT count(*) FROM events e LEFT JOIN orders o"
+                                 " ON o.client_order_id = e.client_order_id"
+                                 " WHERE o.client_order_id IS NULL").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise _refusal(path, f"is damaged (SQLite: {exc})") from None
+        if orphans:
+            raise _refusal(path, f"has {orphans} events of orders it does not contain")
+        return version, orders, events
+    finally:
+        db.close()
+
+
 class Journal:
     """One SQLite journal. Thread-safe; each method is one transaction."""
 
-    def __init__(self, path: Path | str | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        read_only: bool = False,
+    ) -> None:
+        """Open the journal at ``path`` (default: the data dir's), creating it only where
+        no file is. An existing file is verified before anything writes to it: our tables
+        with the expected columns, a known schema version, SQLite's quick_check; on any
+        doubt JournalError (one line naming the file and what to do). ``read_only``: never
+        writes or creates anything (SQLite ``mode=ro``)."""
         self.path = Path(path) if path is not None else default_journal_path()
+        self.read_only = read_only
         self._clock = clock
         self._lock = threading.Lock()
-        if not self.path.exists():
-            paths.ensure_private_dir(self.path.parent)
-            # Trading history is private: create the file 0600 before SQLite opens it.
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if read_only:
+            self._db = self._open_read_only()
+            return
+        _create_journal(self.path)
+        _check_file(self.path)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # mode=rw: SQLite must never create a file here (e.g. through a dangling symlink).
+            self._db = sqlite3.connect(f"file:{quote(os.path.abspath(self.path))}?mode=rw", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise _refusal(self.path, f"cannot be opened (SQLite: {exc})") from None
+        try:
             self._db.execute("PRAGMA busy_timeout = 10000")
+            version = verify_journal(self._db, self.path)  # reads only: nothing written before this
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise JournalError(f"journal {self.path}: SQLite refused WAL mode ({mode})")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
             with self._tx():
+                # Indexes only (the tables were verified): one dropped by hand is rebuilt.
                 for statement in _SCHEMA.split(";"):
-                    if statement.strip():
+                    if re.match(r"\s*CREATE\s+(UNIQUE\s+)?INDEX", statement, re.I):
                         self._db.execute(statement)
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                elif version != SCHEMA_VERSION:
-                    raise JournalError(
-                        f"journal {self.path} has schema version {version}; this build knows {SCHEMA_VERSION}"
-                    )
+        except JournalError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise JournalError(f"cannot open journal {self.path}: {exc}") from None
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not os.path.lexists(self.path):
+            raise JournalError(f"no journal at {self.path}")
+        _check_file(self.path)
+        try:
+            db = sqlite3.connect(_read_only_uri(self.path), uri=True, isolation_level=None,
+                                 check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise _refusal(self.path, f"cannot be opened (SQLite: {exc})") from None
+        try:
+            db.execute("PRAGMA busy_timeout = 10000")
+            version = verify_journal(db, self.path)
+        except BaseException:
+            db.close()
+            raise
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise JournalError(f"journal {self.path} has schema version {version}; this build reads"
+                               f" {SCHEMA_VERSION}: start the dashboard once to upgrade it")
+        return db
 
     # -- plumbing --
 
