@@ -195,7 +195,12 @@ class OrderTracker:
         # Orders that ended here, kept a while: a fill the venue reports after our cancel
         # was confirmed (it filled in between) is still journalled.
         self._ended: dict[str, TrackedOrder] = {}
+        self._final_ids: dict[tuple[str, str], None] = {}  # (venue, client id) of orders that ended
         self.version = 0  # bumps on every change the panes show
+
+    def ended(self, venue: str, coid: str) -> bool:
+        """True when this order reached a final state here (a poll may still list it open)."""
+        return (venue, coid) in self._final_ids
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -242,7 +247,10 @@ class OrderTracker:
         self.version += 1
         if target.is_final:
             self._orders.pop(tracked.coid, None)
-            if target is TrackState.CANCELED:
+            self._final_ids[(tracked.venue, tracked.coid)] = None
+            while len(self._final_ids) > 2000:
+                self._final_ids.pop(next(iter(self._final_ids)))
+            if target in (TrackState.CANCELED, TrackState.FILLED):
                 self._ended[tracked.coid] = tracked
                 while len(self._ended) > 500:
                     self._ended.pop(next(iter(self._ended)))

@@ -405,9 +405,8 @@ class MarketService:
         orders = []
         for s in self._states.values():
             for o in s.open_orders:
-                t = tracked.get(o.client_order_id) if o.client_order_id else None
-                if t is not None and t.state.is_final:
-                    continue
+                if o.client_order_id and self.tracker.ended(o.venue, o.client_order_id):
+                    continue  # filled or cancelled since the last poll
                 orders.append(o)
         seen = {o.client_order_id for o in orders if o.client_order_id} | {(o.venue, o.id) for o in orders}
         for t in tracked.values():
@@ -937,6 +936,8 @@ class MarketService:
 
     def _on_order_event(self, event: OrderEvent) -> None:
         self.orders_version += 1
+        if event.kind in ("fill", "canceled") and event.order.venue in self._states:
+            self.request_refresh(event.order.venue)  # balances moved
         if event.kind in ("settled", "journal") and event.message:
             self._emit(event.message)
         for callback in list(self._event_listeners):
