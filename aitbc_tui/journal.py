@@ -37,7 +37,7 @@ from aitbc_tui.domain import Fill, Mode, Order, OrderRequest, OrderStatus
 from aitbc_tui.errors import UserError
 
 JOURNAL_FILENAME = "journal.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: events.trade_id (fills deduplicated by the venue's trade id)
 
 _ALNUM = string.ascii_letters + string.digits
 # Sums of amounts must be exact; the default 28-digit context would round them silently.
@@ -141,6 +141,7 @@ class JournalEvent:
     fee: Decimal | None
     fee_currency: str
     message: str
+    trade_id: str | None = None
 
 
 _SCHEMA = """
@@ -172,11 +173,33 @@ CREATE TABLE IF NOT EXISTS events (
     amount TEXT,
     fee TEXT,
     fee_currency TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL DEFAULT ''
+    message TEXT NOT NULL DEFAULT '',
+    trade_id TEXT
 );
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
 CREATE INDEX IF NOT EXISTS events_order ON events(client_order_id);
+CREATE UNIQUE INDEX IF NOT EXISTS events_trade ON events(client_order_id, trade_id) WHERE trade_id IS NOT NULL;
 """
+
+# Upgrades, applied in one transaction to a journal of the version before each.
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE events ADD COLUMN trade_id TEXT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS events_trade ON events(client_order_id, trade_id)"
+        " WHERE trade_id IS NOT NULL",
+    ),
+}
+
+
+def migrate(db: sqlite3.Connection, version: int) -> int:
+    """Bring a journal of schema ``version`` up to SCHEMA_VERSION (inside the caller's
+    transaction); returns the new version."""
+    while version < SCHEMA_VERSION:
+        for statement in _MIGRATIONS[version]:
+            db.execute(statement)
+        version += 1
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return version
 
 
 def _dec(value: str | None) -> Decimal | None:
@@ -206,7 +229,7 @@ _expected_cache: dict[int, dict[str, frozenset[str]]] = {}
 
 def _expected_tables(version: int) -> dict[str, frozenset[str]]:
     """Our tables and their columns at schema ``version``: read from ``_SCHEMA`` built in
-    memory, so they cannot drift."""
+    memory, minus what the migrations from ``version`` on add, so they cannot drift."""
     if version not in _expected_cache:
         memory = sqlite3.connect(":memory:")
         try:
@@ -216,6 +239,14 @@ def _expected_tables(version: int) -> dict[str, frozenset[str]]:
             tables = {n: {r[1] for r in memory.execute(f"PRAGMA table_info({n})")} for n in names}
         finally:
             memory.close()
+        for later in range(version, SCHEMA_VERSION):
+            for statement in _MIGRATIONS.get(later, ()):
+                added = re.match(r"\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+(?:COLUMN\s+)?(\w+)", statement, re.I)
+                if added:
+                    tables.get(added.group(1), set()).discard(added.group(2))
+                created = re.match(r"\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", statement, re.I)
+                if created:
+                    tables.pop(created.group(1), None)
         _expected_cache[version] = {n: frozenset(c) for n, c in tables.items()}
     return _expected_cache[version]
 
@@ -250,7 +281,7 @@ def _check_file(path: Path) -> None:
 
 def verify_journal(db: sqlite3.Connection, path: Path, *, full: bool = False) -> int:
     """Prove an open database is an intact aitbc-tui journal; its schema version, which is
-    SCHEMA_VERSION. Only reads. ``full``: SQLite's
+    SCHEMA_VERSION or an older one the migrations upgrade. Only reads. ``full``: SQLite's
     integrity_check (every index against its table) instead of quick_check."""
     try:
         problems = [r[0] for r in db.execute(f"PRAGMA {'integrity_check' if full else 'quick_check'}(5)")]
@@ -261,7 +292,7 @@ def verify_journal(db: sqlite3.Connection, path: Path, *, full: bool = False) ->
         if version > SCHEMA_VERSION:
             raise _refusal(path, f"has schema version {version}, newer than this build's {SCHEMA_VERSION}",
                            "use the aitbc-tui that wrote it (or a newer one)")
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION and not (0 < version and all(v in _MIGRATIONS for v in range(version, SCHEMA_VERSION))):
             ours = set(_expected_tables(SCHEMA_VERSION)) & present
             what = "is not an aitbc-tui journal" if not ours else "has an unknown schema"
             raise _refusal(path, f"{what} (schema version {version}, tables: {', '.join(sorted(present)) or 'none'})",
@@ -429,6 +460,8 @@ class Journal:
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
             with self._tx():
+                if version < SCHEMA_VERSION:
+                    migrate(self._db, version)
                 # Indexes only (the tables were verified): one dropped by hand is rebuilt.
                 for statement in _SCHEMA.split(";"):
                     if re.match(r"\s*CREATE\s+(UNIQUE\s+)?INDEX", statement, re.I):
@@ -517,12 +550,13 @@ class Journal:
         fee: Decimal | None = None,
         fee_currency: str = "",
         message: str = "",
+        trade_id: str | None = None,
     ) -> None:
         db.execute(
             "INSERT INTO events (at, kind, client_order_id, venue, venue_order_id, price, amount,"
-            " fee, fee_currency, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " fee, fee_currency, message, trade_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (now, kind.value, coid, venue, venue_order_id, _text(price), _text(amount), _text(fee),
-             fee_currency, message),
+             fee_currency, message, trade_id or None),
         )
 
     def _transition(
@@ -586,18 +620,36 @@ class Journal:
         """The send failed ambiguously (timeout, connection lost): the order may exist."""
         self._transition(coid, EventKind.UNKNOWN, JournalState.UNKNOWN, message=str(error))
 
-    def mark_canceled(self, coid: str, message: str = "") -> None:
-        self._transition(coid, EventKind.CANCELED, JournalState.CANCELED, message=message or None)
+    def mark_canceled(self, coid: str, message: str = "", *, by: str = "", order: Order | None = None) -> None:
+        """The order was cancelled (``by``: operator, kill switch, venue, dead man's switch);
+        ``order``: the venue's view at the cancel, for the amount that had filled."""
+        text = f"canceled by {by}" if by else "canceled"
+        if message:
+            text = f"{text}: {message}"
+        self._transition(coid, EventKind.CANCELED, JournalState.CANCELED, message=text,
+                         venue_order_id=(order.id or None) if order else None,
+                         amount=order.filled if order else None)
 
-    def record_fill(self, coid: str, fill: Fill) -> None:
-        """Add a fill; the order becomes filled when the fills reach its amount."""
+    def has_trade(self, coid: str, trade_id: str) -> bool:
+        rows = self._read("SELECT 1 FROM events WHERE client_order_id = ? AND trade_id = ?", (coid, trade_id))
+        return bool(rows)
+
+    def record_fill(self, coid: str, fill: Fill) -> bool:
+        """Add a fill; the order becomes filled when the fills reach its amount. A fill
+        whose trade id is already journalled for this order is a replay: it changes
+        nothing and returns False."""
         now = self._clock()
         with self._tx() as db:
             venue, state, amount, filled = self._order_row(db, coid)
+            if fill.trade_id and db.execute(
+                "SELECT 1 FROM events WHERE client_order_id = ? AND trade_id = ?", (coid, fill.trade_id)
+            ).fetchone():
+                return False
             total = _EXACT.add(Decimal(filled), fill.amount)
             self._event(db, coid, venue, EventKind.FILL, now, venue_order_id=fill.order_id or None,
                         price=fill.price, amount=fill.amount, fee=fill.fee,
-                        fee_currency=fill.fee_currency)
+                        fee_currency=fill.fee_currency, trade_id=fill.trade_id,
+                        message="maker" if fill.is_maker else "taker")
             if JournalState(state).is_final:
                 target = state
             else:
@@ -607,6 +659,7 @@ class Journal:
                 " updated_at = ? WHERE client_order_id = ?",
                 (_text(total), target, fill.order_id or None, now, coid),
             )
+        return True
 
     def reconcile(self, coid: str, order: Order | None, message: str = "") -> None:
         """Settle an unresolved order from what the venue reports (looked up by client
@@ -685,7 +738,7 @@ class Journal:
             params.append(_epoch(since))
         sql = (
             "SELECT e.seq, e.at, e.kind, e.client_order_id, e.venue, o.symbol, o.side,"
-            " e.venue_order_id, e.price, e.amount, e.fee, e.fee_currency, e.message"
+            " e.venue_order_id, e.price, e.amount, e.fee, e.fee_currency, e.message, e.trade_id"
             " FROM events e JOIN orders o ON o.client_order_id = e.client_order_id"
         )
         if where:
@@ -693,7 +746,7 @@ class Journal:
         sql += " ORDER BY e.seq"
         return [
             JournalEvent(seq, at, EventKind(kind), coid, venue_, symbol, side, void, _dec(price),
-                         _dec(amount), _dec(fee), fee_currency, message)
+                         _dec(amount), _dec(fee), fee_currency, message, trade_id)
             for (seq, at, kind, coid, venue_, symbol, side, void, price, amount, fee, fee_currency,
-                 message) in self._read(sql, params)
+                 message, trade_id) in self._read(sql, params)
         ]
