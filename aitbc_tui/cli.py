@@ -19,7 +19,7 @@ from aitbc_tui.errors import UserError
 
 # Subcommand modules; each exposes register(subparsers). Optional ones may be absent
 # in a partial checkout, and are then simply not offered.
-COMMAND_MODULES = ("snapshot", "exchange", "emulate", "keys", "journal")
+COMMAND_MODULES = ("snapshot", "exchange", "emulate", "keys", "journal", "trading")
 
 
 class CliError(UserError):
@@ -149,6 +149,18 @@ def live_gate_word(live_venues: list[str]) -> str:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
+    from aitbc_tui.datalock import DataDirLock
+
+    # One dashboard per data dir: two would overwrite each other's sandbox balances.
+    # Taken before the sandbox or the journal is opened (or --reset-sandbox moves a file).
+    lock = DataDirLock().acquire()
+    try:
+        return _run_dashboard(args)
+    finally:
+        lock.release()
+
+
+def _run_dashboard(args: argparse.Namespace) -> int:
     config, service = build_service(args, trading=True)
     from aitbc_tui.ui.app import AitbcApp
 

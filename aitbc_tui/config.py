@@ -154,21 +154,28 @@ def load_config(path: Path | str | None = None) -> Config:
         if not path.exists():
             return Config(path=None)
     path = Path(path)
+    from aitbc_tui.safeio import UnreadableFile, read_small_text
+
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(path, "", "file not found")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "", "file not found") from None
-    except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+        # Bounded: a FIFO, /dev/zero or a huge file is one line, never a hang.
+        text = read_small_text(path)
+    except UnreadableFile as exc:
+        raise ConfigError(path, "", exc.reason) from None
     return parse_config(text, path)
 
 
 def parse_config(text: str, path: Path | str | None = None) -> Config:
     path = Path(path) if path is not None else None
+    from aitbc_tui.safeio import UnreadableFile, loads_toml
+
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text, path or "<config>")
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnreadableFile as exc:
+        raise ConfigError(path, "", exc.reason) from None
     return _Parser(path).parse(data)
 
 

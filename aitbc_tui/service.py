@@ -52,6 +52,7 @@ from aitbc_tui.orders import (
     request_of,
     validity_window_s,
 )
+from aitbc_tui.sanitize import BadData, check_book
 from aitbc_tui.risk import RiskGate, traded_value, utc_day_start
 from aitbc_tui.venues.base import Venue
 
@@ -155,6 +156,7 @@ class MarketService:
         self._order_events: list[OrderEvent] = []
         self.tracker = OrderTracker(journal, clock=clock, emit=self._on_order_event)
         self.task_failures: dict[str, int] = {}
+        self.bad_data = 0  # books refused where they entered
         self._arb_dirty = False
         self._adopt_checked: set[str] = set()  # client ids of foreign-looking orders already checked
         self.notices: list[str] = []
@@ -475,9 +477,19 @@ class MarketService:
         key = (state.venue.name, symbol)
         while True:
             try:
-                snapshot = await state.venue.watch_order_book(symbol, self.book_depth)
+                # Refused where it enters: a crossed, NaN or absurd book never reaches a pane.
+                snapshot = check_book(await state.venue.watch_order_book(symbol, self.book_depth))
             except asyncio.CancelledError:
                 raise
+            except BadData as exc:
+                state.last_error = f"{symbol}: {exc}"
+                self.bad_data += 1
+                self.health_version += 1
+                if self._books.pop(key, None) is not None:
+                    self._dirty_books.add(key)  # nothing downstream keeps the old book
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
             except Exception as exc:  # noqa: BLE001 - feed errors are shown, then retried
                 state.last_error = f"{symbol} book: {_describe(exc)}"
                 self.health_version += 1

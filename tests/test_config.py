@@ -38,8 +38,8 @@ impact_size = { default = "2", "BTC/USDT" = "0.5" }
 min_arb_net_bps = "-50"
 
 [keys]
-quit = "ctrl+q"
-refresh = ["f5", "ctrl+r"]
+"app.quit" = "ctrl+q"
+"orders.history" = ["f5", "ctrl+r"]
 """
 
 
@@ -64,7 +64,7 @@ def test_good_config_parses(tmp_path):
     assert config.ui.impact_size_for("BTC/USDT") == Decimal("0.5")
     assert config.ui.impact_size_for("ETH/USDT") == Decimal("2")
     assert config.ui.min_arb_net_bps == Decimal("-50")
-    assert dict(config.keys) == {"quit": "ctrl+q", "refresh": "f5,ctrl+r"}
+    assert dict(config.keys) == {"app.quit": "ctrl+q", "orders.history": "f5,ctrl+r"}
     assert config.notices == ()
 
 
@@ -133,8 +133,8 @@ BAD = [
     ("[ui]\nmin_arb_net_bps = 1.5\n", "ui.min_arb_net_bps", "decimal number written as a string"),
     ("[ui]\ntheme = \"\"\n", "ui.theme", "theme name"),
     ("[ui]\nfont = \"x\"\n", "ui.font", "theme, impact_size, min_arb_net_bps"),
-    ("[keys]\nquit = 3\n", "keys.quit", 'a key such as "ctrl+b"'),
-    ("[keys]\nquit = []\n", "keys.quit", "array of keys"),
+    ('[keys]\n"app.quit" = 3\n', "keys.app.quit", 'a key such as "ctrl+b"'),
+    ('[keys]\n"app.quit" = []\n', "keys.app.quit", "array of keys"),
     ("keys = 3\n", "keys", "must be a table"),
 ]
 

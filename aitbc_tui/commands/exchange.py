@@ -123,14 +123,23 @@ def _refuse_ignored_price(world, symbol: str, venue: str | None) -> None:
         )
 
 
+def _short_lock():
+    """The data dir's lock, waited for briefly: a running dashboard owns the sandbox's
+    balances, and two writers would overwrite each other."""
+    from aitbc_tui.datalock import DataDirLock
+
+    return DataDirLock().acquire(wait_s=5)
+
+
 def run_create_pair(args) -> int:
     from aitbc_tui.cli import CliError
     from aitbc_tui.sim.world import SandboxAdminError, open_world
 
     _sandbox_only(args)
+    lock = _short_lock()
     world = open_world()
-    venue = _venue_name(world, args.exchange)
     try:
+        venue = _venue_name(world, args.exchange)
         market = world.create_pair(
             args.base_asset,
             args.quote_asset,
@@ -144,6 +153,7 @@ def run_create_pair(args) -> int:
         raise CliError(str(exc)) from None
     finally:
         world.close()
+        lock.release()
     print(
         f"created {market.symbol} on sandbox {venue}: tick {market.tick_size:f}, lot {market.lot_size:f}, "
         f"min amount {market.min_amount:f}, min notional {market.min_notional:f} {market.quote}, "
@@ -157,6 +167,7 @@ def run_add_liquidity(args) -> int:
     from aitbc_tui.sim.world import SandboxAdminError, open_world
 
     _sandbox_only(args)
+    lock = _short_lock()
     world = open_world()
     try:
         venue = _venue_name(world, args.exchange)
@@ -167,6 +178,7 @@ def run_add_liquidity(args) -> int:
         raise CliError(str(exc)) from None
     finally:
         world.close()
+        lock.release()
     venues = sorted({o.venue for o in orders})
     total = sum((o.amount for o in orders), start=type(args.amount)(0))
     print(f"rested {len(orders)} orders, {total} {args.pair.split('/')[0]} in all, on {', '.join(venues)}:")

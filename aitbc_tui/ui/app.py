@@ -154,6 +154,7 @@ class AitbcApp(App[None]):
         self._orders_second = 0
         self._table_rows: list[tuple[str, ...]] = []
         self._table_history: bool | None = None  # which column set the orders table has
+        self._arb_excluded: set[str] = set()  # venues whose books arbitrage ignores now
         risk = getattr(config, "risk", None)
         self.risk = risk if isinstance(risk, RiskConfig) else RiskConfig()
         ui = getattr(config, "ui", None)
@@ -396,7 +397,11 @@ class AitbcApp(App[None]):
         if self._arb_index is not None and (dirty or force):
             books = self.service.books()
             for key in dirty:
-                self._arb_index.update(books[key])
+                book = books.get(key)
+                if book is None or key[0] in self._arb_excluded:
+                    self._arb_index.remove(*key)  # refused as bad data, or its venue is not healthy
+                else:
+                    self._arb_index.update(book)
             self._paint_arbitrage()
         if force or (self.venue, self.symbol) in dirty:
             self._paint_ladder()
@@ -410,6 +415,7 @@ class AitbcApp(App[None]):
             return
         try:
             self._paint_health()
+            self._exclude_unhealthy_venues()
             self._update_status()
             second = int(self.clock())
             if second != self._orders_second:  # ages tick once a second; only changed cells are touched
@@ -417,6 +423,23 @@ class AitbcApp(App[None]):
                 self._paint_orders()
         except (NoMatches, IndexError):  # a tick that lands while the app is shutting down
             pass
+
+    def _exclude_unhealthy_venues(self) -> None:
+        """Arbitrage only from books that are fresh by the health rule on connected venues:
+        a venue that turns degraded or down leaves the index until it is healthy again."""
+        if self._arb_index is None:
+            return
+        excluded = {h.venue for h in self.service.health() if h.status is not HealthStatus.CONNECTED}
+        if excluded == self._arb_excluded:
+            return
+        books = self.service.books()
+        for (venue, symbol), book in books.items():
+            if venue in excluded:
+                self._arb_index.remove(venue, symbol)
+            elif venue in self._arb_excluded:
+                self._arb_index.update(book)
+        self._arb_excluded = excluded
+        self._paint_arbitrage()
 
     def _paint_ladder(self) -> None:
         ladder = self._pane("#ladder", BookLadder)

@@ -63,10 +63,14 @@ def theme_dirs() -> list[Path]:
 
 def load_theme_file(path: Path) -> Theme:
     """Parse one theme file; raise ValueError naming the key on any problem."""
+    from aitbc_tui.safeio import UnreadableFile, loads_toml, read_small_text
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = loads_toml(read_small_text(path), path)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"not valid TOML: {exc}") from None
+    except UnreadableFile as exc:
+        raise ValueError(exc.reason) from None
     unknown = sorted(set(data) - _THEME_KEYS)
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_THEME_KEYS))}")
