@@ -416,7 +416,7 @@ def _check_rate(ctx: EmulatorContext, request: web.Request, weight: float) -> di
 async def _read_params(request: web.Request) -> tuple[dict[str, str], str, str]:
     raw_query = request.rel_url.raw_query_string
     raw_body = ""
-    if request.can_read_body:
+    if request.body_exists:  # (can_read_body is False once read: a deferred request was)
         raw_body = (await request.read()).decode("utf-8", "replace")
     params: dict[str, str] = {}
     for raw in (raw_query, raw_body):
@@ -1156,11 +1156,14 @@ class StreamConnection:
         loop_time = asyncio.get_running_loop().time()
         if self.stalled_until > loop_time:
             return True
-        rule = self.ctx.faults.take("ws_stall", *keys)
+        rule = self.ctx.faults.find("ws_stall", *keys)
         if rule is None:
             return False
         duration = rule.params.get("duration_s")
-        self.stalled_until = float("inf") if duration is None else loop_time + float(duration)
+        if duration is None:
+            return True  # stalled while the rule is armed (clear_faults resumes the stream)
+        self.ctx.faults.take("ws_stall", *keys)
+        self.stalled_until = loop_time + float(duration)
         return True
 
     async def send(self, stream: str, data: Any) -> None:

@@ -58,7 +58,8 @@ HTTP kinds (applied by the server in front of every venue's handlers):
   ``http_429`` / ``http_418``  the venue's rate-limit body with ``Retry-After: retry_after``
   ``clock_skew``      not a rule: moves the server clock by ``offset_s`` until cleared
 Websocket kinds (binance streams): ``ws_malformed`` (the next frame is not JSON), ``ws_stall``
-(nothing more is sent for ``duration_s``, default forever; pings are still answered),
+(nothing more is sent for ``duration_s``, or while the rule is armed without one; pings are
+still answered),
 ``ws_close_1006`` (the TCP connection is dropped without a close frame), ``depth_gap`` (the next
 diff event is lost). Venue hooks the protocols read themselves: ``rate_limit``, ``unavailable``,
 ``busy``, ``delay_reply`` (older spellings kept for existing tests).
@@ -247,6 +248,10 @@ class FaultTable:
                     rule.count -= 1
                 return rule
         return None
+
+    def find(self, kind: str, *keys: str, method: str = "") -> FaultRule | None:
+        """The first armed rule of ``kind`` for any of ``keys``, without spending it."""
+        return next((r for r in self.rules if r.matches(kind, keys, method)), None)
 
     def armed(self, kind: str) -> bool:
         return any(r.kind == kind and (r.count is None or r.count > 0) for r in self.rules)
@@ -483,13 +488,19 @@ def _log_request(ctx: EmulatorContext, request: web.Request, status: int, starte
 
 
 async def _apply_later(ctx: EmulatorContext, handler: Any, request: web.Request, delay_s: float) -> None:
+    import logging
+
     await asyncio.sleep(delay_s)
     try:
-        await handler(request)
+        response = await handler(request)
     except Exception:  # noqa: BLE001 - the client got its answer long ago; log and move on
-        import logging
-
-        logging.getLogger(__name__).exception("deferred request failed")
+        logging.getLogger(__name__).exception("deferred %s %s failed", request.method, request.path)
+        return
+    if response.status >= 400:
+        body = getattr(response, "text", "") or ""
+        logging.getLogger(__name__).warning(
+            "deferred %s %s answered %s: %s", request.method, request.path, response.status, body[:200]
+        )
 
 
 def _default_fault_response(kind: str, rule: FaultRule) -> web.Response:
