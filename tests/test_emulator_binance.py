@@ -253,7 +253,7 @@ async def test_emulate_command_prints_what_a_client_needs_and_stops(emulator_fac
     from aitbc_tui.cli import build_parser
     from aitbc_tui.commands.emulate import serve
 
-    args = build_parser().parse_args(["emulate", "--venue", "binance", "--seed", "5", "--api-key", "cmd-key"])
+    args = build_parser().parse_args(["emulate", "--venue", "binance", "--seed", "5", "--api-key", "cmd-key", "--port", "0"])
     out, stop = io.StringIO(), asyncio.Event()
     server = asyncio.create_task(serve(args, out, stop))
     await wait_for(lambda: "Ctrl-C" in out.getvalue())

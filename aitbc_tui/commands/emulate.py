@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import pprint
 import signal
 import sys
 from typing import Any, TextIO
 
 VENUES = ("binance", "kraken", "coinbase")
+# Fixed default ports, so a practice config keeps working across restarts.
+DEFAULT_PORTS = {"binance": 18081, "kraken": 18082, "coinbase": 18083}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,12 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--venue", required=True, choices=VENUES, help="which exchange protocol to serve")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=0, help="port to bind (default: a free port)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port to bind (default: binance 18081, kraken 18082, coinbase 18083; 0: a free port)")
     p.add_argument("--api-key", metavar="KEY", help="API key clients must send (default: generated)")
     p.add_argument("--secret", metavar="SECRET", help="API secret (default: generated; base64 for kraken)")
     p.add_argument("--seed", dest="emulator_seed", type=int, metavar="N", help="seed of the simulated market (default 0)")
     p.add_argument("--weight-per-minute", type=int, metavar="W",
                    help="request weight budget per key and minute before HTTP 429 (default 6000)")
+    p.add_argument("--log-requests", action="store_true",
+                   help="print each request served: method, path (secret parameters masked), status, latency")
     p.set_defaults(func=run)
 
 
@@ -95,8 +101,11 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asynci
     opts: dict[str, Any] = {}
     if args.weight_per_minute:
         opts["weight_per_minute"] = args.weight_per_minute
+    if getattr(args, "log_requests", False):
+        opts["log_requests"] = out
+    port = DEFAULT_PORTS[args.venue] if args.port is None else args.port
     emu = await start_emulator(
-        args.venue, host=args.host, port=args.port, api_key=args.api_key, secret=args.secret, seed=seed, **opts
+        args.venue, host=args.host, port=port, api_key=args.api_key, secret=args.secret, seed=seed, **opts
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -120,12 +129,23 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asynci
 
 
 def run(args: argparse.Namespace) -> int:
+    from aitbc_tui.cli import CliError
+
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise CliError(f"--port {args.port} is not a port (0-65535; 0 picks a free one)")
+    port = DEFAULT_PORTS[args.venue] if args.port is None else args.port
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding {args.host}: other machines can reach this emulator", file=sys.stderr)
     try:
         return asyncio.run(serve(args))
     except OSError as exc:
-        print(f"aitbc-tui: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        if exc.errno == errno.EADDRINUSE:
+            which = f"the {args.venue} emulator's default port " if args.port is None else "port "
+            raise CliError(
+                f"{which}{port} on {args.host} is already in use (another emulator?); "
+                "choose one with --port N, or --port 0 for a free one"
+            ) from None
+        print(f"aitbc-tui: error: cannot listen on {args.host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -99,7 +99,6 @@ CTX_KEY: web.AppKey[EmulatorContext] = web.AppKey("emulator_ctx")  # type: ignor
 PROTOCOL_KEY: web.AppKey[ModuleType] = web.AppKey("emulator_protocol")
 RECEIVED_AT = web.RequestKey("emulator_received_at", float)  # server clock when the request arrived
 DEFERRED = web.RequestKey("emulator_deferred", bool)  # the handler runs after its reply was sent
-DEFAULT_PORTS: dict[str, int] = {"binance": 18081, "kraken": 18082, "coinbase": 18083}
 HTTP_FAULTS = ("reply_then_act", "hold", "http_5xx", "http_429", "http_418")
 WS_FAULTS = ("ws_malformed", "ws_stall", "ws_close_1006", "depth_gap", "book_checksum")
 FAULT_KINDS = HTTP_FAULTS + WS_FAULTS + ("clock_skew", "rate_limit", "unavailable", "busy", "delay_reply")
@@ -719,7 +718,12 @@ async def start_emulator(
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:  # e.g. the port is taken: leave nothing behind
+        await runner.cleanup()
+        engine.remove_listener(ctx._dispatch)
+        raise
     bound_port = runner.addresses[0][1]
     url_host = f"[{host}]" if ":" in host else host
     ctx.http_url = f"http://{url_host}:{bound_port}"
