@@ -40,6 +40,7 @@ from aitbc_tui.domain import (
     OrderStatus,
     OrderType,
     Side,
+    TimeInForce,
     VenueError,
     VenueUnavailable,
 )
@@ -1184,11 +1185,19 @@ class PaperVenue:
             )
         limit = request.price if request.type is OrderType.LIMIT else None
         levels = book.asks if request.side is Side.BUY else book.bids
+        tif = request.time_in_force
+        if request.post_only:
+            best = levels[0][0] if levels else None
+            if best is not None and (limit >= best if request.side is Side.BUY else limit <= best):
+                raise OrderRejected(f"{self.name}: post-only {request.side.value} at {limit} would take liquidity (paper)")
         fills = self._walk(levels, request.side, request.amount, limit)
         taker_qty = sum((q for _, q in fills), ZERO)
+        if tif is TimeInForce.FOK and taker_qty < request.amount:
+            fills, taker_qty = [], ZERO  # fill or kill: all now, or nothing
         taker_cost = sum((p * q for p, q in fills), ZERO)
         taker_fee = taker_cost * market.taker_fee
-        rest_qty = request.amount - taker_qty if request.type is OrderType.LIMIT else ZERO
+        # Only a GTC limit rests; an IOC or FOK remainder expires, as at the venue.
+        rest_qty = request.amount - taker_qty if request.type is OrderType.LIMIT and tif is TimeInForce.GTC else ZERO
         # Funds check before anything moves.
         if request.side is Side.BUY:
             needed = taker_cost + taker_fee
@@ -1224,7 +1233,11 @@ class PaperVenue:
             status=status, created_at=now, updated_at=now,
             average_price=(taker_cost / taker_qty) if taker_qty else None,
             fee=taker_fee, fee_currency=market.quote if taker_fee else "",
-            message="not enough liquidity in the book: rest expired" if status is OrderStatus.CANCELED else "",
+            message=("" if status is not OrderStatus.CANCELED
+                     else f"unfilled remainder expired: {tif.value.upper()}" if tif is not TimeInForce.GTC
+                     else "not enough liquidity in the book: rest expired"),
+            time_in_force=tif, post_only=request.post_only, last_fill_at=now if taker_qty else None,
+            liquidity="taker" if taker_qty else "",
         )
         if status is OrderStatus.OPEN:
             if request.side is Side.BUY:
