@@ -345,6 +345,7 @@ class AitbcApp(App[None]):
             max_slippage_bps=self.risk.max_slippage_bps,
             price_band_pct=self.risk.price_band_pct,
             options=self._venue_options(venue),
+            submit=self._place,
         )
 
     def _venue_options(self, venue: str) -> frozenset[str]:

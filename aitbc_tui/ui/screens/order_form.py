@@ -69,6 +69,7 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         max_slippage_bps: Decimal = Decimal(50),
         price_band_pct: Decimal = Decimal(5),
         options: Collection[str] = DEFAULT_OPTIONS,
+        submit: Callable[[OrderRequest], None] | None = None,
     ) -> OrderForm:
         """Point the form at a venue, market and side, with fresh fields.
 
@@ -84,6 +85,10 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         self.max_slippage_bps = max_slippage_bps
         self.price_band_pct = price_band_pct
         self.options = frozenset(options)
+        # Called with the request at `y`, before the form closes: the pending row is in the
+        # orders table in the same frame the form disappears (a dismiss result travels
+        # through the app's message queue behind the screen pops, ~125 ms measured).
+        self._submit = submit
         self.order_type = OrderType.LIMIT
         self.time_in_force = TimeInForce.GTC
         self.post_only = False
@@ -423,7 +428,7 @@ class OrderForm(ModalScreen[OrderRequest | None]):
 
             def second(yes_again: bool | None) -> None:
                 if yes_again:
-                    self.dismiss(self._request(order))
+                    self._send(self._request(order))
                 else:
                     self.query_one("#price", Input).focus()
 
@@ -439,7 +444,14 @@ class OrderForm(ModalScreen[OrderRequest | None]):
                 second,
             )
             return
-        self.dismiss(self._request(order))
+        self._send(self._request(order))
+
+    def _send(self, request: OrderRequest) -> None:
+        if self._submit is not None:
+            self._submit(request)
+            self.dismiss(None)
+        else:
+            self.dismiss(request)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
