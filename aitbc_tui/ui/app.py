@@ -155,6 +155,7 @@ class AitbcApp(App[None]):
         self._table_rows: list[tuple[str, ...]] = []
         self._table_history: bool | None = None  # which column set the orders table has
         self._arb_excluded: set[str] = set()  # venues whose books arbitrage ignores now
+        self._hint_text: str | None = None
         risk = getattr(config, "risk", None)
         self.risk = risk if isinstance(risk, RiskConfig) else RiskConfig()
         ui = getattr(config, "ui", None)
@@ -266,6 +267,7 @@ class AitbcApp(App[None]):
             self.exit(return_code=0, message="live gate not confirmed: nothing was sent")
             return
         self.trading_armed = True
+        self._hint_text = None
         self.notify("LIVE trading enabled: orders use real money", severity="warning", timeout=6)
         self._update_status()
 
@@ -626,13 +628,34 @@ class AitbcApp(App[None]):
                         break
         self._table_keys, self._table_rows, self._table_orders = keys, rows, orders
 
+    STATUS_HINTS = (("order.buy", "buy"), ("order.sell", "sell"), ("order.cancel", "cancel"),
+                    ("symbol.pick", "symbol"), ("venue.next", "venue"), ("app.help", "help"))  # fmt: skip
+
+    def _hints(self) -> str:
+        """Key hints from the live bindings (after the config's remap); order actions are
+        left out while they would do nothing (read-only, live gate locked)."""
+        if self._hint_text is None:
+            from aitbc_tui.ui.screens.help import live_keys
+
+            keys = live_keys(type(self).BINDINGS, self._keymap)
+            off = self.read_only or not self.trading_armed
+            parts = []
+            for action, label in self.STATUS_HINTS:
+                if off and action.startswith("order."):
+                    continue
+                found = keys.get(action) or []
+                if found:
+                    parts.append(f"{self.get_key_display(Binding(found[0], ''))} {label}")
+            self._hint_text = " · ".join(parts)
+        return self._hint_text
+
     def _update_status(self) -> None:
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         where = f"{self.venue} · {self.symbol}" if self.venue else "no venue"
         extra = "  READ-ONLY" if self.read_only else ""
         if self.mode is Mode.LIVE and not self.trading_armed:
             extra += "  LOCKED"
-        text = f" {self.mode.value.upper()} {extra} │ {where} │ {now} │ b buy · s sell · c cancel · / symbol · v venue · ? help"
+        text = f" {self.mode.value.upper()} {extra} │ {where} │ {now} │ {self._hints()}"
         if text != self._status_text:
             self._status_text = text
             # One line of fixed size: no layout pass for a clock tick.

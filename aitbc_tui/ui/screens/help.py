@@ -40,7 +40,12 @@ ACTION_HELP: dict[str, str] = {
 
 # Keys inside the order form, by its binding ids.
 FORM_HELP: dict[str, str] = {
-    "form.toggle_type": "in the order form: switch limit / market",
+    "form.toggle_type": "in the order form: limit / market (market: IOC limit at the slippage cap)",
+    "form.tif": "in the order form: time in force GTC / IOC / FOK (what the venue offers)",
+    "form.post_only": "in the order form: post-only (refused if it would take liquidity)",
+    "form.preset_25": "in the order form: amount = 25 % of what is free",
+    "form.preset_50": "in the order form: amount = 50 % of what is free",
+    "form.preset_100": "in the order form: amount = 100 % of what is free (fees included on a buy)",
     "form.review": "in the order form: review; then y places, n or Esc goes back",
 }
 
