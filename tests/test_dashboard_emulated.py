@@ -259,3 +259,45 @@ def _write(text: str):
     path = Path(tempfile.mkdtemp()) / "venues.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+async def test_a_resting_fill_arrives_by_the_binance_user_stream_without_polling(
+    tmp_path, emulator_factory, loopback_only  # noqa: F811
+):
+    """Private push: ccxt.pro's watch_orders on the emulator's user stream delivers the fill
+    of a resting order, journalled with its amount, while account polling is off."""
+    from aitbc_tui.domain import OrderRequest, OrderType
+    from aitbc_tui.journal import EventKind, Journal
+
+    emu = await emulator_factory("binance", seed=3, simulate=False)
+    config_path = tmp_path / "venues.toml"
+    config_path.write_text(venues_toml({"binance": emu}), encoding="utf-8")
+    config = load_config(config_path)
+    venues = build_venues(config, credentials={"binance": Credentials(api_key=emu.api_key, secret=emu.secret)})
+    journal = Journal(tmp_path / "journal.sqlite3")
+    service = MarketService(venues, journal=journal, health_interval_s=3600, account_interval_s=3600)
+    events = []
+    service.add_event_listener(events.append)
+    await service.start()
+    try:
+        deadline = time.monotonic() + 20
+        while service.book("binance", "BTC/USDT") is None:
+            assert time.monotonic() < deadline, "no book"
+            await __import__("asyncio").sleep(0.05)
+        bid = service.book("binance", "BTC/USDT").best_bid
+        order = await service.place_order(
+            OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), bid)
+        )
+        assert order.status is OrderStatus.OPEN
+        await service.wait_idle()
+        emu.engine.set_unlimited("someone")
+        emu.engine.place("someone", "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("5"))
+        deadline = time.monotonic() + 20
+        while not any(e.kind == "fill" for e in events):
+            assert time.monotonic() < deadline, "no fill pushed"
+            await __import__("asyncio").sleep(0.02)
+        [fill] = [e for e in journal.events() if e.kind is EventKind.FILL]
+        assert fill.amount == Decimal("0.01") and fill.price == bid and fill.trade_id
+    finally:
+        await service.stop()
+        journal.close()

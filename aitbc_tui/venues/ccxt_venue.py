@@ -190,7 +190,13 @@ def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | No
         fee=fee,
         fee_currency=fee_currency,
         message=str(o.get("status") or "") if status is OrderStatus.REJECTED else "",
+        time_in_force=_TIF.get(str(o.get("timeInForce") or "").upper(), request.time_in_force if request else TimeInForce.GTC),
+        post_only=bool(o.get("postOnly")) or bool(request and request.post_only),
+        last_fill_at=(o["lastTradeTimestamp"] / 1000) if o.get("lastTradeTimestamp") else None,
     )
+
+
+_TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK, "PO": TimeInForce.GTC}
 
 
 def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, sequence: int) -> BookSnapshot:
@@ -893,6 +899,36 @@ class CcxtVenue:
 
         raw = await self._call(lookup)
         return self._remember(order_from_ccxt(self.name, raw)) if raw else None
+
+    # ---- private push
+
+    async def watch_order_updates(self) -> list[tuple[Order, tuple]] | None:
+        """The next order updates from the venue's user-data stream (ccxt.pro
+        ``watch_orders``), or None where there is none (paper, no keys, REST-only
+        venues, no watchOrders in ccxt.pro): then account polling alone keeps orders
+        current. Polling stays on either way and sees the same orders."""
+        if self.mode is Mode.PAPER or self._credentials is None or not self.uses_websocket:
+            return None
+        client = await self._ws_client()
+        if not client.has.get("watchOrders"):
+            return None
+        try:
+            raw = await client.watch_orders()
+        except Exception as exc:  # noqa: BLE001 - classified below, raised without ccxt's frames
+            error = self._error(exc) if type(exc).__module__.startswith("ccxt") else VenueUnavailable(
+                f"{self.name}: user stream: {exc}")  # fmt: skip
+        else:
+            error = None
+        if error is not None:
+            raise error
+        updates = []
+        for item in raw or ():
+            order = order_from_ccxt(self.name, item)
+            known = self._orders.get(order.id)
+            if known is not None and not order.client_order_id:
+                order = replace(order, client_order_id=known.client_order_id)
+            updates.append((self._remember(order), ()))
+        return updates
 
     # ---- trading
 
