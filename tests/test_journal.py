@@ -273,7 +273,8 @@ def test_journal_command_empty_does_not_create_file(data_dir, capsys):
     assert not (data_dir / "journal.sqlite3").exists()
     code, out, _ = _run_journal(["--csv"], capsys)
     assert code == 0 and out.splitlines() == [
-        "time,venue,client_order_id,event,symbol,side,price,amount,fee,fee_currency,venue_order_id,message"
+        "time,venue,client_order_id,event,state,symbol,side,price,amount,filled,fee,fee_currency,venue_order_id,"
+        "trade_id,message"
     ]
 
 

@@ -20,8 +20,13 @@ from aitbc_tui.sanitize import plain_text
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
-COLUMNS = ("time", "venue", "client_order_id", "event", "symbol", "side", "price", "amount", "fee",
-           "fee_currency", "venue_order_id", "message")
+# AMOUNT is always an amount of base this event moved or asked for: ordered (intent) or
+# filled by this one fill (fill). FILLED is the order's cumulative fill as the venue
+# reported it at that event (ack, canceled, reconciled). STATE is the order's state now.
+COLUMNS = ("time", "venue", "client_order_id", "event", "state", "symbol", "side", "price", "amount", "filled",
+           "fee", "fee_currency", "venue_order_id", "trade_id", "message")
+_AMOUNT_EVENTS = frozenset({"intent", "fill"})
+_FILLED_EVENTS = frozenset({"ack", "canceled", "reconciled"})
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -97,12 +102,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             with Journal(path, read_only=True) as journal:
                 events = journal.events(venue=args.venue, since=args.since)
+                states = {o.client_order_id: o.state.value for o in journal.orders(venue=args.venue)}
         except JournalError as exc:
             return _error(str(exc))
         rows = [
-            (_iso(e.at), _cell(e.venue), _cell(e.client_order_id), e.kind.value, _cell(e.symbol),
-             _cell(e.side), _cell(e.price), _cell(e.amount), _cell(e.fee), _cell(e.fee_currency),
-             _cell(e.venue_order_id), _cell(e.message))
+            (_iso(e.at), _cell(e.venue), _cell(e.client_order_id), e.kind.value,
+             states.get(e.client_order_id, ""), _cell(e.symbol), _cell(e.side), _cell(e.price),
+             _cell(e.amount) if e.kind.value in _AMOUNT_EVENTS else "",
+             _cell(e.amount) if e.kind.value in _FILLED_EVENTS else "",
+             _cell(e.fee), _cell(e.fee_currency), _cell(e.venue_order_id), _cell(e.trade_id), _cell(e.message))
             for e in events
         ]
     if args.csv:
