@@ -101,11 +101,25 @@ class _VenueState:
     latency_history: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_HISTORY))
     probe_failures: int = 0
     last_book_at: float | None = None  # monotonic
-    last_error: str = ""
+    error_text: str = ""
+    error_at: float = 0.0  # monotonic time of the last error
     started: bool = False
     refreshing: bool = False
     refresh_again: bool = False
     account_failures: int = 0  # account calls failed in a row
+
+
+def _last_error_get(self: _VenueState) -> str:
+    return self.error_text
+
+
+def _last_error_set(self: _VenueState, text: str) -> None:
+    self.error_text = text
+    self.error_at = time.monotonic() if text else 0.0
+
+
+_VenueState.last_error = property(_last_error_get, _last_error_set)  # type: ignore[attr-defined]
+ERROR_SHOWN_S = 30.0  # an error older than this is not shown beside "connected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,9 +460,11 @@ class MarketService:
 
     def _health_of(self, state: _VenueState, now: float) -> VenueHealth:
         book_age = None if state.last_book_at is None else max(0.0, now - state.last_book_at)
+        limited = getattr(state.venue, "rate_limit_text", None)
+        limited_text = limited() if callable(limited) else ""
         if not state.started or state.probe_failures >= DOWN_AFTER_FAILURES or (
             book_age is not None and book_age > DOWN_BOOK_S
-        ):
+        ) or limited_text.startswith("IP banned"):
             status = HealthStatus.DOWN
         elif (
             state.probe_failures > 0
@@ -456,16 +472,24 @@ class MarketService:
             or state.latency_ms > DEGRADED_LATENCY_MS
             or book_age is None
             or book_age > STALE_BOOK_S
+            or state.account_failures > 0
+            or limited_text
         ):
             status = HealthStatus.DEGRADED
         else:
             status = HealthStatus.CONNECTED
+        error = limited_text or state.last_error
+        if state.account_failures > 1 and not limited_text:
+            error = f"{error} ({state.account_failures} account calls failed in a row)"
+        if status is HealthStatus.CONNECTED and error and time.monotonic() - state.error_at > ERROR_SHOWN_S:
+            error = ""  # healthy again: an old error is history, not news
         return VenueHealth(
             venue=state.venue.name,
             status=status,
-            latency_ms=state.latency_ms,
+            # While probes fail, the last good latency is not shown as if it were current.
+            latency_ms=state.latency_ms if state.probe_failures == 0 else None,
             book_age_s=book_age,
-            last_error=state.last_error,
+            last_error=error,
             latency_history_ms=tuple(state.latency_history),
             probe=getattr(state.venue, "probe", ""),
         )

@@ -387,11 +387,15 @@ async def test_rate_limit_is_venue_unavailable_with_retry_after(emulated, name, 
     with pytest.raises(VenueUnavailable) as info:
         await venue.fetch_balances()
     assert str(info.value).startswith(f"{venue.name}: rate limited, retry after {retry_after} s")
-    if name != "binance":
-        request = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal("1000"), "t-429")
-        emu.inject_fault("rate_limit")
-        with pytest.raises(VenueUnavailable, match="rate limited"):
-            await venue.place_order(request)
+    # Inside the window nothing more is sent: a create is refused before it goes out (a
+    # definite "not sent", never an unknown outcome), and the health text names the end.
+    assert venue.rate_limit_text().startswith("rate limited until ")
+    request = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal("1000"), "t-429")
+    with pytest.raises(OrderRejected, match="not sent: rate limited until"):
+        await venue.place_order(request)
+    assert emu.engine.open_orders(emu.ctx.account) == []
+    with pytest.raises(VenueUnavailable, match="rate limited until"):
+        await venue.fetch_balances()  # polls wait out the window too
 
 
 async def test_ping_is_the_round_trip_not_the_wait_in_ccxts_throttle(emulated):
@@ -404,3 +408,24 @@ async def test_ping_is_the_round_trip_not_the_wait_in_ccxts_throttle(emulated):
     await ahead
     assert loop.time() - started >= 0.9  # the probe did wait its turn
     assert latency_ms < 500  # but reports the request's own time
+
+
+async def test_http_418_stops_all_traffic_until_the_ban_ends(emulated):
+    """Binance's IP ban (418, Retry-After): every request, a cancel included, is refused
+    locally until the ban ends, and the venue says so; nothing reaches the venue."""
+    from aitbc_tui.domain import OrderRejected, VenueUnavailable
+
+    emu, venue = await emulated("binance", weight_per_minute=1_000_000)
+    emu.set_fault("http_418", "/api/v3/account", count=1, retry_after=300)
+    with pytest.raises(VenueUnavailable):
+        await venue.fetch_balances()
+    text = venue.rate_limit_text()
+    assert text.startswith("IP banned (HTTP 418) until ") and "all traffic to binance stopped" in text
+    request = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal("1000"), "t-418")
+    with pytest.raises(OrderRejected, match="not sent: IP banned"):
+        await venue.place_order(request)
+    with pytest.raises(OrderRejected, match="not sent: IP banned"):
+        await venue.cancel_order("1", "BTC/USDT")
+    with pytest.raises(VenueUnavailable, match="IP banned"):
+        await venue.fetch_open_orders()
+    assert emu.engine.open_orders(emu.ctx.account) == []

@@ -85,6 +85,13 @@ _HTTP_TIMES_MS: ContextVar[list[float] | None] = ContextVar("aitbc_http_times_ms
 MAX_RESYNCS_IN_A_ROW = 3  # sequence gaps on one watch before it counts as a feed failure
 
 
+BINANCE_WEIGHT_PER_MINUTE = 6000
+
+
+def _hms(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(epoch)) + " UTC"
+
+
 # ---- edge conversions ---------------------------------------------------------------
 
 
@@ -440,6 +447,9 @@ class CcxtVenue:
         self._trade: Any = None  # the order lane: its own client, never behind polling
         self._lane = TokenBucket(lane_limit(config.exchange))
         self._nonce_last = 0
+        self.rate_limited_until: float | None = None  # epoch s: a 429's window
+        self.banned_until: float | None = None  # epoch s: a 418's (IP ban) window
+        self._cancel_tried_in_window = False
         self._ws: Any = None
         self._ws_lock = asyncio.Lock()
         self._markets: dict[str, Market] = {}
@@ -541,7 +551,19 @@ class CcxtVenue:
         private calls, and ccxt's throttle queues an order behind them, so a venue with a
         slow private rate (kraken: ~3 s a call) is polled less often than a fast one."""
         rate_limit_s = float(getattr(self._rest, "rateLimit", 50) or 50) / 1000
-        return max(1.0, 10 * rate_limit_s)
+        interval = max(1.0, 10 * rate_limit_s)
+        # Binance reports the IP weight used this minute: slow down before a 429 happens.
+        headers = getattr(self._rest, "last_response_headers", None) or {}
+        used = next((v for k, v in dict(headers).items() if str(k).lower() == "x-mbx-used-weight-1m"), None)
+        try:
+            share = float(used) / BINANCE_WEIGHT_PER_MINUTE if used is not None else 0.0
+        except ValueError:
+            share = 0.0
+        if share > 0.9:
+            return interval * 10
+        if share > 0.7:
+            return interval * 3
+        return interval
 
     @property
     def uses_websocket(self) -> bool:
@@ -601,9 +623,9 @@ class CcxtVenue:
             return VenueUnavailable(message)
         return VenueError(message)
 
-    def _retry_after_s(self) -> int | None:
+    def _retry_after_s(self, client: Any = None) -> int | None:
         """Seconds from the last response's Retry-After header, when it had one."""
-        headers = getattr(self._rest, "last_response_headers", None) or {}
+        headers = getattr(client if client is not None else self._rest, "last_response_headers", None) or {}
         for key, value in dict(headers).items():
             if str(key).lower() == "retry-after":
                 try:
@@ -612,13 +634,56 @@ class CcxtVenue:
                     return None  # an HTTP date: not worth parsing for a message
         return None
 
-    async def _call(self, coro_fn: Callable[[], Awaitable[T]]) -> T:
+    # ---- rate limits: after a 429 every request waits out the window; a 418 (IP ban)
+    # stops all traffic to the venue until it ends.
+
+    def rate_limit_text(self) -> str:
+        """What the health pane says while a window is running ("" when none)."""
+        now = time.time()
+        if self.banned_until and now < self.banned_until:
+            return f"IP banned (HTTP 418) until {_hms(self.banned_until)}: all traffic to {self.exchange_id} stopped"
+        if self.rate_limited_until and now < self.rate_limited_until:
+            return f"rate limited until {_hms(self.rate_limited_until)} (HTTP 429, Retry-After)"
+        return ""
+
+    def _check_window(self, kind: str) -> None:
+        """Refuse a request that would go out inside a rate-limit window, before sending."""
+        now = time.time()
+        if self.banned_until and now < self.banned_until:
+            text = self.rate_limit_text()
+            raise OrderRejected(f"{self.name}: not sent: {text}") if kind in ("create", "cancel") else VenueUnavailable(
+                f"{self.name}: {text}")  # fmt: skip
+        if self.rate_limited_until and now < self.rate_limited_until:
+            if kind == "cancel" and not self._cancel_tried_in_window:
+                self._cancel_tried_in_window = True  # a kill switch's cancels are tried once, stated
+                return
+            if kind == "cancel":
+                return  # the cancels of one kill switch go out together
+            text = self.rate_limit_text()
+            raise OrderRejected(f"{self.name}: not sent: {text}") if kind == "create" else VenueUnavailable(
+                f"{self.name}: {text}")  # fmt: skip
+
+    def _note_rate_limit(self, client: Any) -> None:
+        status = getattr(client, "aitbc_last_status", None)
+        retry = self._retry_after_s(client)
+        now = time.time()
+        if status == 418:
+            self.banned_until = now + (retry if retry is not None else 120)
+        else:
+            self.rate_limited_until = now + (retry if retry is not None else 60)
+        self._cancel_tried_in_window = False
+
+    async def _call(self, coro_fn: Callable[[], Awaitable[T]], *, kind: str = "read", client: Any = None) -> T:
         import ccxt
 
+        self._check_window(kind)
         try:
             return await coro_fn()
-        except (ccxt.BaseError, InvalidOperation) as exc:
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self._note_rate_limit(client if client is not None else self._rest)
             error: VenueError = self._error(exc)
+        except (ccxt.BaseError, InvalidOperation) as exc:
+            error = self._error(exc)
         except asyncio.TimeoutError:
             error = VenueUnavailable(f"{self.name}: request timed out")
         except OSError as exc:
@@ -968,13 +1033,15 @@ class CcxtVenue:
                 raise OrderRejected(f"{self.name}: a market buy needs a live book to price it; wait for the book")
             price = str(book.best_ask)
         client = self._orders_client
+        self._check_window("create")  # refused before the lane's wait: nothing is sent
         await self._lane.wait(request.symbol)
         client.aitbc_last_status = None
         try:
             raw = await self._call(
                 lambda: client.create_order(
                     request.symbol, request.type.value, request.side.value, str(request.amount), price, params
-                )
+                ),
+                kind="create", client=client,
             )
         except (VenueUnavailable, FeatureUnavailable, OrderRejected):
             raise
@@ -1004,7 +1071,7 @@ class CcxtVenue:
         client = self._orders_client
         await self._lane.wait(symbol)
         try:
-            raw = await self._call(lambda: client.cancel_order(order_id, symbol))
+            raw = await self._call(lambda: client.cancel_order(order_id, symbol), kind="cancel", client=client)
         except OrderRejected as exc:
             # Some venues (coinbase) answer a cancel of an unknown or finished order with a
             # generic failure: look the order up to say which.
