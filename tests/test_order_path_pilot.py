@@ -47,6 +47,13 @@ async def open_form(pilot, key="b", amount="0.01", market=False):
     return pilot.app.screen
 
 
+async def review_and_confirm(pilot) -> None:
+    """Enter on the form, then y on the confirmation."""
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.press("y")
+
+
 def with_journal(app, tmp_path) -> Journal:
     journal = Journal(tmp_path / "journal.sqlite3")
     app.service.journal = journal
@@ -67,9 +74,7 @@ async def test_pending_row_shows_at_y_and_becomes_the_order_on_the_ack(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await open_form(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         # Painted at once, before the venue answered: no wait for the repaint timer.
         await wait_until(pilot, lambda: not isinstance(app.screen, (OrderForm, ConfirmScreen)))
         assert [r[7] for r in rows(app)] == ["sending…"]
@@ -93,9 +98,7 @@ async def test_the_ack_does_not_wait_for_the_account_refresh(tmp_path):
         await wait_ready(pilot)
         venue.fetch_balances = stuck_balances
         await open_form(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: [r[7] for r in rows(app)] == ["open"])
         assert any("acknowledged" in t for t in toasts(app))
         hold.set()
@@ -109,9 +112,7 @@ async def test_a_resting_order_that_fills_is_toasted_rung_and_in_the_history(tmp
         await wait_ready(pilot)
         bid = app.service.book("binance", "BTC/USDT").best_bid
         await open_form(pilot)  # limit buy prefilled at the best bid: it rests
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: [r[7] for r in rows(app)] == ["open"])
         # Someone sells into the bid: our resting order fills as a maker.
         engine = app.world.engine("binance")
@@ -147,9 +148,7 @@ async def test_bell_can_be_silenced(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await open_form(pilot, market=True)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: any(t.startswith("binance: filled") for t in toasts(app)))
         assert app.bells == 0
 
@@ -189,9 +188,7 @@ async def test_market_order_goes_out_as_ioc_limit_at_the_cap(tmp_path):
         await wait_ready(pilot)
         ask = app.service.book("binance", "BTC/USDT").best_ask
         await open_form(pilot, amount="0.01", market=True)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: len(venue.place_requests) == 1)
         [request] = venue.place_requests
         cap = (ask * D("1.005") / D("0.01")).to_integral_value(rounding="ROUND_FLOOR") * D("0.01")
@@ -207,17 +204,13 @@ async def test_price_far_from_the_mid_needs_a_second_confirmation(tmp_path):
         far = (mid * D("0.90")).quantize(D("0.01"))  # a buy 10 % under the mid
         form = await open_form(pilot)
         form.query_one("#price", Input).value = str(far)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: getattr(app.screen, "id", None) == "price-band-confirm")
         assert "% from the mid" in str(app.screen.query_one(".modal-title", Static).render())
         await pilot.press("n")  # back to the form, nothing sent
         await wait_until(pilot, lambda: isinstance(app.screen, OrderForm))
         assert venue.place_requests == []
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: getattr(app.screen, "id", None) == "price-band-confirm")
         await pilot.press("y")
         await wait_until(pilot, lambda: len(venue.place_requests) == 1)
@@ -249,9 +242,7 @@ async def test_time_in_force_and_post_only_from_the_form(tmp_path):
         form = await open_form(pilot)
         await pilot.press("ctrl+g")  # post-only, on a price that would cross
         form.query_one("#price", Input).value = str(ask)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: len(venue.place_requests) == 1)
         assert venue.place_requests[0].post_only is True
         await wait_until(pilot, lambda: any("would take liquidity" in t for t in toasts(app)))
@@ -284,9 +275,7 @@ async def test_quitting_with_open_live_orders_asks(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await open_form(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await review_and_confirm(pilot)
         await wait_until(pilot, lambda: [r[7] for r in rows(app)] == ["open"])
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitConfirm))
