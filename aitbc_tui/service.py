@@ -873,7 +873,7 @@ class MarketService:
         if result.status.is_final:
             state.open_orders = tuple(o for o in state.open_orders if o.id != result.id)
 
-    async def cancel_all(self, *, by: str = "kill switch") -> CancelReport:
+    async def cancel_all(self, *, by: str = "kill switch", wait_sweep: bool = True) -> CancelReport:
         """Kill switch: every cancel on every venue is sent at once, in parallel, from what
         is known now; then the accounts are refreshed and anything that showed up since is
         cancelled too. The report says per order what was cancelled and what failed."""
@@ -917,10 +917,25 @@ class MarketService:
             failed.append((view, "UNKNOWN or still being sent: cancel it when it is resolved"))
         await asyncio.gather(*(one(o) for o in known_open()))
         self.orders_version += 1
-        # Then what the venues hold now (orders placed since the last poll), concurrently.
-        await asyncio.gather(*(self._refresh_quietly(s) for s in self._states.values() if s.started))
-        await asyncio.gather(*(one(o) for o in known_open()))
-        self.orders_version += 1
+
+        async def sweep() -> None:
+            # Then what the venues hold now (orders placed since the last poll), concurrently.
+            await asyncio.gather(*(self._refresh_quietly(s) for s in self._states.values() if s.started))
+            before = (len(cancelled), len(failed))
+            await asyncio.gather(*(one(o) for o in known_open()))
+            self.orders_version += 1
+            more, bad = len(cancelled) - before[0], len(failed) - before[1]
+            if not wait_sweep and (more or bad):
+                self._emit(f"{by}: after refreshing the accounts, {more} more order(s) cancelled"
+                           + (f", {bad} NOT cancelled" if bad else ""))  # fmt: skip
+
+        if wait_sweep:
+            await sweep()
+        else:
+            # The report of what was sent goes out now; the sweep reports only what it finds.
+            first = CancelReport(tuple(cancelled), tuple(failed))
+            self._tasks.append(asyncio.create_task(sweep(), name="kill-switch-sweep"))
+            return first
         return CancelReport(tuple(cancelled), tuple(failed))
 
     async def _refresh_quietly(self, state: _VenueState) -> None:

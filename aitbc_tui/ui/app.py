@@ -795,7 +795,9 @@ class AitbcApp(App[None]):
 
     @work(name="kill-switch", group="orders", exit_on_error=False)
     async def _kill_worker(self) -> None:
-        report = await self.service.cancel_all(by="kill switch")
+        # The report comes as soon as every cancel was answered; the accounts' refresh and a
+        # sweep for orders placed since the last poll follow on their own (a notice if any).
+        report = await self.service.cancel_all(by="kill switch", wait_sweep=False)
         per_venue = []
         for venue in self.service.venue_names:
             done = sum(1 for o in report.cancelled if o.venue == venue)
