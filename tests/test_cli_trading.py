@@ -237,7 +237,8 @@ def test_every_bad_argument_exits_2_with_one_line_and_sends_nothing(capsys, argv
 def test_post_only_that_would_take_liquidity_is_refused_before_sending(capsys):
     _bid, ask = best(capsys, "binance", "BTC/USDT", *SEED)
     code, out, err = run(capsys, *SEED, "order", "place", "binance", "BTC/USDT", "buy", "0.01",
-                         "--price", str(ask + Decimal("5")), "--post-only")  # fmt: skip
+                         # 2 % through the ask: it crosses however the market moved since `best`
+                         "--price", str((ask * Decimal("1.02")).quantize(Decimal("0.01"))), "--post-only")  # fmt: skip
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "--post-only" in err and "would take liquidity now" in err
     assert journal_orders() == []
