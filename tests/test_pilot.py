@@ -190,6 +190,16 @@ async def test_venue_and_symbol_switching(tmp_path):
         await pilot.press(*"aitbc/eth", "enter")
         await pilot.pause()
         assert app.symbol == "AITBC/ETH" and app.venue in app.service.venues_for("AITBC/ETH")
+        # Cycling venues keeps the chosen symbol where a venue lists it, says so where one
+        # does not, and comes back to it on the next venue that lists it.
+        listing = set(app.service.venues_for("AITBC/ETH"))
+        seen = []
+        for _ in range(3):
+            await pilot.press("v")
+            seen.append((app.venue, app.symbol))
+        for venue, symbol in seen:
+            assert (symbol == "AITBC/ETH") == (venue in listing), seen
+        assert any("binance does not list AITBC/ETH" in str(n.message) for n in app._notifications)
 
 
 async def test_help_theme_and_panes(tmp_path):

@@ -156,6 +156,7 @@ class AitbcApp(App[None]):
         self._table_history: bool | None = None  # which column set the orders table has
         self._arb_excluded: set[str] = set()  # venues whose books arbitrage ignores now
         self._hint_text: str | None = None
+        self._wanted_symbol: str | None = None  # the symbol last chosen with `/`
         risk = getattr(config, "risk", None)
         self.risk = risk if isinstance(risk, RiskConfig) else RiskConfig()
         ui = getattr(config, "ui", None)
@@ -810,12 +811,20 @@ class AitbcApp(App[None]):
         self._paint_orders()
 
     def _set_focus(self, venue: str, symbol: str | None = None) -> None:
+        """Focus ``venue``; the symbol the operator chose is kept wherever the venue lists
+        it, and remembered across venues that do not (said, never silently switched)."""
         self.venue = venue
         markets = self.service.markets(venue)
-        if symbol is not None and symbol in markets:
-            self.symbol = symbol
-        elif self.symbol not in markets:
+        if symbol is not None:
+            self._wanted_symbol = symbol
+        wanted = self._wanted_symbol or self.symbol
+        if wanted in markets:
+            self.symbol = wanted
+        else:
             self.symbol = next(iter(markets), None)
+            if wanted is not None and self.symbol is not None:
+                self.notify(f"{venue} does not list {wanted}: showing {self.symbol} "
+                            f"(back to {wanted} on a venue that lists it)", timeout=4)  # fmt: skip
         self._paint_ladder()
         self._update_status()
 
