@@ -83,10 +83,6 @@ def validity_window_s(exchange_id: str) -> float:
     return DEFAULT_VALIDITY_WINDOW_S
 
 
-class InvalidTransition(Exception):
-    pass
-
-
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
     """Something the operator should hear about an order."""
@@ -482,7 +478,6 @@ def request_of(entry: object) -> OrderRequest:
 
 __all__ = [
     "ABSENT_MARKER",
-    "InvalidTransition",
     "OrderEvent",
     "OrderTracker",
     "TRANSITIONS",

@@ -167,11 +167,9 @@ class MarketService:
         self.unknown_misses_to_settle = max(1, unknown_misses_to_settle)
         self._reconciled = asyncio.Event()
         self._event_listeners: list[Callable[[OrderEvent], None]] = []
-        self._order_events: list[OrderEvent] = []
         self.tracker = OrderTracker(journal, clock=clock, emit=self._on_order_event)
         self.task_failures: dict[str, int] = {}
         self.bad_data = 0  # books refused where they entered
-        self._arb_dirty = False
         self._adopt_checked: set[str] = set()  # client ids of foreign-looking orders already checked
         self.notices: list[str] = []
         self.reconcile_report: list[str] = []  # what start() settled from the last session
@@ -334,7 +332,6 @@ class MarketService:
                 continue
             state.last_error = ""
             self._spawn(lambda: self._poll_account(state), f"account:{state.venue.name}")
-            self._arb_dirty = True
             self.orders_version += 1
             self.health_version += 1
             self._emit(f"{state.venue.name}: connected after {attempt} retr{'y' if attempt == 1 else 'ies'}")
@@ -770,7 +767,7 @@ class MarketService:
         self.orders_version += 1
         try:
             try:
-                order = await self._order_lane(venue).place_order(request)
+                order = await venue.place_order(request)
             except (OrderRejected, FeatureUnavailable, OrderNotFound) as exc:
                 self.tracker.rejected(tracked, _describe(exc))
                 if tracked.journal_failed:
@@ -792,7 +789,7 @@ class MarketService:
             self.tracker.acked(tracked, order)
             if tracked.journal_failed:
                 raise VenueUnavailable(f"{request.venue}: {tracked.message}")
-            return tracked.view(self._clock()) if tracked.coid in self.tracker._orders else _final_view(order, tracked)
+            return tracked.view(self._clock()) if self.tracker.get(tracked.coid) is not None else _final_view(order, tracked)
         finally:
             self.orders_version += 1
             self.request_refresh(request.venue)
@@ -800,9 +797,6 @@ class MarketService:
     async def place_order(self, request: OrderRequest) -> Order:
         """Prepare and send (see ``prepare_order`` and ``send_order``)."""
         return await self.send_order(self.prepare_order(request))
-
-    def _order_lane(self, venue: Venue) -> Venue:
-        return venue
 
     def _went_unknown(self, state: _VenueState, tracked: TrackedOrder, exc: BaseException) -> VenueError:
         reason = _describe(exc)
@@ -831,7 +825,7 @@ class MarketService:
             if tracked.state is not TrackState.UNKNOWN:
                 break
             try:
-                found = await self._order_lane(state.venue).fetch_order_by_client_id(tracked.coid, tracked.request.symbol)
+                found = await state.venue.fetch_order_by_client_id(tracked.coid, tracked.request.symbol)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep looking; the order stays UNKNOWN
@@ -859,7 +853,7 @@ class MarketService:
         state = self._states[order.venue]
         self.tracker.cancel_requested(order, by)
         try:
-            result = await self._order_lane(state.venue).cancel_order(order.id, order.symbol)
+            result = await state.venue.cancel_order(order.id, order.symbol)
             if not result.client_order_id and order.client_order_id:
                 result = replace(result, client_order_id=order.client_order_id)
             self.tracker.observe(result, source=f"cancel by {by}")
@@ -902,7 +896,7 @@ class MarketService:
             state = self._states[order.venue]
             self.tracker.cancel_requested(order, by)
             try:
-                result = await self._order_lane(state.venue).cancel_order(order.id, order.symbol)
+                result = await state.venue.cancel_order(order.id, order.symbol)
             except Exception as exc:  # noqa: BLE001
                 failed.append((order, _describe(exc)))
                 return
@@ -976,11 +970,6 @@ class MarketService:
             if not running:
                 return
             await asyncio.gather(*running, return_exceptions=True)
-
-    def order_events(self) -> list[OrderEvent]:
-        """Order events since the last call (fills, cancels, rejections, settlements)."""
-        events, self._order_events = self._order_events, []
-        return events
 
     def add_event_listener(self, callback: Callable[[OrderEvent], None]) -> None:
         self._event_listeners.append(callback)
