@@ -317,6 +317,8 @@ class OrderTracker:
         self._emit(OrderEvent("rejected", tracked.view(self._clock()), message=message))
 
     def went_unknown(self, tracked: TrackedOrder, reason: str) -> None:
+        if tracked.state not in (TrackState.INTENT, TrackState.SENDING, TrackState.UNKNOWN):
+            return  # the venue already showed the order: a lost reply changes nothing
         tracked.message = reason
         self._write(tracked, lambda: self.journal.mark_unknown(tracked.coid, reason))
         if tracked.state is not TrackState.UNKNOWN:
@@ -402,7 +404,12 @@ class OrderTracker:
         order = replace(order, client_order_id=tracked.coid)
         if order.id:
             self._by_venue_id[(tracked.venue, order.id)] = tracked.coid
-        if tracked.state is TrackState.UNKNOWN and order.status is not OrderStatus.UNKNOWN:
+        if tracked.state is TrackState.SENDING and order.status is not OrderStatus.UNKNOWN:
+            # The venue lists the order before the create's reply arrived: that is its ack.
+            if not self._write(tracked, lambda: self.journal.mark_ack(tracked.coid, order)):
+                return tracked
+            self._move(tracked, TrackState.OPEN)
+        elif tracked.state is TrackState.UNKNOWN and order.status is not OrderStatus.UNKNOWN:
             # Positive evidence for an order whose outcome was unknown: the venue holds it.
             if not self._write(tracked, lambda: self.journal.reconcile(tracked.coid, order, f"found: {source}")):
                 return tracked

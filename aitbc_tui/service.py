@@ -801,6 +801,10 @@ class MarketService:
     def _went_unknown(self, state: _VenueState, tracked: TrackedOrder, exc: BaseException) -> VenueError:
         reason = _describe(exc)
         self.tracker.went_unknown(tracked, reason)
+        if tracked.state is not TrackState.UNKNOWN:
+            # An account poll showed the order while its reply was lost: it is placed.
+            return VenueUnavailable(f"{tracked.venue}: {reason}; the order was seen at the venue: it is placed "
+                                    f"({tracked.state.value}); nothing more to do")  # fmt: skip
         self.orders_version += 1
         self._spawn_lookup(state, tracked)
         return VenueUnavailable(

@@ -177,3 +177,15 @@ def test_a_v1_journal_is_upgraded_in_place_keeping_its_orders(tmp_path):
         fill = Fill("binance", "7", "BTC/USDT", Side.BUY, D("100"), D("1"), D("0.1"), "USDT", 2.0, False, "7:1")
         assert journal.record_fill("old", fill) is True and journal.record_fill("old", fill) is False
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_an_order_seen_at_the_venue_before_its_reply_is_placed_even_if_the_reply_is_lost(journal):
+    """Found in an account poll while the create was in flight (its reply later lost): the
+    poll is the ack, and the lost reply does not make the order UNKNOWN again."""
+    tracker = OrderTracker(journal, clock=lambda: NOW)
+    tracked = sent(tracker)
+    tracker.observe(view(OrderStatus.OPEN))
+    assert tracked.state is TrackState.OPEN and journal.order("c-1").state is JournalState.OPEN
+    tracker.went_unknown(tracked, "connection lost")
+    assert tracked.state is TrackState.OPEN and tracker.blocked_reason("binance") is None
+    assert journal.order("c-1").state is JournalState.OPEN
