@@ -141,30 +141,52 @@ def _analysis_json(result, size) -> dict:
 
 
 def _book_text(book, market, depth, result, size) -> str:
-    from aitbc_tui.formatting import decimals_of, fmt_bps, fmt_compact, fmt_fixed
+    from aitbc_tui.formatting import currency_places, fmt_amount, fmt_bps, fmt_compact, fmt_fixed, fmt_price, price_places
 
-    pp, sp = decimals_of(market.tick_size), decimals_of(market.lot_size)
+    pp = price_places(market)
     lines = [f"{book.venue} {book.symbol}", f"{'side':<5}{'price':>18}{'size':>16}"]
     for price, amount in reversed(book.asks[:depth]):
-        lines.append(f"{'ask':<5}{fmt_fixed(price, pp):>18}{fmt_fixed(amount, sp):>16}")
-    lines.append(f"---- mid {fmt_fixed(result.mid, pp + 1) if result.mid is not None else '—'}  spread "
-                 f"{fmt_fixed(result.spread, pp) if result.spread is not None else '—'} ({fmt_bps(result.spread_bps, 2)} bps)")
+        lines.append(f"{'ask':<5}{fmt_price(price, market):>18}{fmt_amount(amount, market):>16}")
+    # the mid can fall on half a tick: one more decimal shows it exactly
+    lines.append(f"---- mid {fmt_price(result.mid, market, places=pp + 1)}  spread "
+                 f"{fmt_price(result.spread, market)} ({fmt_bps(result.spread_bps, 2)} bps)")
     for price, amount in book.bids[:depth]:
-        lines.append(f"{'bid':<5}{fmt_fixed(price, pp):>18}{fmt_fixed(amount, sp):>16}")
+        lines.append(f"{'bid':<5}{fmt_price(price, market):>18}{fmt_amount(amount, market):>16}")
     q = market.quote
+    money = currency_places(q, market)
     for label, b in (("±0.5%", result.depth_half_pct), ("±1%  ", result.depth_one_pct)):
         if b is not None:
             more = " (book ends inside the band)" if b.truncated else ""
-            lines.append(f"depth {label}: bid {fmt_compact(b.bid_quote)} / ask {fmt_compact(b.ask_quote)} {q}{more}")
+            lines.append(f"depth {label}: bid {fmt_compact(b.bid_quote, money)} / ask {fmt_compact(b.ask_quote, money)} {q}{more}")
     ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
     lines.append(f"liquidity ratio (bid/ask, ±1%): {ratio}")
 
     def imp(i):
         if i.impact_bps is None:
-            return f"book too thin (only {i.fillable_size} fillable)"
+            return f"book too thin (only {fmt_amount(i.fillable_size, market)} fillable)"
         return f"{fmt_bps(i.impact_bps)} bps"
 
-    lines.append(f"impact of {size} {market.base}: buy {imp(result.buy_impact)}, sell {imp(result.sell_impact)}")
+    lines.append(f"impact of {fmt_amount(size, market)} {market.base}: buy {imp(result.buy_impact)}, sell {imp(result.sell_impact)}")
+    return "\n".join(lines)
+
+
+def _arb_text(opportunities, markets_of) -> str:
+    """One row per opportunity; prices of a symbol at the finest tick among its venues,
+    sizes at the finest lot, profit at the quote currency's precision with its unit."""
+    from aitbc_tui.formatting import amount_places, fmt_bps, fmt_fixed, fmt_money, price_places
+
+    lines = [f"{'symbol':<11}{'net bps':>9}  {'buy at':<9}{'ask':>14}  {'sell at':<9}{'bid':>14}{'gross':>8}{'size':>20}{'profit':>20}"]
+    for o in opportunities:
+        markets = markets_of(o.symbol)
+        pp = price_places(*markets)
+        base, quote = o.symbol.split("/")
+        positive = o.net_bps > 0
+        size = f"{fmt_fixed(o.executable_size, amount_places(*markets))} {base}" if positive else "—"
+        profit = fmt_money(o.est_profit_quote, quote, markets[0] if markets else None, unit=True) if positive else "—"
+        lines.append(
+            f"{o.symbol:<11}{fmt_bps(o.net_bps):>9}  {o.buy_venue:<9}{fmt_fixed(o.buy_price, pp):>14}  "
+            f"{o.sell_venue:<9}{fmt_fixed(o.sell_price, pp):>14}{fmt_bps(o.gross_bps):>8}{size:>20}{profit:>20}"
+        )
     return "\n".join(lines)
 
 
@@ -183,15 +205,11 @@ def run_arb(args) -> int:
             if args.json:
                 print_json([_opp_json(o) for o in opportunities])
             else:
-                print(f"{'symbol':<11}{'net bps':>9}  {'buy at':<9}{'ask':>14}  {'sell at':<9}{'bid':>14}{'gross':>8}{'size':>14}{'profit':>14}")
-                for o in opportunities:
-                    quote = o.symbol.split("/")[1]
-                    positive = o.net_bps > 0
-                    print(
-                        f"{o.symbol:<11}{o.net_bps:>9.1f}  {o.buy_venue:<9}{o.buy_price:>14}  {o.sell_venue:<9}{o.sell_price:>14}"
-                        f"{o.gross_bps:>8.1f}{(str(o.executable_size) if positive else '—'):>14}"
-                        f"{(f'{o.est_profit_quote:.2f} {quote}' if positive else '—'):>14}"
-                    )
+                def markets_of(symbol):
+                    found = (service.market(v, symbol) for v in service.venue_names)
+                    return [m for m in found if m is not None]
+
+                print(_arb_text(opportunities, markets_of))
             return 0
         finally:
             await service.stop()
