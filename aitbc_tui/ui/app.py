@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -23,17 +22,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 
 from aitbc_tui import analysis
-from rich.text import Text
 
 from aitbc_tui.config import RiskConfig
-from aitbc_tui.domain import BookSnapshot, HealthStatus, Mode, Order, OrderRequest, OrderStatus, Side, VenueUnavailable
+from aitbc_tui.domain import HealthStatus, Mode, Order, OrderRequest, OrderStatus, Side, VenueUnavailable
 from aitbc_tui.orders import OrderEvent
 from aitbc_tui.venues.quirks import order_options
 from aitbc_tui.service import MarketService, describe_error
-from aitbc_tui.formatting import decimals_of, fmt_age, fmt_age_coarse, fmt_bps, fmt_compact, fmt_fixed, sparkline
+from aitbc_tui.formatting import decimals_of, fmt_fixed
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 from aitbc_tui.ui.screens.credentials import CredentialsScreen
 from aitbc_tui.ui.screens.live_gate import LiveGateScreen
@@ -42,40 +40,19 @@ from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.screens.picker import SymbolPicker
 from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, load_themes
-from aitbc_tui.ui.widgets.ladder import BookLadder
-from aitbc_tui.ui.widgets.linetable import Column, LineTable
+from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
+from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
+from aitbc_tui.ui.panes.book import BookPane, BookView
+from aitbc_tui.ui.panes.health import HealthPane, HealthView
+from aitbc_tui.ui.panes.orders import OrdersPane, OrdersView
+from aitbc_tui.ui.panes.status import StatusBar, StatusView
 
 W = TypeVar("W", bound=Widget)
 
 REPAINT_HZ = 20
 HEALTH_HZ = 2
 
-ARB_COLUMNS = [
-    Column("Symbol", 10, "<"),
-    Column("Net bps", 8),
-    Column("Buy at", 9, "<"),
-    Column("Ask", 12),
-    Column("Sell at", 9, "<"),
-    Column("Bid", 12),
-    Column("Gross", 7),
-    Column("Size", 11),
-    Column("Est. profit", 15),
-]
 NARROW_WIDTH = 140  # below this many columns, panes drop their least important columns
-
-HEALTH_COLUMNS_NARROW = [
-    Column("Venue", 9, "<"),
-    Column("Status", 9, "<"),
-    Column("RTT ms", 6),
-    Column("Book", 6),
-]
-HEALTH_COLUMNS = [
-    Column("Venue", 9, "<"),
-    Column("Status", 9, "<"),
-    Column("RTT ms", 7),
-    Column("Book age", 8),
-    Column("RTT history", 16, "<"),
-]
 
 
 class AitbcApp(App[None]):
@@ -144,16 +121,10 @@ class AitbcApp(App[None]):
         self.show_history = False
         self._orders_seen = -1
         self._arb_index: analysis.ArbitrageIndex | None = None
-        self._table_orders: list[Order] = []
         self._repaint_timers: list = []
         self._narrow = False
         self._order_form: OrderForm | None = None
-        self._status_text = ""
-        self._order_columns: list = []
-        self._table_keys: list[str] = []
         self._orders_second = 0
-        self._table_rows: list[tuple[str, ...]] = []
-        self._table_history: bool | None = None  # which column set the orders table has
         self._arb_excluded: set[str] = set()  # venues whose books arbitrage ignores now
         self._hint_text: str | None = None
         self._wanted_symbol: str | None = None  # the symbol last chosen with `/`
@@ -169,8 +140,8 @@ class AitbcApp(App[None]):
             return
         self._narrow = narrow
         self.screen_stack[0].set_class(narrow, "narrow")
-        self._pane("#health", LineTable).columns = HEALTH_COLUMNS_NARROW if narrow else HEALTH_COLUMNS
-        self._pane("#balances", LineTable).columns = []  # rebuilt for the new width on the next paint
+        self._pane("#health", HealthPane).set_narrow(narrow)
+        self._pane("#balances", BalancesPane).set_narrow(narrow)
         self._repaint(force=True)
         self._repaint_slow(force=True)
 
@@ -213,15 +184,15 @@ class AitbcApp(App[None]):
     # ---- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="status-bar")
+        yield StatusBar(id="status-bar")
         with Horizontal(id="main"):
-            yield BookLadder(id="ladder")
+            yield BookPane(id="ladder")
             with Vertical(id="right"):
                 with Horizontal(id="top-row"):
-                    yield LineTable(HEALTH_COLUMNS, empty_text="starting venues…", id="health")
-                    yield LineTable([], empty_text="no balances yet", id="balances")
-                yield LineTable(ARB_COLUMNS, empty_text="no symbol is listed on two venues with books yet", id="arb")
-                yield DataTable(id="orders", cursor_type="row", zebra_stripes=False)
+                    yield HealthPane(id="health")
+                    yield BalancesPane(id="balances")
+                yield ArbitragePane(id="arb")
+                yield OrdersPane(id="orders")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -231,9 +202,6 @@ class AitbcApp(App[None]):
         self.query_one("#health").border_title = "Health"
         self.query_one("#balances").border_title = "Balances (free)"
         self.query_one("#arb").border_title = "Arbitrage · net of both taker fees"
-        orders = self.query_one("#orders", DataTable)
-        orders.border_title = "Open orders"
-        self._set_order_columns(orders, history=False)
         self.query_one("#status-bar").add_class(f"mode-{self.mode.value}")
         if self.mode is Mode.LIVE:
             # The whole screen carries the LIVE marker, in a colour no other mode uses.
@@ -446,188 +414,23 @@ class AitbcApp(App[None]):
         self._paint_arbitrage()
 
     def _paint_ladder(self) -> None:
-        ladder = self._pane("#ladder", BookLadder)
-        if self.venue is None or self.symbol is None:
-            ladder.message = "no venue is running: see the health pane"
-            ladder.set_book(None, None, [])
-            return
-        book = self.service.book(self.venue, self.symbol)
-        market = self.service.market(self.venue, self.symbol)
-        title = f"Order book · {self.venue} · {self.symbol}"
-        if ladder.border_title != title:  # setting it (even unchanged) repaints the whole ladder
-            ladder.border_title = title
-        if book is None or market is None:
-            ladder.message = f"waiting for {self.venue} {self.symbol}…"
-            ladder.set_book(None, None, [])
-            return
-        ladder.set_book(book, market, self._analysis_lines(book, market))
-
-    def _analysis_lines(self, book: BookSnapshot, market) -> list[list[tuple[str, str]]]:
-        size = self.impact_sizes.get(book.symbol, self.impact_size)
-        result = analysis.analyse_book(book, size)
-        label, value = "ladder--label", "ladder--value"
-        q = market.quote
-
-        def depth(band) -> str:
-            if band is None:
-                return "—"
-            more = "+" if band.truncated else ""
-            return f"{fmt_compact(band.bid_quote)}{more}/{fmt_compact(band.ask_quote)}{more}"
-
-        ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
-        return [
-            [(" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
-            [(" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
-            [(" liquidity ratio (bid/ask ±1%) ", label), (ratio, value)],
-            [(f" impact {size} {market.base}: buy ", label), (impact_text(result.buy_impact), "ladder--ask"),
-             ("  sell ", label), (impact_text(result.sell_impact), "ladder--bid")],
-        ]
+        view = BookView.build(self.service, self.venue, self.symbol, self.impact_sizes.get(self.symbol, self.impact_size))
+        self._pane("#ladder", BookPane).show(view)
 
     def _paint_arbitrage(self) -> None:
         if self._arb_index is None:
             return
-        rows = []
-        for opp in self._arb_index.opportunities(self.min_arb_net_bps):
-            market = self.service.market(opp.buy_venue, opp.symbol)
-            places = decimals_of(market.tick_size) if market else 8
-            size_places = decimals_of(market.lot_size) if market else 8
-            quote = opp.symbol.split("/")[1]
-            good = opp.net_bps > 0
-            rows.append(
-                (
-                    (opp.symbol, ""),
-                    (fmt_bps(opp.net_bps), "linetable--good" if good else "linetable--dim"),
-                    (opp.buy_venue, ""),
-                    (fmt_fixed(opp.buy_price, places), "linetable--ask"),
-                    (opp.sell_venue, ""),
-                    (fmt_fixed(opp.sell_price, places), "linetable--bid"),
-                    (fmt_bps(opp.gross_bps), "linetable--dim"),
-                    (fmt_fixed(opp.executable_size, size_places) if good else "—", "" if good else "linetable--dim"),
-                    (f"{fmt_compact(opp.est_profit_quote)} {quote}" if good else "—", "linetable--good" if good else "linetable--dim"),
-                )
-            )
-        self._pane("#arb", LineTable).set_rows(rows)
+        self._pane("#arb", ArbitragePane).show(ArbitrageView.build(self.service, self._arb_index, self.min_arb_net_bps))
 
     def _paint_health(self) -> None:
-        rows = []
-        for h in self.service.health():
-            status_class = {
-                HealthStatus.CONNECTED: "linetable--good",
-                HealthStatus.DEGRADED: "linetable--warn",
-                HealthStatus.DOWN: "linetable--bad",
-            }[h.status]
-            latency = "—" if h.latency_ms is None else f"{h.latency_ms:.1f}"
-            age_class = "linetable--warn" if h.book_age_s is not None and h.book_age_s > 5 else ""
-            rows.append(
-                (
-                    (h.venue, ""),
-                    (h.status.value, status_class),
-                    (latency, ""),
-                    (fmt_age(h.book_age_s), age_class),
-                    (sparkline(h.latency_history_ms, 16), "linetable--dim"),
-                )
-            )
-            if h.last_error:
-                rows.append(((f"  ⚠ {h.last_error}", "linetable--warn"),))
-        probes = sorted({h.probe for h in self.service.health() if h.probe})
-        footer = [((f"RTT = {', '.join(probes)}", "linetable--dim"),)] if probes else None
-        self._pane("#health", LineTable).set_rows(rows, footer)
+        self._pane("#health", HealthPane).show(HealthView.build(self.service))
 
     def _paint_balances(self) -> None:
-        venues = self.service.venue_names
-        table = self._pane("#balances", LineTable)
-        width = 9 if self._narrow else 13
-        columns = [Column("Asset", 5 if self._narrow else 6, "<")] + [Column(v[:width], width) for v in venues]
-        if [c.title for c in table.columns] != [c.title for c in columns]:
-            table.columns = columns
-        assets = sorted({a for v in venues for a in self.service.balances(v)})
-        rows = []
-        for asset in assets:
-            cells = [(asset, "")]
-            for v in venues:
-                bal = self.service.balances(v).get(asset)
-                cells.append(("—" if bal is None else _fmt_balance(bal.free, compact=self._narrow), ""))
-            rows.append(tuple(cells))
-        table.set_rows(rows)
-
-    OPEN_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age")
-    HISTORY_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Avg price", "Amount", "Filled", "Status",
-                       "Fee", "Liq.", "Last fill")  # fmt: skip
-
-    def _set_order_columns(self, table: DataTable, *, history: bool) -> None:
-        if self._table_history is history:
-            return
-        table.clear(columns=True)
-        self._order_columns = table.add_columns(*(self.HISTORY_COLUMNS if history else self.OPEN_COLUMNS))
-        self._table_history = history
-        self._table_keys, self._table_rows = [], []
-
-    def _order_row(self, order: Order, now: float) -> tuple:
-        """One row; every cell is plain Text (a venue's symbol or message is never markup)."""
-        market = self.service.market(order.venue, order.symbol)
-        places = decimals_of(market.tick_size) if market else 8
-        kind = order.type.value
-        if order.time_in_force.value != "gtc":
-            kind += f" {order.time_in_force.value.upper()}"
-        if order.post_only:
-            kind += " post"
-        side = Text(order.side.value, style="bold green" if order.side is Side.BUY else "bold red")
-        status = Text(order.status.value)
-        if order.status is OrderStatus.UNKNOWN:
-            status = Text("UNKNOWN", style="bold reverse")  # reply lost: being looked up, do not resend
-        elif order.status is OrderStatus.PENDING:
-            status = Text("sending…", style="italic")
-        elif order.status is OrderStatus.REJECTED and order.message:
-            status = Text(f"rejected: {_plain(order.message)[:60]}")
-        if self.show_history:
-            avg = "—" if order.average_price is None else fmt_fixed(order.average_price, places)
-            if order.fee:
-                fee_places = max(2, places) if market and order.fee_currency == market.quote else 8
-                fee = f"{fmt_fixed(order.fee, fee_places, grouping=False)} {order.fee_currency}"
-            else:
-                fee = "—"
-            last = "—"
-            if order.last_fill_at:
-                last = datetime.fromtimestamp(order.last_fill_at, tz=timezone.utc).strftime("%H:%M:%S")
-            cells = (order.venue, order.symbol, side, kind, avg, str(order.amount), str(order.filled), status,
-                     fee, order.liquidity or "—", last)  # fmt: skip
-        else:
-            price = "market" if order.price is None else fmt_fixed(order.price, places)
-            cells = (order.venue, order.symbol, side, kind, price, str(order.amount), str(order.filled), status,
-                     fmt_age_coarse(max(0.0, now - order.created_at)))  # fmt: skip
-        return tuple(c if isinstance(c, Text) else Text(_plain(c)) for c in cells)
+        self._pane("#balances", BalancesPane).show(BalancesView.build(self.service))
 
     def _paint_orders(self) -> None:
-        """Rows are diffed: when the same orders are shown, only changed cells (usually the
-        age) are updated, which costs no layout pass; a new or gone order rebuilds."""
-        table = self._pane("#orders", DataTable)
-        self._set_order_columns(table, history=self.show_history)
-        orders = self.service.closed_orders() if self.show_history else self.service.open_orders()
-        title = "Order history (filled, cancelled, rejected)" if self.show_history else "Open orders"
-        if table.border_title != title:
-            table.border_title = title
-        now = self.clock()
-        unique: dict[str, Order] = {}
-        for o in orders:
-            unique.setdefault(f"{o.venue}:{o.client_order_id or o.id}", o)
-        keys, orders = list(unique), list(unique.values())
-        rows = [self._order_row(o, now) for o in orders]
-        if keys == self._table_keys:
-            for key, row, before in zip(keys, rows, self._table_rows):
-                for column, value, old in zip(self._order_columns, row, before):
-                    if value != old:
-                        table.update_cell(key, column, value)
-        else:
-            selected = self._selected_order()
-            table.clear()
-            for key, row in zip(keys, rows):
-                table.add_row(*row, key=key)
-            if selected is not None:
-                for index, order in enumerate(orders):
-                    if (order.venue, order.client_order_id or order.id) == (selected.venue, selected.client_order_id or selected.id):
-                        table.move_cursor(row=index)
-                        break
-        self._table_keys, self._table_rows, self._table_orders = keys, rows, orders
+        view = OrdersView.build(self.service, history=self.show_history, now=self.clock())
+        self._pane("#orders", OrdersPane).show(view)
 
     STATUS_HINTS = (("order.buy", "buy"), ("order.sell", "sell"), ("order.cancel", "cancel"),
                     ("symbol.pick", "symbol"), ("venue.next", "venue"), ("app.help", "help"))  # fmt: skip
@@ -651,26 +454,21 @@ class AitbcApp(App[None]):
         return self._hint_text
 
     def _update_status(self) -> None:
-        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        where = f"{self.venue} · {self.symbol}" if self.venue else "no venue"
-        extra = "  READ-ONLY" if self.read_only else ""
-        if self.mode is Mode.LIVE and not self.trading_armed:
-            extra += "  LOCKED"
-        text = f" {self.mode.value.upper()} {extra} │ {where} │ {now} │ {self._hints()}"
-        if text != self._status_text:
-            self._status_text = text
-            # One line of fixed size: no layout pass for a clock tick.
-            self._pane("#status-bar", Static).update(text, layout=False)
+        view = StatusView(
+            mode=self.mode,
+            venue=self.venue,
+            symbol=self.symbol,
+            now=self.clock(),
+            read_only=self.read_only,
+            locked=self.mode is Mode.LIVE and not self.trading_armed,
+            hints=self._hints(),
+        )
+        self._pane("#status-bar", StatusBar).show(view)
 
     # ---- actions ----------------------------------------------------------------------
 
     def _selected_order(self) -> Order | None:
-        table = self._pane("#orders", DataTable)
-        if not self._table_orders or table.cursor_row is None:
-            return None
-        if 0 <= table.cursor_row < len(self._table_orders):
-            return self._table_orders[table.cursor_row]
-        return None
+        return self._pane("#orders", OrdersPane).selected_order()
 
     def action_order(self, side: str) -> None:
         refused = self._order_actions_refused(self.venue)
@@ -914,22 +712,6 @@ def _plain(text: object) -> str:
     except ImportError:  # pragma: no cover
         return str(text)
     return plain_text(str(text), limit=1000)
-
-
-def impact_text(impact: analysis.PriceImpact) -> str:
-    if impact.impact_bps is None:
-        return f"only {impact.fillable_size} fillable"
-    return f"{fmt_fixed(impact.impact_bps, 1, grouping=False)} bps"
-
-
-def _fmt_balance(value: Decimal, *, compact: bool = False) -> str:
-    if compact and value >= 10000:
-        return fmt_compact(value)
-    if value >= 1000:
-        return fmt_fixed(value, 2)
-    if value >= 1:
-        return fmt_fixed(value, 4)
-    return fmt_fixed(value, 8, grouping=False)
 
 
 def tcss_path() -> Path:

@@ -1,0 +1,71 @@
+"""The order book pane: the focused venue's ladder with depth, liquidity and impact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from aitbc_tui import analysis
+from aitbc_tui.domain import BookSnapshot, Market
+from aitbc_tui.formatting import fmt_compact, fmt_fixed
+from aitbc_tui.ui.widgets.ladder import BookLadder, Cell
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    venue: str | None
+    symbol: str | None
+    book: BookSnapshot | None
+    market: Market | None
+    impact_size: Decimal = Decimal("1")
+
+    @classmethod
+    def build(cls, service, venue: str | None, symbol: str | None, impact_size: Decimal) -> BookView:
+        if venue is None or symbol is None:
+            return cls(venue, symbol, None, None, impact_size)
+        return cls(venue, symbol, service.book(venue, symbol), service.market(venue, symbol), impact_size)
+
+
+def impact_text(impact: analysis.PriceImpact) -> str:
+    if impact.impact_bps is None:
+        return f"only {impact.fillable_size} fillable"
+    return f"{fmt_fixed(impact.impact_bps, 1, grouping=False)} bps"
+
+
+def analysis_lines(book: BookSnapshot, market: Market, size: Decimal) -> list[list[Cell]]:
+    result = analysis.analyse_book(book, size)
+    label, value = "ladder--label", "ladder--value"
+    q = market.quote
+
+    def depth(band) -> str:
+        if band is None:
+            return "—"
+        more = "+" if band.truncated else ""
+        return f"{fmt_compact(band.bid_quote)}{more}/{fmt_compact(band.ask_quote)}{more}"
+
+    ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
+    return [
+        [(" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
+        [(" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
+        [(" liquidity ratio (bid/ask ±1%) ", label), (ratio, value)],
+        [(f" impact {size} {market.base}: buy ", label), (impact_text(result.buy_impact), "ladder--ask"),
+         ("  sell ", label), (impact_text(result.sell_impact), "ladder--bid")],
+    ]  # fmt: skip
+
+
+class BookPane(BookLadder):
+    """The ladder (a Line-API widget) fed from a BookView."""
+
+    def show(self, view: BookView) -> None:
+        if view.venue is None or view.symbol is None:
+            self.message = "no venue is running: see the health pane"
+            self.set_book(None, None, [])
+            return
+        title = f"Order book · {view.venue} · {view.symbol}"
+        if self.border_title != title:  # setting it (even unchanged) repaints the whole ladder
+            self.border_title = title
+        if view.book is None or view.market is None:
+            self.message = f"waiting for {view.venue} {view.symbol}…"
+            self.set_book(None, None, [])
+            return
+        self.set_book(view.book, view.market, analysis_lines(view.book, view.market, view.impact_size))

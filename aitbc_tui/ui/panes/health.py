@@ -1,0 +1,66 @@
+"""The health pane: status, round trip, book age and RTT history per venue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aitbc_tui.domain import HealthStatus, VenueHealth
+from aitbc_tui.formatting import fmt_age, sparkline
+from aitbc_tui.ui.widgets.linetable import Column, LineTable
+
+HEALTH_COLUMNS_NARROW = [
+    Column("Venue", 9, "<"),
+    Column("Status", 9, "<"),
+    Column("RTT ms", 6),
+    Column("Book", 6),
+]
+HEALTH_COLUMNS = [
+    Column("Venue", 9, "<"),
+    Column("Status", 9, "<"),
+    Column("RTT ms", 7),
+    Column("Book age", 8),
+    Column("RTT history", 16, "<"),
+]
+
+STATUS_CLASS = {
+    HealthStatus.CONNECTED: "linetable--good",
+    HealthStatus.DEGRADED: "linetable--warn",
+    HealthStatus.DOWN: "linetable--bad",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HealthView:
+    venues: tuple[VenueHealth, ...]
+
+    @classmethod
+    def build(cls, service) -> HealthView:
+        return cls(tuple(service.health()))
+
+
+class HealthPane(LineTable):
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(HEALTH_COLUMNS, empty_text="starting venues…", id=id, classes=classes)
+
+    def set_narrow(self, narrow: bool) -> None:
+        self.columns = HEALTH_COLUMNS_NARROW if narrow else HEALTH_COLUMNS
+
+    def show(self, view: HealthView) -> None:
+        rows = []
+        for h in view.venues:
+            latency = "—" if h.latency_ms is None else f"{h.latency_ms:.1f}"
+            age_class = "linetable--warn" if h.book_age_s is not None and h.book_age_s > 5 else ""
+            rows.append(
+                (
+                    (h.venue, ""),
+                    (h.status.value, STATUS_CLASS[h.status]),
+                    (latency, ""),
+                    (fmt_age(h.book_age_s), age_class),
+                    (sparkline(h.latency_history_ms, 16), "linetable--dim"),
+                )
+            )
+            if h.last_error:
+                rows.append(((f"  ⚠ {h.last_error}", "linetable--warn"),))
+        probes = sorted({h.probe for h in view.venues if h.probe})
+        footer = [((f"RTT = {', '.join(probes)}", "linetable--dim"),)] if probes else None
+        self.set_rows(rows, footer)
