@@ -12,6 +12,11 @@ Conventions
   figure that compares across venues with different spreads. Positive = worse
   for the trader, on both sides.
 * Liquidity ratio is bid depth / ask depth within **±1 %** of the mid.
+* Arbitrage net bps puts the fees in the denominator: buying 1 base on A costs
+  ``ask_A*(1+fee_A)`` quote, selling it on B yields ``bid_B*(1-fee_B)``; net bps =
+  (yield - cost) / cost * 10,000, the return on the quote actually spent (see ``net_bps``).
+* Arbitrage size is in the symbol's base, profit in its quote; with balances the size is
+  capped by what the operator can do on both legs (see ``evaluate_pair``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from bisect import bisect_left
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
-from .domain import BookSnapshot, PriceLevel, Side
+from .domain import Balance, BookSnapshot, PriceLevel, Side
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -210,27 +215,54 @@ class ArbOpportunity:
     sell_price: Decimal
     gross_bps: Decimal  # (bid_B - ask_A) / ask_A * 10000
     net_bps: Decimal  # after both taker fees, at the top of book
-    executable_size: Decimal  # base, over the visible levels while each slice nets > 0
-    est_profit_quote: Decimal  # sum of size*(bid*(1-fee_B) - ask*(1+fee_A)) over those slices
+    executable_size: Decimal  # base, over the visible levels while each slice nets > 0 (and the balances allow)
+    est_profit_quote: Decimal  # quote: sum of size*(bid*(1-fee_B) - ask*(1+fee_A)) over those slices
     buy_limit_price: Decimal | None = None
     sell_limit_price: Decimal | None = None
+    # What ended the size: "" (the books: depth or profitability), or the balance that ran
+    # out, e.g. "USDT on kraken" (the buy leg's quote) or "ETH on binance" (the sell leg's base).
+    capped_by: str = ""
+    est_profit_valuation: Decimal | None = None  # profit in valuation_currency, None without a rate
+    valuation_currency: str = ""
+
+    @property
+    def base(self) -> str:
+        """The unit of ``executable_size``."""
+        return self.symbol.split("/")[0]
+
+    @property
+    def quote(self) -> str:
+        """The unit of prices and of ``est_profit_quote``."""
+        return self.symbol.split("/")[1]
 
 
 def net_bps(ask: Decimal, buy_fee: Decimal, bid: Decimal, sell_fee: Decimal) -> Decimal:
-    """(bid*(1-fee_B) - ask*(1+fee_A)) / (ask*(1+fee_A)) * 10000."""
+    """(bid*(1-fee_B) - ask*(1+fee_A)) / (ask*(1+fee_A)) * 10000.
+
+    The fees are in the denominator too: the return on the quote actually spent on the buy
+    leg (price plus its taker fee), so a net of 10 bps means 10 quote earned per 10,000 quote
+    paid out, fees included. Gross bps is (bid - ask) / ask * 10000, fees left out.
+    """
     cost = ask * (ONE + buy_fee)
     return (bid * (ONE - sell_fee) - cost) / cost * BPS
 
 
+# A size limited by a quote budget (budget / price) is rounded down to this step.
+BUDGET_SIZE_STEP = Decimal("0.00000001")
+
+
 def _walk_pair(
-    asks: Sequence[PriceLevel], buy_fee: Decimal, bids: Sequence[PriceLevel], sell_fee: Decimal
-) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None]:
-    """Executable size, profit and limit prices walking A's asks against B's bids."""
+    asks: Sequence[PriceLevel], buy_fee: Decimal, bids: Sequence[PriceLevel], sell_fee: Decimal,
+    quote_budget: Decimal | None = None, base_budget: Decimal | None = None,
+) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None, str]:
+    """Executable size, profit, limit prices and what capped it ("", "quote", "base"),
+    walking A's asks against B's bids within the budgets (None: no limit)."""
     buy_mult = ONE + buy_fee
     sell_mult = ONE - sell_fee
     size = ZERO
     profit = ZERO
     buy_limit = sell_limit = None
+    capped = ""
     i = j = 0
     ask_left = bid_left = ZERO
     if asks and bids:
@@ -243,6 +275,21 @@ def _walk_pair(
         if margin <= 0:
             break
         take = ask_left if ask_left < bid_left else bid_left
+        if base_budget is not None and base_budget - size <= take:
+            take, capped = base_budget - size, "base"
+        if quote_budget is not None:
+            affordable = (quote_budget / (ask * buy_mult)).quantize(BUDGET_SIZE_STEP, rounding=ROUND_DOWN)
+            if affordable <= take:
+                take, capped = affordable, "quote"
+        if take <= 0:
+            break
+        if quote_budget is not None:
+            quote_budget -= take * ask * buy_mult
+        if capped:
+            size += take
+            profit += take * margin
+            buy_limit, sell_limit = ask, bid
+            break
         size += take
         profit += take * margin
         buy_limit, sell_limit = ask, bid
@@ -256,7 +303,46 @@ def _walk_pair(
             j += 1
             if j < len(bids):
                 bid_left = bids[j][1]
-    return size, profit, buy_limit, sell_limit
+    return size, profit, buy_limit, sell_limit, capped
+
+
+# Free balances per venue: venue -> asset -> free amount (a Balance's .free, or a Decimal).
+Balances = Mapping[str, Mapping[str, "Decimal | Balance"]]
+
+
+def _free(balances: Balances | None, venue: str, asset: str) -> Decimal | None:
+    """None: no cap (the venue's balances are not known); a known venue lacking the asset: 0."""
+    if balances is None or venue not in balances:
+        return None
+    held = balances[venue].get(asset)
+    if held is None:
+        return ZERO
+    free = held.free if isinstance(held, Balance) else held
+    return free if free > 0 else ZERO
+
+
+def valuation_rates(books: Iterable[BookSnapshot], currency: str = "USDT") -> dict[str, Decimal]:
+    """Price of each asset in ``currency`` from the books' mids (the mean over venues):
+    direct from X/currency books, then one hop through a valued quote (X/BTC via BTC)."""
+    direct: dict[str, list[Decimal]] = {}
+    hops: list[tuple[str, str, Decimal]] = []
+    for book in books:
+        m = book.mid
+        if m is None or m <= 0 or "/" not in book.symbol:
+            continue
+        base, quote = book.symbol.split("/", 1)
+        if quote == currency:
+            direct.setdefault(base, []).append(m)
+        else:
+            hops.append((base, quote, m))
+    rates = {asset: sum(mids) / len(mids) for asset, mids in direct.items()}
+    rates[currency] = ONE
+    via: dict[str, list[Decimal]] = {}
+    for base, quote, m in hops:
+        if base not in rates and quote in rates:
+            via.setdefault(base, []).append(m * rates[quote])
+    rates.update({asset: sum(v) / len(v) for asset, v in via.items()})
+    return rates
 
 
 def evaluate_pair(
@@ -265,17 +351,40 @@ def evaluate_pair(
     buy_fee: Decimal,
     sell_book: BookSnapshot,
     sell_fee: Decimal,
+    *,
+    balances: Balances | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+    valuation_currency: str = "USDT",
 ) -> ArbOpportunity | None:
-    """One ordered venue pair; None if the buy side has no asks or the sell side no bids."""
+    """One ordered venue pair; None if the buy side has no asks or the sell side no bids.
+
+    With ``balances`` (venue -> asset -> free) the executable size is also capped by both legs:
+    the quote free on the buy venue buys at most quote / (ask * (1 + taker fee)) base, walking
+    the asks (rounded down to 0.00000001), and the base free on the sell venue is the most that
+    can be sold. A venue missing from ``balances`` is not capped; a listed venue without the
+    asset has none. With ``rates`` (asset -> price in ``valuation_currency``, see
+    ``valuation_rates``) the profit is also given in the valuation currency.
+    """
     if not buy_book.asks or not sell_book.bids:
         return None
     ask = buy_book.asks[0][0]
     bid = sell_book.bids[0][0]
     net = net_bps(ask, buy_fee, bid, sell_fee)
+    base, _, quote = symbol.partition("/")
+    capped_by = ""
     if net > 0:
-        size, profit, buy_limit, sell_limit = _walk_pair(buy_book.asks, buy_fee, sell_book.bids, sell_fee)
+        quote_budget = _free(balances, buy_book.venue, quote)
+        base_budget = _free(balances, sell_book.venue, base)
+        size, profit, buy_limit, sell_limit, capped = _walk_pair(
+            buy_book.asks, buy_fee, sell_book.bids, sell_fee, quote_budget, base_budget
+        )
+        if capped == "quote":
+            capped_by = f"{quote} on {buy_book.venue}"
+        elif capped == "base":
+            capped_by = f"{base} on {sell_book.venue}"
     else:
         size, profit, buy_limit, sell_limit = ZERO, ZERO, None, None
+    rate = None if rates is None else rates.get(quote)
     return ArbOpportunity(
         symbol=symbol,
         buy_venue=buy_book.venue,
@@ -288,6 +397,9 @@ def evaluate_pair(
         est_profit_quote=profit,
         buy_limit_price=buy_limit,
         sell_limit_price=sell_limit,
+        capped_by=capped_by,
+        est_profit_valuation=None if rate is None else profit * rate,
+        valuation_currency=valuation_currency if rate is not None else "",
     )
 
 
@@ -307,8 +419,15 @@ def find_arbitrage(
     books: Mapping[tuple[str, str], BookSnapshot],
     fees: Mapping[tuple[str, str], Decimal],
     min_net_bps: Decimal | None = None,
+    *,
+    balances: Balances | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+    valuation_currency: str = "USDT",
 ) -> list[ArbOpportunity]:
     """Full rescan of every ordered venue pair of every symbol on >= 2 venues.
+
+    ``balances``, ``rates`` and ``valuation_currency`` as in ``evaluate_pair``: they change
+    sizes and profits, never the ranking (net bps at the top of the book).
 
     ``books`` and ``fees`` are keyed by (venue, symbol); fees are taker rates.
     With ``min_net_bps`` set: every pair whose net bps >= it. With None: exactly
@@ -334,6 +453,9 @@ def find_arbitrage(
                     _fee(fees, buy_venue, symbol),
                     _named(sell_book, sell_venue),
                     _fee(fees, sell_venue, symbol),
+                    balances=balances,
+                    rates=rates,
+                    valuation_currency=valuation_currency,
                 )
                 if opp is not None:
                     pairs.append(opp)
@@ -367,8 +489,13 @@ class ArbitrageIndex:
     same books.
     """
 
-    def __init__(self, fees: Mapping[tuple[str, str], Decimal] | None = None) -> None:
+    def __init__(self, fees: Mapping[tuple[str, str], Decimal] | None = None, *,
+                 balances: Balances | None = None, rates: Mapping[str, Decimal] | None = None,
+                 valuation_currency: str = "USDT") -> None:  # fmt: skip
         self._fees: dict[tuple[str, str], Decimal] = dict(fees or {})
+        self._balances: dict[str, dict[str, Decimal | Balance]] = {v: dict(b) for v, b in (balances or {}).items()}
+        self._rates: dict[str, Decimal] | None = None if rates is None else dict(rates)
+        self._valuation_currency = valuation_currency
         self._books: dict[str, dict[str, BookSnapshot]] = {}
         # per symbol, per venue: (ask*(1+fee) or None, bid*(1-fee) or None)
         self._eff: dict[str, dict[str, tuple[Decimal | None, Decimal | None]]] = {}
@@ -387,6 +514,24 @@ class ArbitrageIndex:
         book = self._books.get(symbol, {}).get(venue)
         if book is not None:
             self.update(book)
+
+    def set_balances(self, venue: str, balances: Mapping[str, Decimal | Balance]) -> None:
+        """The operator's free balances on ``venue`` (asset -> Balance or free amount): from now
+        on its legs are capped by them. Sizes and profits are recomputed; the ranking is not."""
+        self._balances[venue] = dict(balances)
+        self._invalidate_sizes()
+
+    def set_rates(self, rates: Mapping[str, Decimal], valuation_currency: str | None = None) -> None:
+        """Prices in the valuation currency (``valuation_rates``) for the profit's equivalent."""
+        self._rates = dict(rates)
+        if valuation_currency is not None:
+            self._valuation_currency = valuation_currency
+        self._invalidate_sizes()
+
+    def _invalidate_sizes(self) -> None:
+        self._materialised.clear()
+        self._results.clear()
+        self._dirty.update(symbol for symbol, books in self._books.items() if books)
 
     def update(self, snapshot: BookSnapshot) -> None:
         symbol = snapshot.symbol
@@ -456,7 +601,8 @@ class ArbitrageIndex:
         if opp is None:
             books = self._books[symbol]
             opp = evaluate_pair(
-                symbol, books[buy], self._fees[(buy, symbol)], books[sell], self._fees[(sell, symbol)]
+                symbol, books[buy], self._fees[(buy, symbol)], books[sell], self._fees[(sell, symbol)],
+                balances=self._balances or None, rates=self._rates, valuation_currency=self._valuation_currency,
             )
             assert opp is not None
             cache[(buy, sell)] = opp
@@ -520,5 +666,6 @@ __all__ = [
     "price_impact",
     "spread",
     "spread_bps",
+    "valuation_rates",
     "walk_levels",
 ]

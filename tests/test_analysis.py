@@ -221,3 +221,68 @@ def test_index_requires_a_fee() -> None:
     index.update(A)
     index.update(B)
     assert index.opportunities(D("0")) == find_arbitrage({("A", "X/USD"): A, ("B", "X/USD"): B}, FEES, D("0"))
+
+
+# ---- arbitrage sized by what the operator holds (issue 10) -------------------------------
+
+from aitbc_tui.analysis import evaluate_pair, valuation_rates  # noqa: E402
+from aitbc_tui.domain import Balance  # noqa: E402
+
+# A deep book on both venues: the books alone allow ~990 ETH.
+DEEP_A = BookSnapshot("kraken", "ETH/USDT", bids=lv(("3390", "500")),
+                      asks=lv(("3400", "400"), ("3400.5", "600")), timestamp=0.0)  # fmt: skip
+DEEP_B = BookSnapshot("binance", "ETH/USDT", bids=lv(("3440", "700"), ("3439", "290.98")),
+                      asks=lv(("3450", "500")), timestamp=0.0)  # fmt: skip
+DEEP_FEES = {("kraken", "ETH/USDT"): D("0.001"), ("binance", "ETH/USDT"): D("0.001")}
+HOLDINGS = {v: {"USDT": Balance("USDT", D("100000")), "ETH": Balance("ETH", D("30"))} for v in ("kraken", "binance")}
+
+
+def test_arbitrage_size_is_capped_by_the_balances_on_both_legs() -> None:
+    uncapped = evaluate_pair("ETH/USDT", DEEP_A, D("0.001"), DEEP_B, D("0.001"))
+    assert uncapped.executable_size == D("990.98") and uncapped.capped_by == ""  # the old figure
+    opp = evaluate_pair("ETH/USDT", DEEP_A, D("0.001"), DEEP_B, D("0.001"), balances=HOLDINGS)
+    # 100,000 USDT on kraken buys 100000 / (3400 * 1.001) = 29.38... ETH, under the 30 ETH on binance
+    assert opp.executable_size == (D("100000") / (D("3400") * D("1.001"))).quantize(D("0.00000001"), rounding="ROUND_DOWN")
+    assert opp.executable_size < 30
+    assert (opp.base, opp.quote, opp.capped_by) == ("ETH", "USDT", "USDT on kraken")
+    assert opp.est_profit_quote == opp.executable_size * (D("3440") * D("0.999") - D("3400") * D("1.001"))
+    # with plenty of USDT the sell venue's 30 ETH is the cap
+    rich = {"kraken": {"USDT": D("10000000")}, "binance": {"ETH": D("30")}}
+    opp = evaluate_pair("ETH/USDT", DEEP_A, D("0.001"), DEEP_B, D("0.001"), balances=rich)
+    assert (opp.executable_size, opp.capped_by) == (D("30"), "ETH on binance")
+    # a known venue without the asset can do nothing; an unknown venue is not capped
+    assert evaluate_pair("ETH/USDT", DEEP_A, D("0.001"), DEEP_B, D("0.001"),
+                         balances={"binance": {}}).executable_size == 0  # fmt: skip
+    assert evaluate_pair("ETH/USDT", DEEP_A, D("0.001"), DEEP_B, D("0.001"),
+                         balances={"nasdaq": {}}).executable_size == D("990.98")  # fmt: skip
+
+
+def test_arbitrage_profit_in_quote_and_in_the_valuation_currency() -> None:
+    a = BookSnapshot("A", "ETH/BTC", bids=lv(("0.0500", "10")), asks=lv(("0.0510", "10")), timestamp=0.0)
+    b = BookSnapshot("B", "ETH/BTC", bids=lv(("0.0530", "10")), asks=lv(("0.0540", "10")), timestamp=0.0)
+    btc = BookSnapshot("A", "BTC/USDT", bids=lv(("64990", "1")), asks=lv(("65010", "1")), timestamp=0.0)
+    aitbc = BookSnapshot("A", "AITBC/BTC", bids=lv(("0.00001300", "1")), asks=lv(("0.00001310", "1")), timestamp=0.0)
+    rates = valuation_rates([a, b, btc, aitbc])
+    assert rates["USDT"] == 1 and rates["BTC"] == D("65000") and rates["AITBC"] == D("0.00001305") * D("65000")
+    opp = evaluate_pair("ETH/BTC", a, D("0.001"), b, D("0.001"), rates=rates)
+    assert opp.quote == "BTC" and opp.est_profit_quote > 0
+    assert opp.est_profit_valuation == opp.est_profit_quote * D("65000")
+    assert opp.valuation_currency == "USDT"
+    assert evaluate_pair("ETH/BTC", a, D("0.001"), b, D("0.001")).est_profit_valuation is None
+
+
+def test_index_with_balances_equals_full_rescan() -> None:
+    books = {("kraken", "ETH/USDT"): DEEP_A, ("binance", "ETH/USDT"): DEEP_B}
+    index = ArbitrageIndex(DEEP_FEES)
+    for book in books.values():
+        index.update(book)
+    assert index.opportunities(None)[0].executable_size == D("990.98")
+    for venue, held in HOLDINGS.items():
+        index.set_balances(venue, held)
+    rates = {"USDT": D(1)}
+    index.set_rates(rates)
+    for threshold in (None, D("0")):
+        assert index.opportunities(threshold) == find_arbitrage(books, DEEP_FEES, threshold, balances=HOLDINGS,
+                                                                rates=rates)  # fmt: skip
+    [best] = index.opportunities(None)
+    assert best.executable_size < 30 and best.est_profit_valuation == best.est_profit_quote

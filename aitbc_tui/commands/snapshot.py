@@ -170,12 +170,32 @@ def _book_text(book, market, depth, result, size) -> str:
     return "\n".join(lines)
 
 
+VALUATION_CURRENCY = "USDT"
+
+
+async def _free_balances(service) -> dict:
+    """venue -> asset -> Balance for every venue whose account can be read now; a venue
+    that cannot (no keys, an error) is left out, so its legs are sized by the books alone."""
+    out = {}
+    for name in service.venue_names:
+        try:
+            await service.refresh_account(name)
+        except Exception:  # noqa: BLE001 - sizing falls back to the books, said in the footer
+            continue
+        held = service.balances(name)
+        if held:
+            out[name] = dict(held)
+    return out
+
+
 def _arb_text(opportunities, markets_of) -> str:
     """One row per opportunity; prices of a symbol at the finest tick among its venues,
-    sizes at the finest lot, profit at the quote currency's precision with its unit."""
+    sizes at the finest lot, profit at the quote currency's precision with its unit, then
+    its valuation-currency equivalent and what capped the size."""
     from aitbc_tui.formatting import amount_places, fmt_bps, fmt_fixed, fmt_money, price_places
 
-    lines = [f"{'symbol':<11}{'net bps':>9}  {'buy at':<9}{'ask':>14}  {'sell at':<9}{'bid':>14}{'gross':>8}{'size':>20}{'profit':>20}"]
+    lines = [f"{'symbol':<11}{'net bps':>9}  {'buy at':<9}{'ask':>14}  {'sell at':<9}{'bid':>14}{'gross':>8}"
+             f"{'size':>20}{'profit':>20}{'≈ value':>14}  capped by"]  # fmt: skip
     for o in opportunities:
         markets = markets_of(o.symbol)
         pp = price_places(*markets)
@@ -183,10 +203,18 @@ def _arb_text(opportunities, markets_of) -> str:
         positive = o.net_bps > 0
         size = f"{fmt_fixed(o.executable_size, amount_places(*markets))} {base}" if positive else "—"
         profit = fmt_money(o.est_profit_quote, quote, markets[0] if markets else None, unit=True) if positive else "—"
+        value = "—"
+        if positive and o.est_profit_valuation is not None:
+            value = fmt_money(o.est_profit_valuation, o.valuation_currency, unit=True)
+        capped = (o.capped_by or "the books") if positive else ""
         lines.append(
             f"{o.symbol:<11}{fmt_bps(o.net_bps):>9}  {o.buy_venue:<9}{fmt_fixed(o.buy_price, pp):>14}  "
             f"{o.sell_venue:<9}{fmt_fixed(o.sell_price, pp):>14}{fmt_bps(o.gross_bps):>8}{size:>20}{profit:>20}"
+            f"{value:>14}  {capped}".rstrip()
         )
+    lines.append("net bps = (bid·(1−sell fee) − ask·(1+buy fee)) / (ask·(1+buy fee)) × 10,000: "
+                 "taker fees on both legs, the buy leg's fee in the denominator; size is capped by "
+                 "the quote free on the buy venue and the base free on the sell venue")
     return "\n".join(lines)
 
 
@@ -198,7 +226,10 @@ def run_arb(args) -> int:
 
         service = await _started(args)
         try:
-            index = analysis.ArbitrageIndex(service.taker_fees())
+            balances = await _free_balances(service)
+            rates = analysis.valuation_rates(service.books().values(), VALUATION_CURRENCY)
+            index = analysis.ArbitrageIndex(service.taker_fees(), balances=balances, rates=rates,
+                                            valuation_currency=VALUATION_CURRENCY)  # fmt: skip
             for book in service.books().values():
                 index.update(book)
             opportunities = index.opportunities(args.min_net_bps)
@@ -227,7 +258,12 @@ def _opp_json(o) -> dict:
         "gross_bps": o.gross_bps,
         "net_bps": o.net_bps,
         "executable_size": o.executable_size,
+        "base": o.base,
+        "quote": o.quote,
+        "capped_by": o.capped_by or None,
         "est_profit_quote": o.est_profit_quote,
+        "est_profit_valuation": o.est_profit_valuation,
+        "valuation_currency": o.valuation_currency or None,
     }
 
 
