@@ -99,7 +99,7 @@ def run_book(args) -> int:
             size = args.impact_size or Decimal("1")
             result = analysis.analyse_book(book, size)
             if args.json:
-                print_json(_book_json(book, args.depth, result, size))
+                print_json(_book_json(book, args.depth, result, size, market))
             else:
                 print(_book_text(book, market, args.depth, result, size))
             return 0
@@ -109,20 +109,34 @@ def run_book(args) -> int:
     return asyncio.run(go())
 
 
-def _book_json(book, depth, result, size) -> dict:
+# Extra decimals of a computed average price beyond the tick: exact enough, no 28-digit tail.
+AVERAGE_PRICE_EXTRA_PLACES = 4
+
+
+def _book_json(book, depth, result, size, market=None) -> dict:
+    """Prices, sizes and sums stay exact; figures computed by division (bps, ratios,
+    averages) are quantized (0.01 bps, 4 decimals of a ratio, tick + 4 of an average)."""
+    from aitbc_tui.formatting import fmt_timestamp
+
     return {
         "venue": book.venue,
         "symbol": book.symbol,
-        "timestamp": book.timestamp,
+        "timestamp": fmt_timestamp(book.timestamp),
         "bids": [[p, s] for p, s in book.bids[:depth]],
         "asks": [[p, s] for p, s in book.asks[:depth]],
-        "analysis": _analysis_json(result, size),
+        "analysis": _analysis_json(result, size, market),
     }
 
 
-def _analysis_json(result, size) -> dict:
+def _analysis_json(result, size, market=None) -> dict:
+    from aitbc_tui.formatting import BPS_JSON_PLACES, RATIO_JSON_PLACES, json_quantize, price_places
+
+    avg_places = (price_places(market) if market is not None else 8) + AVERAGE_PRICE_EXTRA_PLACES
+
     def impact(i):
-        return {"bps": i.impact_bps, "average_price": i.average_price, "fillable": i.fillable_size, "complete": i.complete}
+        return {"bps": json_quantize(i.impact_bps, BPS_JSON_PLACES),
+                "average_price": json_quantize(i.average_price, avg_places),
+                "fillable": i.fillable_size, "complete": i.complete}  # fmt: skip
 
     def band(b):
         return None if b is None else {"bid": b.bid_quote, "ask": b.ask_quote, "truncated": b.truncated}
@@ -130,10 +144,10 @@ def _analysis_json(result, size) -> dict:
     return {
         "mid": result.mid,
         "spread": result.spread,
-        "spread_bps": result.spread_bps,
+        "spread_bps": json_quantize(result.spread_bps, BPS_JSON_PLACES),
         "depth_0_5pct": band(result.depth_half_pct),
         "depth_1pct": band(result.depth_one_pct),
-        "liquidity_ratio": result.liquidity_ratio,
+        "liquidity_ratio": json_quantize(result.liquidity_ratio, RATIO_JSON_PLACES),
         "impact_size": size,
         "buy_impact": impact(result.buy_impact),
         "sell_impact": impact(result.sell_impact),
@@ -143,8 +157,10 @@ def _analysis_json(result, size) -> dict:
 def _book_text(book, market, depth, result, size) -> str:
     from aitbc_tui.formatting import currency_places, fmt_amount, fmt_bps, fmt_compact, fmt_fixed, fmt_price, price_places
 
+    from aitbc_tui.formatting import fmt_timestamp
+
     pp = price_places(market)
-    lines = [f"{book.venue} {book.symbol}", f"{'side':<5}{'price':>18}{'size':>16}"]
+    lines = [f"{book.venue} {book.symbol}  {fmt_timestamp(book.timestamp)}", f"{'side':<5}{'price':>18}{'size':>16}"]
     for price, amount in reversed(book.asks[:depth]):
         lines.append(f"{'ask':<5}{fmt_price(price, market):>18}{fmt_amount(amount, market):>16}")
     # the mid can fall on half a tick: one more decimal shows it exactly
@@ -249,20 +265,25 @@ def run_arb(args) -> int:
 
 
 def _opp_json(o) -> dict:
+    from aitbc_tui.formatting import BPS_JSON_PLACES, currency_places, json_quantize
+
+    value = None
+    if o.est_profit_valuation is not None:
+        value = json_quantize(o.est_profit_valuation, currency_places(o.valuation_currency))
     return {
         "symbol": o.symbol,
         "buy_venue": o.buy_venue,
         "buy_price": o.buy_price,
         "sell_venue": o.sell_venue,
         "sell_price": o.sell_price,
-        "gross_bps": o.gross_bps,
-        "net_bps": o.net_bps,
+        "gross_bps": json_quantize(o.gross_bps, BPS_JSON_PLACES),
+        "net_bps": json_quantize(o.net_bps, BPS_JSON_PLACES),
         "executable_size": o.executable_size,
         "base": o.base,
         "quote": o.quote,
         "capped_by": o.capped_by or None,
         "est_profit_quote": o.est_profit_quote,
-        "est_profit_valuation": o.est_profit_valuation,
+        "est_profit_valuation": value,
         "valuation_currency": o.valuation_currency or None,
     }
 
