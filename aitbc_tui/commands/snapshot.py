@@ -128,6 +128,14 @@ def _book_json(book, depth, result, size, market=None) -> dict:
     }
 
 
+def _impact_gap(result, impact) -> str | None:
+    """Why an impact has no bps: "no_mid" (a side of the book is empty, so there is no mid
+    to measure against) or "book_too_thin" (the visible levels cannot fill the size)."""
+    if impact.impact_bps is not None:
+        return None
+    return "no_mid" if result.mid is None else "book_too_thin"
+
+
 def _analysis_json(result, size, market=None) -> dict:
     from aitbc_tui.formatting import BPS_JSON_PLACES, RATIO_JSON_PLACES, json_quantize, price_places
 
@@ -136,7 +144,8 @@ def _analysis_json(result, size, market=None) -> dict:
     def impact(i):
         return {"bps": json_quantize(i.impact_bps, BPS_JSON_PLACES),
                 "average_price": json_quantize(i.average_price, avg_places),
-                "fillable": i.fillable_size, "complete": i.complete}  # fmt: skip
+                "fillable": i.fillable_size, "complete": i.complete,
+                "unavailable": _impact_gap(result, i)}  # fmt: skip
 
     def band(b):
         return None if b is None else {"bid": b.bid_quote, "ask": b.ask_quote, "truncated": b.truncated}
@@ -178,8 +187,11 @@ def _book_text(book, market, depth, result, size) -> str:
     lines.append(f"liquidity ratio (bid/ask, ±1%): {ratio}")
 
     def imp(i):
-        if i.impact_bps is None:
-            return f"book too thin (only {fmt_amount(i.fillable_size, market)} fillable)"
+        reason = _impact_gap(result, i)
+        if reason == "no_mid":
+            return "— (no mid price: one side of the book is empty)"
+        if reason == "book_too_thin":
+            return f"book too thin (only {fmt_amount(i.fillable_size, market)} of {fmt_amount(i.size, market)} fillable)"
         return f"{fmt_bps(i.impact_bps)} bps"
 
     lines.append(f"impact of {fmt_amount(size, market)} {market.base}: buy {imp(result.buy_impact)}, sell {imp(result.sell_impact)}")
