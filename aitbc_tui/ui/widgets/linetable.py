@@ -1,8 +1,14 @@
-"""A small Line-API table for hot panes (arbitrage, health).
+"""A small Line-API table for hot panes (arbitrage, health, balances).
 
 Rows arrive as tuples of (text, component class) cells; each row is turned into a
 Strip once, when it changes, and render_line only indexes the cache. It costs a
 fraction of a DataTable repaint, which matters at 20 repaints a second.
+
+Columns that do not fit are dropped by priority (optional ones first, highest
+``priority`` number first; priority 0 is never dropped), then columns with a
+``min_width`` shrink; text that does not fit its cell ends in ``…``. Rows that do not
+fit scroll with the keyboard when the table is focused, and the border says how many
+are hidden above and below.
 """
 
 from __future__ import annotations
@@ -11,11 +17,14 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
 Cell = tuple[str, str]  # (text, component class; "" for the base style)
+
+ELLIPSIS = "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +32,39 @@ class Column:
     title: str
     width: int
     align: str = ">"  # ">" right, "<" left
+    priority: int = 0  # 0: always shown; otherwise dropped when short of room, highest first
+    min_width: int | None = None  # may shrink down to this (text cut with …) before anything required is cropped
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut with … when it is longer."""
+    if len(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    return text[: width - 1] + ELLIPSIS
+
+
+def layout_columns(columns: list[Column], width: int) -> list[tuple[int, int]]:
+    """(index into ``columns``, width shown) for every column shown in ``width`` cells,
+    each column followed by one space."""
+    shown = {i: c.width for i, c in enumerate(columns)}
+
+    def total() -> int:
+        return sum(w + 1 for w in shown.values())
+
+    while total() > width:
+        optional = [(columns[i].priority, i) for i in shown if columns[i].priority > 0]
+        if not optional:
+            break
+        del shown[max(optional)[1]]
+    while total() > width:
+        slack = [(w - columns[i].min_width, i) for i, w in shown.items()
+                 if columns[i].min_width is not None and w > columns[i].min_width]  # fmt: skip
+        if not slack:
+            break
+        shown[max(slack)[1]] -= 1
+    return sorted(shown.items())
 
 
 class LineTable(Widget, can_focus=True):
@@ -36,6 +78,15 @@ class LineTable(Widget, can_focus=True):
         "linetable--ask",
         "linetable--live",
     }
+
+    BINDINGS = [
+        Binding("up", "scroll_rows(-1)", "Up", show=False),
+        Binding("down", "scroll_rows(1)", "Down", show=False),
+        Binding("pageup", "scroll_page(-1)", "Page up", show=False),
+        Binding("pagedown", "scroll_page(1)", "Page down", show=False),
+        Binding("home", "scroll_to(0)", "First", show=False),
+        Binding("end", "scroll_to(-1)", "Last", show=False),
+    ]
 
     DEFAULT_CSS = """
     LineTable { height: 1fr; }
@@ -55,8 +106,14 @@ class LineTable(Widget, can_focus=True):
         self.empty_text = empty_text
         self._rows: list[tuple[Cell, ...]] = []
         self._footer: list[tuple[Cell, ...]] = []
-        self._cache: dict[int, Strip] = {}
+        self._cache: dict[object, Strip] = {}  # keyed by what a line shows: "header", a row index, ...
         self._styles: dict[str, Style] = {}
+        self._layout: list[tuple[int, int]] | None = None
+        self._layout_width = -1
+        self._offset = 0  # index of the first row shown
+        self._more_text = ""
+
+    # ---- data in ------------------------------------------------------------------------
 
     @property
     def columns(self) -> list[Column]:
@@ -65,6 +122,7 @@ class LineTable(Widget, can_focus=True):
     @columns.setter
     def columns(self, columns: list[Column]) -> None:
         self._columns = columns
+        self._layout = None
         self._cache.clear()
         self.refresh()
 
@@ -72,21 +130,89 @@ class LineTable(Widget, can_focus=True):
         footer = footer or []
         if rows == self._rows and footer == self._footer:
             return
-        old_rows = self._rows
+        old_rows, old_footer = self._rows, self._footer
         self._rows = rows
         self._footer = footer
-        # Only lines whose content changed are rebuilt; footer/empty lines are cheap.
+        # Only rows whose content changed are rebuilt; footer/empty lines are cheap.
         for index in range(max(len(old_rows), len(rows))):
             before = old_rows[index] if index < len(old_rows) else None
             after = rows[index] if index < len(rows) else None
             if before != after:
-                self._cache.pop(index + 1, None)
-        self._cache = {k: v for k, v in self._cache.items() if k <= len(rows)}
+                self._cache.pop(index, None)
+        if footer != old_footer:
+            self._cache = {k: v for k, v in self._cache.items() if not (isinstance(k, tuple) and k[0] == "footer")}
+        self._clamp_offset()
+        self._update_more()
         self.refresh()
 
     @property
     def rows(self) -> list[tuple[Cell, ...]]:
         return self._rows
+
+    # ---- scrolling ----------------------------------------------------------------------
+
+    @property
+    def visible_rows(self) -> int:
+        """How many rows fit under the header and above the footer."""
+        return max(1, self.size.height - 1 - len(self._footer))
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    @property
+    def shown_rows(self) -> range:
+        """Indices of the rows on screen now."""
+        return range(self._offset, min(len(self._rows), self._offset + self.visible_rows))
+
+    def _max_offset(self) -> int:
+        return max(0, len(self._rows) - self.visible_rows)
+
+    def _clamp_offset(self) -> None:
+        self._offset = max(0, min(self._offset, self._max_offset()))
+
+    def _scroll_to_offset(self, offset: int) -> None:
+        before = self._offset
+        self._offset = offset
+        self._clamp_offset()
+        if self._offset != before:
+            self._update_more()
+            self.refresh()
+
+    def action_scroll_rows(self, step: int) -> None:
+        self._scroll_to_offset(self._offset + step)
+
+    def action_scroll_page(self, pages: int) -> None:
+        self._scroll_to_offset(self._offset + pages * max(1, self.visible_rows - 1))
+
+    def action_scroll_to(self, where: int) -> None:
+        self._scroll_to_offset(self._max_offset() if where < 0 else where)
+
+    def _on_mouse_scroll_down(self, event) -> None:
+        event.stop()
+        self.action_scroll_rows(1)
+
+    def _on_mouse_scroll_up(self, event) -> None:
+        event.stop()
+        self.action_scroll_rows(-1)
+
+    def _update_more(self) -> None:
+        """Say in the bottom border how many rows are out of sight, and which way."""
+        if not self.size.height:
+            return
+        above = self._offset
+        below = max(0, len(self._rows) - self._offset - self.visible_rows)
+        parts = []
+        if above:
+            parts.append(f"↑{above} more")
+        if below:
+            parts.append(f"+{below} more ↓")
+        text = " · ".join(parts)
+        if text != self._more_text:
+            self._more_text = text
+            self.border_subtitle = text
+
+    # ---- rendering ----------------------------------------------------------------------
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -95,6 +221,9 @@ class LineTable(Widget, can_focus=True):
 
     def on_resize(self) -> None:
         self._cache.clear()
+        self._layout = None
+        self._clamp_offset()
+        self._update_more()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return 1 + max(1, len(self._rows)) + len(self._footer)
@@ -110,33 +239,55 @@ class LineTable(Widget, can_focus=True):
             )
         return style
 
+    def _columns_for(self, width: int) -> list[tuple[int, int]]:
+        if self._layout is None or self._layout_width != width:
+            self._layout = layout_columns(self._columns, width)
+            self._layout_width = width
+        return self._layout
+
+    def _note(self, text: str, component: str, width: int) -> Strip:
+        segments = [Segment(fit(f" {text}", width), self._style(component))]
+        return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
+
     def _line(self, cells: tuple[Cell, ...] | list[Cell], width: int) -> Strip:
-        segments: list[Segment] = []
         if len(cells) == 1 and len(self.columns) > 1:  # a note spanning the whole row
             text, component = cells[0]
-            segments.append(Segment(f" {text}", self._style(component)))
-            return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
-        for column, (text, component) in zip(self.columns, cells):
-            cell = text[: column.width]
-            cell = cell.rjust(column.width) if column.align == ">" else cell.ljust(column.width)
+            return self._note(text, component, width)
+        segments: list[Segment] = []
+        for index, shown in self._columns_for(width):
+            if index >= len(cells):
+                break
+            column = self._columns[index]
+            text, component = cells[index]
+            cell = fit(text, shown)
+            cell = cell.rjust(shown) if column.align == ">" else cell.ljust(shown)
             segments.append(Segment(cell + " ", self._style(component)))
         return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        cached = self._cache.get(y)
-        if cached is not None and cached.cell_length == width:
-            return cached
+        shown = self.visible_rows
+        footer_start = 1 + (min(shown, len(self._rows) - self._offset) if self._rows else 1)
         if y == 0:
-            strip = self._line([(c.title, "linetable--header") for c in self.columns], width)
-        elif y - 1 < len(self._rows):
-            strip = self._line(self._rows[y - 1], width)
+            key: object = "header"
         elif not self._rows and y == 1:
-            strip = Strip([Segment(f" {self.empty_text}", self._style("linetable--dim"))]).adjust_cell_length(width, self._style("")).crop(0, width)
-        elif 0 <= y - 1 - max(1, len(self._rows)) < len(self._footer):
-            strip = self._line(self._footer[y - 1 - max(1, len(self._rows))], width)
-            return strip
+            key = "empty"
+        elif self._rows and 1 <= y < footer_start:
+            key = self._offset + y - 1
+        elif 0 <= y - footer_start < len(self._footer):
+            key = ("footer", y - footer_start)
         else:
             return Strip.blank(width, self._style(""))
-        self._cache[y] = strip
+        cached = self._cache.get(key)
+        if cached is not None and cached.cell_length == width:
+            return cached
+        if key == "header":
+            strip = self._line([(c.title, "linetable--header") for c in self.columns], width)
+        elif key == "empty":
+            strip = self._note(self.empty_text, "linetable--dim", width)
+        elif isinstance(key, int):
+            strip = self._line(self._rows[key], width)
+        else:
+            strip = self._line(self._footer[key[1]], width)
+        self._cache[key] = strip
         return strip

@@ -1,0 +1,62 @@
+"""Pilot tests of the panes: scrolling by keyboard, hidden rows said, focus shown."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from aitbc_tui.domain import Balance
+from aitbc_tui.ui.panes.balances import BalancesPane
+from tests.apptools import make_app, wait_ready
+
+SIZE = (160, 45)
+
+
+async def wait_until(pilot, condition, timeout=5.0):
+    waited = 0.0
+    while not condition():
+        if waited > timeout:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+        waited += 0.02
+
+
+def line_text(widget, y: int) -> str:
+    return "".join(segment.text for segment in widget.render_line(y))
+
+
+async def test_twenty_balances_in_a_six_row_pane_scroll_to_the_last(tmp_path):
+    app = make_app(tmp_path)
+    many = {f"A{i:02d}": Balance(f"A{i:02d}", Decimal(i + 1)) for i in range(20)}
+    app.service.balances = lambda venue: many  # what every venue holds, as the pane reads it
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        pane = app.query_one("#balances", BalancesPane)
+        pane.styles.height = 9  # border, header, six rows
+        await wait_until(pilot, lambda: pane.size.height == 7)
+        app._paint_balances()
+        await pilot.pause()
+        assert len(pane.rows) == 20 and pane.visible_rows == 6
+        assert pane.border_subtitle == "+14 more ↓"
+        assert "A19" not in "".join(line_text(pane, y) for y in range(pane.size.height))
+
+        await pilot.press("tab")  # from the ladder to the next pane ...
+        while app.focused is not pane:
+            await pilot.press("tab")
+        assert pane.has_focus and pane.styles.border_top[0] == "heavy"  # focus is visible
+
+        await pilot.press("down")
+        assert pane.shown_rows == range(1, 7) and pane.border_subtitle == "↑1 more · +13 more ↓"
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        assert pane.shown_rows == range(14, 20)
+        await pilot.press("home")
+        assert pane.shown_rows == range(0, 6)
+        await pilot.press("end")
+        await pilot.pause()
+        assert pane.shown_rows == range(14, 20)
+        assert pane.border_subtitle == "↑14 more"
+        rendered = [line_text(pane, y) for y in range(pane.size.height)]
+        assert rendered[-1].lstrip().startswith("A19"), rendered
+        # ... and in what the terminal shows.
+        assert "A19" in app.export_screenshot()
+        await pilot.press("up")
+        assert pane.shown_rows == range(13, 19)
