@@ -183,8 +183,8 @@ def test_market_decimal_places_precision():
 EMULATED = [
     # (emulator venue, expected tick, expected lot, expected maker fee, book by websocket)
     ("binance", Decimal("0.01"), Decimal("0.00001"), Decimal("0.001"), True),
-    ("kraken", Decimal("0.1"), Decimal("1E-8"), Decimal("0.0025"), False),
-    ("coinbase", Decimal("0.01"), Decimal("1E-8"), Decimal("0.004"), False),
+    ("kraken", Decimal("0.1"), Decimal("1E-8"), Decimal("0.0025"), True),
+    ("coinbase", Decimal("0.01"), Decimal("1E-8"), Decimal("0.004"), True),
 ]
 
 

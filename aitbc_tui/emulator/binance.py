@@ -58,6 +58,7 @@ from aitbc_tui.domain import (
     Side,
 )
 from aitbc_tui.emulator.server import EmulatorContext, FaultRule, ctx_of, dumps, json_response, received_at
+from aitbc_tui.emulator.wsutil import FaultySocket, serve_websocket
 
 CCXT_ID = "binance"
 WS_PATH = "/stream"
@@ -1137,56 +1138,23 @@ class DepthStream:
             await self.conn.send(self.name, event)
 
 
-class StreamConnection:
+class StreamConnection(FaultySocket):
     """One websocket on /stream (combined, wrapped events) or /ws (raw events)."""
 
-    def __init__(self, ctx: EmulatorContext, ws: web.WebSocketResponse, combined: bool, transport: Any = None) -> None:
-        self.ctx = ctx
-        self.ws = ws
+    def __init__(self, ctx: EmulatorContext, ws: web.WebSocketResponse, combined: bool, transport: Any = None,
+                 initial: Iterable[str] = ()) -> None:  # fmt: skip
+        super().__init__(ctx, ws, transport)
         self.combined = combined
-        self.transport = transport
-        self.stalled_until = 0.0
+        self.initial = list(initial)
         self.depth: dict[str, DepthStream] = {}
         self.others: dict[str, asyncio.Task] = {}
         self.user_queue: asyncio.Queue | None = None
         self.user_account: str | None = None
-        self._send_lock = asyncio.Lock()
-
-    def _stalled(self, keys: tuple[str, ...]) -> bool:
-        loop_time = asyncio.get_running_loop().time()
-        if self.stalled_until > loop_time:
-            return True
-        rule = self.ctx.faults.find("ws_stall", *keys)
-        if rule is None:
-            return False
-        duration = rule.params.get("duration_s")
-        if duration is None:
-            return True  # stalled while the rule is armed (clear_faults resumes the stream)
-        self.ctx.faults.take("ws_stall", *keys)
-        self.stalled_until = loop_time + float(duration)
-        return True
 
     async def send(self, stream: str, data: Any) -> None:
         payload = {"stream": stream, "data": data} if self.combined else data
-        if self.ws.closed:
-            return
         keys = (stream, stream.split("@")[0].upper(), "/stream" if self.combined else "/ws")
-        faults = self.ctx.faults
-        if self._stalled(keys):
-            return  # the connection stays up (pings are answered), the data stops
-        if faults.take("ws_close_1006", *keys) is not None:
-            # No close frame: the client sees an abnormal closure (1006).
-            if self.transport is not None:
-                self.transport.abort()
-            return
-        text = dumps(payload)
-        if faults.take("ws_malformed", *keys) is not None:
-            text = text[: max(1, len(text) // 2)]  # a truncated JSON frame
-        async with self._send_lock:
-            try:
-                await self.ws.send_str(text)
-            except ConnectionError:
-                pass
+        await self.send_text(dumps(payload), keys)
 
     def subscribe(self, name: str) -> bool:
         state = _state(self.ctx)
@@ -1261,8 +1229,16 @@ class StreamConnection:
     def close(self) -> None:
         for name in list(self.depth) + list(self.others):
             self.unsubscribe(name)
+        super().close()
 
-    async def handle_request(self, text: str) -> None:
+    async def opened(self) -> bool:
+        for name in self.initial:
+            if not self.subscribe(name):
+                await self.ws.close(code=1008, message=b"Invalid stream")
+                return False
+        return True
+
+    async def on_text(self, text: str) -> None:
         try:
             message = json.loads(text)
             method = message["method"]
@@ -1288,25 +1264,7 @@ class StreamConnection:
 
 
 async def _serve_stream(request: web.Request, combined: bool, initial: Iterable[str]) -> web.StreamResponse:
-    ctx: EmulatorContext = ctx_of(request)
-    ws = web.WebSocketResponse(heartbeat=None, autoping=True)
-    await ws.prepare(request)
-    untrack = ctx.track_websocket(ws)
-    conn = StreamConnection(ctx, ws, combined, request.transport)
-    try:
-        for name in initial:
-            if not conn.subscribe(name):
-                await ws.close(code=1008, message=b"Invalid stream")
-                return ws
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await conn.handle_request(msg.data)
-            elif msg.type == WSMsgType.ERROR:
-                break
-    finally:
-        conn.close()
-        untrack()
-    return ws
+    return await serve_websocket(request, lambda ctx, ws, transport: StreamConnection(ctx, ws, combined, transport, initial))
 
 
 async def combined_stream(request: web.Request) -> web.StreamResponse:

@@ -18,6 +18,8 @@ Signing: what ccxt sends. A plain secret gets the legacy HMAC (``CB-ACCESS-SIGN`
 HMAC-SHA256 of timestamp + method + path + body, the timestamp within 30 s); a PEM EC secret gets
 an ES256 JWT and a base64 Ed25519 secret (88 chars) an EdDSA JWT in ``Authorization: Bearer``.
 
+Websocket (``level2``, ``user``): coinbase_ws.py.
+
 Errors are Coinbase's bodies chosen so ccxt raises the intended exception: ``unauthorized`` /
 ``authentication_error`` (AuthenticationError), ``rate_limit_exceeded`` with HTTP 429 and
 Retry-After (RateLimitExceeded), ``INVALID_ARGUMENT`` (BadRequest), order failures with
@@ -55,7 +57,7 @@ from aitbc_tui.domain import (
 from aitbc_tui.emulator.server import EmulatorContext, FaultRule, json_response, received_at
 
 CCXT_ID = "coinbase"
-WS_PATH = ""
+WS_PATH = "/"  # Advanced Trade's websocket has no path (wss://advanced-trade-ws.coinbase.com)
 # fetch_balance through the Advanced Trade accounts (free and hold), not the v2 wallets.
 CCXT_OPTIONS: dict[str, Any] = {"fetchBalance": "v3PrivateGetBrokerageAccounts"}
 
@@ -78,7 +80,7 @@ def generate_api_key() -> str:
 
 
 def ccxt_urls(http_url: str, ws_url: str) -> dict:
-    return {"rest": http_url}
+    return {"rest": http_url, "ws": ws_url.rstrip("/")} if ws_url else {"rest": http_url}
 
 
 def product_id(market: Market) -> str:
@@ -238,13 +240,14 @@ class CoinbaseProtocol:
                 return api_key, account
         raise _error(401, "unauthorized", "invalid signature", "CB-ACCESS-SIGN does not match the request")
 
-    def _authenticate_jwt(self, request: web.Request, token: str) -> tuple[str, str]:
+    def verify_jwt(self, token: str, now: float) -> tuple[str, str, dict]:
+        """(api key, account, claims) of a JWT signed with the emulator's key (REST and websocket)."""
         try:
             header_b64, payload_b64, signature_b64 = token.split(".")
             header = json.loads(_b64url(header_b64))
             claims = json.loads(_b64url(payload_b64))
             signature = _b64url(signature_b64)
-        except (ValueError, binascii.Error):
+        except (ValueError, binascii.Error, AttributeError):
             raise _error(401, "unauthorized", "malformed JWT") from None
         api_key = str(claims.get("sub", ""))
         account = self.ctx.authenticate(api_key)
@@ -254,11 +257,14 @@ class CoinbaseProtocol:
         signed = f"{header_b64}.{payload_b64}".encode()
         if not _verify_jwt_signature(header.get("alg"), secret, signed, signature):
             raise _error(401, "unauthorized", "invalid signature", "JWT signature does not verify")
-        now = received_at(request)
         if not (float(claims.get("nbf", 0)) - TIMESTAMP_TOLERANCE_S <= now <= float(claims.get("exp", 0))):
             raise CoinbaseError(
                 401, {"errors": [{"id": "authentication_error", "message": "request timestamp expired"}]}
             )
+        return api_key, account, claims
+
+    def _authenticate_jwt(self, request: web.Request, token: str) -> tuple[str, str]:
+        api_key, account, claims = self.verify_jwt(token, received_at(request))
         uris = claims.get("uris") or [claims.get("uri", "")]
         # ccxt strips only "https://" from the URL it signs, so over http the uri keeps the
         # scheme: compare method and path only.
@@ -878,4 +884,7 @@ def fault_response(ctx: EmulatorContext, kind: str, rule: FaultRule, request: we
 
 
 def build_routes(ctx: EmulatorContext) -> Iterable[web.RouteDef]:
-    return CoinbaseProtocol(ctx).routes()
+    from aitbc_tui.emulator import coinbase_ws
+
+    protocol = CoinbaseProtocol(ctx)
+    return [*protocol.routes(), *coinbase_ws.routes(ctx, protocol)]

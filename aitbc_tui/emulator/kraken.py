@@ -3,7 +3,7 @@
 Public: ``/0/public/{Time,SystemStatus,Assets,AssetPairs,Depth,Ticker}``.
 Private (POST, form-encoded, ``API-Key`` + ``API-Sign``, strictly increasing ``nonce`` per key):
 ``/0/private/{Balance,BalanceEx,AddOrder,CancelOrder,OpenOrders,ClosedOrders,QueryOrders,
-TradesHistory}``.
+TradesHistory,GetWebSocketsToken}``. WebSocket v2 (``book``, ``executions``): kraken_ws.py.
 
 Orders: ``timeinforce`` GTC (default) or IOC (Kraken spot has no FOK: anything else is
 ``EGeneral:Invalid arguments``), ``oflags=post``: a post-only order that would take liquidity
@@ -66,7 +66,7 @@ from aitbc_tui.domain import (
 from aitbc_tui.emulator.server import EmulatorContext, FaultRule, is_deferred, json_response
 
 CCXT_ID = "kraken"
-WS_PATH = ""
+WS_PATH = "/v2"  # WebSocket v2, public; the private endpoint is /auth/v2 (kraken_ws.py)
 # With fetchCurrencies off ccxt's load_markets calls only AssetPairs (Assets is served anyway).
 CCXT_OPTIONS: dict[str, Any] = {}
 
@@ -147,7 +147,14 @@ def generate_api_key() -> str:
 
 
 def ccxt_urls(http_url: str, ws_url: str) -> dict:
-    return {"public": http_url, "private": http_url}
+    urls: dict[str, Any] = {"public": http_url, "private": http_url}
+    if ws_url:
+        root = ws_url[: -len(WS_PATH)] if ws_url.endswith(WS_PATH) else ws_url
+        # ccxt.pro kraken speaks v2 only; "private" is just where it caches the REST token,
+        # and v1 is not served (a client that tried it would fail here, not reach Kraken).
+        urls["ws"] = {"public": f"{root}/v1", "private": f"{root}/auth", "publicV2": f"{root}/v2",
+                      "privateV2": f"{root}/auth/v2"}  # fmt: skip
+    return urls
 
 
 # ---- naming ------------------------------------------------------------------------------
@@ -297,6 +304,7 @@ class KrakenProtocol:
             "QueryOrders": self.query_orders,
             "TradesHistory": self.trades_history,
             "CancelAllOrdersAfter": self.cancel_all_orders_after,
+            "GetWebSocketsToken": self.get_websockets_token,
         }
         routes: list[web.RouteDef] = []
         for name, handler in public.items():
@@ -613,6 +621,11 @@ class KrakenProtocol:
         engine.restore_closed_order(order, account)
         return order
 
+    def get_websockets_token(self, account: str, params: dict[str, str]) -> dict:
+        from aitbc_tui.emulator import kraken_ws
+
+        return kraken_ws.issue_token(self.ctx, account)
+
     def cancel_all_orders_after(self, account: str, params: dict[str, str]) -> dict:
         """Dead man's switch: cancel every open order of the account ``timeout`` seconds
         from now unless called again; ``timeout=0`` disarms it."""
@@ -869,4 +882,6 @@ def _last_price(engine: Any, symbol: str) -> Decimal | None:
 
 
 def build_routes(ctx: EmulatorContext) -> Iterable[web.RouteDef]:
-    return KrakenProtocol(ctx).routes()
+    from aitbc_tui.emulator import kraken_ws
+
+    return [*KrakenProtocol(ctx).routes(), *kraken_ws.routes(ctx)]

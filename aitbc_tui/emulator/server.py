@@ -57,11 +57,14 @@ HTTP kinds (applied by the server in front of every venue's handlers):
   ``http_5xx``        ``status`` (default 503) with an HTML body, as a CDN or load balancer sends
   ``http_429`` / ``http_418``  the venue's rate-limit body with ``Retry-After: retry_after``
   ``clock_skew``      not a rule: moves the server clock by ``offset_s`` until cleared
-Websocket kinds (binance streams): ``ws_malformed`` (the next frame is not JSON), ``ws_stall``
-(nothing more is sent for ``duration_s``, or while the rule is armed without one; pings are
-still answered),
-``ws_close_1006`` (the TCP connection is dropped without a close frame), ``depth_gap`` (the next
-diff event is lost). Venue hooks the protocols read themselves: ``rate_limit``, ``unavailable``,
+Websocket kinds (binance streams, kraken v2 ``book`` / ``executions``, coinbase ``level2`` /
+``user``; keyed by channel or stream name, symbol id or endpoint path; shared plumbing in
+wsutil.py): ``ws_malformed`` (the next frame is not JSON), ``ws_stall`` (nothing more is sent
+for ``duration_s``, or while the rule is armed without one; pings are still answered),
+``ws_close_1006`` (the TCP connection is dropped without a close frame), ``ws_reconnect`` (the
+server ends the session with a normal close, ``code`` default 1000, as venues do every 24 h),
+``depth_gap`` (the next diff event is lost), ``book_checksum`` (kraken: the next book frame
+carries a CRC32 that does not match the book). Venue hooks the protocols read themselves: ``rate_limit``, ``unavailable``,
 ``busy``, ``delay_reply`` (older spellings kept for existing tests).
 
 Usage::
@@ -100,7 +103,7 @@ PROTOCOL_KEY: web.AppKey[ModuleType] = web.AppKey("emulator_protocol")
 RECEIVED_AT = web.RequestKey("emulator_received_at", float)  # server clock when the request arrived
 DEFERRED = web.RequestKey("emulator_deferred", bool)  # the handler runs after its reply was sent
 HTTP_FAULTS = ("reply_then_act", "hold", "http_5xx", "http_429", "http_418")
-WS_FAULTS = ("ws_malformed", "ws_stall", "ws_close_1006", "depth_gap", "book_checksum")
+WS_FAULTS = ("ws_malformed", "ws_stall", "ws_close_1006", "ws_reconnect", "depth_gap", "book_checksum")
 FAULT_KINDS = HTTP_FAULTS + WS_FAULTS + ("clock_skew", "rate_limit", "unavailable", "busy", "delay_reply")
 LOOPBACK = ("127.0.0.1", "::1")
 # Query parameters whose values never reach a request log.

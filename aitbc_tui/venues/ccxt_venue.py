@@ -406,6 +406,10 @@ def redirect_urls(api: Any, api_url: str | None, ws_url: str | None, exchange_id
         if exchange_id.startswith("binance") and host.startswith("stream.") and "/stream" not in new:
             parts = urlsplit(new)
             new = urlunsplit((parts.scheme, parts.netloc, "/stream" + parts.path, parts.query, parts.fragment))
+        if exchange_id == "kraken" and host.startswith("ws-auth."):
+            # Kraken's private websocket is another host: keep it apart on the one ws_url (/auth/v2).
+            parts = urlsplit(_replace_base(api, ws_url.split("://", 1)[0] + "://" + urlsplit(ws_url).netloc))
+            new = urlunsplit((parts.scheme, parts.netloc, "/auth" + parts.path, parts.query, parts.fragment))
         return new
     return api
 
