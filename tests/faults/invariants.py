@@ -36,6 +36,8 @@ What is checked, per venue:
     - journal ``intent`` / ``sent`` / ``unknown`` (unresolved): allowed only while the
       venue cannot prove the outcome, i.e. when settled, a violation if the venue holds
       the order (the service should have found it);
+    - orders are matched by client order id (the engine's order ids are not the ids a
+      venue's protocol shows: binance numbers its own);
     - the filled amount of the journal equals the venue's where the venue holds the order
       (Decimal, exact).
 (b) no client order id is open twice on a venue, nor placed twice (the product never
@@ -109,7 +111,7 @@ def _check_venue(journal: Journal, name: str, emu: Any, settled: bool) -> list[s
         open_ = [o for o in orders if o.status is OrderStatus.OPEN]
         if len(open_) > 1:
             out.append(f"{name} {coid}: open {len(open_)} times on the venue "
-                       f"(venue ids {', '.join(o.id for o in open_)})")  # fmt: skip
+                       f"(engine ids {', '.join(o.id for o in open_)})")  # fmt: skip
         elif len(orders) > 1:
             out.append(f"{name} {coid}: placed {len(orders)} times on the venue "
                        f"({', '.join(f'{o.id} {o.status.value}' for o in orders)})")  # fmt: skip
@@ -139,7 +141,7 @@ def _describe(orders: list[Order]) -> str:
     if not orders:
         return "the venue has no such order"
     return "the venue holds it " + ", ".join(
-        f"{o.status.value} (filled {o.filled} of {o.amount}, venue id {o.id})" for o in orders
+        f"{o.status.value} (filled {o.filled} of {o.amount}, engine id {o.id})" for o in orders
     )
 
 
@@ -166,8 +168,6 @@ def _disagreement(entry: JournalOrder, orders: list[Order], settled: bool) -> st
     }[state]
     if order.status is not expected:
         return f"{journaled} but {seen}"
-    if entry.venue_order_id and order.id and entry.venue_order_id != order.id:
-        return f"{journaled} with venue id {entry.venue_order_id} but {seen}"
     if Decimal(entry.filled) != order.filled:
-        return f"{journaled} but the venue filled {order.filled} of {order.amount} (venue id {order.id})"
+        return f"{journaled} but the venue filled {order.filled} of {order.amount} (engine id {order.id})"
     return None
