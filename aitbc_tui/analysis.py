@@ -161,6 +161,26 @@ def price_impact(snapshot: BookSnapshot, side: Side, size: Decimal) -> PriceImpa
     return PriceImpact(side, size, fill.filled, avg, impact)
 
 
+DEFAULT_IMPACT_VALUE = Decimal(10000)  # in the valuation currency (USDT)
+IMPACT_SIZE_STEP = Decimal("0.00000001")
+
+
+def impact_size_for_value(snapshot: BookSnapshot, value: Decimal, rates: Mapping[str, Decimal] | None = None,
+                          value_currency: str = "USDT", lot_size: Decimal | None = None) -> Decimal | None:  # fmt: skip
+    """The base size worth ``value`` (in ``value_currency``) at the mid: 10,000 USDT is 0.1538 BTC
+    at 65,000 and 11,765 AITBC at 0.85. A pair quoted in another currency converts through
+    ``rates`` (asset -> price in ``value_currency``, see ``valuation_rates``). Rounded down to
+    ``lot_size`` (else 0.00000001); None without a mid or a rate for the quote."""
+    m = snapshot.mid
+    quote = snapshot.symbol.split("/")[-1]
+    rate = ONE if quote == value_currency else (rates or {}).get(quote)
+    if m is None or m <= 0 or rate is None or rate <= 0:
+        return None
+    base = value / rate / m
+    step = lot_size if lot_size is not None and lot_size > 0 else IMPACT_SIZE_STEP
+    return (base / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
 @dataclass(frozen=True, slots=True)
 class BookAnalysis:
     venue: str
@@ -660,6 +680,7 @@ __all__ = [
     "depth_within",
     "evaluate_pair",
     "find_arbitrage",
+    "impact_size_for_value",
     "liquidity_ratio",
     "mid",
     "net_bps",

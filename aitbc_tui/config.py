@@ -112,12 +112,19 @@ class RiskConfig:
 @dataclass(frozen=True, slots=True)
 class UiConfig:
     theme: str = "dark"
-    impact_size: Decimal = Decimal(1)  # base units, default for every symbol
+    # Price impact is measured for an order worth impact_value (in impact_value_currency,
+    # converted to each pair's quote); ``impact_size`` (base units), when the config sets it,
+    # overrides that for every symbol, and impact_size_by_symbol for one symbol.
+    impact_size: Decimal | None = None
     impact_size_by_symbol: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    impact_value: Decimal = Decimal(10000)
+    impact_value_currency: str = "USDT"
     min_arb_net_bps: Decimal = Decimal(-50)
     bell: bool = True  # ring the terminal bell on every fill
 
-    def impact_size_for(self, symbol: str) -> Decimal:
+    def impact_size_for(self, symbol: str) -> Decimal | None:
+        """Base units set in the config for ``symbol`` (or for every symbol); None: measure
+        impact for ``impact_value`` instead (see ``analysis.impact_size_for_value``)."""
         return self.impact_size_by_symbol.get(symbol, self.impact_size)
 
 
@@ -220,7 +227,7 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 _TOP_KEYS = ("venues", "risk", "ui", "keys")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
-_UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell")
+_UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value")
 
 
 def _type_name(value: Any) -> str:
@@ -430,7 +437,7 @@ class _Parser:
         theme = table.get("theme", "dark")
         if not isinstance(theme, str) or not _THEME_RE.match(theme):
             raise self.error("ui.theme", f"{theme!r} is not allowed; use a theme name such as \"dark\"")
-        impact_size = Decimal(1)
+        impact_size: Decimal | None = None
         by_symbol: dict[str, Decimal] = {}
         if "impact_size" in table:
             raw = table["impact_size"]
@@ -450,6 +457,7 @@ class _Parser:
             theme=theme,
             impact_size=impact_size,
             impact_size_by_symbol=MappingProxyType(by_symbol),
+            impact_value=self.decimal(table.get("impact_value", "10000"), "ui.impact_value"),
             min_arb_net_bps=self.decimal(min_arb, "ui.min_arb_net_bps", positive=False),
             bell=self.boolean(table.get("bell", True), "ui.bell"),
         )

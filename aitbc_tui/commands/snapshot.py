@@ -35,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     book.add_argument("venue", help="venue name, e.g. binance")
     book.add_argument("symbol", help="symbol, e.g. BTC/USDT")
     book.add_argument("--depth", type=_positive_depth, default=10, help="levels a side (default 10)")
-    book.add_argument("--impact-size", type=_bps, default=None, metavar="AMOUNT", help="base amount for the price-impact figures (default 1)")
+    book.add_argument("--impact-size", type=_bps, default=None, metavar="AMOUNT",
+                      help="base amount for the price-impact figures (default: worth --impact-value)")
+    book.add_argument("--impact-value", type=_bps, default=None, metavar="USDT",
+                      help="order value in USDT for the price-impact figures, converted to the pair's quote "
+                      "(default: [ui] impact_value, 10000)")  # fmt: skip
     book.add_argument("--json", action="store_true", help="machine-readable output")
     book.set_defaults(func=run_book)
 
@@ -96,12 +100,15 @@ def run_book(args) -> int:
             if book is None:
                 raise CliError(f"no order book from {args.venue} for {args.symbol} within {WAIT_FOR_BOOKS_S:.0f} s")
             market = markets[args.symbol]
-            size = args.impact_size or Decimal("1")
-            result = analysis.analyse_book(book, size)
+            size, value = await _impact_size(args, service, book, market)
+            result = analysis.analyse_book(book, size if size is not None else Decimal(0))
             if args.json:
-                print_json(_book_json(book, args.depth, result, size, market))
+                data = _book_json(book, args.depth, result, size, market)
+                data["analysis"]["impact_value"] = value
+                data["analysis"]["impact_value_currency"] = VALUATION_CURRENCY if value is not None else None
+                print_json(data)
             else:
-                print(_book_text(book, market, args.depth, result, size))
+                print(_book_text(book, market, args.depth, result, size, value))
             return 0
         finally:
             await service.stop()
@@ -111,6 +118,29 @@ def run_book(args) -> int:
 
 # Extra decimals of a computed average price beyond the tick: exact enough, no 28-digit tail.
 AVERAGE_PRICE_EXTRA_PLACES = 4
+
+
+async def _impact_size(args, service, book, market):
+    """(base size, value in USDT or None): --impact-size, else the config's impact_size for
+    the symbol, else the base worth --impact-value / [ui] impact_value (10,000 USDT) at the
+    mid, through the quote's USDT rate from the books (waited for briefly)."""
+    from aitbc_tui import analysis
+    from aitbc_tui.cli import load_config
+
+    if args.impact_size is not None:
+        return args.impact_size, None
+    ui = getattr(load_config(args), "ui", None)
+    configured = ui.impact_size_for(book.symbol) if ui is not None else None
+    if configured is not None:
+        return configured, None
+    value = args.impact_value if args.impact_value is not None else getattr(ui, "impact_value", analysis.DEFAULT_IMPACT_VALUE)
+    deadline = time.monotonic() + WAIT_FOR_BOOKS_S
+    while True:
+        rates = analysis.valuation_rates(service.books().values(), VALUATION_CURRENCY)
+        size = analysis.impact_size_for_value(book, value, rates, VALUATION_CURRENCY, market.lot_size)
+        if size is not None or book.mid is None or time.monotonic() > deadline:
+            return size, value
+        await asyncio.sleep(0.05)
 
 
 def _book_json(book, depth, result, size, market=None) -> dict:
@@ -163,8 +193,10 @@ def _analysis_json(result, size, market=None) -> dict:
     }
 
 
-def _book_text(book, market, depth, result, size) -> str:
-    from aitbc_tui.formatting import currency_places, fmt_amount, fmt_bps, fmt_compact, fmt_fixed, fmt_price, price_places
+def _book_text(book, market, depth, result, size, value=None) -> str:
+    from aitbc_tui.formatting import (
+        currency_places, fmt_amount, fmt_bps, fmt_compact, fmt_fixed, fmt_money, fmt_price, price_places,
+    )
 
     from aitbc_tui.formatting import fmt_timestamp
 
@@ -194,7 +226,13 @@ def _book_text(book, market, depth, result, size) -> str:
             return f"book too thin (only {fmt_amount(i.fillable_size, market)} of {fmt_amount(i.size, market)} fillable)"
         return f"{fmt_bps(i.impact_bps)} bps"
 
-    lines.append(f"impact of {fmt_amount(size, market)} {market.base}: buy {imp(result.buy_impact)}, sell {imp(result.sell_impact)}")
+    if size is None:
+        worth = f"{fmt_money(value, VALUATION_CURRENCY, unit=True)}" if value is not None else "the impact value"
+        lines.append(f"impact of {worth}: — (no mid price or no {VALUATION_CURRENCY} rate for {market.quote})")
+    else:
+        worth = f" (≈ {fmt_money(value, VALUATION_CURRENCY, unit=True)})" if value is not None else ""
+        lines.append(f"impact of {fmt_amount(size, market)} {market.base}{worth}: "
+                     f"buy {imp(result.buy_impact)}, sell {imp(result.sell_impact)}")  # fmt: skip
     return "\n".join(lines)
 
 

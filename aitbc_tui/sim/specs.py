@@ -31,8 +31,12 @@ REFERENCE_PRICES_USDT: dict[str, Decimal] = {
     "AITBC": D("0.85"),
 }
 
-# Annualised volatility is unrealistically high on purpose: a demo should move.
-VOLATILITY_PER_SQRT_S: dict[str, float] = {"BTC": 4e-4, "ETH": 5e-4, "AITBC": 9e-4}
+# Annualised volatility of each asset's USDT price, in the range of real markets (BTC has
+# realised 50-70 % a year in most recent years, ETH somewhat more, a small token far more).
+# It used to be 225 % for BTC (4e-4 per sqrt second): 10-20 bps every second.
+ANNUAL_VOLATILITY: dict[str, float] = {"BTC": 0.55, "ETH": 0.70, "AITBC": 1.10}
+SECONDS_PER_YEAR = 365 * 24 * 3600
+VOLATILITY_PER_SQRT_S: dict[str, float] = {a: v / SECONDS_PER_YEAR**0.5 for a, v in ANNUAL_VOLATILITY.items()}
 
 OPERATOR_START_BALANCES: dict[str, Decimal] = {
     "USDT": D("100000"),

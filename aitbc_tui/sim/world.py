@@ -21,7 +21,7 @@ from aitbc_tui.domain import (
     Side,
 )
 from aitbc_tui.sim.engine import BalancesChanged, MatchingEngine, OrderUpdated
-from aitbc_tui.sim.market import MarketSimulator, PriceModel
+from aitbc_tui.sim.market import MarketSimulator, PriceModel, stream
 from aitbc_tui.sim.specs import (
     DEFAULT_VENUES,
     LIQUIDITY_PROVIDER,
@@ -51,6 +51,9 @@ class SandboxWorld:
         store: SandboxStore | None = None,
         venues: Sequence[VenueSpec] = DEFAULT_VENUES,
     ) -> None:
+        # An explicit seed reproduces the price path from the built-in starting prices, so a
+        # persisted sandbox's saved prices are not used with it (balances, orders, pairs are).
+        self.seeded = seed is not None
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
         self.rng = random.Random(self.seed)
         self.clock = clock
@@ -64,10 +67,10 @@ class SandboxWorld:
         self._last_price_save = 0.0
 
         prices = dict(REFERENCE_PRICES_USDT)
-        if store is not None:
+        if store is not None and not self.seeded:
             prices.update({a: Decimal(repr(p)) for a, p in store.load_prices().items()})
-        self.prices = PriceModel(self.rng, prices)
-        self.sim = MarketSimulator(self.rng, self.prices)
+        self.prices = PriceModel(stream(self.seed, "prices"), prices)
+        self.sim = MarketSimulator(self.rng, self.prices, seed=self.seed)
 
         for spec in venues:
             engine = MatchingEngine(spec.name, clock)
@@ -199,12 +202,17 @@ class SandboxWorld:
         loop = asyncio.get_running_loop()
         interval = 1.0 / tick_hz
         last = loop.time()
+        owed = 0.0
         while True:
-            await asyncio.sleep(max(0.0, interval - (loop.time() - last)))
+            await asyncio.sleep(max(0.0, interval - owed - (loop.time() - last)))
             now = loop.time()
-            # A stalled loop must not make the market leap: cap one step's time.
-            self.step(min(now - last, 0.25))
+            # Fixed steps of `interval`, whatever the loop's timing, so a seed gives the same
+            # path tick by tick; a stalled loop must not make the market leap: cap the debt.
+            owed = min(owed + now - last, 0.25)
             last = now
+            while owed >= interval:
+                self.step(interval)
+                owed -= interval
 
     # ---- reference prices ------------------------------------------------------------
 
