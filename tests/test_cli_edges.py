@@ -38,3 +38,13 @@ def test_impact_too_big_for_the_book_says_too_thin(capsys):
     out = run(capsys, "--seed", "5", "book", "binance", "aitbc/btc", "--impact-size", "100000000")
     line = out.splitlines()[-1]
     assert "book too thin (only" in line and "of 100,000,000 fillable" in line, line
+
+
+def test_default_impact_is_worth_10000_usdt_in_any_quote(capsys):
+    from decimal import Decimal
+
+    for venue, symbol, worth in (("binance", "BTC/USDT", 1), ("coinbase", "AITBC/BTC", 65000)):
+        a = json.loads(run(capsys, "--seed", "5", "book", venue, symbol, "--json"))["analysis"]
+        assert (a["impact_value"], a["impact_value_currency"]) == ("10000", "USDT")
+        usdt = Decimal(a["impact_size"]) * Decimal(a["mid"]) * worth  # was 1 base unit: 0.85 USD of AITBC
+        assert Decimal("9000") < usdt < Decimal("11000"), (symbol, usdt)
