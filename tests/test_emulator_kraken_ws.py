@@ -9,6 +9,7 @@ verified here with Kraken's documented algorithm over the frames as sent, indepe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from decimal import Decimal
@@ -28,8 +29,7 @@ async def emu(emulator_factory, loopback_only):  # noqa: F811
 
 
 def kraken_client(emu, **config):
-    context = ccxt_client(emu, pro=True, **config)
-    return context
+    return ccxt_client(emu, pro=True, **config)
 
 
 def kraken_digits(text: str) -> str:
@@ -137,9 +137,9 @@ async def test_order_placed_by_rest_arrives_on_executions(emu):
         ex.has["fetchCurrencies"] = False
         await ex.load_markets()
         bid = emu.engine.book(SYMBOL, 1).best_bid
-        watching = ex.watch_orders()  # subscribes (token from GetWebSocketsToken) before the order
+        watching = asyncio.ensure_future(ex.watch_orders())  # subscribes (token from GetWebSocketsToken) before the order
         order = await ex.create_order(SYMBOL, "limit", "buy", 0.001, float(bid - 50), {"clientOrderId": "ws-k-1"})
-        first = await until(lambda: watching, lambda orders: True)
+        first = await asyncio.wait_for(watching, TIMEOUT_S)
         orders = first if any(o["id"] == order["id"] for o in first) else await until(
             ex.watch_orders, lambda os: any(o["id"] == order["id"] for o in os))
         mine = [o for o in orders if o["id"] == order["id"]][-1]
@@ -148,9 +148,9 @@ async def test_order_placed_by_rest_arrives_on_executions(emu):
         await until(ex.watch_orders, lambda os: any(o["id"] == order["id"] and o["status"] == "canceled" for o in os))
         # a fill arrives as a trade execution (ccxt: watch_my_trades)
         ask = emu.engine.book(SYMBOL, 1).best_ask
-        trades_watch = ex.watch_my_trades()
+        trades_watch = asyncio.ensure_future(ex.watch_my_trades())
         taker = await ex.create_order(SYMBOL, "limit", "buy", 0.001, float(ask))
-        trades = await until(lambda: trades_watch, lambda t: True)
+        trades = await asyncio.wait_for(trades_watch, TIMEOUT_S)
         assert any(t["order"] == taker["id"] and t["takerOrMaker"] == "taker" for t in trades)
 
 
@@ -196,10 +196,10 @@ async def test_product_venue_order_updates_by_websocket(emu):
     async with product_venue(emu) as venue:
         await venue.load_markets()
         bid = emu.engine.book(SYMBOL, 1).best_bid
-        updates = venue.watch_order_updates()
+        updates = asyncio.ensure_future(venue.watch_order_updates())
         emu.engine.place(emu.ctx.account, SYMBOL, Side.BUY, OrderType.LIMIT, Decimal("0.002"), bid - 40, "ws-venue-1")
         [order_id] = [o.id for o in emu.engine.open_orders(emu.ctx.account) if o.client_order_id == "ws-venue-1"]
-        got = await until(lambda: updates, lambda u: True)
+        got = await asyncio.wait_for(updates, TIMEOUT_S)
         if not any(o.id == order_id for o, _ in got):
             got = await until(venue.watch_order_updates, lambda u: any(o.id == order_id for o, _ in u))
         [order] = [o for o, _ in got if o.id == order_id]
