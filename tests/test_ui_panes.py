@@ -60,3 +60,20 @@ async def test_twenty_balances_in_a_six_row_pane_scroll_to_the_last(tmp_path):
         assert "A19" in app.export_screenshot()
         await pilot.press("up")
         assert pane.shown_rows == range(13, 19)
+
+
+def test_arbitrage_columns_drop_by_priority_and_keep_where_to_buy_and_sell():
+    from aitbc_tui.ui.panes.arbitrage import arb_columns
+    from aitbc_tui.ui.widgets.linetable import fit, layout_columns
+
+    columns = arb_columns(len("binance-emulator"))
+    titles = lambda width: [str(columns[i].title) for i, _ in layout_columns(columns, width)]  # noqa: E731
+    assert titles(200) == ["Symbol", "Net bps", "Buy at", "Ask", "Sell at", "Bid", "Gross", "Size", "Est. profit"]
+    assert titles(100) == ["Symbol", "Net bps", "Buy at", "Ask", "Sell at", "Size", "Est. profit"]  # gross, then bid
+    for width in (80, 60, 46, 40):
+        assert {"Symbol", "Net bps", "Buy at", "Sell at", "Size"} <= set(titles(width)), width
+    # Long venue names are whole while there is room, then cut with … (never silently).
+    shown = dict(layout_columns(columns, 100))
+    assert shown[2] == len("binance-emulator")
+    narrow = dict(layout_columns(columns, 46))
+    assert fit("binance-emulator", narrow[2]).endswith("…")

@@ -52,7 +52,9 @@ W = TypeVar("W", bound=Widget)
 REPAINT_HZ = 20
 HEALTH_HZ = 2
 
-NARROW_WIDTH = 140  # below this many columns, panes drop their least important columns
+NARROW_WIDTH = 140  # below this many columns the ladder narrows (screen class "narrow")
+SHORT_HEIGHT = 30  # below this many lines, modals use one-line fields (app class "short")
+TINY_WIDTH = 100  # below this the ladder is narrowest and speaks briefly (screen class "tiny")
 
 
 class AitbcApp(App[None]):
@@ -122,7 +124,7 @@ class AitbcApp(App[None]):
         self._orders_seen = -1
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._repaint_timers: list = []
-        self._narrow = False
+        self._width_class = ""  # "", "narrow" or "tiny": the screen's class for its width
         self._order_form: OrderForm | None = None
         self._orders_second = 0
         self._arb_excluded: set[str] = set()  # venues whose books arbitrage ignores now
@@ -135,13 +137,17 @@ class AitbcApp(App[None]):
         self.bells = 0  # rung so far (the tests read it)
 
     def on_resize(self, event: events.Resize) -> None:
-        narrow = event.size.width < NARROW_WIDTH
-        if narrow == self._narrow or not self.screen_stack:
+        """Each pane fits itself to its width (columns dropped by priority); the app
+        only picks the ladder's width class."""
+        self.set_class(event.size.height < SHORT_HEIGHT, "short")  # modals close up on a short terminal
+        width = event.size.width
+        width_class = "tiny" if width < TINY_WIDTH else "narrow" if width < NARROW_WIDTH else ""
+        if width_class == self._width_class or not self.screen_stack:
             return
-        self._narrow = narrow
-        self.screen_stack[0].set_class(narrow, "narrow")
-        self._pane("#health", HealthPane).set_narrow(narrow)
-        self._pane("#balances", BalancesPane).set_narrow(narrow)
+        self._width_class = width_class
+        dashboard = self.screen_stack[0]
+        dashboard.set_class(width < NARROW_WIDTH, "narrow")
+        dashboard.set_class(width_class == "tiny", "tiny")
         self._repaint(force=True)
         self._repaint_slow(force=True)
 
@@ -186,11 +192,11 @@ class AitbcApp(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with Horizontal(id="main"):
-            yield BookPane(id="ladder")
+            with Vertical(id="left"):
+                yield BookPane(id="ladder")
+                yield HealthPane(id="health")
             with Vertical(id="right"):
-                with Horizontal(id="top-row"):
-                    yield HealthPane(id="health")
-                    yield BalancesPane(id="balances")
+                yield BalancesPane(id="balances")
                 yield ArbitragePane(id="arb")
                 yield OrdersPane(id="orders")
         yield Footer()
@@ -414,7 +420,8 @@ class AitbcApp(App[None]):
         self._paint_arbitrage()
 
     def _paint_ladder(self) -> None:
-        view = BookView.build(self.service, self.venue, self.symbol, self.impact_sizes.get(self.symbol, self.impact_size))
+        view = BookView.build(self.service, self.venue, self.symbol, self.impact_sizes.get(self.symbol, self.impact_size),
+                              brief=self._width_class == "tiny")  # fmt: skip
         self._pane("#ladder", BookPane).show(view)
 
     def _paint_arbitrage(self) -> None:

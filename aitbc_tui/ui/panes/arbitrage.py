@@ -7,19 +7,25 @@ from decimal import Decimal
 
 from aitbc_tui import analysis
 from aitbc_tui.formatting import decimals_of, fmt_bps, fmt_compact, fmt_fixed
-from aitbc_tui.ui.widgets.linetable import Column, LineTable
+from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 
-ARB_COLUMNS = [
-    Column("Symbol", 10, "<"),
-    Column("Net bps", 8),
-    Column("Buy at", 9, "<"),
-    Column("Ask", 12),
-    Column("Sell at", 9, "<"),
-    Column("Bid", 12),
-    Column("Gross", 7),
-    Column("Size", 11),
-    Column("Est. profit", 15),
-]
+def arb_columns(venue_width: int) -> list[Column]:
+    """Where to buy and sell, the net edge and the size are never dropped; the gross
+    edge goes first, then the two prices, then the estimated profit."""
+    return [
+        Column("Symbol", 10, "<", min_width=9),
+        Column("Net bps", 7),
+        Column("Buy at", venue_width, "<", min_width=7),
+        Column("Ask", 12, priority=3),
+        Column("Sell at", venue_width, "<", min_width=7),
+        Column("Bid", 12, priority=3),
+        Column("Gross", 7, priority=4),
+        Column("Size", 11, min_width=7),
+        Column(Fit("Est. profit", "Profit"), 15, priority=2, min_width=10),
+    ]
+
+
+ARB_COLUMNS = arb_columns(9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +39,13 @@ class ArbLine:
 @dataclass(frozen=True, slots=True)
 class ArbitrageView:
     lines: tuple[ArbLine, ...]
+    venue_width: int = 9  # the longest venue name, so names are shown whole where there is room
 
     @classmethod
     def build(cls, service, index: analysis.ArbitrageIndex | None, min_net_bps: Decimal | None) -> ArbitrageView:
+        venue_width = max([8] + [len(v) for v in service.venue_names])
         if index is None:
-            return cls(())
+            return cls((), venue_width)
         lines = []
         for opp in index.opportunities(min_net_bps):
             market = service.market(opp.buy_venue, opp.symbol)
@@ -49,7 +57,7 @@ class ArbitrageView:
                     opp.symbol.split("/")[1],
                 )
             )
-        return cls(tuple(lines))
+        return cls(tuple(lines), venue_width)
 
 
 class ArbitragePane(LineTable):
@@ -57,6 +65,8 @@ class ArbitragePane(LineTable):
         super().__init__(ARB_COLUMNS, empty_text="no symbol is listed on two venues with books yet", id=id, classes=classes)
 
     def show(self, view: ArbitrageView) -> None:
+        if self.columns[2].width != view.venue_width:
+            self.columns = arb_columns(view.venue_width)
         rows = []
         for line in view.lines:
             opp = line.opportunity
@@ -70,8 +80,9 @@ class ArbitragePane(LineTable):
                     (opp.sell_venue, ""),
                     (fmt_fixed(opp.sell_price, line.price_places), "linetable--bid"),
                     (fmt_bps(opp.gross_bps), "linetable--dim"),
-                    (fmt_fixed(opp.executable_size, line.size_places) if good else "—", "" if good else "linetable--dim"),
-                    (f"{fmt_compact(opp.est_profit_quote)} {line.quote}" if good else "—",
+                    (Fit(fmt_fixed(opp.executable_size, line.size_places), fmt_compact(opp.executable_size)) if good else "—",
+                     "" if good else "linetable--dim"),
+                    (Fit(f"{fmt_compact(opp.est_profit_quote)} {line.quote}", fmt_compact(opp.est_profit_quote)) if good else "—",
                      "linetable--good" if good else "linetable--dim"),
                 )
             )  # fmt: skip

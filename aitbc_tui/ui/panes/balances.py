@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from aitbc_tui.formatting import fmt_compact, fmt_fixed
-from aitbc_tui.ui.widgets.linetable import Column, LineTable
+from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +46,25 @@ def fmt_balance(value: Decimal, *, compact: bool = False) -> str:
 
 
 class BalancesPane(LineTable):
+    """Every venue keeps its column at every width: names and amounts shorten (100.00k,
+    binanc…) before anything is dropped."""
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__([], empty_text="no balances yet", id=id, classes=classes)
-        self.narrow = False
-
-    def set_narrow(self, narrow: bool) -> None:
-        self.narrow = narrow
-        self.columns = []  # rebuilt for the new width on the next show
 
     def show(self, view: BalancesView) -> None:
-        width = 9 if self.narrow else 13
-        columns = [Column("Asset", 5 if self.narrow else 6, "<")] + [Column(v[:width], width) for v in view.venues]
-        if [c.title for c in self.columns] != [c.title for c in columns]:
+        asset_width = max([5] + [len(row.asset) for row in view.rows])
+        columns = [Column("Asset", asset_width, "<", min_width=5)]
+        columns += [Column(v, max(10, len(v)), min_width=7) for v in view.venues]
+        if self.columns != columns:
             self.columns = columns
         rows = []
         for row in view.rows:
             cells = [(row.asset, "")]
             for free in row.free:
-                cells.append(("—" if free is None else fmt_balance(free, compact=self.narrow), ""))
+                if free is None:
+                    cells.append(("—", "linetable--dim"))
+                else:
+                    cells.append((Fit(fmt_balance(free), fmt_balance(free, compact=True)), ""))
             rows.append(tuple(cells))
         self.set_rows(rows)

@@ -18,12 +18,13 @@ class BookView:
     book: BookSnapshot | None
     market: Market | None
     impact_size: Decimal = Decimal("1")
+    brief: bool = False  # a narrow ladder: short labels under the book
 
     @classmethod
-    def build(cls, service, venue: str | None, symbol: str | None, impact_size: Decimal) -> BookView:
+    def build(cls, service, venue: str | None, symbol: str | None, impact_size: Decimal, *, brief: bool = False) -> BookView:
         if venue is None or symbol is None:
-            return cls(venue, symbol, None, None, impact_size)
-        return cls(venue, symbol, service.book(venue, symbol), service.market(venue, symbol), impact_size)
+            return cls(venue, symbol, None, None, impact_size, brief)
+        return cls(venue, symbol, service.book(venue, symbol), service.market(venue, symbol), impact_size, brief)
 
 
 def impact_text(impact: analysis.PriceImpact) -> str:
@@ -32,7 +33,7 @@ def impact_text(impact: analysis.PriceImpact) -> str:
     return f"{fmt_fixed(impact.impact_bps, 1, grouping=False)} bps"
 
 
-def analysis_lines(book: BookSnapshot, market: Market, size: Decimal) -> list[list[Cell]]:
+def analysis_lines(book: BookSnapshot, market: Market, size: Decimal, *, brief: bool = False) -> list[list[Cell]]:
     result = analysis.analyse_book(book, size)
     label, value = "ladder--label", "ladder--value"
     q = market.quote
@@ -44,6 +45,14 @@ def analysis_lines(book: BookSnapshot, market: Market, size: Decimal) -> list[li
         return f"{fmt_compact(band.bid_quote)}{more}/{fmt_compact(band.ask_quote)}{more}"
 
     ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
+    if brief:  # about 30 cells: the quote currency is in the title, bid/ask order as below
+        return [
+            [(" ±0.5% b/a ", label), (depth(result.depth_half_pct), value)],
+            [(" ±1%   b/a ", label), (depth(result.depth_one_pct), value)],
+            [(" liq. ratio ", label), (ratio, value)],
+            [(f" {size} {market.base} b ", label), (impact_text(result.buy_impact), "ladder--ask"),
+             (" s ", label), (impact_text(result.sell_impact), "ladder--bid")],
+        ]  # fmt: skip
     return [
         [(" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
         [(" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
@@ -61,11 +70,12 @@ class BookPane(BookLadder):
             self.message = "no venue is running: see the health pane"
             self.set_book(None, None, [])
             return
-        title = f"Order book · {view.venue} · {view.symbol}"
+        # A narrow ladder keeps venue and symbol whole in its title.
+        title = f"{view.venue} · {view.symbol}" if view.brief else f"Order book · {view.venue} · {view.symbol}"
         if self.border_title != title:  # setting it (even unchanged) repaints the whole ladder
             self.border_title = title
         if view.book is None or view.market is None:
             self.message = f"waiting for {view.venue} {view.symbol}…"
             self.set_book(None, None, [])
             return
-        self.set_book(view.book, view.market, analysis_lines(view.book, view.market, view.impact_size))
+        self.set_book(view.book, view.market, analysis_lines(view.book, view.market, view.impact_size, brief=view.brief))

@@ -6,21 +6,18 @@ from dataclasses import dataclass
 
 from aitbc_tui.domain import HealthStatus, VenueHealth
 from aitbc_tui.formatting import fmt_age, sparkline
-from aitbc_tui.ui.widgets.linetable import Column, LineTable
+from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 
-HEALTH_COLUMNS_NARROW = [
-    Column("Venue", 9, "<"),
-    Column("Status", 9, "<"),
-    Column("RTT ms", 6),
-    Column("Book", 6),
-]
-HEALTH_COLUMNS = [
-    Column("Venue", 9, "<"),
-    Column("Status", 9, "<"),
-    Column("RTT ms", 7),
-    Column("Book age", 8),
-    Column("RTT history", 16, "<"),
-]
+def health_columns(venue_width: int) -> list[Column]:
+    """Venue, status and RTT always; book age, then the RTT history, go when short of room."""
+    return [
+        Column("Venue", venue_width, "<", min_width=7),
+        Column("Status", 9, "<"),
+        Column(Fit("RTT ms", "RTT"), 6),
+        Column(Fit("Book age", "Book"), 8, priority=1, min_width=6),
+        Column("RTT history", 16, "<", priority=2),
+    ]
+
 
 STATUS_CLASS = {
     HealthStatus.CONNECTED: "linetable--good",
@@ -40,12 +37,12 @@ class HealthView:
 
 class HealthPane(LineTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(HEALTH_COLUMNS, empty_text="starting venues…", id=id, classes=classes)
-
-    def set_narrow(self, narrow: bool) -> None:
-        self.columns = HEALTH_COLUMNS_NARROW if narrow else HEALTH_COLUMNS
+        super().__init__(health_columns(9), empty_text="starting venues…", id=id, classes=classes)
 
     def show(self, view: HealthView) -> None:
+        venue_width = max([9] + [len(h.venue) for h in view.venues])
+        if self.columns[0].width != venue_width:
+            self.columns = health_columns(venue_width)
         rows = []
         for h in view.venues:
             latency = "—" if h.latency_ms is None else f"{h.latency_ms:.1f}"

@@ -22,14 +22,22 @@ class StatusView:
     hints: str = ""
     paused: bool = False  # the panes hold still behind a modal
 
-    def text(self) -> str:
-        clock = datetime.fromtimestamp(self.now, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    def text(self, width: int | None = None) -> str:
+        """The line; in ``width`` cells the date goes first, then the key hints (the
+        footer shows keys too), so mode, venue, symbol and the time stay."""
+        when = datetime.fromtimestamp(self.now, tz=UTC)
         where = f"{self.venue} · {self.symbol}" if self.venue else "no venue"
         extra = "  READ-ONLY" if self.read_only else ""
         if self.locked:
             extra += "  LOCKED"
         paused = " │ panes paused" if self.paused else ""
-        return f" {self.mode.value.upper()} {extra} │ {where} │ {clock}{paused} │ {self.hints}"
+        head = f" {self.mode.value.upper()} {extra} │ {where} │ "
+        full = f"{head}{when.strftime('%Y-%m-%d %H:%M:%S UTC')}{paused} │ {self.hints}"
+        if width is None or len(full) <= width:
+            return full
+        short = f"{head}{when.strftime('%H:%M:%S UTC')}{paused}"
+        hints = f" │ {self.hints}" if self.hints else ""
+        return short + hints if len(short + hints) <= width else short
 
 
 class StatusBar(Static):
@@ -38,9 +46,15 @@ class StatusBar(Static):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self._shown: str | None = None
+        self._view: StatusView | None = None
+
+    def on_resize(self) -> None:
+        if self._view is not None:
+            self.show(self._view)
 
     def show(self, view: StatusView) -> None:
-        text = view.text()
+        self._view = view
+        text = view.text(self.size.width or None)
         if text != self._shown:
             self._shown = text
             self.update(Text(text), layout=False)

@@ -206,6 +206,8 @@ class BookLadder(Widget, can_focus=True):
                 f" mid {fmt_fixed(mid, price_places + 1)}   spread {fmt_fixed(spread, price_places)}"
                 f" ({fmt_fixed(bps, 2, grouping=False)} bps)"
             )
+            if len(mid_text) > width:  # a narrow ladder: the spread in bps only
+                mid_text = f" mid {fmt_fixed(mid, price_places + 1)} · {fmt_fixed(bps, 2, grouping=False)} bps"
         else:
             mid_text = " one side of the book is empty"
         strips.append(self._row([(mid_text, "ladder--mid")], width))

@@ -29,17 +29,34 @@ ELLIPSIS = "…"
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    title: str
+    title: str  # a Fit gives shorter titles for narrow columns
     width: int
     align: str = ">"  # ">" right, "<" left
     priority: int = 0  # 0: always shown; otherwise dropped when short of room, highest first
     min_width: int | None = None  # may shrink down to this (text cut with …) before anything required is cropped
 
 
+class Fit(str):
+    """Cell text with shorter ways to say the same (``Fit("100,000.00", "100.00k")``): a
+    narrow column shows the longest that fits before cutting anything with …. Compares
+    and reads as its full text."""
+
+    shorter: tuple[str, ...]
+
+    def __new__(cls, text: str, *shorter: str) -> Fit:
+        value = super().__new__(cls, text)
+        value.shorter = tuple(s for s in shorter if s != text)
+        return value
+
+
 def fit(text: str, width: int) -> str:
-    """``text`` in at most ``width`` cells, cut with … when it is longer."""
+    """``text`` in at most ``width`` cells: a shorter form (Fit) that fits, else cut with …."""
     if len(text) <= width:
         return text
+    for alternative in getattr(text, "shorter", ()):
+        if len(alternative) <= width:
+            return alternative
+        text = alternative
     if width <= 0:
         return ""
     return text[: width - 1] + ELLIPSIS
@@ -53,17 +70,26 @@ def layout_columns(columns: list[Column], width: int) -> list[tuple[int, int]]:
     def total() -> int:
         return sum(w + 1 for w in shown.values())
 
+    def shrink(optional_only: bool) -> None:
+        while total() > width:
+            slack = [(w - columns[i].min_width, i) for i, w in shown.items()
+                     if columns[i].min_width is not None and w > columns[i].min_width
+                     and (columns[i].priority > 0 or not optional_only)]  # fmt: skip
+            if not slack:
+                return
+            shown[max(slack)[1]] -= 1
+
     while total() > width:
+        # Optional columns shrink (to their min_width) before one of them is dropped.
+        room = sum(columns[i].width - (columns[i].min_width or columns[i].width) for i in shown if columns[i].priority > 0)
+        if total() - room <= width:
+            shrink(optional_only=True)
+            break
         optional = [(columns[i].priority, i) for i in shown if columns[i].priority > 0]
         if not optional:
             break
         del shown[max(optional)[1]]
-    while total() > width:
-        slack = [(w - columns[i].min_width, i) for i, w in shown.items()
-                 if columns[i].min_width is not None and w > columns[i].min_width]  # fmt: skip
-        if not slack:
-            break
-        shown[max(slack)[1]] -= 1
+    shrink(optional_only=False)  # then required ones, text cut with …
     return sorted(shown.items())
 
 
@@ -143,7 +169,8 @@ class LineTable(Widget, can_focus=True):
             self._cache = {k: v for k, v in self._cache.items() if not (isinstance(k, tuple) and k[0] == "footer")}
         self._clamp_offset()
         self._update_more()
-        self.refresh()
+        # A new row count changes the height an auto-height pane asks for.
+        self.refresh(layout=len(rows) != len(old_rows) or len(footer) != len(old_footer))
 
     @property
     def rows(self) -> list[tuple[Cell, ...]]:
@@ -152,9 +179,14 @@ class LineTable(Widget, can_focus=True):
     # ---- scrolling ----------------------------------------------------------------------
 
     @property
+    def footer_shown(self) -> bool:
+        """The footer is a note: shown only while it takes no row's place."""
+        return bool(self._footer) and self.size.height - 1 - len(self._footer) >= max(1, len(self._rows))
+
+    @property
     def visible_rows(self) -> int:
-        """How many rows fit under the header and above the footer."""
-        return max(1, self.size.height - 1 - len(self._footer))
+        """How many rows fit under the header (and above the footer, when it is shown)."""
+        return max(1, self.size.height - 1 - (len(self._footer) if self.footer_shown else 0))
 
     @property
     def offset(self) -> int:
@@ -274,7 +306,7 @@ class LineTable(Widget, can_focus=True):
             key = "empty"
         elif self._rows and 1 <= y < footer_start:
             key = self._offset + y - 1
-        elif 0 <= y - footer_start < len(self._footer):
+        elif self.footer_shown and 0 <= y - footer_start < len(self._footer):
             key = ("footer", y - footer_start)
         else:
             return Strip.blank(width, self._style(""))
