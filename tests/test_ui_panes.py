@@ -77,3 +77,24 @@ def test_arbitrage_columns_drop_by_priority_and_keep_where_to_buy_and_sell():
     assert shown[2] == len("binance-emulator")
     narrow = dict(layout_columns(columns, 46))
     assert fit("binance-emulator", narrow[2]).endswith("…")
+
+
+async def test_clock_ticks_behind_the_help_screen_and_panes_say_paused(tmp_path):
+    from textual.widgets import Static
+
+    from aitbc_tui.ui.screens.help import HelpScreen
+    from tests.apptools import FROZEN_NOW
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        bar = app.query_one("#status-bar", Static)
+        assert "11:06:40" in str(bar.render()) and "paused" not in str(bar.render())
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        app.clock = lambda: FROZEN_NOW + 65  # a minute and five seconds later
+        await wait_until(pilot, lambda: "11:07:45" in str(bar.render()))
+        assert "panes paused" in str(bar.render())
+        await wait_until(pilot, lambda: "11:07:45" in app.export_screenshot())  # on the terminal, not only in the widget
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "paused" not in str(bar.render()))

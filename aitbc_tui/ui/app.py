@@ -390,6 +390,10 @@ class AitbcApp(App[None]):
 
     def _repaint_slow(self, force: bool = False) -> None:
         if self._behind_modal() and not force:
+            try:
+                self._update_status()  # the clock stays live; the panes say they are paused
+            except (NoMatches, IndexError):
+                pass
             return
         try:
             self._paint_health()
@@ -469,6 +473,7 @@ class AitbcApp(App[None]):
             read_only=self.read_only,
             locked=self.mode is Mode.LIVE and not self.trading_armed,
             hints=self._hints(),
+            paused=self._behind_modal(),
         )
         self._pane("#status-bar", StatusBar).show(view)
 
