@@ -128,7 +128,7 @@ class HelpScreen(ModalScreen[None]):
                 for form_id, form_what in FORM_HELP.items():
                     if form_id in form_bindings:
                         rows.append(("  " + self._keys_display(form_keys.get(form_id, [])), form_what, reason))
-        rows.append(("↑ / ↓", "move the selection in the orders pane", None))
+        rows.append(("↑ / ↓", "scroll the focused pane (also PgUp PgDn Home End); orders: move the selection", None))
         if getattr(app, "ENABLE_COMMAND_PALETTE", False):
             palette = getattr(app, "COMMAND_PALETTE_BINDING", "")
             rows.append((self._keys_display([k.strip() for k in palette.split(",") if k.strip()]),
