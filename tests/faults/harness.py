@@ -175,6 +175,8 @@ def _ccxt_venue(rig: Rig) -> Any:
     # ccxt's throttle spaces kraken's private calls ~1-3 s apart; the emulator is not rate
     # limited here, so the throttle would only make each case slow.
     venue._rest.enableRateLimit = False
+    for client in (venue._rest, venue._trade):
+        client.timeout_on_exit = 0  # ccxt's close() sleeps this (for TLS teardown; none here)
     return venue
 
 
