@@ -213,6 +213,8 @@ class AitbcApp(App[None]):
             # The whole screen carries the LIVE marker, in a colour no other mode uses.
             self.screen.add_class("mode-live")
             self.screen.border_title = "LIVE · real money"
+        # The status bar says "panes paused" from the frame a modal opens to the one it closes.
+        self.screen_change_signal.subscribe(self, self._on_screen_change)
         self.service.add_listener(self._service_notice)
         self.service.add_event_listener(self._order_event)
         if self.live_gate is not None:
@@ -229,6 +231,12 @@ class AitbcApp(App[None]):
             self.run_worker(self._start(), name="service-start", exit_on_error=False)
         else:
             self._on_service_ready()
+
+    def _on_screen_change(self, _screen) -> None:
+        try:
+            self._update_status()
+        except (NoMatches, IndexError):  # the last screens going as the app exits
+            pass
 
     async def _start(self) -> None:
         await self.service.start()

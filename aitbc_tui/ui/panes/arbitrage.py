@@ -9,6 +9,7 @@ from aitbc_tui import analysis
 from aitbc_tui.formatting import decimals_of, fmt_bps, fmt_compact, fmt_fixed
 from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 
+
 def arb_columns(venue_width: int) -> list[Column]:
     """Where to buy and sell, the net edge and the size are never dropped; the gross
     edge goes first, then the two prices, then the estimated profit."""

@@ -8,6 +8,7 @@ from aitbc_tui.domain import HealthStatus, VenueHealth
 from aitbc_tui.formatting import fmt_age, sparkline
 from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 
+
 def health_columns(venue_width: int) -> list[Column]:
     """Venue, status and RTT always; book age, then the RTT history, go when short of room."""
     return [
