@@ -54,7 +54,17 @@ def reaches_venue(venue: str, fault: str, method: str) -> bool | None:
     return True
 
 
-XFAIL: dict[tuple[str, str, str], str] = {}
+KILL_SWITCH_REPORT_BUG = (
+    "MarketService.cancel_all: a cancel whose reply is lost (connection closed, timeout, 5xx, "
+    "truncated body) after the venue cancelled the order is reported in CancelReport.failed "
+    "(shown 'NOT cancelled'), although the kill switch's own sweep refresh then finds the order "
+    "canceled and journals it CANCELED; the report should move it to cancelled (or say 'cancelled, "
+    "confirmed by the refresh') instead of telling the operator it is still live"
+)
+XFAIL: dict[tuple[str, str, str], str] = {
+    (venue, fault, "kill_switch"): KILL_SWITCH_REPORT_BUG
+    for venue in VENUES for fault in ("lost_reply", "hold_reply", "http_5xx", "reset_mid_body")
+}
 
 
 def fault_id(venue: str, fault: str) -> str:
@@ -211,7 +221,9 @@ async def case_after_accept(rig: Rig, fault: str) -> None:
 
 async def case_cancel(rig: Rig, fault: str) -> None:
     service = rig.service
-    order = await place_clean(rig)
+    order = await service.place_order(rig.best_buy())
+    rig.fill_at_venue(order.client_order_id, AMOUNT / 2)  # half filled when it is cancelled
+    await service.refresh_account(rig.venue)
     view = next(o for o in service.open_orders() if o.client_order_id == order.client_order_id)
     arm(rig, fault, CANCEL[rig.venue])
     try:
@@ -237,8 +249,9 @@ async def case_cancel(rig: Rig, fault: str) -> None:
         # Reached the venue (aiohttp resends a DELETE whose kept-alive connection closed
         # before any answer: binance's cancel is one).
         assert rig.proxy.saw(*CANCEL[rig.venue]) >= 1
-    assert held.status is OrderStatus.CANCELED
-    assert journal_state(rig, order.client_order_id) is JournalState.CANCELED
+    assert (held.status, held.filled) == (OrderStatus.CANCELED, AMOUNT / 2)
+    entry = rig.journal.order(order.client_order_id)
+    assert (entry.state, entry.filled) == (JournalState.CANCELED, AMOUNT / 2)
     assert_clean(rig)
 
 
@@ -254,6 +267,10 @@ async def case_kill_switch(rig: Rig, fault: str) -> None:
     assert told_cancelled | told_failed == ours and not told_cancelled & told_failed, report
     for coid in told_cancelled:  # never "cancelled" while the venue still holds it open
         assert [o.status for o in rig.venue_has(coid)] == [OrderStatus.CANCELED], coid
+    # Nor "NOT cancelled" for an order the kill switch's own sweep already saw cancelled.
+    known_cancelled = {c for c in told_failed if journal_state(rig, c) is JournalState.CANCELED}
+    assert not known_cancelled, (f"kill switch report lists {known_cancelled} as NOT cancelled; its sweep "
+                                 f"found them cancelled: {report.failed}")  # fmt: skip
     await rig.settle()
     for coid in ours:
         [held] = rig.venue_has(coid)
