@@ -66,7 +66,7 @@ def make_app(
         service,
         clock=(lambda: FROZEN_NOW) if frozen else __import__("time").time,
         theme=theme,
-        impact_size=app_kwargs.pop("impact_size", Decimal("1")),
+        impact_size=app_kwargs.pop("impact_size", Decimal("1")),  # snapshots keep the 1-unit impact line
         **app_kwargs,
     )
     app.world = world  # for tests that need to move the market

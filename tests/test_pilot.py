@@ -278,10 +278,26 @@ async def test_impact_size_per_symbol_from_config(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         ladder = app.query_one(BookLadder)
-        assert any(text.startswith(" impact 0.5 BTC") for text, _ in (cells[0] for cells in ladder._analysis))
+        assert any(text.startswith(" impact 0.5 BTC") for text in ladder.analysis_text)
         await pilot.press("slash", *"eth/usdt", "enter")
         await pilot.pause()
-        assert any(text.startswith(" impact 1 ETH") for text, _ in (cells[0] for cells in ladder._analysis))
+        assert any(text.startswith(" impact 1 ETH") for text in ladder.analysis_text)
+
+
+async def test_impact_by_default_is_for_an_order_worth_10000_usdt(tmp_path):
+    """1 AITBC is worth 0.85 USD: the default impact is for an order of a quote value, the
+    same on every pair, not for one unit of base."""
+    app = make_app(tmp_path, impact_size=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        ladder = app.query_one(BookLadder)
+        await wait_until(pilot, lambda: any(t.startswith(" impact 10,000 USDT: buy ") for t in ladder.analysis_text))
+        line = next(t for t in ladder.analysis_text if t.startswith(" impact"))
+        assert "bps" in line or "fillable" in line, line
+        await pilot.press("slash", *"eth/btc", "enter")  # quoted in BTC: converted through BTC/USDT
+        await wait_until(pilot, lambda: app.symbol == "ETH/BTC")
+        await wait_until(pilot, lambda: any(t.startswith(" impact 10,000 USDT: buy ") and "bps" in t
+                                            for t in ladder.analysis_text))  # fmt: skip
 
 
 async def test_open_order_age_keeps_ticking_without_other_changes(tmp_path):

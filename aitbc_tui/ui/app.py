@@ -87,8 +87,10 @@ class AitbcApp(App[None]):
         mode: Mode = Mode.SANDBOX,
         clock: Callable[[], float] = time.time,
         theme: str | None = None,
-        impact_size: Decimal = Decimal("1"),
+        impact_size: Decimal | None = None,
         impact_sizes: Mapping[str, Decimal] | None = None,
+        impact_value: Decimal = Decimal(10000),
+        impact_value_currency: str = "USDT",
         min_arb_net_bps: Decimal | None = None,
         keymap: dict[str, str] | None = None,
         start_service: bool = True,
@@ -105,6 +107,11 @@ class AitbcApp(App[None]):
         self.clock = clock
         self.impact_size = impact_size
         self.impact_sizes = dict(impact_sizes or {})  # per symbol, from [ui] impact_size
+        # Without a size in base units, impact is measured for an order worth impact_value.
+        self.impact_value = impact_value
+        self.impact_value_currency = impact_value_currency
+        self._rates: dict[str, Decimal] = {}  # asset -> price in impact_value_currency
+        self._rates_at = float("-inf")
         self.min_arb_net_bps = min_arb_net_bps
         self.read_only = read_only
         self.live_gate = live_gate
@@ -307,6 +314,8 @@ class AitbcApp(App[None]):
         self._arb_index = analysis.ArbitrageIndex(self.service.taker_fees())
         for book in self.service.books().values():
             self._arb_index.update(book)
+        self._refresh_rates(force=True)
+        self._cap_arbitrage_by_balances()
         self._repaint(force=True)
         self._repaint_slow(force=True)
         # Everything built so far lives for the session: move it out of the collector's
@@ -393,6 +402,7 @@ class AitbcApp(App[None]):
             self._paint_ladder()
         if force or self.service.orders_version != self._orders_seen:
             self._orders_seen = self.service.orders_version
+            self._cap_arbitrage_by_balances()
             self._paint_orders()
             self._paint_balances()
 
@@ -405,6 +415,7 @@ class AitbcApp(App[None]):
             return
         try:
             self._paint_health()
+            self._refresh_rates()
             self._exclude_unhealthy_venues()
             self._update_status()
             second = int(self.clock())
@@ -431,9 +442,44 @@ class AitbcApp(App[None]):
         self._arb_excluded = excluded
         self._paint_arbitrage()
 
+    RATES_EVERY_S = 5.0
+
+    def _refresh_rates(self, force: bool = False) -> None:
+        """Asset prices in the valuation currency from the venues' mids, for the impact
+        size and the arbitrage profit's equivalent; refreshed every few seconds (a rate
+        that moves 0.1 % does not change which size the impact line is for)."""
+        now = time.monotonic()
+        if not force and now - self._rates_at < self.RATES_EVERY_S:
+            return
+        self._rates_at = now
+        self._rates = analysis.valuation_rates(self.service.books().values(), self.impact_value_currency)
+        if self._arb_index is not None:
+            self._arb_index.set_rates(self._rates, self.impact_value_currency)
+
+    def _cap_arbitrage_by_balances(self) -> None:
+        """Arbitrage sizes are capped by what the operator holds on both legs."""
+        if self._arb_index is None:
+            return
+        for venue in self.service.venue_names:
+            self._arb_index.set_balances(venue, self.service.balances(venue))
+
+    def _impact_size(self) -> Decimal | None:
+        size = self.impact_sizes.get(self.symbol or "", self.impact_size)
+        if size is not None or self.venue is None or self.symbol is None:
+            return size
+        book = self.service.books().get((self.venue, self.symbol))
+        if book is None:
+            return None
+        market = self.service.market(self.venue, self.symbol)
+        return analysis.impact_size_for_value(book, self.impact_value, self._rates, self.impact_value_currency,
+                                              market.lot_size if market is not None else None)  # fmt: skip
+
     def _paint_ladder(self) -> None:
-        view = BookView.build(self.service, self.venue, self.symbol, self.impact_sizes.get(self.symbol, self.impact_size),
-                              brief=self._width_class == "tiny")  # fmt: skip
+        by_value = self.impact_sizes.get(self.symbol or "", self.impact_size) is None
+        places = 0 if self.impact_value == self.impact_value.to_integral_value() else decimals_of(self.impact_value)
+        label = f"{fmt_fixed(self.impact_value, places)} {self.impact_value_currency}" if by_value else ""
+        view = BookView.build(self.service, self.venue, self.symbol, self._impact_size(),
+                              brief=self._width_class == "tiny", impact_label=label)  # fmt: skip
         self._pane("#ladder", BookPane).show(view)
 
     def _paint_arbitrage(self) -> None:

@@ -17,14 +17,17 @@ class BookView:
     symbol: str | None
     book: BookSnapshot | None
     market: Market | None
-    impact_size: Decimal = Decimal("1")
+    impact_size: Decimal | None = Decimal("1")  # None: no size can be worked out (no mid, no rate)
     brief: bool = False  # a narrow ladder: short labels under the book
+    impact_label: str = ""  # what the size is worth, e.g. "10,000 USDT"; "": the size in base
 
     @classmethod
-    def build(cls, service, venue: str | None, symbol: str | None, impact_size: Decimal, *, brief: bool = False) -> BookView:
+    def build(cls, service, venue: str | None, symbol: str | None, impact_size: Decimal | None, *,
+              brief: bool = False, impact_label: str = "") -> BookView:  # fmt: skip
         if venue is None or symbol is None:
-            return cls(venue, symbol, None, None, impact_size, brief)
-        return cls(venue, symbol, service.book(venue, symbol), service.market(venue, symbol), impact_size, brief)
+            return cls(venue, symbol, None, None, impact_size, brief, impact_label)
+        return cls(venue, symbol, service.book(venue, symbol), service.market(venue, symbol), impact_size, brief,
+                   impact_label)  # fmt: skip
 
 
 def impact_text(impact: analysis.PriceImpact) -> str:
@@ -33,10 +36,17 @@ def impact_text(impact: analysis.PriceImpact) -> str:
     return f"{fmt_fixed(impact.impact_bps, 1, grouping=False)} bps"
 
 
-def analysis_lines(book: BookSnapshot, market: Market, size: Decimal, *, brief: bool = False) -> list[list[Cell]]:
-    result = analysis.analyse_book(book, size)
+def analysis_lines(book: BookSnapshot, market: Market, size: Decimal | None, *, brief: bool = False,
+                   impact_label: str = "") -> list[list[Cell]]:  # fmt: skip
+    result = analysis.analyse_book(book, size if size is not None and size > 0 else Decimal(0))
     label, value = "ladder--label", "ladder--value"
     q = market.quote
+    what = impact_label or (f"{size} {market.base}" if size is not None else "")  # a configured size, as written
+    if size is None or size <= 0:
+        buy = "no mid price: one side of the book is empty" if book.mid is None else f"no {q} rate for the size"
+        sell = ""
+    else:
+        buy, sell = impact_text(result.buy_impact), impact_text(result.sell_impact)
 
     def depth(band) -> str:
         if band is None:
@@ -50,15 +60,14 @@ def analysis_lines(book: BookSnapshot, market: Market, size: Decimal, *, brief: 
             [(" ±0.5% b/a ", label), (depth(result.depth_half_pct), value)],
             [(" ±1%   b/a ", label), (depth(result.depth_one_pct), value)],
             [(" liq. ratio ", label), (ratio, value)],
-            [(f" {size} {market.base} b ", label), (impact_text(result.buy_impact), "ladder--ask"),
-             (" s ", label), (impact_text(result.sell_impact), "ladder--bid")],
+            [(f" {what} b ", label), (buy, "ladder--ask"), (" s " if sell else "", label), (sell, "ladder--bid")],
         ]  # fmt: skip
     return [
         [(" depth ±0.5% bid/ask ", label), (depth(result.depth_half_pct), value), (f" {q}", label)],
         [(" depth ±1%   bid/ask ", label), (depth(result.depth_one_pct), value), (f" {q}", label)],
         [(" liquidity ratio (bid/ask ±1%) ", label), (ratio, value)],
-        [(f" impact {size} {market.base}: buy ", label), (impact_text(result.buy_impact), "ladder--ask"),
-         ("  sell ", label), (impact_text(result.sell_impact), "ladder--bid")],
+        [(f" impact {what}: buy ", label), (buy, "ladder--ask"), ("  sell " if sell else "", label),
+         (sell, "ladder--bid")],
     ]  # fmt: skip
 
 
@@ -78,4 +87,5 @@ class BookPane(BookLadder):
             self.message = f"waiting for {view.venue} {view.symbol}…"
             self.set_book(None, None, [])
             return
-        self.set_book(view.book, view.market, analysis_lines(view.book, view.market, view.impact_size, brief=view.brief))
+        self.set_book(view.book, view.market, analysis_lines(view.book, view.market, view.impact_size, brief=view.brief,
+                                                           impact_label=view.impact_label))

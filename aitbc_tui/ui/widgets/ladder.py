@@ -103,6 +103,11 @@ class BookLadder(Widget, can_focus=True):
         self._row_cache = {}
 
     @property
+    def analysis_text(self) -> list[str]:
+        """The lines under the book (depth, liquidity, impact) as plain text."""
+        return ["".join(text for text, _ in cells) for cells in self._analysis]
+
+    @property
     def levels_per_side(self) -> int:
         fixed = 1 + 1 + len(self._analysis)  # column header, mid line, analysis
         return max(1, (self.size.height - fixed) // 2)
