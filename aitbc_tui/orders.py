@@ -203,6 +203,10 @@ class OrderTracker:
     def get(self, coid: str) -> TrackedOrder | None:
         return self._orders.get(coid)
 
+    def ended_order(self, coid: str) -> TrackedOrder | None:
+        """A recently filled or cancelled order (the last 500), else None."""
+        return self._ended.get(coid)
+
     def by_venue_id(self, venue: str, order_id: str) -> TrackedOrder | None:
         coid = self._by_venue_id.get((venue, order_id))
         return self._orders.get(coid) if coid else None

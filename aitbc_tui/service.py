@@ -916,13 +916,30 @@ class MarketService:
         await asyncio.gather(*(one(o) for o in known_open()))
         self.orders_version += 1
 
+        def confirmed_cancelled() -> int:
+            """A cancel whose reply was lost may still have worked: once the refresh has shown
+            the order cancelled, the report says so instead of calling it live."""
+            now, moved = self._clock(), 0
+            for entry in list(failed):
+                order = entry[0]
+                tracked = self.tracker.ended_order(order.client_order_id) if order.client_order_id else None
+                if tracked is not None and tracked.venue == order.venue and tracked.state is TrackState.CANCELED:
+                    failed.remove(entry)
+                    cancelled.append(tracked.view(now))
+                    moved += 1
+            return moved
+
         async def sweep() -> None:
             # Then what the venues hold now (orders placed since the last poll), concurrently.
             await asyncio.gather(*(self._refresh_quietly(s) for s in self._states.values() if s.started))
+            confirmed = confirmed_cancelled()
             before = (len(cancelled), len(failed))
             await asyncio.gather(*(one(o) for o in known_open()))
             self.orders_version += 1
             more, bad = len(cancelled) - before[0], len(failed) - before[1]
+            if not wait_sweep and confirmed:
+                self._emit(f"{by}: {confirmed} order(s) reported NOT cancelled were cancelled after all "
+                           "(their cancel's reply was lost; the account refresh shows them cancelled)")  # fmt: skip
             if not wait_sweep and (more or bad):
                 self._emit(f"{by}: after refreshing the accounts, {more} more order(s) cancelled"
                            + (f", {bad} NOT cancelled" if bad else ""))  # fmt: skip

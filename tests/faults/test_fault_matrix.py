@@ -54,17 +54,7 @@ def reaches_venue(venue: str, fault: str, method: str) -> bool | None:
     return True
 
 
-KILL_SWITCH_REPORT_BUG = (
-    "MarketService.cancel_all: a cancel whose reply is lost (connection closed, timeout, 5xx, "
-    "truncated body) after the venue cancelled the order is reported in CancelReport.failed "
-    "(shown 'NOT cancelled'), although the kill switch's own sweep refresh then finds the order "
-    "canceled and journals it CANCELED; the report should move it to cancelled (or say 'cancelled, "
-    "confirmed by the refresh') instead of telling the operator it is still live"
-)
-XFAIL: dict[tuple[str, str, str], str] = {
-    (venue, fault, "kill_switch"): KILL_SWITCH_REPORT_BUG
-    for venue in VENUES for fault in ("lost_reply", "hold_reply", "http_5xx", "reset_mid_body")
-}
+XFAIL: dict[tuple[str, str, str], str] = {}  # every case holds; a product bug found here is a strict xfail
 
 
 def fault_id(venue: str, fault: str) -> str:
