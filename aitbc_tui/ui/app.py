@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widget import Widget
-from textual.widgets import Footer
+from aitbc_tui.ui.widgets.footer import DeskFooter
 
 from aitbc_tui import analysis
 
@@ -40,6 +40,7 @@ from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.screens.picker import SymbolPicker
 from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, load_themes
+from aitbc_tui.ui.alerting import EventsMixin
 from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
 from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
 from aitbc_tui.ui.panes.book import BookPane, BookView
@@ -57,7 +58,7 @@ SHORT_HEIGHT = 30  # below this many lines, modals use one-line fields (app clas
 TINY_WIDTH = 100  # below this the ladder is narrowest and speaks briefly (screen class "tiny")
 
 
-class AitbcApp(App[None]):
+class AitbcApp(EventsMixin, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "aitbc-tui"
 
@@ -74,6 +75,7 @@ class AitbcApp(App[None]):
         Binding("h", "toggle_history", "History", id="orders.history"),
         Binding("t", "next_theme", "Theme", id="theme.next"),
         Binding("K", "credentials", "Keys", show=False, id="app.credentials"),
+        Binding("e", "events", "Events", show=False, id="events.show"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
@@ -98,6 +100,7 @@ class AitbcApp(App[None]):
         live_gate: str | None = None,
         config: object = None,
         credential_store_factory: Callable | None = None,
+        event_log=None,
     ) -> None:
         """``live_gate``: the word the operator must type before any order action (live
         mode); None: no gate. ``config``: for the credentials screen (venues, ``keys test``)."""
@@ -142,6 +145,7 @@ class AitbcApp(App[None]):
         ui = getattr(config, "ui", None)
         self.bell_on_fill = bool(getattr(ui, "bell", True))
         self.bells = 0  # rung so far (the tests read it)
+        self._init_events(event_log)  # every notice also goes to the event log (`e`)
 
     def on_resize(self, event: events.Resize) -> None:
         """Each pane fits itself to its width (columns dropped by priority); the app
@@ -206,7 +210,7 @@ class AitbcApp(App[None]):
                 yield BalancesPane(id="balances")
                 yield ArbitragePane(id="arb")
                 yield OrdersPane(id="orders")
-        yield Footer()
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         if self._keymap:
@@ -226,6 +230,7 @@ class AitbcApp(App[None]):
         self.service.add_event_listener(self._order_event)
         if self.live_gate is not None:
             self.push_screen(LiveGateScreen(self.live_gate, self._live_venues()), self._live_gate_passed)
+        self._events_mounted()
         for problem in self._theme_problems:
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
         self._update_status()
@@ -369,6 +374,7 @@ class AitbcApp(App[None]):
         for timer in self._repaint_timers:
             timer.stop()
         await self.service.stop()
+        self._events_unmounted()
 
     # ---- repaint (bounded rate, only what changed) ------------------------------------
 
@@ -414,6 +420,7 @@ class AitbcApp(App[None]):
                 pass
             return
         try:
+            self._watch_health_events()
             self._paint_health()
             self._refresh_rates()
             self._exclude_unhealthy_venues()
@@ -728,7 +735,9 @@ class AitbcApp(App[None]):
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:  # fmt: skip
-        """Every toast is plain text: a venue's message or a typed value is never markup."""
+        """Every toast is plain text: a venue's message or a typed value is never markup.
+        Every toast is also an event in the event log (`e`)."""
+        self._record_notice(_plain(message), title, str(severity))
         super().notify(_plain(message) if not markup else message, title=title, severity=severity,
                        timeout=timeout, markup=markup)  # fmt: skip
 
