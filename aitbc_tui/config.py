@@ -61,6 +61,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "orders.history": ("h",),
     "theme.next": ("t",),
     "app.credentials": ("K",),
+    "events.show": ("e",),
     "app.help": ("question_mark",),
     "app.quit": ("q",),
     "focus.next": ("tab",),

@@ -163,6 +163,12 @@ async def test_canary_never_leaves_the_credential_store(emulator_factory, tmp_pa
     outputs = await failing_live_session(store, "emu", emu, tmp_path)
     files = assert_no_canary(outputs, capfd, debug_log, tmp_path)
     assert any(p.suffix == ".vault" for p in files)
+    # The event log got every toast of the session, and no canary (scanned with the other files).
+    from aitbc_tui.events import read_events
+
+    assert any(p.name == "events.sqlite3" for p in files)
+    logged = read_events()
+    assert any(e.kind == "order" for e in logged) and not any(leaks(e.text) for e in logged)
 
 
 def assert_no_canary(outputs: list[str], capfd, debug_log, tmp_path, extra_files: list[Path] = ()) -> list[Path]:

@@ -41,6 +41,7 @@ def test_every_known_action_id_can_be_remapped():
     assert set(ids) == {
         "order.buy", "order.sell", "order.cancel", "order.kill", "venue.next", "venue.previous", "symbol.pick",
         "orders.history", "theme.next", "app.help", "app.credentials", "app.quit", "focus.next", "focus.previous",
+        "events.show",
     }
     # Each to a key nobody else uses: accepted as written.
     table = "".join(f'"{action}" = "f{n}"\n' for n, action in enumerate(ids, start=1))

@@ -32,6 +32,7 @@ ACTION_HELP: dict[str, str] = {
     "orders.history": "open orders / order history",
     "theme.next": "next theme",
     "app.credentials": "credentials: where each venue's keys are stored (masked); set, delete, test",
+    "events.show": "event log: every notice, alert and health change (f severity, g venue filter)",
     "app.help": "this help",
     "app.quit": "quit",
     "focus.next": "next pane",
