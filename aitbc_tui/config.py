@@ -62,6 +62,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "theme.next": ("t",),
     "app.credentials": ("K",),
     "events.show": ("e",),
+    "alerts.new": ("exclamation_mark",),
     "app.help": ("question_mark",),
     "app.quit": ("q",),
     "focus.next": ("tab",),
@@ -136,6 +137,7 @@ class Config:
     risk: RiskConfig = field(default_factory=RiskConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # App.set_keymap
+    alerts: Any = None  # alerts.AlertsConfig from [alerts]; None: no [alerts] table
     notices: tuple[str, ...] = ()  # things the operator should know (aliases, untested venues)
 
     @property
@@ -225,7 +227,7 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 
 # ---- validation ----------------------------------------------------------------------
 
-_TOP_KEYS = ("venues", "risk", "ui", "keys")
+_TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
 _UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value")
@@ -308,14 +310,25 @@ class _Parser:
         risk = self.risk(data.get("risk", {}), names)
         ui = self.ui(data.get("ui", {}))
         keys = self.keys(data.get("keys", {}))
+        alerts = self.alerts(data["alerts"]) if "alerts" in data else None
         return Config(
             path=self.path,
             venues=venues,
             risk=risk,
             ui=ui,
             keys=MappingProxyType(keys),
+            alerts=alerts,
             notices=tuple(self.notices),
         )
+
+    def alerts(self, value: Any):
+        """``[alerts]``: rate limit, channels and ``[[alerts.rules]]`` (see aitbc_tui.alerts)."""
+        from aitbc_tui.alerts import RuleError, parse_alerts
+
+        try:
+            return parse_alerts(self.table(value, "alerts"))
+        except RuleError as exc:
+            raise self.error(exc.key, exc.problem) from None
 
     def venues(self, value: Any) -> tuple[VenueConfig, ...]:
         table = self.table(value, "venues")
