@@ -1,6 +1,6 @@
 """The simulation: matching engines, simulated market, sandbox persistence (no textual, no ccxt)."""
 
-from aitbc_tui.sim.engine import BalancesChanged, BookDelta, MatchingEngine, OrderUpdated
+from aitbc_tui.sim.engine import BalancesChanged, BookDelta, MatchingEngine, OrderUpdated, TradeExecuted
 from aitbc_tui.sim.store import SandboxStore, reset_sandbox, sandbox_path
 from aitbc_tui.sim.world import (
     SandboxAdminError,
@@ -15,6 +15,7 @@ __all__ = [
     "BookDelta",
     "MatchingEngine",
     "OrderUpdated",
+    "TradeExecuted",
     "SandboxAdminError",
     "SandboxStore",
     "SandboxWorld",

@@ -18,6 +18,12 @@ Accounting choices (documented because tests and the UI rely on them):
   emits one BookDelta with absolute sizes of the touched levels (0 = removed).
   ``batch(symbol)`` folds several operations into one BookDelta spanning
   ``first_sequence..last_sequence``.
+- Every match is a public trade (``market_data.Trade``, side = the taker's, ids counting up
+  from 1 per symbol), emitted as a ``TradeExecuted`` event (with both accounts, for marking
+  the operator's own trades) and kept in a bounded per-symbol buffer (``RECENT_TRADES``),
+  together with candles of every timeframe and the 24 h figures (``recent_trades``,
+  ``candles``, ``ticker``). Self-trade prevention cancels instead of trading, so an account
+  never trades with itself.
 """
 
 from __future__ import annotations
@@ -47,9 +53,11 @@ from aitbc_tui.domain import (
     PriceLevel,
     Side,
 )
+from aitbc_tui.market_data import Candle, SymbolMarketData, Ticker24h, Trade
 
 CLOSED_HISTORY = 2000  # closed orders kept in memory per account
 FILL_HISTORY = 2000
+RECENT_TRADES = 1000  # public trades kept per symbol (Binance serves at most 1000 too)
 
 
 # ---- events ---------------------------------------------------------------------
@@ -79,6 +87,17 @@ class BalancesChanged:
 
     account: str
     assets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeExecuted:
+    """One public trade; the accounts and order ids never leave the process."""
+
+    trade: Trade
+    maker_account: str
+    taker_account: str
+    maker_order_id: str
+    taker_order_id: str
 
 
 Listener = Callable[[object], None]
@@ -251,12 +270,19 @@ class MatchingEngine:
         self.quiet_accounts: set[str] = set()
         self.next_order_number = 1
         self.next_priority = 1
+        self._market_data: dict[str, SymbolMarketData] = {}
+        self._trade_accounts: dict[str, deque[tuple[str, str]]] = {}  # symbol -> (maker, taker) per trade
+        self._next_trade_id: dict[str, int] = {}
 
     # ---- setup --------------------------------------------------------------------
 
     def add_market(self, market: Market) -> None:
         self.markets[market.symbol] = market
         self._books.setdefault(market.symbol, _Book())
+        if market.symbol not in self._market_data:
+            self._market_data[market.symbol] = SymbolMarketData(market.symbol, RECENT_TRADES)
+            self._trade_accounts[market.symbol] = deque(maxlen=RECENT_TRADES)
+            self._next_trade_id[market.symbol] = 1
 
     def add_listener(self, callback: Listener) -> None:
         self._listeners.append(callback)
@@ -364,6 +390,40 @@ class MatchingEngine:
 
     def sequence(self, symbol: str) -> int:
         return self._require_book(symbol).sequence
+
+    # ---- public market data ---------------------------------------------------------
+
+    def recent_trades(self, symbol: str, limit: int | None = None, account: str | None = None) -> list[Trade]:
+        """The newest ``limit`` public trades of ``symbol``, oldest first; ``account``'s own
+        (as maker or taker) have ``own=True``."""
+        self._require_book(symbol)
+        trades = self._market_data[symbol].trades
+        accounts = self._trade_accounts[symbol]
+        start = max(0, len(trades) - limit) if limit else 0
+        out = []
+        for index in range(start, len(trades)):
+            trade = trades[index]
+            if account is not None and account in accounts[index]:
+                trade = Trade(trade.symbol, trade.time, trade.price, trade.amount, trade.side, trade.id,
+                              True, trade.venue)  # fmt: skip
+            out.append(trade)
+        return out
+
+    def trade_count(self, symbol: str) -> int:
+        """Trades of ``symbol`` since the engine started (the buffer keeps the newest)."""
+        self._require_book(symbol)
+        return self._market_data[symbol].trade_count
+
+    def candles(self, symbol: str, timeframe: str = "1m", limit: int | None = None,
+                since: float | None = None) -> list[Candle]:  # fmt: skip
+        """OHLCV of ``symbol`` from its trades, oldest first (ValueError: unknown timeframe)."""
+        self._require_book(symbol)
+        return self._market_data[symbol].candles(timeframe, limit, since)
+
+    def ticker(self, symbol: str) -> Ticker24h:
+        """24 h figures from the trades, with the current best bid and ask."""
+        book = self._require_book(symbol)
+        return self._market_data[symbol].ticker(self.clock(), book.bids.best(), book.asks.best(), self.venue)
 
     def _require_book(self, symbol: str) -> _Book:
         book = self._books.get(symbol)
@@ -566,6 +626,7 @@ class MatchingEngine:
             taker_fill = self._trade(market, taker, price, qty, now, is_maker=False)
             maker_fill = self._trade(market, maker, price, qty, now, is_maker=True)
             fills.append(taker_fill)
+            self._public_trade(market.symbol, price, qty, taker, maker, now)
             if maker.account not in self.quiet_accounts:
                 maker_fills.setdefault(maker.id, (maker, []))[1].append(maker_fill)
             if maker.remaining <= 0:
@@ -612,6 +673,16 @@ class MatchingEngine:
                 history = self._fills[account] = deque(maxlen=FILL_HISTORY)
             history.append(fill)
         return fill
+
+    def _public_trade(self, symbol: str, price: Decimal, qty: Decimal, taker: _Order, maker: _Order,
+                      now: float) -> None:  # fmt: skip
+        number = self._next_trade_id[symbol]
+        self._next_trade_id[symbol] = number + 1
+        trade = Trade(symbol, now, price, qty, taker.side, str(number), venue=self.venue)
+        self._market_data[symbol].add(trade)
+        self._trade_accounts[symbol].append((maker.account, taker.account))
+        if self._listeners:
+            self._pending_events.append(TradeExecuted(trade, maker.account, taker.account, maker.id, taker.id))
 
     def _release(self, order: _Order, market: Market, amount: Decimal) -> None:
         if amount <= 0:

@@ -8,9 +8,12 @@ subclasses with operator-readable messages.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from aitbc_tui.domain import Balance, BookSnapshot, Market, Mode, Order, OrderRequest
+from aitbc_tui.domain import Balance, BookSnapshot, FeatureUnavailable, Market, Mode, Order, OrderRequest
+
+if TYPE_CHECKING:
+    from aitbc_tui.market_data import Candle, Ticker24h, Trade
 
 
 @runtime_checkable
@@ -49,3 +52,47 @@ class Venue(Protocol):
 
     async def ping(self) -> float:
         """Round-trip latency in milliseconds of the venue's lightweight request."""
+
+
+# ---- market data (trades, candles, 24 h figures) ------------------------------------------
+#
+# Additive to the protocol above: a venue that serves them has these methods (the sandbox
+# venue does; CcxtVenue through ``venues.ccxt_market_data``). Callers go through the functions
+# below, which raise FeatureUnavailable (a VenueError) for a venue without them, so the
+# Venue protocol's isinstance check keeps passing for venues written before.
+
+
+@runtime_checkable
+class MarketDataVenue(Protocol):
+    name: str
+
+    async def fetch_trades(self, symbol: str, limit: int = 100, since: float | None = None) -> Sequence[Trade]:
+        """The newest ``limit`` public trades (at or after ``since``, epoch seconds), oldest
+        first, the operator's own marked where the venue can tell."""
+
+    async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", limit: int = 100,
+                          since: float | None = None) -> Sequence[Candle]:  # fmt: skip
+        """Candles (``market_data.TIMEFRAMES``), oldest first."""
+
+    async def fetch_tickers(self, symbols: Sequence[str] | None = None) -> Mapping[str, Ticker24h]:
+        """24 h figures per symbol (every listed symbol when ``symbols`` is None)."""
+
+
+def _method(venue: Any, name: str, what: str) -> Any:
+    method = getattr(venue, name, None)
+    if method is None:
+        raise FeatureUnavailable(f"{getattr(venue, 'name', 'this venue')} does not serve {what}")
+    return method
+
+
+async def fetch_trades(venue: Any, symbol: str, limit: int = 100, since: float | None = None) -> Sequence[Trade]:
+    return await _method(venue, "fetch_trades", "public trades")(symbol, limit=limit, since=since)
+
+
+async def fetch_ohlcv(venue: Any, symbol: str, timeframe: str = "1m", limit: int = 100,
+                      since: float | None = None) -> Sequence[Candle]:  # fmt: skip
+    return await _method(venue, "fetch_ohlcv", "candles")(symbol, timeframe=timeframe, limit=limit, since=since)
+
+
+async def fetch_tickers(venue: Any, symbols: Sequence[str] | None = None) -> Mapping[str, Ticker24h]:
+    return await _method(venue, "fetch_tickers", "24 h tickers")(symbols)

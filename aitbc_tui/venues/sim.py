@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
+from collections import deque
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -11,13 +13,15 @@ from pathlib import Path
 from aitbc_tui.domain import (
     Balance,
     BookSnapshot,
+    FeatureUnavailable,
     Market,
     Mode,
     Order,
     OrderRejected,
     OrderRequest,
 )
-from aitbc_tui.sim.engine import BookDelta, OrderUpdated
+from aitbc_tui.market_data import TIMEFRAMES, Candle, Ticker24h, Trade
+from aitbc_tui.sim.engine import RECENT_TRADES, BookDelta, OrderUpdated, TradeExecuted
 from aitbc_tui.sim.specs import OPERATOR
 from aitbc_tui.sim.world import SandboxWorld, open_world
 
@@ -55,6 +59,9 @@ class SimVenue:
         # The operator's order updates as the engine makes them (the sandbox's user stream).
         self._updates: list[tuple[Order, tuple]] = []
         self._updates_ready = asyncio.Event()
+        # Public trades of the symbols someone watches (watch_trades), newest last.
+        self._trade_queues: dict[str, deque[Trade]] = {}
+        self._trade_waiters: dict[str, asyncio.Event] = {}
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -75,6 +82,8 @@ class SimVenue:
             event.set()
         self._waiters.clear()
         self._updates_ready.set()
+        for waiter in self._trade_waiters.values():
+            waiter.set()
         if self.autostart_ticks:
             await self.world.release()
 
@@ -83,6 +92,17 @@ class SimVenue:
             if event.account == self.account:
                 self._updates.append((event.order, event.fills))
                 self._updates_ready.set()
+            return
+        if isinstance(event, TradeExecuted):
+            queue = self._trade_queues.get(event.trade.symbol)
+            if queue is not None:
+                trade = event.trade
+                if self.account in (event.maker_account, event.taker_account):
+                    trade = dataclasses.replace(trade, own=True)
+                queue.append(trade)
+                waiter = self._trade_waiters.get(trade.symbol)
+                if waiter is not None:
+                    waiter.set()
             return
         if isinstance(event, BookDelta):
             waiter = self._waiters.pop(event.symbol, None)
@@ -111,6 +131,56 @@ class SimVenue:
         snapshot = self.engine.book(symbol, depth)
         self._seen[symbol] = snapshot.sequence
         return snapshot
+
+    # ---- public trades, candles, 24 h figures (from the engine's own trades) ---------------
+
+    def _require_symbol(self, symbol: str) -> None:
+        if symbol not in self.engine.markets:
+            raise OrderRejected(f"{self.name} does not list {symbol}")
+
+    async def fetch_trades(self, symbol: str, limit: int = 100, since: float | None = None) -> list[Trade]:
+        """The newest ``limit`` trades (at or after ``since``), oldest first; own ones marked."""
+        self._require_symbol(symbol)
+        await self._network()
+        trades = self.engine.recent_trades(symbol, None if since is not None else limit, account=self.account)
+        if since is not None:
+            trades = [t for t in trades if t.time >= since][:limit]
+        return trades
+
+    async def watch_trades(self, symbol: str) -> list[Trade]:
+        """The trades made since the previous call (the first call waits for the next trade);
+        an empty list once the venue is closed."""
+        self._require_symbol(symbol)
+        queue = self._trade_queues.get(symbol)
+        if queue is None:
+            queue = self._trade_queues[symbol] = deque(maxlen=RECENT_TRADES)
+        while not queue and self._started:
+            waiter = self._trade_waiters.get(symbol)
+            if waiter is None:
+                waiter = self._trade_waiters[symbol] = asyncio.Event()
+            waiter.clear()
+            await waiter.wait()
+        trades = list(queue)
+        queue.clear()
+        return trades
+
+    async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", limit: int = 100,
+                          since: float | None = None) -> list[Candle]:  # fmt: skip
+        """Candles built from the engine's trades, oldest first (buckets without trades omitted)."""
+        self._require_symbol(symbol)
+        if timeframe not in TIMEFRAMES:
+            raise FeatureUnavailable(f"{self.name} has no {timeframe!r} candles; timeframes: {', '.join(TIMEFRAMES)}")
+        await self._network()
+        candles = self.engine.candles(symbol, timeframe, None if since is not None else limit, since)
+        return candles[:limit] if since is not None else candles
+
+    async def fetch_tickers(self, symbols: Sequence[str] | None = None) -> dict[str, Ticker24h]:
+        """24 h figures from the engine's trades (with the current best bid / ask)."""
+        wanted = list(self.engine.markets) if symbols is None else list(symbols)
+        for symbol in wanted:
+            self._require_symbol(symbol)
+        await self._network()
+        return {symbol: self.engine.ticker(symbol) for symbol in wanted}
 
     # ---- account -----------------------------------------------------------------------
 
