@@ -32,6 +32,7 @@ from aitbc_tui.venues.ccxt_venue import (
     market_from_ccxt,
     readable_error,
 )
+from aitbc_tui.venues.quirks import DEFAULT_QUIRKS, quirks
 
 API = "http://127.0.0.1:8901"
 WS = "ws://127.0.0.1:8901"
@@ -97,6 +98,39 @@ async def test_fast_load_markets_options():
         other = CcxtVenue(venue_config(exchange))
         assert other._rest.has["fetchCurrencies"] is False
         await other.close()
+
+
+# ---- quirks: per-exchange facts as one table ----------------------------------------------
+
+
+def test_quirks_exact_family_and_default():
+    binance, binanceus, other = quirks("binance"), quirks("binanceus"), quirks("bitstamp")
+    assert binance.book_limits[0] == 5 and binance.client_id_fetch_param == "origClientOrderId"
+    # binanceus shares the family's stream path, window and weight header, not binance's own lane
+    assert binanceus.ws_spot_stream_path and binanceus.validity_window_s == 10.0 and binanceus.weight_header
+    assert binanceus.order_lane == other.order_lane == DEFAULT_QUIRKS.order_lane
+    assert quirks("coinbaseexchange").needs_passphrase and quirks("coinbase").client_id_param == "client_order_id"
+    assert quirks("coinbaseinternational").book_limits is None and other.book_limits == ()
+    assert quirks("kraken").ws_private_host == "ws-auth." and not quirks("krakenfutures").ws_private_host
+    with pytest.raises(AttributeError):
+        binance.validity_window_s = 1.0  # frozen
+
+
+@pytest.mark.parametrize("exchange", ["binance", "binanceus", "kraken", "coinbase", "coinbaseexchange", "sim",
+                                      "bitstamp", "Binance"])
+def test_quirks_validity_window_agrees_with_the_tracker(exchange):
+    from aitbc_tui.orders import validity_window_s
+
+    assert quirks(exchange).validity_window_s == validity_window_s(exchange)
+
+
+async def test_rest_depth_limit_follows_the_table():
+    sizes = {}
+    for exchange in ("binance", "kraken", "coinbase"):
+        venue = CcxtVenue(venue_config(exchange))
+        sizes[exchange] = [venue._rest_depth_limit(d) for d in (3, 20, 21, 9999)]
+        await venue.close()
+    assert sizes == {"binance": [5, 20, 50, 5000], "kraken": [3, 20, 21, 9999], "coinbase": [None] * 4}
 
 
 # ---- modes ---------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """A real exchange through ccxt: REST via ``ccxt.async_support``, books via ``ccxt.pro``.
 
 ccxt is imported lazily (inside methods) so importing this module stays cheap. Money
-crosses the ccxt edge here: every float ccxt hands back becomes ``Decimal(str(x))``.
+crosses the ccxt edge in ``ccxt_convert``: every float ccxt hands back becomes ``Decimal``.
+
+Converters from ccxt's structures live in ``ccxt_convert``, per-exchange facts in
+``quirks``, the paper venue in ``paper`` (all re-exported here for old importers).
 
 Modes: ``paper`` uses only the public feed (no keys; ``PaperVenue`` fills orders
 locally), ``testnet`` switches ccxt to the venue's test network, ``live`` trades with
@@ -13,18 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from contextvars import ContextVar
-from typing import Any, TypeVar
 from dataclasses import replace
+from decimal import InvalidOperation
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from aitbc_tui.config import ConfigError, VenueConfig
-from aitbc_tui.venues.quirks import TokenBucket, lane_limit, order_options
 from aitbc_tui.domain import (
     ZERO,
     Balance,
@@ -40,42 +42,26 @@ from aitbc_tui.domain import (
     OrderStatus,
     OrderType,
     Side,
-    TimeInForce,
     VenueError,
     VenueUnavailable,
 )
+from aitbc_tui.venues.ccxt_convert import (  # noqa: F401 - re-exported for importers of this module
+    DECIMAL_PLACES,
+    SIGNIFICANT_DIGITS,
+    TICK_SIZE,
+    _is_clock_skew,
+    book_from_ccxt,
+    market_from_ccxt,
+    order_from_ccxt,
+    readable_error,
+    to_decimal,
+)
+from aitbc_tui.venues.paper import PaperVenue  # noqa: F401 - re-exported
+from aitbc_tui.venues.quirks import TokenBucket, quirks
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# ccxt's precisionMode constants (ccxt.base.decimal_to_precision), copied to avoid the import.
-DECIMAL_PLACES = 2
-SIGNIFICANT_DIGITS = 3
-TICK_SIZE = 4
-
-# What ping() requests, per exchange, for the health pane.
-_PROBE_PATHS = {
-    ("binance", "fetch_time"): "GET /api/v3/time",
-    ("kraken", "fetch_time"): "GET /0/public/Time",
-    ("coinbase", "fetch_time"): "GET /v2/time",
-    ("coinbaseexchange", "fetch_time"): "GET /time",
-}
-
-# Options that keep load_markets to one or two requests (see DESIGN: ccxt facts).
-_FAST_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {
-        "fetchMarkets": {"types": ["spot"]},
-        "fetchCurrencies": False,
-        "fetchMargins": False,
-        # We ask for all open orders at once on purpose (one call instead of one per symbol).
-        "warnOnFetchOpenOrdersWithoutSymbol": False,
-        "fetchOpenOrders": {"warnWithoutSymbol": False},
-    },
-}
-# Exchanges whose has['fetchCurrencies'] we switch off: currencies are not needed
-# and cost extra requests (kraken /Assets, coinbase /v2/currencies and exchange-rates).
-_NO_CURRENCIES = frozenset({"kraken", "coinbase", "coinbaseexchange"})
 
 DEFAULT_STALE_AFTER_S = 15.0  # no book update for this long: rebuild the websocket client
 DEFAULT_POLL_INTERVAL_S = 1.0  # REST book polling cadence when there is no websocket
@@ -85,213 +71,8 @@ _HTTP_TIMES_MS: ContextVar[list[float] | None] = ContextVar("aitbc_http_times_ms
 MAX_RESYNCS_IN_A_ROW = 3  # sequence gaps on one watch before it counts as a feed failure
 
 
-BINANCE_WEIGHT_PER_MINUTE = 6000
-
-
 def _hms(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(epoch)) + " UTC"
-
-
-# ---- edge conversions ---------------------------------------------------------------
-
-
-def to_decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
-    """A ccxt number (float, int or string) as Decimal, via its shortest repr."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, Decimal):
-        return value
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return default
-    return number if number.is_finite() else default
-
-
-def _precision_step(value: Any, precision_mode: int) -> Decimal | None:
-    if value is None:
-        return None
-    if precision_mode == TICK_SIZE:
-        return to_decimal(value)
-    # DECIMAL_PLACES (and, approximately, SIGNIFICANT_DIGITS): a count of digits.
-    try:
-        return Decimal(1).scaleb(-int(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def market_from_ccxt(m: Mapping[str, Any], precision_mode: int, fees: Mapping[str, Any] | None = None) -> Market:
-    """A ccxt market structure as a domain Market."""
-    precision = m.get("precision") or {}
-    limits = m.get("limits") or {}
-    tick = _precision_step(precision.get("price"), precision_mode) or Decimal("0.00000001")
-    lot = _precision_step(precision.get("amount"), precision_mode) or Decimal("0.00000001")
-    trading = (fees or {}).get("trading") or {}
-    maker = to_decimal(m.get("maker"), None)
-    taker = to_decimal(m.get("taker"), None)
-    return Market(
-        symbol=m["symbol"],
-        base=m["base"],
-        quote=m["quote"],
-        tick_size=tick,
-        lot_size=lot,
-        min_amount=to_decimal((limits.get("amount") or {}).get("min"), None) or lot,
-        min_notional=to_decimal((limits.get("cost") or {}).get("min"), ZERO) or ZERO,
-        maker_fee=maker if maker is not None else to_decimal(trading.get("maker"), ZERO),
-        taker_fee=taker if taker is not None else to_decimal(trading.get("taker"), ZERO),
-    )
-
-
-_STATUS = {
-    "open": OrderStatus.OPEN,
-    "closed": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELED,
-    "cancelled": OrderStatus.CANCELED,
-    "expired": OrderStatus.CANCELED,
-    "rejected": OrderStatus.REJECTED,
-}
-
-
-def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | None = None) -> Order:
-    """A ccxt order structure as a domain Order; ``request`` fills what a terse ack omits."""
-    now = time.time()
-    amount = to_decimal(o.get("amount")) or (request.amount if request else ZERO)
-    filled = to_decimal(o.get("filled"), ZERO) or ZERO
-    status = _STATUS.get(str(o.get("status") or "").lower())
-    if status is None:
-        status = OrderStatus.OPEN if request is not None else OrderStatus.UNKNOWN
-    if status is OrderStatus.CANCELED and amount and filled >= amount:
-        status = OrderStatus.FILLED
-    fee = ZERO
-    fee_currency = ""
-    fees = [f for f in (o.get("fees") or []) if f] or ([o["fee"]] if o.get("fee") else [])
-    for f in fees:
-        cost = to_decimal(f.get("cost"), ZERO) or ZERO
-        if cost:
-            fee += cost
-            fee_currency = fee_currency or (f.get("currency") or "")
-    side_value = o.get("side") or (request.side.value if request else "buy")
-    type_value = str(o.get("type") or (request.type.value if request else "limit")).lower()
-    order_type = OrderType.MARKET if type_value == "market" else OrderType.LIMIT
-    price = to_decimal(o.get("price"))
-    if price is None and request is not None:
-        price = request.price
-    if order_type is OrderType.MARKET and status is not OrderStatus.FILLED and price == ZERO:
-        price = None
-    created = o.get("timestamp")
-    updated = o.get("lastUpdateTimestamp") or o.get("lastTradeTimestamp") or created
-    return Order(
-        venue=venue,
-        id=str(o.get("id") or ""),
-        client_order_id=str(o.get("clientOrderId") or (request.client_order_id if request else "") or ""),
-        symbol=str(o.get("symbol") or (request.symbol if request else "")),
-        side=Side(str(side_value).lower()),
-        type=order_type,
-        price=price,
-        amount=amount,
-        filled=filled,
-        status=status,
-        created_at=created / 1000 if created else now,
-        updated_at=updated / 1000 if updated else now,
-        average_price=to_decimal(o.get("average")),
-        fee=fee,
-        fee_currency=fee_currency,
-        message=str(o.get("status") or "") if status is OrderStatus.REJECTED else "",
-        time_in_force=_TIF.get(str(o.get("timeInForce") or "").upper(), request.time_in_force if request else TimeInForce.GTC),
-        post_only=bool(o.get("postOnly")) or bool(request and request.post_only),
-        last_fill_at=(o["lastTradeTimestamp"] / 1000) if o.get("lastTradeTimestamp") else None,
-    )
-
-
-_TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK, "PO": TimeInForce.GTC}
-
-
-def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, sequence: int) -> BookSnapshot:
-    """ccxt's unified book as a checked BookSnapshot; a level that is not two finite numbers
-    (a string, None, 1e400, NaN) or a book no market can have raises ``BadData``."""
-    from aitbc_tui.sanitize import BadData, check_book, plain_text
-
-    def _short_repr(value: Any) -> str:
-        return plain_text(repr(value), 40)
-
-    def number(value: Any, where: str) -> Decimal:
-        # ccxt's unified levels are floats or ints (NaN and inf are left to check_book);
-        # a string, None or a bool is not a market.
-        if type(value) is float:
-            return Decimal(repr(value))
-        if type(value) is int:
-            return Decimal(value)
-        raise BadData(f"{where} is {_short_repr(value)}, not a number", venue=venue, symbol=symbol)
-
-    def levels(side: Any, name: str) -> tuple[tuple[Decimal, Decimal], ...]:
-        if not isinstance(side, Sequence) or isinstance(side, (str, bytes)):
-            raise BadData(f"{name}s are {_short_repr(side)}, not a list of levels", venue=venue, symbol=symbol)
-        out = []
-        for index, level in enumerate(side[:depth], 1):
-            if not isinstance(level, Sequence) or isinstance(level, (str, bytes)) or len(level) < 2:
-                raise BadData(f"{name} {index} is {_short_repr(level)}, not [price, size]",
-                              venue=venue, symbol=symbol)
-            out.append((number(level[0], f"{name} {index} price"), number(level[1], f"{name} {index} size")))
-        return tuple(out)
-
-    timestamp = ob.get("timestamp")
-    nonce = ob.get("nonce")
-    if type(timestamp) not in (int, float) or not 0 < timestamp < 1e14:
-        timestamp = None
-    return check_book(BookSnapshot(
-        venue=venue,
-        symbol=symbol,
-        bids=levels(ob.get("bids") or (), "bid"),
-        asks=levels(ob.get("asks") or (), "ask"),
-        timestamp=timestamp / 1000 if timestamp else time.time(),
-        sequence=int(nonce) if isinstance(nonce, int) else sequence,
-    ))
-
-
-def _is_clock_skew(text: str) -> bool:
-    """Binance -1021 (timestamp outside recvWindow or ahead of the server), which ccxt
-    raises as InvalidNonce, like Kraken's unrelated 'EAPI:Invalid nonce'."""
-    lowered = text.lower()
-    return "-1021" in lowered or "recvwindow" in lowered or "ahead of the server" in lowered
-
-
-def readable_error(venue: str, exchange_id: str, text: str) -> str:
-    """ccxt's ``binance {"code":-2010,"msg":"..."}`` as ``binance: ... (code -2010)``."""
-    body = text.strip()
-    for prefix in (exchange_id + " ", venue + " "):
-        if body.startswith(prefix):
-            body = body[len(prefix) :].strip()
-            break
-    code: Any = None
-    message = body
-    start = body.find("{")
-    if start >= 0:
-        try:
-            data = json.loads(body[start:])
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            inner = data.get("error_response") if isinstance(data.get("error_response"), dict) else data
-            code = inner.get("code", inner.get("error_code"))
-            parts: list[str] = []
-            for field in ("msg", "message", "error_description", "preview_failure_reason", "failure_reason"):
-                value = inner.get(field)
-                if isinstance(value, str) and value and value not in parts:
-                    parts.append(value)
-            error = inner.get("error")
-            if isinstance(error, list):
-                parts.extend(str(e) for e in error if e)
-            elif isinstance(error, str) and error and not parts:
-                parts.append(error)
-            if parts:
-                prefix = body[:start].strip()
-                message = "; ".join(parts)
-                if prefix and not prefix.startswith(("GET", "POST", "DELETE", "PUT")):
-                    message = f"{prefix} {message}"
-    text = f"{venue}: {message}"
-    if code not in (None, "", 0):
-        text += f" (code {code})"
-    return text
 
 
 class RedactingLogger:
@@ -403,13 +184,14 @@ def redirect_urls(api: Any, api_url: str | None, ws_url: str | None, exchange_id
     if scheme in ("ws", "wss") and ws_url:
         new = _replace_base(api, ws_url)
         host = urlsplit(api).hostname or ""
-        if exchange_id.startswith("binance") and host.startswith("stream.") and "/stream" not in new:
+        facts = quirks(exchange_id)
+        if facts.ws_spot_stream_path and host.startswith("stream.") and "/stream" not in new:
             parts = urlsplit(new)
             new = urlunsplit((parts.scheme, parts.netloc, "/stream" + parts.path, parts.query, parts.fragment))
-        if exchange_id == "kraken" and host.startswith("ws-auth."):
-            # Kraken's private websocket is another host: keep it apart on the one ws_url (/auth/v2).
+        if facts.ws_private_host and host.startswith(facts.ws_private_host):
+            # A private websocket on another host: kept apart on the one ws_url (kraken: /auth/v2).
             parts = urlsplit(_replace_base(api, ws_url.split("://", 1)[0] + "://" + urlsplit(ws_url).netloc))
-            new = urlunsplit((parts.scheme, parts.netloc, "/auth" + parts.path, parts.query, parts.fragment))
+            new = urlunsplit((parts.scheme, parts.netloc, facts.ws_private_path + parts.path, parts.query, parts.fragment))
         return new
     return api
 
@@ -449,7 +231,8 @@ class CcxtVenue:
         self._pro_has_book: bool | None = None
         self._rest: Any = None
         self._trade: Any = None  # the order lane: its own client, never behind polling
-        self._lane = TokenBucket(lane_limit(config.exchange))
+        self.quirks = quirks(config.exchange)
+        self._lane = TokenBucket(self.quirks.order_lane)
         self._nonce_last = 0
         self.rate_limited_until: float | None = None  # epoch s: a 429's window
         self.banned_until: float | None = None  # epoch s: a 418's (IP ban) window
@@ -479,7 +262,7 @@ class CcxtVenue:
         self.probe = self._probe_text()
         # Orders travel in their own lane: a second client without ccxt's throttle (whose
         # queue holds book and account polls), limited by the venue's own order limits
-        # (quirks.ORDER_LANE). Both clients share one nonce sequence (kraken needs it
+        # (quirks: order_lane). Both clients share one nonce sequence (kraken needs it
         # strictly increasing per key).
         if credentials is not None and self.mode is not Mode.PAPER:
             self._trade = self._new_exchange(pro=False)
@@ -502,10 +285,10 @@ class CcxtVenue:
             raise ConfigError(
                 None, f"venues.{self.name}.exchange", f"{self.exchange_id!r} has no {'websocket' if pro else 'REST'} client in ccxt"
             )
-        options = {"maxRetriesOnFailure": 0, **_FAST_OPTIONS.get(self.exchange_id, {})}
+        options = {"maxRetriesOnFailure": 0, **copy.deepcopy(dict(self.quirks.ccxt_options))}
         exchange = cls({"enableRateLimit": True, "timeout": self._timeout_ms, "options": options})
         exchange.options["maxRetriesOnFailure"] = 0  # never retry: a create must not be sent twice
-        if self.exchange_id in _NO_CURRENCIES:
+        if not self.quirks.fetch_currencies:
             exchange.has["fetchCurrencies"] = False
         if self.mode is Mode.TESTNET:
             try:
@@ -542,12 +325,13 @@ class CcxtVenue:
 
     def supports(self, option: str) -> bool:
         """Whether the venue takes ``option`` (gtc, ioc, fok, post_only) on spot orders."""
-        return option in order_options(self.exchange_id)
+        return option in self.quirks.order_options
 
     def _probe_text(self) -> str:
-        method = "fetch_time" if self._rest.has.get("fetchTime") else "fetch_status"
-        path = _PROBE_PATHS.get((self.exchange_id, method))
-        return f"{method} ({path})" if path else method
+        if not self._rest.has.get("fetchTime"):
+            return "fetch_status"
+        path = self.quirks.probe_path
+        return f"fetch_time ({path})" if path else "fetch_time"
 
     @property
     def account_interval_s(self) -> float:
@@ -557,10 +341,11 @@ class CcxtVenue:
         rate_limit_s = float(getattr(self._rest, "rateLimit", 50) or 50) / 1000
         interval = max(1.0, 10 * rate_limit_s)
         # Binance reports the IP weight used this minute: slow down before a 429 happens.
+        header, budget = self.quirks.weight_header, self.quirks.weight_per_minute
         headers = getattr(self._rest, "last_response_headers", None) or {}
-        used = next((v for k, v in dict(headers).items() if str(k).lower() == "x-mbx-used-weight-1m"), None)
+        used = next((v for k, v in dict(headers).items() if header and str(k).lower() == header), None)
         try:
-            share = float(used) / BINANCE_WEIGHT_PER_MINUTE if used is not None else 0.0
+            share = float(used) / budget if used is not None else 0.0
         except ValueError:
             share = 0.0
         if share > 0.9:
@@ -599,7 +384,7 @@ class CcxtVenue:
         if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended):
             return VenueError(
                 f"{message} — authentication failed: check the API key, secret"
-                f"{' and passphrase' if self.exchange_id == 'coinbaseexchange' else ''}, their permissions and the clock"
+                f"{' and passphrase' if self.quirks.needs_passphrase else ''}, their permissions and the clock"
             )
         if isinstance(exc, ccxt.NotSupported):
             return FeatureUnavailable(message)
@@ -882,12 +667,11 @@ class CcxtVenue:
         return book_from_ccxt(self.name, symbol, ob, depth, self._sequence)
 
     def _rest_depth_limit(self, depth: int) -> int | None:
-        if self.exchange_id == "binance":
-            # Binance accepts these limits only; the smallest covering the depth costs least weight.
-            return next((n for n in (5, 10, 20, 50, 100, 500, 1000, 5000) if n >= depth), 5000)
-        if self.exchange_id.startswith("coinbase"):
-            return None
-        return depth
+        limits = self.quirks.book_limits
+        if limits is None or not limits:
+            return None if limits is None else depth
+        # The venue accepts these limits only; the smallest covering the depth costs least (weight).
+        return next((n for n in limits if n >= depth), limits[-1])
 
     # ---- account
 
@@ -945,18 +729,14 @@ class CcxtVenue:
         import ccxt
 
         async def lookup() -> dict | None:
-            if self.exchange_id == "binance":
+            by_param = self.quirks.client_id_fetch_param
+            if by_param:  # the venue looks an order up by client id itself (id unused then)
                 try:
-                    return await self._rest.fetch_order("", symbol, {"origClientOrderId": client_order_id})
-                except ccxt.OrderNotFound:
-                    return None
-            if self.exchange_id == "coinbaseexchange":
-                try:
-                    return await self._rest.fetch_order(None, symbol, {"clientOrderId": client_order_id})
+                    return await self._rest.fetch_order(None, symbol, {by_param: client_order_id})
                 except ccxt.OrderNotFound:
                     return None
             # kraken filters open/closed orders by cl_ord_id; others are filtered here.
-            params = {"clientOrderId": client_order_id} if self.exchange_id == "kraken" else {}
+            params = {"clientOrderId": client_order_id} if self.quirks.client_id_list_filter else {}
             for method, feature in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
                 if not self._rest.has.get(feature):
                     continue
@@ -1004,9 +784,8 @@ class CcxtVenue:
     def _client_id_params(self, client_order_id: str) -> dict[str, Any]:
         if not client_order_id:
             return {}
-        if self.exchange_id == "coinbase":
-            return {"client_order_id": client_order_id}  # ccxt drops the unified clientOrderId here
-        return {"clientOrderId": client_order_id}  # binance newClientOrderId, kraken cl_ord_id, ...
+        # binance newClientOrderId, kraken cl_ord_id; coinbase: ccxt drops the unified clientOrderId
+        return {self.quirks.client_id_param: client_order_id}
 
     def _order_params(self, request: OrderRequest) -> dict[str, Any]:
         params = self._client_id_params(request.client_order_id)
@@ -1030,7 +809,7 @@ class CcxtVenue:
             raise OrderRejected(f"{self.name}: a limit order needs a price greater than 0")
         params = self._order_params(request)
         price: Any = str(request.price) if request.price is not None else None
-        if request.type is OrderType.MARKET and request.side is Side.BUY and self.exchange_id == "coinbase":
+        if request.type is OrderType.MARKET and request.side is Side.BUY and self.quirks.market_buy_needs_price:
             # Coinbase buys by quote amount: ccxt needs a price to turn the base amount into cost.
             book = self._last_book.get(request.symbol)
             if book is None or book.best_ask is None:
@@ -1159,269 +938,3 @@ class CcxtVenue:
             _HTTP_TIMES_MS.reset(token)
         return times[-1] if times else (time.perf_counter() - started) * 1000
 
-
-# ---- paper trading -------------------------------------------------------------------
-
-PAPER_QUOTE_BALANCE = Decimal("100000")
-PAPER_BASE_VALUE = Decimal("10000")  # each base asset starts worth about this much quote
-# Same starting balances as the sandbox operator, where the asset is known there.
-PAPER_KNOWN_BASE = {"BTC": Decimal("2"), "ETH": Decimal("30")}
-
-
-class PaperVenue:
-    """A real venue's public feed with orders filled locally against its live book.
-
-    Market data (markets, books, ping) comes from the wrapped ``CcxtVenue``; orders,
-    balances and history live in memory here and are lost on exit. Taker fills walk the
-    opposite side of the newest book; a resting limit fills as maker (at its own price)
-    when a later book crosses it, for at most the size shown at crossing levels.
-    """
-
-    def __init__(self, inner: CcxtVenue, *, balances: Mapping[str, Decimal] | None = None) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.exchange_id = inner.exchange_id  # client order ids in the venue's format
-        self.read_only = inner.config.read_only
-        self.mode = Mode.PAPER
-        self.probe = inner.probe
-        self._free: dict[str, Decimal] = dict(balances or {})
-        self._used: dict[str, Decimal] = {}
-        self._funded = balances is not None
-        self._open: dict[str, Order] = {}
-        self._closed: list[Order] = []
-        self._reserved: dict[str, tuple[str, Decimal]] = {}  # order id -> (asset, amount)
-        self._next_id = 0
-        self._markets: dict[str, Market] = {}
-
-    def __repr__(self) -> str:
-        return f"PaperVenue(name={self.name!r}, exchange={self.inner.exchange_id!r})"
-
-    async def start(self) -> None:
-        await self.inner.start()
-        await self.load_markets()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    async def load_markets(self) -> Mapping[str, Market]:
-        self._markets = dict(await self.inner.load_markets())
-        return dict(self._markets)
-
-    async def watch_order_book(self, symbol: str, depth: int) -> BookSnapshot:
-        snapshot = await self.inner.watch_order_book(symbol, depth)
-        self._fill_resting(snapshot)
-        return snapshot
-
-    async def ping(self) -> float:
-        return await self.inner.ping()
-
-    # ---- balances
-
-    async def _fund(self) -> None:
-        """Start like the sandbox: 100,000 of each quote asset and a few of each base asset."""
-        if self._funded:
-            return
-        markets = self._markets or dict(await self.inner.load_markets())
-        for market in markets.values():
-            self._free.setdefault(market.quote, PAPER_QUOTE_BALANCE)
-        for market in markets.values():
-            if market.base in self._free:
-                continue
-            amount = PAPER_KNOWN_BASE.get(market.base)
-            if amount is None:
-                book = self.inner.last_book(market.symbol)
-                if book is None:
-                    try:
-                        book = await self.inner._poll_rest(market.symbol, 5, respect_cadence=False)
-                    except VenueError:
-                        book = None
-                mid = book.mid if book is not None else None
-                amount = (PAPER_BASE_VALUE / mid).quantize(market.lot_size) if mid else ZERO
-            self._free[market.base] = amount
-        self._funded = True
-
-    async def fetch_balances(self) -> Mapping[str, Balance]:
-        await self._fund()
-        assets = set(self._free) | set(self._used)
-        return {
-            a: Balance(asset=a, free=self._free.get(a, ZERO), used=self._used.get(a, ZERO)) for a in sorted(assets)
-        }
-
-    def _move(self, asset: str, free_delta: Decimal, used_delta: Decimal = ZERO) -> None:
-        self._free[asset] = self._free.get(asset, ZERO) + free_delta
-        self._used[asset] = self._used.get(asset, ZERO) + used_delta
-
-    # ---- orders
-
-    async def fetch_open_orders(self) -> Sequence[Order]:
-        return list(self._open.values())
-
-    async def fetch_closed_orders(self, limit: int = 100) -> Sequence[Order]:
-        return list(reversed(self._closed[-limit:]))
-
-    async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
-        for order in list(self._open.values()) + list(reversed(self._closed)):
-            if order.client_order_id == client_order_id and order.symbol == symbol:
-                return order
-        return None
-
-    async def place_order(self, request: OrderRequest) -> Order:
-        await self._fund()
-        market = self._markets.get(request.symbol)
-        if market is None:
-            raise OrderRejected(f"{self.name}: {request.symbol} is not a configured symbol")
-        if request.amount <= 0 or not request.amount.is_finite():
-            raise OrderRejected(f"{self.name}: amount must be greater than 0")
-        if request.amount < market.min_amount:
-            raise OrderRejected(f"{self.name}: amount {request.amount} is below the minimum {market.min_amount}")
-        if request.type is OrderType.LIMIT and (request.price is None or request.price <= 0):
-            raise OrderRejected(f"{self.name}: a limit order needs a price greater than 0")
-        if request.client_order_id and any(o.client_order_id == request.client_order_id for o in self._open.values()):
-            raise OrderRejected(f"{self.name}: client order id {request.client_order_id!r} is already in use")
-        book = self.inner.last_book(request.symbol)
-        if book is None or time.time() - book.timestamp > 30:
-            book = await self.inner._poll_rest(request.symbol, 50, respect_cadence=False)
-        reference = request.price if request.type is OrderType.LIMIT else (
-            book.best_ask if request.side is Side.BUY else book.best_bid
-        )
-        if reference is None:
-            raise OrderRejected(f"{self.name}: the {request.symbol} book is empty; cannot price a market order")
-        if market.min_notional and reference * request.amount < market.min_notional:
-            raise OrderRejected(
-                f"{self.name}: order value {reference * request.amount} is below the minimum {market.min_notional} {market.quote}"
-            )
-        limit = request.price if request.type is OrderType.LIMIT else None
-        levels = book.asks if request.side is Side.BUY else book.bids
-        tif = request.time_in_force
-        if request.post_only:
-            best = levels[0][0] if levels else None
-            if best is not None and (limit >= best if request.side is Side.BUY else limit <= best):
-                raise OrderRejected(f"{self.name}: post-only {request.side.value} at {limit} would take liquidity (paper)")
-        fills = self._walk(levels, request.side, request.amount, limit)
-        taker_qty = sum((q for _, q in fills), ZERO)
-        if tif is TimeInForce.FOK and taker_qty < request.amount:
-            fills, taker_qty = [], ZERO  # fill or kill: all now, or nothing
-        taker_cost = sum((p * q for p, q in fills), ZERO)
-        taker_fee = taker_cost * market.taker_fee
-        # Only a GTC limit rests; an IOC or FOK remainder expires, as at the venue.
-        rest_qty = request.amount - taker_qty if request.type is OrderType.LIMIT and tif is TimeInForce.GTC else ZERO
-        # Funds check before anything moves.
-        if request.side is Side.BUY:
-            needed = taker_cost + taker_fee
-            if rest_qty:
-                needed += request.price * rest_qty * (1 + max(market.maker_fee, market.taker_fee))
-            if needed > self._free.get(market.quote, ZERO):
-                raise InsufficientFunds(
-                    f"{self.name}: needs {needed.normalize():f} {market.quote}, "
-                    f"{self._free.get(market.quote, ZERO).normalize():f} free (paper)"
-                )
-        elif request.amount > self._free.get(market.base, ZERO):
-            raise InsufficientFunds(
-                f"{self.name}: needs {request.amount} {market.base}, {self._free.get(market.base, ZERO)} free (paper)"
-            )
-        self._next_id += 1
-        order_id = f"paper-{self._next_id}"
-        now = time.time()
-        if request.side is Side.BUY:
-            self._move(market.quote, -(taker_cost + taker_fee))
-            self._move(market.base, taker_qty)
-        else:
-            self._move(market.base, -taker_qty)
-            self._move(market.quote, taker_cost - taker_fee)
-        if rest_qty > 0:
-            status = OrderStatus.OPEN
-        elif taker_qty >= request.amount:
-            status = OrderStatus.FILLED
-        else:
-            status = OrderStatus.CANCELED  # a market order larger than the visible book
-        order = Order(
-            venue=self.name, id=order_id, client_order_id=request.client_order_id, symbol=request.symbol,
-            side=request.side, type=request.type, price=request.price, amount=request.amount, filled=taker_qty,
-            status=status, created_at=now, updated_at=now,
-            average_price=(taker_cost / taker_qty) if taker_qty else None,
-            fee=taker_fee, fee_currency=market.quote if taker_fee else "",
-            message=("" if status is not OrderStatus.CANCELED
-                     else f"unfilled remainder expired: {tif.value.upper()}" if tif is not TimeInForce.GTC
-                     else "not enough liquidity in the book: rest expired"),
-            time_in_force=tif, post_only=request.post_only, last_fill_at=now if taker_qty else None,
-            liquidity="taker" if taker_qty else "",
-        )
-        if status is OrderStatus.OPEN:
-            if request.side is Side.BUY:
-                reserve = (request.price * rest_qty * (1 + max(market.maker_fee, market.taker_fee)), market.quote)
-            else:
-                reserve = (rest_qty, market.base)
-            self._reserved[order_id] = (reserve[1], reserve[0])
-            self._move(reserve[1], -reserve[0], reserve[0])
-            self._open[order_id] = order
-        else:
-            self._closed.append(order)
-        return order
-
-    @staticmethod
-    def _walk(levels: Sequence[tuple[Decimal, Decimal]], side: Side, amount: Decimal, limit: Decimal | None) -> list[tuple[Decimal, Decimal]]:
-        fills = []
-        left = amount
-        for price, size in levels:
-            if left <= 0:
-                break
-            if limit is not None and (price > limit if side is Side.BUY else price < limit):
-                break
-            qty = min(left, size)
-            fills.append((price, qty))
-            left -= qty
-        return fills
-
-    def _fill_resting(self, book: BookSnapshot) -> None:
-        from dataclasses import replace
-
-        for order_id, order in list(self._open.items()):
-            if order.symbol != book.symbol or order.price is None:
-                continue
-            market = self._markets.get(order.symbol)
-            if market is None:
-                continue
-            levels = book.asks if order.side is Side.BUY else book.bids
-            available = sum((q for p, q in self._walk(levels, order.side, order.remaining, order.price)), ZERO)
-            if available <= 0:
-                continue
-            qty = min(available, order.remaining)
-            cost = order.price * qty
-            fee = cost * market.maker_fee
-            asset, reserved = self._reserved[order_id]
-            if order.side is Side.BUY:
-                release = min(reserved, cost * (1 + max(market.maker_fee, market.taker_fee)))
-                self._move(market.quote, release - cost - fee, -release)
-                self._move(market.base, qty)
-            else:
-                release = qty
-                self._move(market.base, ZERO, -qty)
-                self._move(market.quote, cost - fee)
-            self._reserved[order_id] = (asset, reserved - release)
-            filled = order.filled + qty
-            average = ((order.average_price or ZERO) * order.filled + cost) / filled
-            order = replace(
-                order, filled=filled, average_price=average, fee=order.fee + fee, fee_currency=market.quote,
-                updated_at=time.time(), status=OrderStatus.FILLED if filled >= order.amount else OrderStatus.OPEN,
-            )
-            if order.status is OrderStatus.FILLED:
-                self._close(order_id, order)
-            else:
-                self._open[order_id] = order
-
-    def _close(self, order_id: str, order: Order) -> None:
-        self._open.pop(order_id, None)
-        asset, left = self._reserved.pop(order_id, ("", ZERO))
-        if asset and left:
-            self._move(asset, left, -left)
-        self._closed.append(order)
-
-    async def cancel_order(self, order_id: str, symbol: str) -> Order:
-        from dataclasses import replace
-
-        order = self._open.get(order_id)
-        if order is None:
-            raise OrderNotFound(f"{self.name}: no open paper order {order_id}")
-        order = replace(order, status=OrderStatus.CANCELED, updated_at=time.time())
-        self._close(order_id, order)
-        return order

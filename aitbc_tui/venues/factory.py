@@ -58,7 +58,8 @@ def _keys_for(venue: VenueConfig, store: Any, config: Config) -> Any:
 
 def build_ccxt_venue(venue: VenueConfig, config: Config, credentials: Any = None, **venue_options: Any) -> Venue:
     """One configured venue: ``credentials`` is a Credentials (or None for public data only)."""
-    from aitbc_tui.venues.ccxt_venue import CcxtVenue, PaperVenue
+    from aitbc_tui.venues.ccxt_venue import CcxtVenue
+    from aitbc_tui.venues.paper import PaperVenue
 
     try:
         inner = CcxtVenue(venue, credentials=credentials if venue.mode is not Mode.PAPER else None, **venue_options)

@@ -1,9 +1,11 @@
-"""Per-exchange facts the order path needs, kept as data (freqtrade keeps ``_ft_has``
-tables per exchange the same way) instead of branches through the client.
+"""Per-exchange facts, kept as data (freqtrade keeps an ``_ft_has`` table per exchange the
+same way) instead of branches through the client: one frozen ``ExchangeQuirks`` per
+exchange id, a family entry for ids that share a prefix (``binanceus`` streams like
+``binance``), and a default for every other exchange. ``quirks(exchange_id)`` looks it up.
 
-``ORDER_LANE``: the venue's own limit on order actions (create / cancel), which our
-order lane enforces itself so it never waits in ccxt's throttle behind market-data and
-account polling:
+Order lane (``order_lane``): the venue's own limit on order actions (create / cancel),
+which our order lane enforces itself so it never waits in ccxt's throttle behind
+market-data and account polling:
 - binance: 50 orders per 10 s per account (and one IP weight budget of 6,000 a minute,
   of which an order costs 1): a burst of 50, refilled at 5 a second;
 - kraken: the trading-engine counter, per pair: threshold 60 (starter tier), decaying 1
@@ -12,7 +14,7 @@ account polling:
 - coinbase: 30 private requests a second;
 - any other exchange: 10 a second.
 
-``TIME_IN_FORCE``: which of GTC / IOC / FOK and post-only the venue supports on spot.
+``order_options``: which of GTC / IOC / FOK and post-only the venue supports on spot.
 
 Nothing here imports textual or ccxt.
 """
@@ -21,7 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,31 +36,128 @@ class LaneLimit:
     per_symbol: bool = False  # kraken's counter is per pair
 
 
-ORDER_LANE: dict[str, LaneLimit] = {
-    "binance": LaneLimit(burst=50, per_second=5),
-    "kraken": LaneLimit(burst=60, per_second=1, per_symbol=True),
-    "coinbase": LaneLimit(burst=30, per_second=30),
-    "coinbaseexchange": LaneLimit(burst=15, per_second=15),
-}
 DEFAULT_LANE = LaneLimit(burst=10, per_second=10)
-
-# Spot order options each venue offers through ccxt (post-only is a flag on a GTC limit).
-TIME_IN_FORCE: dict[str, frozenset[str]] = {
-    "binance": frozenset({"gtc", "ioc", "fok", "post_only"}),
-    "kraken": frozenset({"gtc", "ioc", "post_only"}),  # spot has no fill-or-kill
-    "coinbase": frozenset({"gtc", "ioc", "fok", "post_only"}),
-    "coinbaseexchange": frozenset({"gtc", "ioc", "fok", "post_only"}),
-    "sim": frozenset({"gtc", "ioc", "fok", "post_only"}),
-}
+ALL_ORDER_OPTIONS = frozenset({"gtc", "ioc", "fok", "post_only"})  # post-only: a flag on a GTC limit
 DEFAULT_TIME_IN_FORCE = frozenset({"gtc", "ioc", "post_only"})
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangeQuirks:
+    """What one exchange does differently through ccxt 4.5.90; the defaults are the common case."""
+
+    order_lane: LaneLimit = DEFAULT_LANE
+    order_options: frozenset[str] = DEFAULT_TIME_IN_FORCE
+    # The request behind fetch_time, named in the health pane ("" : the method alone).
+    probe_path: str = ""
+    # ccxt options that keep load_markets to one or two requests (DESIGN: ccxt facts).
+    ccxt_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # False: has['fetchCurrencies'] switched off; currencies cost requests we do not need.
+    fetch_currencies: bool = True
+    # REST book depth: () sends the depth asked, None sends no limit, a tuple the smallest
+    # of its sizes that covers the depth (the only ones the venue accepts).
+    book_limits: tuple[int, ...] | None = ()
+    # Response header with the IP weight used this minute, and the minute's budget.
+    weight_header: str = ""
+    weight_per_minute: int = 0
+    # Websocket URL redirection: binance resolves spot symbols only on a path with /stream;
+    # kraken's private websocket is another host (ws-auth.), kept apart under this path.
+    ws_spot_stream_path: bool = False
+    ws_private_host: str = ""
+    ws_private_path: str = ""
+    # How long after sending an order can still appear at the venue (s): binance refuses
+    # a request once its recvWindow (ccxt: 10 s) has passed; others have none: a minute.
+    validity_window_s: float = 60.0
+    # Client order ids: the create parameter (coinbase drops the unified clientOrderId),
+    # the fetch_order parameter that looks one up (none: open/closed lists searched), and
+    # whether those lists take the id as a filter (kraken: cl_ord_id).
+    client_id_param: str = "clientOrderId"
+    client_id_fetch_param: str = ""
+    client_id_list_filter: bool = False
+    market_buy_needs_price: bool = False  # coinbase buys by quote amount: ccxt prices it
+    needs_passphrase: bool = False  # named in the authentication-failed hint
+
+
+DEFAULT_QUIRKS = ExchangeQuirks()
+
+# Shared by every exchange id with the prefix (binanceus, krakenfutures, coinbaseinternational).
+FAMILY_QUIRKS: dict[str, ExchangeQuirks] = {
+    "binance": ExchangeQuirks(
+        validity_window_s=10.0, ws_spot_stream_path=True,
+        weight_header="x-mbx-used-weight-1m", weight_per_minute=6000,
+    ),
+    "kraken": ExchangeQuirks(validity_window_s=60.0),
+    "coinbase": ExchangeQuirks(book_limits=None, validity_window_s=60.0),
+    "sim": ExchangeQuirks(validity_window_s=0.0),  # in process: nothing is ever in flight
+}
+
+EXCHANGE_QUIRKS: dict[str, ExchangeQuirks] = {
+    "binance": replace(
+        FAMILY_QUIRKS["binance"],
+        order_lane=LaneLimit(burst=50, per_second=5),
+        order_options=ALL_ORDER_OPTIONS,
+        probe_path="GET /api/v3/time",
+        ccxt_options=MappingProxyType({
+            "fetchMarkets": {"types": ["spot"]},
+            "fetchCurrencies": False,
+            "fetchMargins": False,
+            # We ask for all open orders at once on purpose (one call instead of one per symbol).
+            "warnOnFetchOpenOrdersWithoutSymbol": False,
+            "fetchOpenOrders": {"warnWithoutSymbol": False},
+        }),
+        book_limits=(5, 10, 20, 50, 100, 500, 1000, 5000),
+        client_id_fetch_param="origClientOrderId",
+    ),
+    "kraken": replace(
+        FAMILY_QUIRKS["kraken"],
+        order_lane=LaneLimit(burst=60, per_second=1, per_symbol=True),
+        order_options=frozenset({"gtc", "ioc", "post_only"}),  # spot has no fill-or-kill
+        probe_path="GET /0/public/Time",
+        fetch_currencies=False,  # /Assets
+        ws_private_host="ws-auth.",
+        ws_private_path="/auth",
+        client_id_list_filter=True,
+    ),
+    "coinbase": replace(
+        FAMILY_QUIRKS["coinbase"],
+        order_lane=LaneLimit(burst=30, per_second=30),
+        order_options=ALL_ORDER_OPTIONS,
+        probe_path="GET /v2/time",
+        fetch_currencies=False,  # /v2/currencies and exchange-rates
+        client_id_param="client_order_id",
+        market_buy_needs_price=True,
+    ),
+    "coinbaseexchange": replace(
+        FAMILY_QUIRKS["coinbase"],
+        order_lane=LaneLimit(burst=15, per_second=15),
+        order_options=ALL_ORDER_OPTIONS,
+        probe_path="GET /time",
+        fetch_currencies=False,
+        client_id_fetch_param="clientOrderId",
+        needs_passphrase=True,
+    ),
+    "sim": replace(FAMILY_QUIRKS["sim"], order_options=ALL_ORDER_OPTIONS),
+}
+
+
+def quirks(exchange_id: str) -> ExchangeQuirks:
+    """The exchange's own entry, else its family's (by prefix), else the default."""
+    exact = EXCHANGE_QUIRKS.get(exchange_id)
+    if exact is not None:
+        return exact
+    lowered = exchange_id.lower()
+    return next((q for prefix, q in FAMILY_QUIRKS.items() if lowered.startswith(prefix)), DEFAULT_QUIRKS)
+
+
 def lane_limit(exchange_id: str) -> LaneLimit:
-    return ORDER_LANE.get(exchange_id, DEFAULT_LANE)
+    return quirks(exchange_id).order_lane
 
 
 def order_options(exchange_id: str) -> frozenset[str]:
-    return TIME_IN_FORCE.get(exchange_id, DEFAULT_TIME_IN_FORCE)
+    return quirks(exchange_id).order_options
+
+
+def validity_window_s(exchange_id: str) -> float:
+    return quirks(exchange_id).validity_window_s
 
 
 class TokenBucket:
