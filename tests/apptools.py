@@ -1,10 +1,13 @@
 """Building the dashboard for Pilot and snapshot tests: the real app, the real service,
 the real sandbox venues; a paused, seeded world and a frozen clock where determinism
-matters."""
+matters. Also the one condition wait every test uses: ``wait_until``."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import random
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +16,51 @@ from aitbc_tui.ui.app import AitbcApp
 from aitbc_tui.venues.sim import SimVenue, create_sandbox_venues
 
 FROZEN_NOW = 1_795_000_000.0  # 2026-11-17 09:46:40 UTC
+
+# CI is a busy 2-core machine: a wait that normally takes 50 ms may take seconds there.
+# The timeout only bounds a failing test; a passing one returns as soon as its condition holds.
+DEFAULT_TIMEOUT_S = 15.0
+
+
+def _describe(condition: Callable[[], object]) -> str:
+    """The source text of a condition (a lambda's line), for the failure message."""
+    try:
+        return " ".join(inspect.getsource(condition).split())
+    except (OSError, TypeError):
+        return getattr(condition, "__qualname__", repr(condition))
+
+
+async def wait_until(
+    pilot_or_condition,
+    condition: Callable[[], object] | None = None,
+    /,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    what: str | Callable[[], str] | None = None,
+    interval: float = 0.02,
+) -> None:
+    """Poll until ``condition()`` is true; fail after ``timeout`` seconds saying what was awaited.
+
+    ``wait_until(pilot, condition)`` lets the app process messages between polls
+    (``pilot.pause``); ``wait_until(condition)`` polls with ``asyncio.sleep`` (no app).
+    ``what`` names the awaited state in the failure message (default: the condition's source);
+    a callable ``what`` is called at the failure, so it can show the state that was there.
+    The deadline is wall-clock (the event loop's time), not a count of polls.
+    """
+    if condition is None:
+        pilot, condition = None, pilot_or_condition
+    else:
+        pilot = pilot_or_condition
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            said = what() if callable(what) else what
+            raise AssertionError(f"waited {timeout:g} s for: {said or _describe(condition)}")
+        if pilot is not None:
+            await pilot.pause(interval)
+        else:
+            await asyncio.sleep(interval)
 
 
 class SteadyPingSimVenue(SimVenue):
@@ -73,22 +121,25 @@ def make_app(
     return app
 
 
-async def wait_ready(pilot, timeout: float = 5.0) -> None:
-    """Wait (without sleeping blindly) until every venue's books and balances arrived."""
+def dashboard_has_data(app: AitbcApp) -> bool:
+    """Every venue's books, balances and latency arrived, and the selected book exists."""
+    service = app.service
+    return (
+        app.venue is not None
+        and service.book(app.venue, app.symbol) is not None
+        and all(service.balances(v) for v in service.venue_names)
+        and len(service.books()) == sum(len(service.markets(v)) for v in service.venue_names)
+        and all(h.latency_ms is not None for h in service.health())
+    )
+
+
+async def wait_ready(pilot, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Wait (without sleeping blindly) until every venue's books and balances arrived, then
+    paint every pane once so a test (or a snapshot) sees them at once."""
     app = pilot.app
-    loop_time = 0.0
-    while loop_time < timeout:
-        service = app.service
-        if app.venue is not None and service.book(app.venue, app.symbol) is not None and all(
-            service.balances(v) for v in service.venue_names
-        ) and len(service.books()) == sum(len(service.markets(v)) for v in service.venue_names) and all(
-            h.latency_ms is not None for h in service.health()
-        ):
-            await pilot.pause()
-            app._repaint(force=True)
-            app._repaint_slow()
-            await pilot.pause()
-            return
-        await pilot.pause(0.02)
-        loop_time += 0.02
-    raise AssertionError("the dashboard did not get its data in time")
+    await wait_until(pilot, lambda: dashboard_has_data(app), timeout=timeout,
+                     what="the dashboard's books, balances and latencies")  # fmt: skip
+    await pilot.pause()
+    app._repaint(force=True)  # private: AitbcApp has no public "paint now" (app.py is not ours to edit)
+    app._repaint_slow()
+    await pilot.pause()

@@ -9,12 +9,11 @@ Import the fixtures into a test module (pytest finds fixtures in the module name
   unless given) and stops every one it started at teardown.
 - ``ccxt_client(emu, pro=False, **config)``: async context manager yielding a real ccxt
   (``ccxt.async_support`` or ``ccxt.pro``) client pointed at ``emu``, closed on exit.
-- ``wait_for(predicate, timeout)``: poll until true, without fixed sleeps.
+- ``wait_for(predicate, timeout)``: ``tests.apptools.wait_until`` under its older name.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from aitbc_tui.emulator import RunningEmulator, start_emulator
+from tests.apptools import DEFAULT_TIMEOUT_S, wait_until
 
 TEST_API_KEY = "test-key"
 
@@ -56,13 +56,9 @@ async def ccxt_client(emu: RunningEmulator, pro: bool = False, **config: Any) ->
         await exchange.close()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        await asyncio.sleep(interval)
+async def wait_for(predicate: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.02) -> None:
+    """``wait_until(predicate)``, kept for the emulator tests that import this name."""
+    await wait_until(predicate, timeout=timeout, interval=interval)
 
 
 @pytest.fixture

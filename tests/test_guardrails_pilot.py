@@ -3,9 +3,6 @@ sessions and venues, UNKNOWN orders blocking a resend, and the credentials scree
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-import pytest
 from textual.widgets import DataTable, Input, Static
 
 from aitbc_tui.cli import main
@@ -16,19 +13,10 @@ from aitbc_tui.ui.screens.confirm import ConfirmScreen
 from aitbc_tui.ui.screens.credentials import CredentialsScreen
 from aitbc_tui.ui.screens.live_gate import LiveGateScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
-from tests.apptools import make_app, wait_ready
+from tests.apptools import make_app, wait_ready, wait_until
 
 SIZE = (160, 45)
 WORD = "LIVE binance"
-
-
-async def wait_until(pilot, condition, timeout=5.0):
-    waited = 0.0
-    while not condition():
-        if waited > timeout:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-        waited += 0.02
 
 
 def notices(app) -> list[str]:
@@ -142,10 +130,9 @@ async def test_unknown_order_is_shown_and_blocks_a_resend_on_that_venue(tmp_path
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await wait_until(pilot, lambda: bool(app.service.unknown_orders()))
-        await pilot.pause()
-        app._repaint(force=True)
         table = app.query_one("#orders", DataTable)
-        assert table.row_count == 1 and "UNKNOWN" in str(table.get_row_at(0)[7])
+        await wait_until(pilot, lambda: table.row_count == 1 and "UNKNOWN" in str(table.get_row_at(0)[7]),
+                         what="the orders pane showing the order as UNKNOWN")  # fmt: skip
         assert any("UNKNOWN" in m for m in notices(app))
         [entry] = journal.orders()
         assert entry.state is JournalState.UNKNOWN

@@ -15,18 +15,9 @@ from aitbc_tui.journal import EventKind, Journal, JournalState
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
-from tests.apptools import make_app, wait_ready
+from tests.apptools import make_app, wait_ready, wait_until
 
 SIZE = (160, 45)
-
-
-async def wait_until(pilot, condition, timeout=10.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 def rows(app) -> list[list[str]]:
@@ -118,10 +109,13 @@ async def test_a_resting_order_that_fills_is_toasted_rung_and_in_the_history(tmp
         engine = app.world.engine("binance")
         engine.set_unlimited("someone")
         engine.place("someone", "BTC/USDT", Side.SELL, OrderType.MARKET, D("5"))
-        try:
-            await wait_until(pilot, lambda: any(t.startswith("binance: filled") for t in toasts(app)), timeout=3)
-        except AssertionError:
-            raise AssertionError((toasts(app), [(t.coid, t.state, t.filled) for t in app.service.tracker.tracked()], engine.open_orders("operator")))
+        await wait_until(
+            pilot,
+            lambda: any(t.startswith("binance: filled") for t in toasts(app)),
+            what=lambda: f"a 'binance: filled' toast; toasts {toasts(app)}, tracked "
+            f"{[(t.coid, t.state, t.filled) for t in app.service.tracker.tracked()]}, "
+            f"resting {engine.open_orders('operator')}",
+        )
         toast = next(t for t in toasts(app) if t.startswith("binance: filled"))
         fee = bid * D("0.01") * D("0.001")  # binance sandbox maker fee 0.1 %
         assert "buy 0.01 BTC/USDT at" in toast and "(maker)" in toast and "USDT" in toast

@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from aitbc_tui.domain import TimeInForce, OrderStatus, OrderType, Side
+from aitbc_tui.domain import OrderStatus, OrderType, Side, TimeInForce
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 from aitbc_tui.ui.screens.help import HelpScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.widgets.ladder import BookLadder
 from aitbc_tui.ui.widgets.linetable import LineTable
-from tests.apptools import make_app, wait_ready
+from tests.apptools import make_app, wait_ready, wait_until
 
 SIZE = (160, 45)
 
@@ -22,13 +22,14 @@ def venue_of(app, name="binance"):
     return app.service.venue(name)
 
 
-async def wait_until(pilot, condition, timeout=5.0):
-    waited = 0.0
-    while not condition():
-        if waited > timeout:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-        waited += 0.02
+def palette_offers(app, title: str) -> bool:
+    """The command palette is open and lists a command called ``title``."""
+    from textual.command import CommandList, CommandPalette
+
+    if not isinstance(app.screen, CommandPalette):
+        return False
+    options = app.screen.query_one(CommandList)
+    return any(title in str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
 
 
 async def place_by_keyboard(pilot, side_key: str, amount: str, *, market: bool = False) -> None:
@@ -245,7 +246,7 @@ async def test_every_action_is_in_the_command_palette(tmp_path):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"kill switch")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_offers(app, "Kill switch"), what="the palette offering 'Kill switch'")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
@@ -254,23 +255,22 @@ async def test_every_action_is_in_the_command_palette(tmp_path):
 async def test_dashboard_holds_still_behind_the_form_which_shows_the_live_top_of_book(tmp_path):
     app = make_app(tmp_path, frozen=False)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_ready(pilot, timeout=3.0)
+        await wait_ready(pilot)
         await pilot.press("b")
         await wait_until(pilot, lambda: isinstance(app.screen, OrderForm))
         ladder = app.screen_stack[0].query_one(BookLadder)
-        shown = ladder._snapshot.sequence
+        shown = ladder.snapshot.sequence
         market_line = app.screen.query_one("#form-market", Static)
         first = str(market_line.render())
         assert first.startswith("bid ")
         live = app.service.book("binance", "BTC/USDT").sequence
-        await wait_until(pilot, lambda: app.service.book("binance", "BTC/USDT").sequence > live + 3, timeout=3.0)
-        await pilot.pause(0.3)
-        # One consistent picture behind the modal, not half-updated rows ...
-        assert ladder._snapshot.sequence == shown
-        # ... while the form itself follows the market.
-        await wait_until(pilot, lambda: str(market_line.render()) != first, timeout=8.0)
+        await wait_until(pilot, lambda: app.service.book("binance", "BTC/USDT").sequence > live + 3)
+        # The form follows the market (so snapshots are reaching the screens) ...
+        await wait_until(pilot, lambda: str(market_line.render()) != first, what="the form's top of book moving")
+        # ... while the dashboard behind it holds one consistent picture, not half-updated rows.
+        assert ladder.snapshot.sequence == shown
         await pilot.press("escape")
-        await wait_until(pilot, lambda: ladder._snapshot.sequence > shown, timeout=2.0)
+        await wait_until(pilot, lambda: ladder.snapshot.sequence > shown, what="the ladder moving again")
 
 
 async def test_impact_size_per_symbol_from_config(tmp_path):
@@ -310,5 +310,5 @@ async def test_open_order_age_keeps_ticking_without_other_changes(tmp_path):
         table = app.query_one("#orders", DataTable)
         assert str(table.get_row_at(0)[8]) == "<1s"
         app.clock = lambda: FROZEN_NOW + 125  # two minutes later, nothing else changed
-        await wait_until(pilot, lambda: str(table.get_row_at(0)[8]) == "2m", timeout=2.0)
+        await wait_until(pilot, lambda: str(table.get_row_at(0)[8]) == "2m", what="the age column ticking to 2m")
         assert table.row_count == 1

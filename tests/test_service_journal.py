@@ -4,8 +4,8 @@ and risk limits refused before anything is journaled or sent."""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal as D
+from types import MappingProxyType
 
 import pytest
 
@@ -14,7 +14,7 @@ from aitbc_tui.domain import OrderRejected, OrderRequest, OrderStatus, OrderType
 from aitbc_tui.journal import EventKind, Journal, JournalState
 from aitbc_tui.service import MarketService
 from aitbc_tui.venues.sim import SimVenue, create_sandbox_venues
-from types import MappingProxyType
+from tests.apptools import wait_until
 
 FROZEN = 1_700_000_000.0
 
@@ -72,19 +72,8 @@ def limit_buy(service, amount="0.01", **kw) -> OrderRequest:
 
 async def started(service):
     await service.start()
-    for _ in range(100):
-        if service.book("binance", "BTC/USDT") is not None:
-            return service
-        await asyncio.sleep(0.01)
-    raise AssertionError("no book")
-
-
-async def wait_until(predicate, timeout=5.0):
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met")
+    await wait_until(lambda: service.book("binance", "BTC/USDT") is not None, what="binance's first book")
+    return service
 
 
 async def test_intent_is_journaled_before_the_send_with_a_client_order_id(world, tmp_path):
@@ -264,8 +253,8 @@ async def test_kraken_dead_man_switch_is_rearmed_while_running_and_fires_when_it
         book = emu.engine.book("BTC/USDT", 1)
         price = (book.best_bid * D("0.9")).quantize(D("0.1"))
         await venue.place_order(OrderRequest("k", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("0.01"), price, "dms-1"))
-        await asyncio.sleep(4.5)  # re-armed every timeout / 3 = 4 s
-        assert venue.dead_man_armed_until > first
+        # re-armed every timeout / 3 = 4 s
+        await wait_until(lambda: venue.dead_man_armed_until > first, what="the dead man's switch re-armed")
         assert len(emu.engine.open_orders(emu.ctx.account)) == 1
         # Disarm-free stop: the dashboard quits, the switch fires after its timeout.
         timer = emu.ctx.state["kraken_dead_man"][emu.ctx.account]
@@ -278,11 +267,7 @@ async def test_kraken_dead_man_switch_is_rearmed_while_running_and_fires_when_it
         await client._rest.load_markets()
         await client._rest.cancel_all_orders_after(1000)
         await client.close()
-        for _ in range(300):
-            if not emu.engine.open_orders(emu.ctx.account):
-                break
-            await asyncio.sleep(0.01)
-        assert emu.engine.open_orders(emu.ctx.account) == []
+        await wait_until(lambda: not emu.engine.open_orders(emu.ctx.account), what="the switch cancelling the order")
     finally:
         await venue.close()
         await emu.stop()

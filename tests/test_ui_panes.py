@@ -5,19 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from aitbc_tui.domain import Balance
-from aitbc_tui.ui.panes.balances import BalancesPane
-from tests.apptools import make_app, wait_ready
+from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
+from tests.apptools import make_app, wait_ready, wait_until
 
 SIZE = (160, 45)
-
-
-async def wait_until(pilot, condition, timeout=5.0):
-    waited = 0.0
-    while not condition():
-        if waited > timeout:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
-        waited += 0.02
 
 
 def line_text(widget, y: int) -> str:
@@ -33,8 +24,8 @@ async def test_twenty_balances_in_a_six_row_pane_scroll_to_the_last(tmp_path):
         pane = app.query_one("#balances", BalancesPane)
         pane.styles.height = 9  # border, header, six rows
         await wait_until(pilot, lambda: pane.size.height == 7)
-        app._paint_balances()
-        await pilot.pause()
+        pane.show(BalancesView.build(app.service))  # what the app's 2 Hz repaint does
+        await wait_until(pilot, lambda: pane.visible_rows == 6, what="the pane laid out for six rows")
         assert len(pane.rows) == 20 and pane.visible_rows == 6
         assert pane.border_subtitle == "+14 more ↓"
         assert "A19" not in "".join(line_text(pane, y) for y in range(pane.size.height))

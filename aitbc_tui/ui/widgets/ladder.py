@@ -103,6 +103,11 @@ class BookLadder(Widget, can_focus=True):
         self._row_cache = {}
 
     @property
+    def snapshot(self) -> BookSnapshot | None:
+        """The book snapshot the ladder shows now (None before the first)."""
+        return self._snapshot
+
+    @property
     def analysis_text(self) -> list[str]:
         """The lines under the book (depth, liquidity, impact) as plain text."""
         return ["".join(text for text, _ in cells) for cells in self._analysis]
