@@ -8,7 +8,6 @@ without ``api_url`` / ``ws_url`` is the real-exchange config (see test_config).
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -25,6 +24,7 @@ from aitbc_tui.ui.widgets.ladder import BookLadder
 from aitbc_tui.ui.widgets.linetable import LineTable
 from aitbc_tui.venues.ccxt_venue import CcxtVenue
 from aitbc_tui.venues.factory import build_venues
+from tests.apptools import wait_until
 from tests.emulator_helpers import emulator_factory, loopback_only  # noqa: F401 - fixtures
 
 SIZE = (160, 45)
@@ -33,8 +33,9 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT")
 ACCOUNT = "emulator"  # the engine account behind the emulator's API key
 
 
-def venues_toml(emulators: dict, *, with_urls: bool = True) -> str:
-    """The operator's config: live venues; with ``with_urls`` they point at the emulators."""
+def venues_toml(emulators: dict, *, with_urls: bool = True, rest_polled: tuple[str, ...] = ()) -> str:
+    """The operator's config: live venues; with ``with_urls`` they point at the emulators.
+    Venues named in ``rest_polled`` get ``api_url`` only (no ``ws_url``): books by REST polling."""
     blocks = []
     for name, emu in emulators.items():
         lines = [
@@ -45,7 +46,7 @@ def venues_toml(emulators: dict, *, with_urls: bool = True) -> str:
         ]
         if with_urls:
             lines.append(f'api_url = "{emu.url}"')
-            if emu.ws_url:
+            if emu.ws_url and name not in rest_polled:
                 lines.append(f'ws_url = "{emu.ws_url.rsplit("/", 1)[0]}"')  # ws://host:port
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
@@ -73,14 +74,6 @@ def build_service(config_path, emulators) -> MarketService:
     return MarketService(venues, health_interval_s=0.5, account_interval_s=0.5)
 
 
-async def wait_until(pilot, condition, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout:.0f} s")
-        await pilot.pause(0.05)
-
-
 def every_pane_is_live(app: AitbcApp) -> bool:
     service = app.service
     return (
@@ -90,17 +83,31 @@ def every_pane_is_live(app: AitbcApp) -> bool:
     )
 
 
+def panes_show_every_venue(app: AitbcApp) -> bool:
+    """The ladder, health, balances and arbitrage panes have painted what the service holds."""
+    health = [row for row in app.query_one("#health", LineTable).rows if len(row) > 1]
+    balances = {row[0][0]: row for row in app.query_one("#balances", LineTable).rows}
+    return (
+        app.query_one(BookLadder).snapshot is not None
+        and len(health) == len(VENUES)
+        and all(row[2][0] != "—" for row in health)
+        and "USDT" in balances and len(balances["USDT"]) == 1 + len(VENUES)
+        and {row[0][0] for row in app.query_one("#arb", LineTable).rows} == set(SYMBOLS)
+    )
+
+
 async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each(
     tmp_path, emulators, loopback_only  # noqa: F811
 ):
     config_path = tmp_path / "venues.toml"
-    config_path.write_text(venues_toml(emulators), encoding="utf-8")
+    # Every emulator serves websockets; kraken is configured without ws_url so the REST
+    # polling path (api_url only) stays covered beside the two streaming venues.
+    config_path.write_text(venues_toml(emulators, rest_polled=("kraken",)), encoding="utf-8")
     app = make_dashboard(build_service(config_path, emulators), Mode.LIVE)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: every_pane_is_live(app), timeout=20, what="every pane live")
-        app._repaint(force=True)
-        app._repaint_slow()
-        await pilot.pause()
+        await wait_until(pilot, lambda: every_pane_is_live(app), timeout=30, what="every pane live")
+        # The panes repaint on their own timers (20 Hz books, 2 Hz the rest): wait for them.
+        await wait_until(pilot, lambda: panes_show_every_venue(app), what="every pane painted with every venue")
 
         # Panes: a ladder with levels, a health row per venue, balances, arbitrage rows.
         ladder = app.query_one(BookLadder)
@@ -114,13 +121,16 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
         arb_symbols = {row[0][0] for row in app.query_one("#arb", LineTable).rows}
         assert arb_symbols == set(SYMBOLS)
         # Live: a moving market keeps updating books from every venue (websocket and REST).
+        assert [app.service.venue(v).uses_websocket for v in VENUES] == [True, False, True]
         seen = {(v, s): app.service.book(v, s).sequence for v in VENUES for s in SYMBOLS}
         await wait_until(
             pilot,
             lambda: all(app.service.book(v, "BTC/USDT").sequence != seen[(v, "BTC/USDT")] for v in VENUES),
             what="books keep updating",
         )
-        assert {app.service.venue(v).last_feed_event for v in VENUES} == {"websocket", "rest"}
+        assert {v: app.service.venue(v).last_feed_event for v in VENUES} == {
+            "binance": "websocket", "kraken": "rest", "coinbase": "websocket"
+        }
 
         orders_table = app.query_one("#orders", DataTable)
         for name in VENUES:
@@ -280,10 +290,7 @@ async def test_a_resting_fill_arrives_by_the_binance_user_stream_without_polling
     service.add_event_listener(events.append)
     await service.start()
     try:
-        deadline = time.monotonic() + 20
-        while service.book("binance", "BTC/USDT") is None:
-            assert time.monotonic() < deadline, "no book"
-            await __import__("asyncio").sleep(0.05)
+        await wait_until(lambda: service.book("binance", "BTC/USDT") is not None, what="binance's first book")
         bid = service.book("binance", "BTC/USDT").best_bid
         order = await service.place_order(
             OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), bid)
@@ -292,10 +299,7 @@ async def test_a_resting_fill_arrives_by_the_binance_user_stream_without_polling
         await service.wait_idle()
         emu.engine.set_unlimited("someone")
         emu.engine.place("someone", "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("5"))
-        deadline = time.monotonic() + 20
-        while not any(e.kind == "fill" for e in events):
-            assert time.monotonic() < deadline, "no fill pushed"
-            await __import__("asyncio").sleep(0.02)
+        await wait_until(lambda: any(e.kind == "fill" for e in events), timeout=30, what="the fill pushed")
         [fill] = [e for e in journal.events() if e.kind is EventKind.FILL]
         assert fill.amount == Decimal("0.01") and fill.price == bid and fill.trade_id
     finally:
