@@ -113,12 +113,38 @@ async def test_held_create_is_a_request_timeout_and_the_order_exists(emulator_fa
         assert type(caught.value) is ccxt.RequestTimeout
         [order] = emu.engine.open_orders(emu.ctx.account)
         assert order.client_order_id == "held-1"
-        assert emu.ctx._handlers  # the held handler is still in flight
+        assert emu.ctx.in_flight_requests  # the held handler is still in flight
     finally:
         await context.__aexit__(None, None, None)
     started = time.monotonic()
     await emu.stop()  # cancels the held handler instead of waiting for it
     assert time.monotonic() - started < 2
+    assert emu.ctx.in_flight_requests == 0
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_stop_ends_a_held_create_and_an_open_websocket_at_once(emulator_factory, venue):  # noqa: F811
+    """A client still waiting for a held reply and still subscribed to a book: stop() cancels
+    the handler and closes the websocket; it never waits for either (aiohttp's graceful
+    shutdown would wait up to its shutdown timeout)."""
+    emu = await start(emulator_factory, venue)
+    async with ccxt_client(emu, pro=True, timeout=60_000) as ex:
+        if venue == "kraken":
+            ex.has["fetchCurrencies"] = False
+        await ex.load_markets()
+        await asyncio.wait_for(ex.watch_order_book(SYMBOL), 30)
+        assert emu.ctx.open_websockets >= 1
+        emu.set_fault("hold", CREATE[venue], method="POST")  # never answers
+        create = asyncio.ensure_future(
+            ex.create_order(SYMBOL, "limit", "buy", 0.01, 60000, order_params(venue, "held-2"))
+        )
+        await wait_for(lambda: bool(emu.engine.open_orders(emu.ctx.account)))  # applied, reply held
+        started = time.monotonic()
+        await emu.stop()
+        assert time.monotonic() - started < 2
+        assert emu.ctx.in_flight_requests == 0 and emu.ctx.open_websockets == 0
+        with pytest.raises(ccxt.NetworkError):  # the held reply ends with the connection
+            await asyncio.wait_for(create, 10)
 
 
 async def test_a_late_reply_after_the_client_gave_up(emulator_factory):  # noqa: F811

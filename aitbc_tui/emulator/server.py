@@ -364,6 +364,16 @@ class EmulatorContext:
         self._websockets.add(ws)
         return lambda: self._websockets.discard(ws)
 
+    @property
+    def in_flight_requests(self) -> int:
+        """How many HTTP request handlers are running now (a held reply counts until stop)."""
+        return len(self._handlers)
+
+    @property
+    def open_websockets(self) -> int:
+        """How many websocket sessions are open now."""
+        return sum(1 for ws in self._websockets if not ws.closed)
+
 
 @dataclass
 class RunningEmulator:
