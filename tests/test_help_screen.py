@@ -64,11 +64,11 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "buy form": "b", "sell form": "s", "cancel the selected open order": "c", "kill switch": "^k",
             "symbol picker": "/", "open orders / order history": "h", "next theme": "t", "credentials": "K",
             "this help": "?", "quit": "q", "next pane": "tab", "previous pane": "shift+tab",
-            "event log": "e",
+            "event log": "e", "new alert rule": "!",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description
-        assert len(AitbcApp.BINDINGS) == 15
+        assert len(AitbcApp.BINDINGS) == 16
 
 
 async def test_a_remapped_key_is_shown_and_the_old_one_is_not(tmp_path):

@@ -41,7 +41,7 @@ def test_every_known_action_id_can_be_remapped():
     assert set(ids) == {
         "order.buy", "order.sell", "order.cancel", "order.kill", "venue.next", "venue.previous", "symbol.pick",
         "orders.history", "theme.next", "app.help", "app.credentials", "app.quit", "focus.next", "focus.previous",
-        "events.show",
+        "events.show", "alerts.new",
     }
     # Each to a key nobody else uses: accepted as written.
     table = "".join(f'"{action}" = "f{n}"\n' for n, action in enumerate(ids, start=1))
@@ -87,7 +87,7 @@ def test_conflicts_are_found_whichever_way_a_key_is_written(table, taken_from):
     assert taken_from in error_of(table)
 
 
-@pytest.mark.parametrize("character", list("-+@_!;#*~") + ["\\"])
+@pytest.mark.parametrize("character", list("-+@_%;#*~") + ["\\"])
 def test_key_names_are_compared_the_way_textual_names_them(character):
     """One character and Textual's long name for it (``_character_to_key``) are one key."""
     written = character.replace("\\", "\\\\")

@@ -6,6 +6,10 @@ A mixin for AitbcApp: it uses ``self.service``, ``self.notify`` and ``self.ring_
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from aitbc_tui.alert_store import AlertStore, AlertStoreError
+from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig
 from aitbc_tui.events import EventLog, EventLogError, HealthWatcher
 
 
@@ -26,8 +30,122 @@ class EventsMixin:
         self.unread_alerts = 0
         self._health_watcher = HealthWatcher()
         self._notice_kind: tuple[str, str] | None = None  # (kind, venue) for the next notify
+        self._init_alerts()
+
+    # ---- alerts ---------------------------------------------------------------------------
+
+    def _init_alerts(self) -> None:
+        configured = getattr(self.config, "alerts", None)
+        self.alerts_config = configured if isinstance(configured, AlertsConfig) else AlertsConfig()
+        self._alert_store_problem = ""
+        try:
+            self.alert_store: AlertStore | None = AlertStore()
+            rules = self.alert_store.all_rules(self.alerts_config.rules)
+        except AlertStoreError as exc:
+            self.alert_store, rules = None, list(self.alerts_config.rules)
+            self._alert_store_problem = str(exc)
+        self.alert_engine = AlertEngine(rules, clock=self.clock, max_per_minute=self.alerts_config.max_per_minute)
+        self.alerts_fired: list[Alert] = []
+
+    def _deliver_alerts(self, alerts: list[Alert]) -> None:
+        """Event log, toast, bell and the badge's unread count."""
+        for alert in alerts:
+            self.alerts_fired.append(alert)
+            self.unread_alerts += 1
+            if self.alerts_config.toast:
+                self._notice_kind = ("alert", alert.venue)
+                self.notify(alert.text, title="Alert", severity="error" if alert.severity == "error" else "warning",
+                            timeout=10)  # fmt: skip
+            else:
+                self.event_log.log(alert.text, severity=alert.severity, kind="alert", venue=alert.venue)
+            if self.alerts_config.bell:
+                self.ring_bell()
+        if alerts:
+            self._update_status()
+
+    def _alerts_on_books(self, dirty) -> None:
+        """Only the changed symbols' rules are evaluated (after each 20 Hz drain)."""
+        engine = self.alert_engine
+        books = None
+        found: list[Alert] = []
+        for venue, symbol in dirty:
+            if not engine.wants_symbol(symbol):
+                continue
+            books = books or self.service.books()
+            book = books.get((venue, symbol))
+            if book is not None:
+                found += engine.on_book(venue, symbol, book.best_bid, book.best_ask)
+        if found:
+            self._deliver_alerts(found)
+
+    def _alerts_slow(self) -> None:
+        """Health, balances and arbitrage rules, at the health tick (2 Hz)."""
+        engine = self.alert_engine
+        found = engine.on_health({h.venue: h.status.value for h in self.service.health()})
+        if engine._by_kind.get("balance_below"):
+            for venue in self.service.venue_names:
+                for asset, balance in self.service.balances(venue).items():
+                    found += engine.on_balance(venue, asset, balance.free)
+        index = getattr(self, "_arb_index", None)
+        if engine._by_kind.get("arbitrage_above") and index is not None:
+            for o in index.opportunities():
+                found += engine.on_arbitrage(o.symbol, o.net_bps, o.executable_size, f"{o.buy_venue}->{o.sell_venue}")
+        if found:
+            self._deliver_alerts(found)
+
+    def _alerts_order_event(self, event) -> None:
+        order = event.order
+        found: list[Alert] = []
+        if event.kind == "fill" and event.fill is not None:
+            found = self.alert_engine.on_fill(order.venue, order.symbol, order.side.value, event.fill.amount,
+                                              event.fill.price)  # fmt: skip
+        elif event.kind == "rejected":
+            found = self.alert_engine.on_rejected(order.venue, order.symbol, event.message or order.message or "")
+        if found:
+            self._deliver_alerts(found)
+
+    def _reload_rules(self) -> None:
+        if self.alert_store is not None:
+            self.alert_engine.set_rules(self.alert_store.all_rules(self.alerts_config.rules))
+
+    def _check_rule(self, table: dict) -> str:
+        if self.alert_store is None:
+            return f"alert rules cannot be saved: {self._alert_store_problem}"
+        try:
+            self._new_rule = self.alert_store.add(table, self.alerts_config.rules)
+        except AlertStoreError as exc:
+            return str(exc)
+        return ""
+
+    def action_new_alert(self) -> None:
+        from aitbc_tui.formatting import decimals_of, fmt_fixed
+        from aitbc_tui.ui.screens.alert_form import AlertForm
+
+        last = ""
+        book = self.service.book(self.venue, self.symbol) if self.venue and self.symbol else None
+        if book is not None and book.best_bid is not None and book.best_ask is not None:
+            market = self.service.market(self.venue, self.symbol)
+            mid = (book.best_bid + book.best_ask) / 2
+            last = fmt_fixed(mid, decimals_of(market.tick_size) if market else 8, grouping=False)
+
+        def saved(table: dict | None) -> None:
+            rule = getattr(self, "_new_rule", None)
+            if table is None or rule is None:
+                return
+            self._new_rule = None
+            self._reload_rules()
+            self._notice_kind = ("alert", rule.venue or "")
+            self.notify(f"alert rule {rule.id} saved: {rule.describe()}", timeout=5)
+            if rule.symbol:  # evaluated against the books there are now, not only the next update
+                self._alerts_on_books([k for k in self.service.books() if k[1] == rule.symbol])
+
+        self.push_screen(AlertForm(venue=self.venue or "", symbol=self.symbol or "", last=last,
+                                   check=self._check_rule), saved)  # fmt: skip
 
     def _events_mounted(self) -> None:
+        self.service.add_event_listener(self._alerts_order_event)
+        if self._alert_store_problem:
+            self.notify(f"alert rules from the data dir not loaded: {self._alert_store_problem}", severity="warning")
         if self._event_log_problem:
             self.notify(f"event log not saved: {self._event_log_problem}", severity="warning", timeout=10)
         for notice in getattr(self.config, "notices", ()) or ():
@@ -35,6 +153,8 @@ class EventsMixin:
             self.notify(notice, severity="warning", timeout=10)
 
     def _events_unmounted(self) -> None:
+        if self.alert_store is not None:
+            self.alert_store.close()
         if self._owns_event_log:
             self.event_log.close()
         else:
@@ -69,6 +189,7 @@ class EventsMixin:
         """Status changes and new venue errors: events (no toast: the health pane shows them)."""
         for severity, kind, venue, text in self._health_watcher.observe(self.service.health()):
             self.event_log.log(text, severity=severity, kind=kind, venue=venue)
+        self._alerts_slow()
 
     def action_events(self) -> None:
         from aitbc_tui.ui.screens.events import EventLogScreen

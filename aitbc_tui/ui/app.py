@@ -76,6 +76,7 @@ class AitbcApp(EventsMixin, App[None]):
         Binding("t", "next_theme", "Theme", id="theme.next"),
         Binding("K", "credentials", "Keys", show=False, id="app.credentials"),
         Binding("e", "events", "Events", show=False, id="events.show"),
+        Binding("exclamation_mark", "new_alert", "Alert", show=False, id="alerts.new"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
@@ -395,6 +396,8 @@ class AitbcApp(EventsMixin, App[None]):
 
     def _repaint_fast(self, force: bool = False) -> None:
         dirty = self.service.drain_dirty_books()
+        if dirty:
+            self._alerts_on_books(dirty)  # only the changed symbols' rules
         if self._arb_index is not None and (dirty or force):
             books = self.service.books()
             for key in dirty:
@@ -535,6 +538,7 @@ class AitbcApp(EventsMixin, App[None]):
             locked=self.mode is Mode.LIVE and not self.trading_armed,
             hints=self._hints(),
             paused=self._behind_modal(),
+            alerts=self.unread_alerts,
         )
         self._pane("#status-bar", StatusBar).show(view)
 

@@ -21,6 +21,7 @@ class StatusView:
     locked: bool = False  # live trading not armed yet
     hints: str = ""
     paused: bool = False  # the panes hold still behind a modal
+    alerts: int = 0  # unread alerts (the badge; nothing shown at 0; `e` reads them)
 
     def text(self, width: int | None = None) -> str:
         """The line; in ``width`` cells the date goes first, then the key hints (the
@@ -31,6 +32,8 @@ class StatusView:
         if self.locked:
             extra += "  LOCKED"
         paused = " │ panes paused" if self.paused else ""
+        if self.alerts:
+            paused += f" │ ! {self.alerts} alert{'s' if self.alerts != 1 else ''}"
         head = f" {self.mode.value.upper()} {extra} │ {where} │ "
         full = f"{head}{when.strftime('%Y-%m-%d %H:%M:%S UTC')}{paused} │ {self.hints}"
         if width is None or len(full) <= width:

@@ -33,6 +33,7 @@ ACTION_HELP: dict[str, str] = {
     "theme.next": "next theme",
     "app.credentials": "credentials: where each venue's keys are stored (masked); set, delete, test",
     "events.show": "event log: every notice, alert and health change (f severity, g venue filter)",
+    "alerts.new": "new alert rule for the focused venue and symbol (prefilled with the last price)",
     "app.help": "this help",
     "app.quit": "quit",
     "focus.next": "next pane",
