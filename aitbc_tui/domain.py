@@ -178,6 +178,7 @@ class VenueHealth:
     last_error: str = ""
     latency_history_ms: tuple[float, ...] = field(default_factory=tuple)
     probe: str = ""  # what latency measures, e.g. "GET /api/v3/time"
+    stale_after_s: float = 5.0  # a book older than this is stale: from the venue's own cadence
 
 
 # ---- errors a venue raises; messages are for the operator -----------------------

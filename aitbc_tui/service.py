@@ -60,12 +60,19 @@ log = logging.getLogger(__name__)
 
 # Health rule, stated in the help screen:
 #   connected: the last probe answered within DEGRADED_LATENCY_MS and a book update
-#              arrived within STALE_BOOK_S;
+#              arrived within the venue's stale-after time;
 #   degraded:  the probe is slow or failed fewer than DOWN_AFTER_FAILURES times in a
-#              row, or the newest book is older than STALE_BOOK_S;
+#              row, or the newest book is older than the stale-after time;
 #   down:      DOWN_AFTER_FAILURES probes in a row failed, or no book for DOWN_BOOK_S.
+# Stale-after follows the venue's own cadence: twice its usual interval between book
+# updates (the median of the last BOOK_INTERVALS), never under STALE_BOOK_S (the floor)
+# nor over STALE_BOOK_MAX_S. A websocket venue updates many times a second (5 s); kraken
+# polled over REST under its throttle brings a book every ~4 s (8 s), which a fixed 5 s
+# rule called degraded on a healthy venue.
 DEGRADED_LATENCY_MS = 1000.0
 STALE_BOOK_S = 5.0
+STALE_BOOK_MAX_S = 20.0
+BOOK_INTERVALS = 30
 DOWN_BOOK_S = 30.0
 DOWN_AFTER_FAILURES = 3
 LATENCY_HISTORY = 60
@@ -84,9 +91,11 @@ START_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 RECHECK_UNCERTAIN_S = 24 * 3600
 
 HEALTH_RULE = (
-    f"connected: probe answered under {DEGRADED_LATENCY_MS:.0f} ms and a book update within {STALE_BOOK_S:.0f} s; "
-    f"degraded: slow or failed probe, or book older than {STALE_BOOK_S:.0f} s; "
-    f"down: {DOWN_AFTER_FAILURES} failed probes in a row, or no book for {DOWN_BOOK_S:.0f} s"
+    f"connected: probe answered under {DEGRADED_LATENCY_MS:.0f} ms and a book update within the venue's stale-after time; "
+    f"degraded: slow or failed probe, or book older than stale-after; "
+    f"down: {DOWN_AFTER_FAILURES} failed probes in a row, or no book for {DOWN_BOOK_S:.0f} s; "
+    f"stale-after: twice the venue's usual interval between book updates (median of the last {BOOK_INTERVALS}), "
+    f"at least {STALE_BOOK_S:.0f} s, at most {STALE_BOOK_MAX_S:.0f} s"
 )
 
 
@@ -107,6 +116,16 @@ class _VenueState:
     refreshing: bool = False
     refresh_again: bool = False
     account_failures: int = 0  # account calls failed in a row
+    book_intervals: deque[float] = field(default_factory=lambda: deque(maxlen=BOOK_INTERVALS))
+    answering: asyncio.Event = field(default_factory=asyncio.Event)  # set when probes succeed again
+
+    @property
+    def stale_after_s(self) -> float:
+        """Twice the venue's usual interval between book updates, within the stated bounds."""
+        if len(self.book_intervals) < 3:
+            return STALE_BOOK_S
+        ordered = sorted(self.book_intervals)
+        return min(STALE_BOOK_MAX_S, max(STALE_BOOK_S, 2 * ordered[len(ordered) // 2]))
 
 
 def _last_error_get(self: _VenueState) -> str:
@@ -468,7 +487,7 @@ class MarketService:
             or state.latency_ms is None
             or state.latency_ms > DEGRADED_LATENCY_MS
             or book_age is None
-            or book_age > STALE_BOOK_S
+            or book_age > state.stale_after_s
             or state.account_failures > 0
             or limited_text
         ):
@@ -486,6 +505,7 @@ class MarketService:
             # While probes fail, the last good latency is not shown as if it were current.
             latency_ms=state.latency_ms if state.probe_failures == 0 else None,
             book_age_s=book_age,
+            stale_after_s=state.stale_after_s,
             last_error=error,
             latency_history_ms=tuple(state.latency_history),
             probe=getattr(state.venue, "probe", ""),
@@ -514,13 +534,28 @@ class MarketService:
             except Exception as exc:  # noqa: BLE001 - feed errors are shown, then retried
                 state.last_error = f"{symbol} book: {_describe(exc)}"
                 self.health_version += 1
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                # A venue that answers its probe again is retried at once, not after the
+                # rest of a 30 s backoff (an emulator restart took ~50 s to show books).
+                backoff = 0.5 if await self._answering_again(state, backoff) else min(backoff * 2, 30.0)
                 continue
             backoff = 0.5
             self._books[key] = snapshot
             self._dirty_books.add(key)
-            state.last_book_at = self._monotonic()
+            now = self._monotonic()
+            if state.last_book_at is not None:
+                state.book_intervals.append(now - state.last_book_at)
+            state.last_book_at = now
+
+    @staticmethod
+    async def _answering_again(state: _VenueState, delay: float) -> bool:
+        """Wait ``delay`` s, or less if the venue's probe succeeds again after failing;
+        True when it was the probe."""
+        state.answering.clear()
+        try:
+            await asyncio.wait_for(state.answering.wait(), delay)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def _probe_health(self, state: _VenueState) -> None:
         while True:
@@ -537,6 +572,8 @@ class MarketService:
             state.probe_failures += 1
             state.last_error = f"probe: {_describe(exc)}"
         else:
+            if state.probe_failures:
+                state.answering.set()  # back after failing: book watchers in backoff retry now
             state.probe_failures = 0
             state.latency_ms = latency
             state.latency_history.append(latency)

@@ -356,6 +356,7 @@ def run_health(args) -> int:
                         "latency_ms": None if h.latency_ms is None else round(h.latency_ms, 3),
                         "latency_probe": h.probe,
                         "book_age_s": None if h.book_age_s is None else round(h.book_age_s, 3),
+                        "stale_after_s": round(h.stale_after_s, 3),
                         "last_error": h.last_error,
                     }
                     for h in rows
