@@ -3,6 +3,7 @@
 What ccxt 4.5.90 needs and gets:
 - REST: ping, time, exchangeInfo (PRICE_FILTER, LOT_SIZE, NOTIONAL and MIN_NOTIONAL filters),
   depth (lastUpdateId = engine sequence), ticker/24hr, ticker/bookTicker, ticker/price,
+  trades, aggTrades (one aggregate per engine trade), klines (1m..1d; taker-buy volumes "0"),
   sapi system/status, account, order POST/GET/DELETE (orderId or origClientOrderId),
   openOrders, allOrders, myTrades, userDataStream POST/PUT/DELETE (listenKey).
 - Signed requests: X-MBX-APIKEY, HMAC-SHA256 of the query string + body before ``signature``,
@@ -181,14 +182,6 @@ def tif_name(order: Order) -> str:
 # ---- per-server state ------------------------------------------------------------------
 
 
-@dataclass
-class SymbolStats:
-    """Last trade and rolling 24 h statistics from fills the engine reported."""
-
-    trades: list[tuple[float, Decimal, Decimal]] = field(default_factory=list)  # (ts, price, amount)
-    trade_count: int = 0
-
-
 class BinanceState:
     def __init__(self, ctx: EmulatorContext) -> None:
         self.ctx = ctx
@@ -200,7 +193,6 @@ class BinanceState:
         self.listen_keys: dict[str, str] = {}  # listenKey -> account
         self.user_queues: dict[str, set[asyncio.Queue]] = {}  # account -> queues of user events
         self.depth_subscribers: set[DepthStream] = set()
-        self.stats: dict[str, SymbolStats] = {}
         self.started_ms = ctx.now_ms()
         self.unsubscribe = ctx.subscribe(self.on_engine_event)
 
@@ -241,24 +233,12 @@ class BinanceState:
             for stream in list(self.depth_subscribers):
                 stream.add(event)
         elif kind == "OrderUpdated":
-            self._record_fills(event)
             queues = self.user_queues.get(event.account)
             if queues:
                 messages = self.user_events(event)
                 for queue in list(queues):
                     for message in messages:
                         queue.put_nowait(message)
-
-    def _record_fills(self, event: Any) -> None:
-        # Market-maker and flow accounts are quiet (no events), and self-trades are
-        # prevented, so each trade the emulator hears about is counted once.
-        for fill in event.fills or ():
-            stats = self.stats.setdefault(market_id(fill.symbol), SymbolStats())
-            stats.trades.append((fill.timestamp, fill.price, fill.amount))
-            stats.trade_count += 1
-            cutoff = time.time() - 86400
-            while stats.trades and stats.trades[0][0] < cutoff:
-                stats.trades.pop(0)
 
     def user_events(self, event: Any) -> list[dict]:
         order: Order = event.order
@@ -698,27 +678,26 @@ async def depth(request: web.Request) -> web.Response:
 
 
 def _ticker(ctx: EmulatorContext, market: Market) -> dict:
+    """Rolling 24 h figures from every trade the engine made (the flow's too); with no trade
+    yet, the mid stands in for the prices."""
     state = _state(ctx)
     book = ctx.engine.book(market.symbol, 1)
-    stats = state.stats.get(market_id(market.symbol), SymbolStats())
+    figures = ctx.engine.ticker(market.symbol)
     now_ms = int(time.time() * 1000)
     bid_p, bid_q = book.bids[0] if book.bids else (Decimal(0), Decimal(0))
     ask_p, ask_q = book.asks[0] if book.asks else (Decimal(0), Decimal(0))
     mid = book.mid or Decimal(0)
-    if stats.trades:
-        prices = [p for _, p, _ in stats.trades]
-        open_p, last_p, last_q = prices[0], prices[-1], stats.trades[-1][2]
-        high, low = max(prices), min(prices)
-        volume = sum((a for _, _, a in stats.trades), Decimal(0))
-        quote_volume = sum((p * a for _, p, a in stats.trades), Decimal(0))
-        vwap = quote_volume / volume if volume else last_p
-        open_time = _ms(stats.trades[0][0])
+    if figures.last is not None:
+        open_p, last_p, high, low = figures.open, figures.last, figures.high, figures.low
+        last_q, volume, quote_volume = figures.last_amount or Decimal(0), figures.base_volume, figures.quote_volume
+        vwap = figures.vwap
     else:
         open_p = last_p = high = low = vwap = mid
         last_q = volume = quote_volume = Decimal(0)
-        open_time = state.started_ms
     change = last_p - open_p
     change_pct = (change / open_p * 100) if open_p else Decimal(0)
+    count = figures.trades
+    last_id = int(figures.last_trade_id) if figures.last_trade_id else -1
     return {
         "symbol": market_id(market.symbol),
         "priceChange": fmt_price(change),
@@ -736,12 +715,80 @@ def _ticker(ctx: EmulatorContext, market: Market) -> dict:
         "lowPrice": fmt_price(low),
         "volume": fmt_qty(volume),
         "quoteVolume": fmt_qty(quote_volume),
-        "openTime": open_time,
+        "openTime": max(now_ms - 86_400_000, state.started_ms),
         "closeTime": now_ms,
-        "firstId": 0 if stats.trade_count else -1,
-        "lastId": stats.trade_count - 1 if stats.trade_count else -1,
-        "count": stats.trade_count,
+        "firstId": last_id - count + 1 if count else -1,
+        "lastId": last_id if count else -1,
+        "count": count,
     }
+
+
+KLINE_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+def _limit(params: dict, default: int = 500, maximum: int = 1000) -> int:
+    limit = _int(params, "limit", default)
+    if limit < 1 or limit > maximum:
+        raise BinanceError(-1130, "Invalid data sent for a parameter.")
+    return limit
+
+
+@endpoint(25)
+def trades(ctx: EmulatorContext, req: Req) -> list:
+    """The newest trades of the symbol, oldest first (``limit`` default 500, at most 1000)."""
+    market = _market(ctx, req.params)
+    limit = _limit(req.params)
+    return [
+        {"id": int(t.id), "price": fmt_price(t.price), "qty": fmt_qty(t.amount),
+         "quoteQty": fmt_qty(t.price * t.amount), "time": _ms(t.time),
+         "isBuyerMaker": t.side is Side.SELL, "isBestMatch": True}
+        for t in ctx.engine.recent_trades(market.symbol, limit)
+    ]  # fmt: skip
+
+
+@endpoint(2)
+def agg_trades(ctx: EmulatorContext, req: Req) -> list:
+    """Aggregate trades: one per engine trade (a = f = l = the trade id); fromId, startTime /
+    endTime (ms, inclusive, at most one hour apart), limit."""
+    market = _market(ctx, req.params)
+    limit = _limit(req.params)
+    from_id = _int(req.params, "fromId")
+    start, end = _int(req.params, "startTime"), _int(req.params, "endTime")
+    if start is not None and end is not None and end - start > 3_600_000:
+        raise BinanceError(-1127, "More than 1 hours between startTime and endTime.")
+    rows = []
+    for t in ctx.engine.recent_trades(market.symbol):
+        tid, at = int(t.id), _ms(t.time)
+        if (from_id is not None and tid < from_id) or (start is not None and at < start) or (end is not None and at > end):
+            continue
+        rows.append({"a": tid, "p": fmt_price(t.price), "q": fmt_qty(t.amount), "f": tid, "l": tid, "T": at,
+                     "m": t.side is Side.SELL, "M": True})  # fmt: skip
+    return rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
+
+
+@endpoint(2)
+def klines(ctx: EmulatorContext, req: Req) -> list:
+    """Candles from the engine's trades (buckets without a trade are omitted): interval,
+    startTime / endTime (ms, by open time), limit (default 500, at most 1000)."""
+    market = _market(ctx, req.params)
+    interval = req.params.get("interval")
+    if not interval:
+        raise _mandatory("interval")
+    if interval not in KLINE_INTERVALS:
+        raise BinanceError(-1120, "Invalid interval.")
+    limit = _limit(req.params)
+    start, end = _int(req.params, "startTime"), _int(req.params, "endTime")
+    candles = ctx.engine.candles(market.symbol, interval)
+    if start is not None:
+        candles = [c for c in candles if c.open_time * 1000 >= start]
+    if end is not None:
+        candles = [c for c in candles if c.open_time * 1000 <= end]
+    candles = candles[:limit] if start is not None else candles[-limit:]
+    return [
+        [c.open_time * 1000, fmt_price(c.open), fmt_price(c.high), fmt_price(c.low), fmt_price(c.close),
+         fmt_qty(c.volume), c.close_time * 1000 - 1, fmt_qty(c.quote_volume), c.trades, "0", "0", "0"]
+        for c in candles
+    ]  # fmt: skip
 
 
 def _markets_for(ctx: EmulatorContext, params: dict) -> list[Market] | None:
@@ -1434,6 +1481,9 @@ def build_routes(ctx: EmulatorContext) -> list[web.RouteDef]:
         web.get(f"{api}/exchangeInfo", exchange_info),
         web.get(f"{api}/depth", depth),
         web.get(f"{api}/ticker/24hr", ticker_24hr),
+        web.get(f"{api}/trades", trades),
+        web.get(f"{api}/aggTrades", agg_trades),
+        web.get(f"{api}/klines", klines),
         web.get(f"{api}/ticker/bookTicker", ticker_book),
         web.get(f"{api}/ticker/price", ticker_price),
         web.get(f"{api}/account", account),

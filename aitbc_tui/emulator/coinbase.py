@@ -1,6 +1,10 @@
 """Coinbase Advanced Trade REST protocol in front of the sim engine, as ccxt ``coinbase`` speaks it.
 
-Public: ``/api/v3/brokerage/market/{products,products/{id},products/{id}/ticker,product_book}``,
+Public: ``/api/v3/brokerage/market/{products,products/{id},products/{id}/ticker,products/{id}/candles,
+product_book}``; the ticker's ``trades`` are the engine's trades (newest first, ``limit`` default
+100, ``side`` the aggressor's), candles are built from them (ONE_MINUTE, FIVE_MINUTE,
+FIFTEEN_MINUTE, ONE_HOUR, ONE_DAY; ``start`` / ``end`` in seconds, at most 350, newest first),
+and the products' ``price`` / 24 h change / volumes are the engine's rolling 24 h figures,
 ``/api/v3/brokerage/time`` and the v2 endpoints ccxt's load_markets reads
 (``/v2/currencies``, ``/v2/currencies/crypto``, ``/v2/exchange-rates``, ``/v2/time``).
 Private: ``transaction_summary`` (fee tier), ``products``/``product_book``/``best_bid_ask``,
@@ -142,6 +146,7 @@ class CoinbaseProtocol:
             (V3 + "market/products", self.products),
             (V3 + "market/products/{product_id}", self.product),
             (V3 + "market/products/{product_id}/ticker", self.ticker),
+            (V3 + "market/products/{product_id}/candles", self.candles),
             (V3 + "market/product_book", self.product_book),
         ]
         private_get = [
@@ -149,6 +154,7 @@ class CoinbaseProtocol:
             (V3 + "products", self.products),
             (V3 + "products/{product_id}", self.product),
             (V3 + "products/{product_id}/ticker", self.ticker),
+            (V3 + "products/{product_id}/candles", self.candles),
             (V3 + "product_book", self.product_book),
             (V3 + "best_bid_ask", self.best_bid_ask),
             (V3 + "accounts", self.accounts),
@@ -325,11 +331,14 @@ class CoinbaseProtocol:
     def _product(self, market: Market) -> dict:
         book = self.engine.book(market.symbol, 1)
         mid = book.mid
+        figures = self.engine.ticker(market.symbol)
+        price = figures.last if figures.last is not None else mid
+        change = figures.change_pct or Decimal(0)
         return {
             "product_id": product_id(market),
-            "price": _s(mid) if mid is not None else "",
-            "price_percentage_change_24h": "0",
-            "volume_24h": "0",
+            "price": _s(price) if price is not None else "",
+            "price_percentage_change_24h": _s(change.quantize(Decimal("0.00000001"))),
+            "volume_24h": _s(figures.base_volume),
             "volume_percentage_change_24h": "0",
             "base_increment": _s(market.lot_size),
             "quote_increment": _s(market.tick_size),
@@ -361,7 +370,7 @@ class CoinbaseProtocol:
             "price_increment": _s(market.tick_size),
             "display_name": f"{market.base}/{market.quote}",
             "product_venue": "CBE",
-            "approximate_quote_24h_volume": "0",
+            "approximate_quote_24h_volume": _s(figures.quote_volume),
         }
 
     def products(self, request: web.Request, account: Any, payload: dict) -> dict:
@@ -380,21 +389,31 @@ class CoinbaseProtocol:
         market = self._market(request.match_info["product_id"])
         book = self.engine.book(market.symbol, 1)
         bid, ask = book.best_bid, book.best_ask
-        last = book.mid
-        now = _iso(self.ctx.now())
-        trades = []
-        if last is not None:
-            trades.append({
-                "trade_id": str(self.engine.sequence(market.symbol)),
-                "product_id": product_id(market),
-                "price": _s(last.quantize(market.tick_size)),
-                "size": "0",
-                "time": now,
-                "side": "BUY",
-                "bid": "",
-                "ask": "",
-            })  # fmt: skip
+        limit = _int_param(request.query.get("limit"), 100, 1, 1000)
+        trades = [
+            {"trade_id": t.id, "product_id": product_id(market), "price": _s(t.price), "size": _s(t.amount),
+             "time": _iso(t.time), "side": t.side.value.upper(), "bid": "", "ask": ""}
+            for t in reversed(self.engine.recent_trades(market.symbol, limit))
+        ]  # fmt: skip
         return {"trades": trades, "best_bid": _s(bid) if bid else "", "best_ask": _s(ask) if ask else ""}
+
+    GRANULARITIES = {"ONE_MINUTE": "1m", "FIVE_MINUTE": "5m", "FIFTEEN_MINUTE": "15m", "ONE_HOUR": "1h", "ONE_DAY": "1d"}
+
+    def candles(self, request: web.Request, account: Any, payload: dict) -> dict:
+        market = self._market(request.match_info["product_id"])
+        granularity = request.query.get("granularity", "")
+        timeframe = self.GRANULARITIES.get(granularity)
+        if timeframe is None:
+            raise _error(400, "INVALID_ARGUMENT", f"granularity {granularity!r} is not supported",
+                         f"use one of {', '.join(self.GRANULARITIES)}")  # fmt: skip
+        start = _int_param(request.query.get("start"), 0, 0, 2**62)
+        end = _int_param(request.query.get("end"), 2**62, 0, 2**62)
+        chosen = [c for c in self.engine.candles(market.symbol, timeframe) if start <= c.open_time <= end][-350:]
+        return {"candles": [
+            {"start": str(c.open_time), "low": _s(c.low), "high": _s(c.high), "open": _s(c.open), "close": _s(c.close),
+             "volume": _s(c.volume)}
+            for c in reversed(chosen)
+        ]}  # fmt: skip
 
     def product_book(self, request: web.Request, account: Any, payload: dict) -> dict:
         market = self._market(request.query.get("product_id"))

@@ -1,6 +1,11 @@
 """Kraken spot REST protocol in front of the sim engine, as ccxt ``kraken`` speaks it.
 
-Public: ``/0/public/{Time,SystemStatus,Assets,AssetPairs,Depth,Ticker}``.
+Public: ``/0/public/{Time,SystemStatus,Assets,AssetPairs,Depth,Ticker,Trades,OHLC}``. Trades,
+OHLC and Ticker's figures come from every trade the engine made (the simulated flow's too):
+Ticker's "today" columns since 00:00 UTC, the second columns the rolling 24 h; a trade's
+order-type column is always "l" (the engine's public trade does not carry it); Trades' ``since``
+is seconds (what ccxt sends) or nanoseconds (Kraken's ``last``), exclusive; OHLC intervals 1, 5,
+15, 60, 240, 1440 minutes, ``since`` exclusive, at most 720 candles.
 Private (POST, form-encoded, ``API-Key`` + ``API-Sign``, strictly increasing ``nonce`` per key):
 ``/0/private/{Balance,BalanceEx,AddOrder,CancelOrder,OpenOrders,ClosedOrders,QueryOrders,
 TradesHistory,GetWebSocketsToken}``. WebSocket v2 (``book``, ``executions``): kraken_ws.py.
@@ -293,6 +298,8 @@ class KrakenProtocol:
             "AssetPairs": self.asset_pairs,
             "Depth": self.depth,
             "Ticker": self.ticker,
+            "Trades": self.trades,
+            "OHLC": self.ohlc,
         }
         private = {
             "Balance": self.balance,
@@ -493,19 +500,78 @@ class KrakenProtocol:
         pd, ld = decimals_of(market.tick_size), decimals_of(market.lot_size)
         bid = book.bids[0] if book.bids else (Decimal(0), Decimal(0))
         ask = book.asks[0] if book.asks else (Decimal(0), Decimal(0))
-        last = _last_price(self.engine, market.symbol) or book.mid or Decimal(0)
-        last_s, zero = fmt(last, pd), fmt(Decimal(0), ld)
+        day = self.engine.ticker(market.symbol)
+        last = day.last if day.last is not None else (_last_price(self.engine, market.symbol) or book.mid or Decimal(0))
+        now = self.ctx.clock()
+        midnight = int(now // 86400) * 86400
+        today = next((c for c in self.engine.candles(market.symbol, "1d", limit=1) if c.open_time == midnight), None)
+
+        def figures(volume, quote, count, low, high):
+            vwap = quote / volume if volume else last
+            # Kraken's vwap has 5 more decimals than its prices
+            return (fmt(volume, ld), fmt(vwap, pd + 5), count, fmt(low if low is not None else last, pd),
+                    fmt(high if high is not None else last, pd))
+
+        t_v, t_p, t_t, t_l, t_h = figures(today.volume if today else Decimal(0), today.quote_volume if today else Decimal(0),
+                                          today.trades if today else 0, today.low if today else None,
+                                          today.high if today else None)  # fmt: skip
+        d_v, d_p, d_t, d_l, d_h = figures(day.base_volume, day.quote_volume, day.trades, day.low, day.high)
         return {
             "a": [fmt(ask[0], pd), str(int(ask[1])), fmt(ask[1], 3)],
             "b": [fmt(bid[0], pd), str(int(bid[1])), fmt(bid[1], 3)],
-            "c": [last_s, zero],
-            "v": [zero, zero],
-            "p": [last_s, last_s],
-            "t": [0, 0],
-            "l": [last_s, last_s],
-            "h": [last_s, last_s],
-            "o": last_s,
+            "c": [fmt(last, pd), fmt(day.last_amount or Decimal(0), ld)],
+            "v": [t_v, d_v],
+            "p": [t_p, d_p],
+            "t": [t_t, d_t],
+            "l": [t_l, d_l],
+            "h": [t_h, d_h],
+            "o": fmt(today.open if today else last, pd),
         }
+
+    def trades(self, params: dict[str, str]) -> dict:
+        market = self._market(params)
+        try:
+            count = int(params.get("count") or 1000)
+            since = Decimal(params["since"]) if params.get("since") else None
+        except (ValueError, ArithmeticError):
+            raise KrakenError("EGeneral:Invalid arguments") from None
+        count = max(1, min(count, 1000))
+        trades = self.engine.recent_trades(market.symbol)
+        if since is not None:
+            since_s = since / 1_000_000_000 if since > 10**12 else since
+            trades = [t for t in trades if Decimal(repr(t.time)) > since_s][:count]
+        else:
+            trades = trades[-count:]
+        pd, ld = decimals_of(market.tick_size), decimals_of(market.lot_size)
+        rows = [[fmt(t.price, pd), fmt(t.amount, ld), round(t.time, 4), "b" if t.side is Side.BUY else "s", "l", "",
+                 int(t.id)] for t in trades]  # fmt: skip
+        if trades:
+            last = int(trades[-1].time * 1_000_000_000)
+        else:  # nothing newer: the cursor stays where the client is
+            last = int(since if since is not None and since > 10**12 else (since or 0) * 1_000_000_000)
+        return {pair_id(market): rows, "last": str(last)}
+
+    OHLC_INTERVALS = {1: "1m", 5: "5m", 15: "15m", 60: "1h", 240: "4h", 1440: "1d"}
+
+    def ohlc(self, params: dict[str, str]) -> dict:
+        market = self._market(params)
+        try:
+            interval = int(params.get("interval") or 1)
+            since = int(params["since"]) if params.get("since") else None
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments") from None
+        timeframe = self.OHLC_INTERVALS.get(interval)
+        if timeframe is None:
+            raise KrakenError("EGeneral:Invalid arguments")
+        candles = self.engine.candles(market.symbol, timeframe)
+        if since is not None:
+            candles = [c for c in candles if c.open_time > since]
+        candles = candles[-720:]
+        pd, ld = decimals_of(market.tick_size), decimals_of(market.lot_size)
+        rows = [[c.open_time, fmt(c.open, pd), fmt(c.high, pd), fmt(c.low, pd), fmt(c.close, pd),
+                 fmt(c.quote_volume / c.volume if c.volume else c.close, pd), fmt(c.volume, 8), c.trades]
+                for c in candles]  # fmt: skip
+        return {pair_id(market): rows, "last": candles[-1].open_time if candles else (since or 0)}
 
     # -- private: balances -------------------------------------------------------------
 
