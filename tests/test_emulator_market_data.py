@@ -83,3 +83,17 @@ async def test_24h_ticker_figures_are_real(traded):
         assert ticker["percentage"] == pytest.approx(float((bid - ask) / ask * 100), abs=1e-3)
     untouched = tickers["ETH/USDT"]
     assert untouched["baseVolume"] in (0, 0.0)
+
+
+async def test_ccxt_market_data_functions_give_domain_types(traded):
+    from aitbc_tui.venues import ccxt_market_data as md
+
+    emu, exchange, made = traded
+    trades = await md.fetch_trades(exchange, SYMBOL, limit=10, venue=emu.venue)
+    assert [(t.price, t.amount, t.side.value) for t in trades] == made and trades[0].venue == emu.venue
+    candles = await md.fetch_ohlcv(exchange, SYMBOL, "1d")
+    assert len(candles) == 1 and candles[0].volume == D("0.03") and candles[0].timeframe == "1d"
+    tickers = await md.fetch_tickers(exchange, [SYMBOL], venue=emu.venue)
+    assert tickers[SYMBOL].last == made[1][0] and tickers[SYMBOL].base_volume == D("0.03")
+    with pytest.raises(ValueError, match="timeframes|1m"):
+        await md.fetch_ohlcv(exchange, SYMBOL, "2m")
