@@ -156,3 +156,37 @@ def test_backoff_doubles_with_jitter_up_to_a_cap():
     for attempt, base in ((1, 0.5), (2, 1.0), (3, 2.0), (20, 300.0)):
         delay = backoff_s(attempt, rng)
         assert base <= delay <= base * 1.5
+
+
+async def test_cli_add_list_test_remove_keeps_the_secret_in_the_vault(receiver, monkeypatch, capsys):
+    import asyncio
+
+    from aitbc_tui import paths
+    from aitbc_tui.cli import main
+    from aitbc_tui.credentials import CredentialStore
+
+    url, seen, _ = receiver
+    monkeypatch.setenv("AITBC_VAULT_PASSPHRASE", "webhook-test-passphrase")
+    real_open = CredentialStore.open
+    monkeypatch.setattr(CredentialStore, "open", classmethod(
+        lambda cls, prefer="auto", *a, **k: real_open.__func__(cls, "vault", insecure_test_scrypt_n=2**4)))
+    assert main(["webhook", "add", url, "--events", "fill,alert"]) == 0
+    out = capsys.readouterr().out
+    secret = out.rsplit(": ", 1)[1].strip()
+    assert out.startswith(f"added webhook 1: {url} (fill, alert)") and secret.startswith("whsec_")
+    assert main(["webhook", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"id": 1, "url": url, "events": ["fill", "alert"]}]
+
+    async def in_thread():  # `webhook test` runs its own event loop; the receiver runs in this one
+        return await asyncio.to_thread(main, ["webhook", "test", "1"])
+
+    assert await in_thread() == 0
+    body = seen[-1]["body"]
+    assert json.loads(body)["event"] == "test"
+    assert seen[-1]["headers"]["X-AITBC-Signature"] == "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    for path in paths.data_dir().rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path  # the vault holds it encrypted
+    assert main(["webhook", "add", "ftp://127.0.0.1/x", "--events", "fill"]) == 2
+    assert "not allowed: use an http:// or https:// URL" in capsys.readouterr().err
+    assert main(["webhook", "remove", "1"]) == 0 and main(["webhook", "remove", "1"]) == 2
