@@ -1,44 +1,47 @@
-"""Fixtures and helpers for tests that run the exchange emulator on 127.0.0.1.
+"""Helpers for tests that run the exchange emulator on 127.0.0.1.
 
-Import the fixtures into a test module (pytest finds fixtures in the module namespace)::
+The fixtures (``emulator_factory``, ``still_emulator``, ``loopback_only``) live in
+tests/conftest.py and need no import; the names are re-exported here for modules that still
+import them from this one.
 
-    from tests.emulator_helpers import emulator_factory, ccxt_client  # noqa: F401
-
-- ``emulator_factory``: ``await emulator_factory("binance", simulate=False, ...)`` starts an
-  emulator (same arguments as ``start_emulator``; key "test-key", secret from the protocol
-  unless given) and stops every one it started at teardown.
 - ``ccxt_client(emu, pro=False, **config)``: async context manager yielding a real ccxt
   (``ccxt.async_support`` or ``ccxt.pro``) client pointed at ``emu``, closed on exit.
 - ``wait_for(predicate, timeout)``: ``tests.apptools.wait_until`` under its older name.
+- ``seeded_engine(spec)``: a matching engine with a still book, five levels a side per market.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from aitbc_tui.emulator import RunningEmulator, start_emulator
+from aitbc_tui.domain import OrderType, Side
+from aitbc_tui.emulator import RunningEmulator
+from aitbc_tui.sim import specs
+from aitbc_tui.sim.engine import MatchingEngine
 from tests.apptools import DEFAULT_TIMEOUT_S, wait_until
+from tests.conftest import TEST_API_KEY, emulator_factory, loopback_only, still_emulator  # noqa: F401 - re-exported
 
-TEST_API_KEY = "test-key"
+D = Decimal
+MIDS = {"BTC/USDT": D("65000"), "ETH/USDT": D("3400"), "ETH/BTC": D("0.05"), "AITBC/USDT": D("0.85"),
+        "AITBC/ETH": D("0.00025"), "AITBC/BTC": D("0.000013")}  # fmt: skip
 
 
-@pytest.fixture
-async def emulator_factory() -> AsyncIterator[Callable[..., Any]]:
-    started: list[RunningEmulator] = []
-
-    async def factory(venue: str, **kwargs: Any) -> RunningEmulator:
-        kwargs.setdefault("api_key", TEST_API_KEY)
-        emu = await start_emulator(venue, **kwargs)
-        started.append(emu)
-        return emu
-
-    yield factory
-    for emu in started:
-        await emu.stop()
+def seeded_engine(spec: specs.VenueSpec) -> MatchingEngine:
+    """A still book: five levels a side per market from an unlimited market maker."""
+    engine = MatchingEngine(spec.name)
+    for market_spec in spec.markets:
+        engine.add_market(market_spec.market(spec))
+    engine.set_unlimited("mm", quiet=True)
+    for m in spec.markets:
+        mid = MIDS[m.symbol]
+        size = max(m.min_amount * 10, (m.min_notional * 5000 / mid).quantize(m.lot_size))
+        for i in range(1, 6):
+            engine.place("mm", m.symbol, Side.BUY, OrderType.LIMIT, size, mid - m.tick_size * i * 10)
+            engine.place("mm", m.symbol, Side.SELL, OrderType.LIMIT, size, mid + m.tick_size * i * 10)
+    return engine
 
 
 @contextlib.asynccontextmanager
@@ -59,34 +62,3 @@ async def ccxt_client(emu: RunningEmulator, pro: bool = False, **config: Any) ->
 async def wait_for(predicate: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.02) -> None:
     """``wait_until(predicate)``, kept for the emulator tests that import this name."""
     await wait_until(predicate, timeout=timeout, interval=interval)
-
-
-@pytest.fixture
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Fail any connection to an address other than 127.0.0.1 / ::1 (and record each one).
-
-    asyncio's socket connect, and so aiohttp's and ccxt's, goes through ``socket.connect``.
-    """
-    import socket
-
-    attempted: list[Any] = []
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def check(address: Any) -> None:
-        attempted.append(address)
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(address, tuple) and host not in ("127.0.0.1", "::1"):
-            raise AssertionError(f"a test tried to connect to {address!r}; only 127.0.0.1 is allowed")
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        check(address)
-        return real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> Any:
-        check(address)
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    return attempted

@@ -25,7 +25,6 @@ from aitbc_tui.ui.widgets.linetable import LineTable
 from aitbc_tui.venues.ccxt_venue import CcxtVenue
 from aitbc_tui.venues.factory import build_venues
 from tests.apptools import wait_until
-from tests.emulator_helpers import emulator_factory, loopback_only  # noqa: F401 - fixtures
 
 SIZE = (160, 45)
 VENUES = ("binance", "kraken", "coinbase")
@@ -58,7 +57,7 @@ def make_dashboard(service: MarketService, mode: Mode) -> AitbcApp:
 
 
 @pytest.fixture
-async def emulators(emulator_factory):  # noqa: F811
+async def emulators(emulator_factory):
     return {name: await emulator_factory(name, seed=3) for name in VENUES}
 
 
@@ -97,7 +96,7 @@ def panes_show_every_venue(app: AitbcApp) -> bool:
 
 
 async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each(
-    tmp_path, emulators, loopback_only  # noqa: F811
+    tmp_path, emulators, loopback_only
 ):
     config_path = tmp_path / "venues.toml"
     # Every emulator serves websockets; kraken is configured without ws_url so the REST
@@ -214,7 +213,7 @@ async def venue_urls(venue: CcxtVenue) -> tuple[list[str], list[str]]:
     return rest, ws
 
 
-async def test_same_config_without_urls_is_the_real_exchanges(tmp_path, loopback_only):  # noqa: F811
+async def test_same_config_without_urls_is_the_real_exchanges(tmp_path, loopback_only):
     from urllib.parse import urlsplit
 
     names = {**{v: v for v in VENUES}, "coinbase-pro": "coinbaseexchange"}
@@ -272,7 +271,7 @@ def _write(text: str):
 
 
 async def test_a_resting_fill_arrives_by_the_binance_user_stream_without_polling(
-    tmp_path, emulator_factory, loopback_only  # noqa: F811
+    tmp_path, emulator_factory, loopback_only
 ):
     """Private push: ccxt.pro's watch_orders on the emulator's user stream delivers the fill
     of a resting order, journalled with its amount, while account polling is off."""

@@ -10,24 +10,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from aitbc_tui.sim import specs
-from tests.emulator_helpers import ccxt_client, emulator_factory  # noqa: F401
-from tests.test_emulator_kraken import seeded_engine
+from tests.emulator_helpers import ccxt_client
 
 D = Decimal
 
 
-async def start(factory, **kwargs):
-    engine = seeded_engine(specs.COINBASE)
-    emu = await factory("coinbase", engine=engine, fund=False, simulate=False, **kwargs)
-    engine.deposit(emu.ctx.account, "USDT", D("10000"))
-    engine.deposit(emu.ctx.account, "BTC", D("1"))
-    return emu
-
-
 @pytest.fixture
-async def emu(emulator_factory):  # noqa: F811
-    return await start(emulator_factory)
+async def emu(still_emulator):
+    return await still_emulator("coinbase")
 
 
 @pytest.fixture
@@ -133,8 +123,8 @@ def _ed25519_secret() -> str:
     ("organizations/org/apiKeys/key", _pem_secret),  # ES256 JWT
     ("d2efa49a-369c-43d7-a60e-ae26e28853c2", _ed25519_secret),  # EdDSA JWT
 ])  # fmt: skip
-async def test_cdp_keys_sign_with_jwt(emulator_factory, api_key, make_secret):  # noqa: F811
-    emu = await start(emulator_factory, api_key=api_key, secret=make_secret())
+async def test_cdp_keys_sign_with_jwt(still_emulator, api_key, make_secret):
+    emu = await still_emulator("coinbase", api_key=api_key, secret=make_secret())
     async with ccxt_client(emu) as exchange:
         assert (await exchange.fetch_balance())["total"]["USDT"] == 10000
     async with ccxt_client(emu, secret=_pem_secret()) as forger:
@@ -142,8 +132,8 @@ async def test_cdp_keys_sign_with_jwt(emulator_factory, api_key, make_secret):  
             await forger.fetch_balance()
 
 
-async def test_over_budget_is_429_with_retry_after(emulator_factory):  # noqa: F811
-    emu = await start(emulator_factory, weight_per_minute=6)
+async def test_over_budget_is_429_with_retry_after(still_emulator):
+    emu = await still_emulator("coinbase", weight_per_minute=6)
     async with ccxt_client(emu) as exchange:
         await exchange.load_markets()  # 5 public requests + transaction_summary (signed)
         await exchange.fetch_ticker("BTC/USDT")

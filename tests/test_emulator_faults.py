@@ -20,23 +20,14 @@ import ccxt.async_support as ccxt
 import pytest
 
 from aitbc_tui.domain import OrderType, Side
-from aitbc_tui.sim import specs
-from tests.emulator_helpers import ccxt_client, emulator_factory, wait_for  # noqa: F401
-from tests.test_emulator_kraken import seeded_engine
+from tests.apptools import wait_until
+from tests.emulator_helpers import ccxt_client
 
 D = Decimal
 SYMBOL = "BTC/USDT"
 VENUES = ("binance", "kraken", "coinbase")
 
 
-async def start(factory, venue: str, **kwargs):
-    if venue == "binance":
-        return await factory("binance", seed=7, simulate=False, **kwargs)
-    engine = seeded_engine(specs.KRAKEN if venue == "kraken" else specs.COINBASE)
-    emu = await factory(venue, engine=engine, fund=False, simulate=False, **kwargs)
-    engine.deposit(emu.ctx.account, "USDT", D("10000"))
-    engine.deposit(emu.ctx.account, "BTC", D("1"))
-    return emu
 
 
 async def client_for(emu, **config):
@@ -60,8 +51,8 @@ def order_params(venue: str, client_id: str) -> dict:
 # ---- reply now, act later (binance -1007) ------------------------------------------------
 
 
-async def test_binance_1007_replies_at_once_and_the_order_appears_later(emulator_factory):  # noqa: F811
-    emu = await start(emulator_factory, "binance")
+async def test_binance_1007_replies_at_once_and_the_order_appears_later(still_emulator):
+    emu = await still_emulator("binance")
     context, ex = await client_for(emu)
     try:
         emu.set_fault("reply_then_act", "/api/v3/order", method="POST", delay_s=0.3)
@@ -73,7 +64,7 @@ async def test_binance_1007_replies_at_once_and_the_order_appears_later(emulator
         assert ex.last_http_response and json.loads(ex.last_http_response)["code"] == -1007
         with pytest.raises(ccxt.OrderNotFound):  # -2013: not there yet
             await ex.fetch_order(None, SYMBOL, {"origClientOrderId": "late-1"})
-        await wait_for(lambda: bool(emu.engine.open_orders(emu.ctx.account)), timeout=5)
+        await wait_until(lambda: bool(emu.engine.open_orders(emu.ctx.account)))
         found = await ex.fetch_order(None, SYMBOL, {"origClientOrderId": "late-1"})
         assert found["status"] == "open" and found["clientOrderId"] == "late-1"
         assert len(emu.engine.open_orders(emu.ctx.account)) == 1  # applied once
@@ -82,8 +73,8 @@ async def test_binance_1007_replies_at_once_and_the_order_appears_later(emulator
 
 
 @pytest.mark.parametrize("venue", ["kraken", "coinbase"])
-async def test_reply_then_act_on_kraken_and_coinbase(emulator_factory, venue):  # noqa: F811
-    emu = await start(emulator_factory, venue)
+async def test_reply_then_act_on_kraken_and_coinbase(still_emulator, venue):
+    emu = await still_emulator(venue)
     context, ex = await client_for(emu)
     try:
         emu.set_fault("reply_then_act", CREATE[venue], method="POST", delay_s=0.2)
@@ -93,7 +84,7 @@ async def test_reply_then_act_on_kraken_and_coinbase(emulator_factory, venue):  
         with pytest.raises(expected) as caught:
             await ex.create_order(SYMBOL, "limit", "buy", 0.01, 60000, order_params(venue, "late-2"))
         assert type(caught.value) is expected
-        await wait_for(lambda: bool(emu.engine.open_orders(emu.ctx.account)), timeout=5)
+        await wait_until(lambda: bool(emu.engine.open_orders(emu.ctx.account)))
         assert emu.engine.open_orders(emu.ctx.account)[0].client_order_id == "late-2"
     finally:
         await context.__aexit__(None, None, None)
@@ -103,8 +94,8 @@ async def test_reply_then_act_on_kraken_and_coinbase(emulator_factory, venue):  
 
 
 @pytest.mark.parametrize("venue", VENUES)
-async def test_held_create_is_a_request_timeout_and_the_order_exists(emulator_factory, venue):  # noqa: F811
-    emu = await start(emulator_factory, venue)
+async def test_held_create_is_a_request_timeout_and_the_order_exists(still_emulator, venue):
+    emu = await still_emulator(venue)
     context, ex = await client_for(emu, timeout=400)  # ms
     try:
         emu.set_fault("hold", CREATE[venue], method="POST")  # no delay_s: never answers
@@ -123,11 +114,11 @@ async def test_held_create_is_a_request_timeout_and_the_order_exists(emulator_fa
 
 
 @pytest.mark.parametrize("venue", VENUES)
-async def test_stop_ends_a_held_create_and_an_open_websocket_at_once(emulator_factory, venue):  # noqa: F811
+async def test_stop_ends_a_held_create_and_an_open_websocket_at_once(still_emulator, venue):
     """A client still waiting for a held reply and still subscribed to a book: stop() cancels
     the handler and closes the websocket; it never waits for either (aiohttp's graceful
     shutdown would wait up to its shutdown timeout)."""
-    emu = await start(emulator_factory, venue)
+    emu = await still_emulator(venue)
     async with ccxt_client(emu, pro=True, timeout=60_000) as ex:
         if venue == "kraken":
             ex.has["fetchCurrencies"] = False
@@ -138,7 +129,7 @@ async def test_stop_ends_a_held_create_and_an_open_websocket_at_once(emulator_fa
         create = asyncio.ensure_future(
             ex.create_order(SYMBOL, "limit", "buy", 0.01, 60000, order_params(venue, "held-2"))
         )
-        await wait_for(lambda: bool(emu.engine.open_orders(emu.ctx.account)))  # applied, reply held
+        await wait_until(lambda: bool(emu.engine.open_orders(emu.ctx.account)))  # applied, reply held
         started = time.monotonic()
         await emu.stop()
         assert time.monotonic() - started < 2
@@ -147,8 +138,8 @@ async def test_stop_ends_a_held_create_and_an_open_websocket_at_once(emulator_fa
             await asyncio.wait_for(create, 10)
 
 
-async def test_a_late_reply_after_the_client_gave_up(emulator_factory):  # noqa: F811
-    emu = await start(emulator_factory, "binance")
+async def test_a_late_reply_after_the_client_gave_up(still_emulator):
+    emu = await still_emulator("binance")
     context, ex = await client_for(emu, timeout=300)
     try:
         emu.set_fault("hold", "/api/v3/order", method="POST", delay_s=0.6)
@@ -166,8 +157,8 @@ async def test_a_late_reply_after_the_client_gave_up(emulator_factory):  # noqa:
 @pytest.mark.parametrize("venue", VENUES)
 @pytest.mark.parametrize(("status", "expected"), [(503, ccxt.ExchangeNotAvailable), (500, ccxt.ExchangeNotAvailable),
                                                   (502, ccxt.ExchangeNotAvailable), (504, ccxt.RequestTimeout)])  # fmt: skip
-async def test_html_5xx(emulator_factory, venue, status, expected):  # noqa: F811
-    emu = await start(emulator_factory, venue)
+async def test_html_5xx(still_emulator, venue, status, expected):
+    emu = await still_emulator(venue)
     context, ex = await client_for(emu)
     try:
         emu.set_fault("http_5xx", BALANCE[venue], status=status)
@@ -188,8 +179,8 @@ RATE_LIMITED = {"binance": ccxt.DDoSProtection, "kraken": ccxt.DDoSProtection, "
 
 @pytest.mark.parametrize("venue", VENUES)
 @pytest.mark.parametrize("kind", ["http_429", "http_418"])
-async def test_429_and_418_with_retry_after(emulator_factory, venue, kind):  # noqa: F811
-    emu = await start(emulator_factory, venue)
+async def test_429_and_418_with_retry_after(still_emulator, venue, kind):
+    emu = await still_emulator(venue)
     context, ex = await client_for(emu)
     try:
         emu.set_fault(kind, BALANCE[venue], retry_after=42)
@@ -206,10 +197,10 @@ async def test_429_and_418_with_retry_after(emulator_factory, venue, kind):  # n
 # ---- clock skew --------------------------------------------------------------------------
 
 
-async def test_clock_skew(emulator_factory):  # noqa: F811
-    binance = await start(emulator_factory, "binance")
-    kraken = await start(emulator_factory, "kraken")
-    coinbase = await start(emulator_factory, "coinbase")
+async def test_clock_skew(still_emulator):
+    binance = await still_emulator("binance")
+    kraken = await still_emulator("kraken")
+    coinbase = await still_emulator("coinbase")
     contexts = []
     try:
         (c1, b), (c2, k), (c3, cb) = [await client_for(e) for e in (binance, kraken, coinbase)]
@@ -251,8 +242,8 @@ def poke_book(emu, n: int) -> None:
 
 
 @pytest.fixture
-async def streaming(emulator_factory):  # noqa: F811
-    emu = await start(emulator_factory, "binance")
+async def streaming(still_emulator):
+    emu = await still_emulator("binance")
     async with ccxt_client(emu, pro=True) as ex:
         await ex.watch_order_book(SYMBOL)
         yield emu, ex
@@ -302,9 +293,9 @@ async def test_ws_stall_for_a_while(streaming):
     emu.set_fault("ws_stall", "btcusdt@depth@100ms", duration_s=0.5)
     poke_book(emu, 1)
     [stream] = emu.ctx.state["binance"].depth_subscribers
-    await wait_for(lambda: stream.conn.stalled_until > 0)  # the stall began
+    await wait_until(lambda: stream.conn.stalled_until > 0)  # the stall began
     loop = asyncio.get_running_loop()
-    await wait_for(lambda: loop.time() > stream.conn.stalled_until)  # and ended
+    await wait_until(lambda: loop.time() > stream.conn.stalled_until)  # and ended
     poke_book(emu, 2)
     with pytest.raises(ccxt.ChecksumError):  # the next diff arrives with a gap
         # A generous bound, not a pace: it failed once at 5 s on a loaded 2-core machine.
@@ -314,8 +305,8 @@ async def test_ws_stall_for_a_while(streaming):
 # ---- the fault table over HTTP, from another process -------------------------------------
 
 
-async def test_admin_endpoint_from_another_process(emulator_factory):  # noqa: F811
-    emu = await start(emulator_factory, "binance")
+async def test_admin_endpoint_from_another_process(still_emulator):
+    emu = await still_emulator("binance")
     rule = {"kind": "http_5xx", "endpoint": "/api/v3/account", "count": 2, "params": {"status": 503}}
     script = (
         "import json, sys, urllib.request\n"

@@ -7,40 +7,15 @@ from decimal import Decimal
 import ccxt.async_support as ccxt
 import pytest
 
-from aitbc_tui.domain import OrderType, Side
 from aitbc_tui.emulator import kraken as kraken_protocol
-from aitbc_tui.sim import specs
-from aitbc_tui.sim.engine import MatchingEngine
-from tests.emulator_helpers import ccxt_client, emulator_factory  # noqa: F401
+from tests.emulator_helpers import ccxt_client, seeded_engine  # noqa: F401 - seeded_engine: tests/faults imports it from here
 
 D = Decimal
-MIDS = {"BTC/USDT": D("65000"), "ETH/USDT": D("3400"), "ETH/BTC": D("0.05"), "AITBC/USDT": D("0.85"),
-        "AITBC/ETH": D("0.00025"), "AITBC/BTC": D("0.000013")}  # fmt: skip
-
-
-def seeded_engine(spec: specs.VenueSpec) -> MatchingEngine:
-    """A still book: five levels a side per market from an unlimited market maker."""
-    engine = MatchingEngine(spec.name)
-    for market_spec in spec.markets:
-        engine.add_market(market_spec.market(spec))
-    engine.set_unlimited("mm", quiet=True)
-    for m in spec.markets:
-        mid = MIDS[m.symbol]
-        size = max(m.min_amount * 10, (m.min_notional * 5000 / mid).quantize(m.lot_size))
-        for i in range(1, 6):
-            engine.place("mm", m.symbol, Side.BUY, OrderType.LIMIT, size, mid - m.tick_size * i * 10)
-            engine.place("mm", m.symbol, Side.SELL, OrderType.LIMIT, size, mid + m.tick_size * i * 10)
-    return engine
 
 
 @pytest.fixture
-async def emu(emulator_factory):  # noqa: F811
-    engine = seeded_engine(specs.KRAKEN)
-    running = await emulator_factory("kraken", engine=engine, fund=False, simulate=False)
-    engine.deposit(running.ctx.account, "USDT", D("10000"))
-    engine.deposit(running.ctx.account, "BTC", D("1"))
-    engine.deposit(running.ctx.account, "ETH", D("5"))
-    return running
+async def emu(still_emulator):
+    return await still_emulator("kraken", funds={"USDT": "10000", "BTC": "1", "ETH": "5"})
 
 
 @pytest.fixture
@@ -140,11 +115,9 @@ async def test_authentication_errors(emu, client):
         await client.fetch_balance()
 
 
-async def test_over_budget_is_429_with_retry_after(emulator_factory):  # noqa: F811
-    engine = seeded_engine(specs.KRAKEN)
+async def test_over_budget_is_429_with_retry_after(still_emulator):
     # public calls: a per-IP weight budget; private: Kraken's REST call counter (here at most 1)
-    emu = await emulator_factory("kraken", engine=engine, fund=False, simulate=False, weight_per_minute=3,
-                                 rest_counter_max=1)  # fmt: skip
+    emu = await still_emulator("kraken", funds={}, weight_per_minute=3, rest_counter_max=1)
     async with ccxt_client(emu) as exchange:
         exchange.has["fetchCurrencies"] = False
         await exchange.load_markets()

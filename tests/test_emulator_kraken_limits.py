@@ -12,21 +12,16 @@ import ccxt.async_support as ccxt
 import pytest
 
 from aitbc_tui.emulator import kraken as kraken_protocol
-from aitbc_tui.sim import specs
-from tests.emulator_helpers import TEST_API_KEY, ccxt_client, emulator_factory, wait_for  # noqa: F401
-from tests.test_emulator_kraken import seeded_engine
+from tests.apptools import wait_until
+from tests.emulator_helpers import TEST_API_KEY, ccxt_client
 
 D = Decimal
 SYMBOL = "BTC/USDT"
 
 
 @pytest.fixture
-async def emu(emulator_factory):  # noqa: F811
-    engine = seeded_engine(specs.KRAKEN)
-    running = await emulator_factory("kraken", engine=engine, fund=False, simulate=False)
-    engine.deposit(running.ctx.account, "USDT", D("10000"))
-    engine.deposit(running.ctx.account, "ETH", D("5"))
-    return running
+async def emu(still_emulator):
+    return await still_emulator("kraken", funds={"USDT": "10000", "ETH": "5"})
 
 
 @pytest.fixture
@@ -52,7 +47,7 @@ async def test_rest_counter_allows_15_then_eapi_rate_limit(emu, client):
     order = await client.create_order(SYMBOL, "limit", "buy", 0.001, 30000)
     await client.cancel_order(order["id"])
     # it decays by 0.33 a second: one call fits again after ~3 s
-    await wait_for(lambda: rest_counter(emu).value <= 14, timeout=6)
+    await wait_until(lambda: rest_counter(emu).value <= 14, timeout=6)
     await client.fetch_balance()
 
 

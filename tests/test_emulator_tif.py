@@ -13,9 +13,7 @@ from decimal import Decimal
 import ccxt.async_support as ccxt
 import pytest
 
-from aitbc_tui.sim import specs
-from tests.emulator_helpers import ccxt_client, emulator_factory  # noqa: F401
-from tests.test_emulator_kraken import seeded_engine
+from tests.emulator_helpers import ccxt_client
 
 D = Decimal
 SYMBOL = "BTC/USDT"
@@ -25,8 +23,8 @@ SYMBOL = "BTC/USDT"
 
 
 @pytest.fixture
-async def binance(emulator_factory):  # noqa: F811
-    emu = await emulator_factory("binance", seed=7, simulate=False)
+async def binance(still_emulator):
+    emu = await still_emulator("binance")
     async with ccxt_client(emu) as exchange:
         await exchange.load_markets()
         yield emu, exchange
@@ -95,11 +93,8 @@ async def test_binance_my_trades_are_the_account_fills_with_trade_ids(binance):
 
 
 @pytest.fixture
-async def kraken(emulator_factory):  # noqa: F811
-    engine = seeded_engine(specs.KRAKEN)
-    emu = await emulator_factory("kraken", engine=engine, fund=False, simulate=False)
-    engine.deposit(emu.ctx.account, "USDT", D("10000"))
-    engine.deposit(emu.ctx.account, "BTC", D("1"))
+async def kraken(still_emulator):
+    emu = await still_emulator("kraken")
     async with ccxt_client(emu) as exchange:
         exchange.has["fetchCurrencies"] = False
         await exchange.load_markets()
@@ -152,11 +147,8 @@ async def test_kraken_trades_history(kraken):
 
 
 @pytest.fixture
-async def coinbase(emulator_factory):  # noqa: F811
-    engine = seeded_engine(specs.COINBASE)
-    emu = await emulator_factory("coinbase", engine=engine, fund=False, simulate=False)
-    engine.deposit(emu.ctx.account, "USDT", D("10000"))
-    engine.deposit(emu.ctx.account, "BTC", D("1"))
+async def coinbase(still_emulator):
+    emu = await still_emulator("coinbase")
     async with ccxt_client(emu) as exchange:
         await exchange.load_markets()
         yield emu, exchange

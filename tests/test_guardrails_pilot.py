@@ -70,8 +70,8 @@ async def test_escape_at_the_live_gate_quits_without_sending(tmp_path):
     assert app.service.venue("binance").place_requests == []
 
 
-async def test_sandbox_screen_has_no_live_marker(tmp_path):
-    app = make_app(tmp_path)
+async def test_sandbox_screen_has_no_live_marker(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         assert not app.screen.has_class("mode-live") and app.query_one("#status-bar").has_class("mode-sandbox")
@@ -92,8 +92,8 @@ async def test_read_only_session_refuses_every_order_action_and_panes_still_work
         assert "READ-ONLY" in str(app.query_one("#status-bar", Static).render())
 
 
-async def test_a_read_only_venue_refuses_orders_others_trade(tmp_path):
-    app = make_app(tmp_path)
+async def test_a_read_only_venue_refuses_orders_others_trade(sandbox_app):
+    app = sandbox_app
     app.service.venue("binance").read_only = True  # venues.binance.read_only, or read-only keys
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)

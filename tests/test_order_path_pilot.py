@@ -51,8 +51,8 @@ def with_journal(app, tmp_path) -> Journal:
     return journal
 
 
-async def test_pending_row_shows_at_y_and_becomes_the_order_on_the_ack(tmp_path):
-    app = make_app(tmp_path)
+async def test_pending_row_shows_at_y_and_becomes_the_order_on_the_ack(sandbox_app):
+    app = sandbox_app
     venue = app.service.venue("binance")
     gate = asyncio.Event()
     original = venue.place_order
@@ -75,8 +75,8 @@ async def test_pending_row_shows_at_y_and_becomes_the_order_on_the_ack(tmp_path)
         assert any("acknowledged" in t for t in toasts(app))
 
 
-async def test_the_ack_does_not_wait_for_the_account_refresh(tmp_path):
-    app = make_app(tmp_path)
+async def test_the_ack_does_not_wait_for_the_account_refresh(sandbox_app):
+    app = sandbox_app
     venue = app.service.venue("binance")
     hold = asyncio.Event()
     original = venue.fetch_balances
@@ -147,8 +147,8 @@ async def test_bell_can_be_silenced(tmp_path):
         assert app.bells == 0
 
 
-async def test_market_order_is_capped_and_refused_when_the_market_moved(tmp_path):
-    app = make_app(tmp_path)
+async def test_market_order_is_capped_and_refused_when_the_market_moved(sandbox_app):
+    app = sandbox_app
     venue = app.service.venue("binance")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -175,8 +175,8 @@ async def test_market_order_is_capped_and_refused_when_the_market_moved(tmp_path
         assert venue.place_requests == []
 
 
-async def test_market_order_goes_out_as_ioc_limit_at_the_cap(tmp_path):
-    app = make_app(tmp_path)
+async def test_market_order_goes_out_as_ioc_limit_at_the_cap(sandbox_app):
+    app = sandbox_app
     venue = app.service.venue("binance")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -189,8 +189,8 @@ async def test_market_order_goes_out_as_ioc_limit_at_the_cap(tmp_path):
         assert (request.type, request.time_in_force, request.price) == (OrderType.LIMIT, TimeInForce.IOC, cap)
 
 
-async def test_price_far_from_the_mid_needs_a_second_confirmation(tmp_path):
-    app = make_app(tmp_path)
+async def test_price_far_from_the_mid_needs_a_second_confirmation(sandbox_app):
+    app = sandbox_app
     venue = app.service.venue("binance")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -211,8 +211,8 @@ async def test_price_far_from_the_mid_needs_a_second_confirmation(tmp_path):
         assert venue.place_requests[0].price == far
 
 
-async def test_ctrl_k_in_a_text_field_edits_it_and_never_opens_the_kill_switch(tmp_path):
-    app = make_app(tmp_path)
+async def test_ctrl_k_in_a_text_field_edits_it_and_never_opens_the_kill_switch(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         form = await open_form(pilot, amount="0.015")
@@ -227,8 +227,8 @@ async def test_ctrl_k_in_a_text_field_edits_it_and_never_opens_the_kill_switch(t
         assert "KILL SWITCH" in str(app.screen.query_one(".modal-title", Static).render())
 
 
-async def test_time_in_force_and_post_only_from_the_form(tmp_path):
-    app = make_app(tmp_path)
+async def test_time_in_force_and_post_only_from_the_form(sandbox_app):
+    app = sandbox_app
     venue = app.service.venue("binance")
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -251,8 +251,8 @@ async def test_time_in_force_and_post_only_from_the_form(tmp_path):
         assert form.time_in_force is TimeInForce.FOK
 
 
-async def test_size_presets_fill_a_share_of_what_is_free(tmp_path):
-    app = make_app(tmp_path)
+async def test_size_presets_fill_a_share_of_what_is_free(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         form = await open_form(pilot, key="s", amount="")
@@ -262,8 +262,8 @@ async def test_size_presets_fill_a_share_of_what_is_free(tmp_path):
         assert form.query_one("#amount", Input).value == "2.00000"
 
 
-async def test_quitting_with_open_live_orders_asks(tmp_path):
-    app = make_app(tmp_path)
+async def test_quitting_with_open_live_orders_asks(sandbox_app):
+    app = sandbox_app
     for name in app.service.venue_names:
         app.service.venue(name).mode = Mode.LIVE  # the sandbox engine standing in for a live venue
     async with app.run_test(size=SIZE) as pilot:

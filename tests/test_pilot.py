@@ -47,8 +47,8 @@ async def place_by_keyboard(pilot, side_key: str, amount: str, *, market: bool =
     await pilot.pause()
 
 
-async def test_limit_buy_rests_shows_in_open_orders_and_cancels(tmp_path):
-    app = make_app(tmp_path)
+async def test_limit_buy_rests_shows_in_open_orders_and_cancels(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         best_bid = app.service.book("binance", "BTC/USDT").best_bid
@@ -85,8 +85,8 @@ async def test_limit_buy_rests_shows_in_open_orders_and_cancels(tmp_path):
         assert app.service.balances("binance")["USDT"].free == Decimal("100000")
 
 
-async def test_market_sell_fills_and_moves_balances(tmp_path):
-    app = make_app(tmp_path)
+async def test_market_sell_fills_and_moves_balances(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await place_by_keyboard(pilot, "s", "0.01", market=True)
@@ -114,8 +114,8 @@ async def test_market_sell_fills_and_moves_balances(tmp_path):
         ("500", "only 100000 USDT free"),
     ],
 )
-async def test_bad_amount_shows_its_error_and_sends_nothing(tmp_path, typed, expected):
-    app = make_app(tmp_path)
+async def test_bad_amount_shows_its_error_and_sends_nothing(sandbox_app, typed, expected):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("b")
@@ -132,8 +132,8 @@ async def test_bad_amount_shows_its_error_and_sends_nothing(tmp_path, typed, exp
         assert app.service.open_orders() == []
 
 
-async def test_confirmation_n_goes_back_to_the_form_with_values_kept(tmp_path):
-    app = make_app(tmp_path)
+async def test_confirmation_n_goes_back_to_the_form_with_values_kept(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("b", *"0.02", "enter")
@@ -147,8 +147,8 @@ async def test_confirmation_n_goes_back_to_the_form_with_values_kept(tmp_path):
         assert venue_of(app).place_requests == []
 
 
-async def test_kill_switch_cancels_every_open_order_on_every_venue(tmp_path):
-    app = make_app(tmp_path)
+async def test_kill_switch_cancels_every_open_order_on_every_venue(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await place_by_keyboard(pilot, "b", "0.01")
@@ -165,8 +165,8 @@ async def test_kill_switch_cancels_every_open_order_on_every_venue(tmp_path):
         assert {o.status for o in app.service.closed_orders()} == {OrderStatus.CANCELED}
 
 
-async def test_venue_and_symbol_switching(tmp_path):
-    app = make_app(tmp_path)
+async def test_venue_and_symbol_switching(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         assert (app.venue, app.symbol) == ("binance", "BTC/USDT")
@@ -203,8 +203,8 @@ async def test_venue_and_symbol_switching(tmp_path):
         assert any("binance does not list AITBC/ETH" in str(n.message) for n in app._notifications)
 
 
-async def test_help_theme_and_panes(tmp_path):
-    app = make_app(tmp_path)
+async def test_help_theme_and_panes(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await pilot.press("question_mark")
@@ -235,8 +235,8 @@ async def test_live_sandbox_fills_every_pane_within_three_seconds(tmp_path):
         await wait_until(pilot, lambda: app.service.book("binance", "BTC/USDT").sequence != first, timeout=3.0)
 
 
-async def test_every_action_is_in_the_command_palette(tmp_path):
-    app = make_app(tmp_path)
+async def test_every_action_is_in_the_command_palette(sandbox_app):
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         titles = {command.title for command in app.get_system_commands(app.screen)}
@@ -300,10 +300,10 @@ async def test_impact_by_default_is_for_an_order_worth_10000_usdt(tmp_path):
                                             for t in ladder.analysis_text))  # fmt: skip
 
 
-async def test_open_order_age_keeps_ticking_without_other_changes(tmp_path):
+async def test_open_order_age_keeps_ticking_without_other_changes(sandbox_app):
     from tests.apptools import FROZEN_NOW
 
-    app = make_app(tmp_path)
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await place_by_keyboard(pilot, "b", "0.01")

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from aitbc_tui.domain import Balance
 from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
-from tests.apptools import make_app, wait_ready, wait_until
+from tests.apptools import wait_ready, wait_until
 
 SIZE = (160, 45)
 
@@ -15,8 +15,8 @@ def line_text(widget, y: int) -> str:
     return "".join(segment.text for segment in widget.render_line(y))
 
 
-async def test_twenty_balances_in_a_six_row_pane_scroll_to_the_last(tmp_path):
-    app = make_app(tmp_path)
+async def test_twenty_balances_in_a_six_row_pane_scroll_to_the_last(sandbox_app):
+    app = sandbox_app
     many = {f"A{i:02d}": Balance(f"A{i:02d}", Decimal(i + 1)) for i in range(20)}
     app.service.balances = lambda venue: many  # what every venue holds, as the pane reads it
     async with app.run_test(size=SIZE) as pilot:
@@ -70,13 +70,13 @@ def test_arbitrage_columns_drop_by_priority_and_keep_where_to_buy_and_sell():
     assert fit("binance-emulator", narrow[2]).endswith("…")
 
 
-async def test_clock_ticks_behind_the_help_screen_and_panes_say_paused(tmp_path):
+async def test_clock_ticks_behind_the_help_screen_and_panes_say_paused(sandbox_app):
     from textual.widgets import Static
 
     from aitbc_tui.ui.screens.help import HelpScreen
     from tests.apptools import FROZEN_NOW
 
-    app = make_app(tmp_path)
+    app = sandbox_app
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         bar = app.query_one("#status-bar", Static)
