@@ -770,14 +770,46 @@ class CcxtVenue:
             error = None
         if error is not None:
             raise error
-        updates = []
-        for item in raw or ():
-            order = order_from_ccxt(self.name, item)
-            known = self._orders.get(order.id)
-            if known is not None and not order.client_order_id:
-                order = replace(order, client_order_id=known.client_order_id)
-            updates.append((self._remember(order), ()))
-        return updates
+        return [(self._remember(self._pushed_order(item)), ()) for item in raw or ()]
+
+    def _pushed_order(self, item: Mapping[str, Any]) -> Order:
+        """One ccxt.pro order update as an Order, with what ccxt gets wrong on this venue
+        (quirks: ws_order_*) taken from the raw frame or from what we know of the order."""
+        raw = dict(item)
+        info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
+        facts = self.quirks
+        known = self._orders.get(str(raw.get("id") or ""))
+        if facts.ws_order_client_id_field:
+            raw["clientOrderId"] = info.get(facts.ws_order_client_id_field)
+        if facts.ws_order_filled_field and raw.get("filled") is None:
+            raw["filled"] = info.get(facts.ws_order_filled_field)
+            if raw.get("status") == "closed":  # a fill frame ccxt could not merge
+                raw["filled"] = None
+        if not raw.get("symbol"):
+            # kraken's final frames carry no symbol, so ccxt cannot merge them with the order
+            raw["symbol"] = known.symbol if known else (self.config.symbols[0] if len(self.config.symbols) == 1 else "")
+        if not facts.ws_order_amount_trusted:
+            raw["amount"] = self._pushed_amount(raw, info, known)
+        if raw.get("status") == "closed" and raw.get("filled") is None:
+            raw["filled"] = raw["amount"]  # filled in full
+        order = order_from_ccxt(self.name, raw)
+        if known is not None and not order.client_order_id:
+            order = replace(order, client_order_id=known.client_order_id)
+        return order
+
+    def _pushed_amount(self, raw: Mapping[str, Any], info: Mapping[str, Any], known: Order | None) -> Any:
+        """The order's amount where ccxt.pro's is the filled amount: ours, the raw field, or
+        filled + remaining while some remains (a final frame's remaining is 0: unknown)."""
+        if known is not None and known.amount:
+            return str(known.amount)
+        field = self.quirks.ws_order_amount_field
+        if field and info.get(field) is not None:
+            return info[field]
+        filled = to_decimal(raw.get("filled"), ZERO) or ZERO
+        remaining = to_decimal(raw.get("remaining"))
+        if remaining is not None and (remaining > 0 or raw.get("status") == "closed"):
+            return str(filled + remaining)
+        return None
 
     # ---- trading
 

@@ -74,6 +74,15 @@ class ExchangeQuirks:
     client_id_fetch_param: str = ""
     client_id_list_filter: bool = False
     market_buy_needs_price: bool = False  # coinbase buys by quote amount: ccxt prices it
+    # ccxt.pro watch_orders (4.5.90): whether its ``amount`` is the order's amount (coinbase
+    # sets it from cumulative_quantity, kraken from cum_qty on frames it cannot merge), the
+    # raw field that is (kraken order_qty), the raw field with the filled amount where ccxt
+    # leaves ``filled`` None (kraken cum_qty), and the raw field with our client order id
+    # where ccxt reads another (kraken: order_userref, but we send cl_ord_id).
+    ws_order_amount_trusted: bool = True
+    ws_order_amount_field: str = ""
+    ws_order_filled_field: str = ""
+    ws_order_client_id_field: str = ""
     needs_passphrase: bool = False  # named in the authentication-failed hint
 
 
@@ -116,6 +125,10 @@ EXCHANGE_QUIRKS: dict[str, ExchangeQuirks] = {
         ws_private_host="ws-auth.",
         ws_private_path="/auth",
         client_id_list_filter=True,
+        ws_order_amount_trusted=False,
+        ws_order_amount_field="order_qty",
+        ws_order_filled_field="cum_qty",
+        ws_order_client_id_field="cl_ord_id",
     ),
     "coinbase": replace(
         FAMILY_QUIRKS["coinbase"],
@@ -125,6 +138,7 @@ EXCHANGE_QUIRKS: dict[str, ExchangeQuirks] = {
         fetch_currencies=False,  # /v2/currencies and exchange-rates
         client_id_param="client_order_id",
         market_buy_needs_price=True,
+        ws_order_amount_trusted=False,
     ),
     "coinbaseexchange": replace(
         FAMILY_QUIRKS["coinbase"],
