@@ -6,7 +6,6 @@ appear in no output, log, screenshot or file under the data directory."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 from pathlib import Path
@@ -28,7 +27,7 @@ from aitbc_tui.ui.screens.live_gate import LiveGateScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.venues.ccxt_venue import CcxtVenue
 from aitbc_tui.venues.factory import build_venues
-from tests.emulator_helpers import emulator_factory  # noqa: F401 - fixture
+from tests.apptools import wait_until
 
 CANARY_KEY = "CANARYKEY7f3a9c1e5b2d4a6f8e0c2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4c6e8b0"
 CANARY_SECRET = "CANARYSECRET5e1d9b7a3c2f4e6d8b0a2c4e6f8d0b2a4c6e8f0d2b4a6c8e0f2d4b6"
@@ -105,31 +104,24 @@ async def failing_live_session(store, venue: str, emu, tmp_path) -> list[str]:
     with pytest.raises(RuntimeError, match="canary crash"):  # run_test re-raises the crash
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press(*f"LIVE {venue}", "enter")
-            for _ in range(500):
-                if service.book(venue, "BTC/USDT") is not None and service.balances(venue):
-                    break
-                await pilot.pause(0.02)
-            assert not isinstance(app.screen, LiveGateScreen) and service.balances(venue)
+            await wait_until(pilot, lambda: service.book(venue, "BTC/USDT") is not None and service.balances(venue),
+                             what="the live venue's book and balances")  # fmt: skip
+            assert not isinstance(app.screen, LiveGateScreen)
             await pilot.press("b")
-            for _ in range(250):
-                if isinstance(app.screen, OrderForm):
-                    break
-                await pilot.pause(0.02)
+            await wait_until(pilot, lambda: isinstance(app.screen, OrderForm), what="the order form")
             await pilot.press(*"0.001", "enter")
-            for _ in range(250):
-                if isinstance(app.screen, ConfirmScreen):
-                    break
-                await pilot.pause(0.02)
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
             await pilot.press("y")
-            await pilot.pause(0.5)
+            await wait_until(pilot, lambda: bool(journal.orders()), what="the order reaching the journal")
             await app.workers.wait_for_complete()
-            assert journal.orders(), "the order reached the journal"
             await pilot.press("K")
-            for _ in range(250):
-                if isinstance(app.screen, CredentialsScreen) and app.screen.query_one("DataTable").row_count:
-                    break
-                await pilot.pause(0.02)
-            await pilot.pause(0.2)
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, CredentialsScreen) and app.screen.query_one("DataTable").row_count,
+                what="the credentials screen with its rows",
+            )
+            await app.workers.wait_for_complete()  # whatever the screen checks in the background
+            await pilot.pause()
             svg = app.export_screenshot()
             (tmp_path / "screen.svg").write_text(svg)
             app.save_screenshot(str(tmp_path / "saved.svg"))
@@ -138,10 +130,8 @@ async def failing_live_session(store, venue: str, emu, tmp_path) -> list[str]:
 
             # Textual's crash screen: an exception inside a handler, rendered with locals.
             app.call_later(app.action_canary_crash)  # runs in the app's message loop, like a handler
-            for _ in range(100):
-                if app._exit_renderables:
-                    break
-                await asyncio.sleep(0.01)
+            # (private: Textual has no public access to what its crash screen prints)
+            await wait_until(lambda: bool(app._exit_renderables), what="Textual's crash screen")
             crash_screen = [render(r) for r in app._exit_renderables]
 
     assert crash_screen and "RuntimeError" in crash_screen[-1] and "credentials" in crash_screen[-1]
@@ -153,7 +143,7 @@ async def failing_live_session(store, venue: str, emu, tmp_path) -> list[str]:
     return outputs
 
 
-async def test_canary_never_leaves_the_credential_store(emulator_factory, tmp_path, monkeypatch, capfd, debug_log):  # noqa: F811
+async def test_canary_never_leaves_the_credential_store(emulator_factory, tmp_path, monkeypatch, capfd, debug_log):
     emu = await emulator_factory("binance", api_key=CANARY_KEY, secret=CANARY_SECRET, simulate=False, seed=9)
     monkeypatch.setenv("AITBC_VAULT_PASSPHRASE", "canary-vault-passphrase")
     store = CredentialStore.open("vault", insecure_test_scrypt_n=2**4)

@@ -15,7 +15,6 @@ service over the same journal, which must reconcile before accepting orders.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -29,7 +28,7 @@ from aitbc_tui.domain import Mode, OrderRequest, OrderType, Side, VenueError
 from aitbc_tui.journal import Journal, JournalState
 from aitbc_tui.service import CRASH_ENV, MarketService
 from aitbc_tui.venues.ccxt_venue import CcxtVenue
-from tests.emulator_helpers import emulator_factory  # noqa: F401 - fixture
+from tests.apptools import wait_until
 
 PASSPHRASE = "crash-test-passphrase"
 AMOUNT = D("0.01")
@@ -60,7 +59,7 @@ asyncio.run(main())
 
 
 @pytest.fixture
-async def binance(emulator_factory):  # noqa: F811
+async def binance(emulator_factory):
     return await emulator_factory("binance", simulate=False, seed=5, delay_reply_s=30)
 
 
@@ -99,14 +98,15 @@ async def run_child(config_path: str, *, crash_at: str | None = None, kill_when=
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
     if kill_when is not None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not kill_when():
-            if loop.time() > deadline or proc.returncode is not None:
+        try:
+            await wait_until(lambda: kill_when() or proc.returncode is not None, timeout=timeout, interval=0.01)
+        except AssertionError:
+            pass
+        if not kill_when():  # timed out, or the child ended first
+            if proc.returncode is None:
                 proc.kill()
-                out, err = await proc.communicate()
-                raise AssertionError(f"child never reached the kill point: {out.decode()} {err.decode()[-2000:]}")
-            await asyncio.sleep(0.01)
+            out, err = await proc.communicate()
+            raise AssertionError(f"child never reached the kill point: {out.decode()} {err.decode()[-2000:]}")
         proc.send_signal(signal.SIGKILL)
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode, out.decode(), err.decode()
@@ -191,11 +191,7 @@ async def test_create_times_out_but_was_placed_exactly_one_order_after_lookup(bi
         with pytest.raises(VenueError, match="UNKNOWN"):
             await service.place_order(request)
         [entry] = journal.orders()
-        for _ in range(500):
-            if not service.unknown_orders():
-                break
-            await asyncio.sleep(0.02)
-        assert service.unknown_orders() == []
+        await wait_until(lambda: not service.unknown_orders(), what="the unknown order looked up")
         orders = emulator_orders(binance)
         assert [o.client_order_id for o in orders] == [entry.client_order_id]  # exactly one
         assert journal.order(entry.client_order_id).state is JournalState.OPEN

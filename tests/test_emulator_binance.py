@@ -11,15 +11,16 @@ import ccxt.async_support as ccxt
 import pytest
 
 from aitbc_tui.domain import OrderType, Side
-from tests.emulator_helpers import ccxt_client, emulator_factory, wait_for  # noqa: F401
+from tests.apptools import wait_until
+from tests.emulator_helpers import ccxt_client
 
 SYMBOL = "BTC/USDT"
 
 
 @pytest.fixture
-async def emu(emulator_factory):  # noqa: F811
+async def emu(still_emulator):
     # No background flow: the books change only when a test changes them.
-    return await emulator_factory("binance", seed=7, simulate=False)
+    return await still_emulator("binance")
 
 
 def engine_top(emu, depth: int = 5) -> tuple[list, list]:
@@ -147,7 +148,7 @@ async def test_timestamp_outside_recv_window(emu):
             await ex.fetch_balance()
 
 
-async def test_rate_limit_429(emulator_factory):  # noqa: F811
+async def test_rate_limit_429(emulator_factory):
     emu = await emulator_factory("binance", simulate=False, weight_per_minute=25)
     async with ccxt_client(emu) as ex:
         await ex.load_markets()  # exchangeInfo, weight 20
@@ -179,7 +180,7 @@ async def test_depth_gap_is_detected_and_the_book_resyncs(emu):
         await ex.watch_order_book(SYMBOL)
         emu.inject_fault("depth_gap", "BTCUSDT")
         poke_book(emu, 1)  # this diff is dropped by the emulator
-        await asyncio.sleep(0.25)
+        await wait_until(lambda: not emu.ctx.faults.armed("depth_gap"), what="the emulator dropping a diff")
         poke_book(emu, 2)  # this one arrives with U > previous u + 1
         with pytest.raises(ccxt.ChecksumError):
             # ccxt 4.5.90 rejects the watcher on a gap and forgets the book and the subscription
@@ -196,13 +197,14 @@ async def test_watch_orders_and_balance_over_websocket_api(emu):
     async with ccxt_client(emu, pro=True) as ex:
         await ex.load_markets()
         watcher = asyncio.ensure_future(ex.watch_orders(SYMBOL))
-        await wait_for(lambda: bool(emu.ctx.state["binance"].user_queues.get(emu.ctx.account)))
+        await wait_until(lambda: bool(emu.ctx.state["binance"].user_queues.get(emu.ctx.account)))
         created = await ex.create_order(SYMBOL, "limit", "buy", 0.01, 60000, {"clientOrderId": "ws-1"})
         orders = await asyncio.wait_for(watcher, 5)
         assert orders[-1]["id"] == created["id"] and orders[-1]["status"] == "open"
         assert orders[-1]["clientOrderId"] == "ws-1"
         balance_watch = asyncio.ensure_future(ex.watch_balance())
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: any("spot:balance" in c.futures for c in ex.clients.values()),
+                         what="ccxt.pro waiting for a balance update")  # fmt: skip
         await ex.cancel_order(created["id"], SYMBOL)
         balance = await asyncio.wait_for(balance_watch, 5)
         assert balance["USDT"]["free"] == 100000
@@ -215,7 +217,8 @@ async def test_listen_key_user_stream(emu):
         assert await ex.public_put_userdatastream({"listenKey": listen_key}) == {}
         ws_root = emu.ws_url.removesuffix("/stream")
         async with aiohttp.ClientSession() as session, session.ws_connect(f"{ws_root}/ws/{listen_key}") as ws:
-            await asyncio.sleep(0.05)
+            await wait_until(lambda: bool(emu.ctx.state["binance"].user_queues.get(emu.ctx.account)),
+                             what="the listen-key stream subscribed to the account")  # fmt: skip
             order = await ex.create_order(SYMBOL, "limit", "sell", 0.001, 70000, {"clientOrderId": "lk-1"})
             report = json.loads((await ws.receive(timeout=5)).data)
             position = json.loads((await ws.receive(timeout=5)).data)
@@ -234,7 +237,7 @@ async def test_unknown_rest_path_is_a_json_error(emu):
 # ---- the live simulation and the `emulate` command ----------------------------------------
 
 
-async def test_simulated_market_streams_a_consistent_book(emulator_factory):  # noqa: F811
+async def test_simulated_market_streams_a_consistent_book(emulator_factory):
     emu = await emulator_factory("binance", seed=3, step_s=0.05)
     async with ccxt_client(emu, pro=True) as ex:
         first = await ex.watch_order_book(SYMBOL)
@@ -246,7 +249,7 @@ async def test_simulated_market_streams_a_consistent_book(emulator_factory):  # 
             assert book["bids"][0][0] < book["asks"][0][0]
 
 
-async def test_emulate_command_prints_what_a_client_needs_and_stops(emulator_factory):  # noqa: F811
+async def test_emulate_command_prints_what_a_client_needs_and_stops(emulator_factory):
     import io
     import re
 
@@ -256,7 +259,7 @@ async def test_emulate_command_prints_what_a_client_needs_and_stops(emulator_fac
     args = build_parser().parse_args(["emulate", "--venue", "binance", "--seed", "5", "--api-key", "cmd-key", "--port", "0"])
     out, stop = io.StringIO(), asyncio.Event()
     server = asyncio.create_task(serve(args, out, stop))
-    await wait_for(lambda: "Ctrl-C" in out.getvalue())
+    await wait_until(lambda: "Ctrl-C" in out.getvalue())
     text = out.getvalue()
     url = re.search(r"REST\s+(http://127\.0\.0\.1:\d+)", text).group(1)
     secret = re.search(r"secret\s+(\S+)", text).group(1)
