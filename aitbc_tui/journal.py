@@ -496,6 +496,13 @@ class Journal:
 
     # -- plumbing --
 
+    @property
+    def synchronous(self) -> int:
+        """SQLite's ``PRAGMA synchronous`` on this connection: 2 (FULL) means a commit is on
+        disk before it returns."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA synchronous").fetchone()[0])
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -20,6 +20,7 @@ from aitbc_tui.journal import (
     Journal,
     JournalError,
     JournalState,
+    check_journal,
     default_journal_path,
     new_client_order_id,
 )
@@ -76,7 +77,7 @@ def test_client_order_id_formats():
 def test_pragmas_and_file_mode(journal):
     db = sqlite3.connect(journal.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert journal.synchronous == 2  # FULL
     journal.record_intent(_req(), Mode.LIVE)
     for suffix in ("", "-wal", "-shm"):  # SQLite gives its side files the database's mode
         assert oct(os.stat(f"{journal.path}{suffix}").st_mode & 0o777) == "0o600"
@@ -235,8 +236,8 @@ def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     printed += [line.strip() for line in proc.stdout.read().splitlines()]
+    check_journal(path)  # the full check (integrity, schema, no orphan events) passes
     with Journal(path) as j:
-        assert j._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = {o.client_order_id for o in j.unresolved()}
     assert set(printed) <= stored
     assert len(stored) - len(printed) <= 1  # at most the one committed but not yet printed
@@ -283,9 +284,9 @@ def test_journal_command_table_csv_and_filters(data_dir, capsys):
     import io
     import time as _time
 
+    with Journal(clock=lambda: _time.time() - 3 * 86400) as j:  # three days ago
+        j.record_intent(_req(venue="kraken"), Mode.LIVE, exchange_id="kraken")
     with Journal() as j:
-        old = j.record_intent(_req(venue="kraken"), Mode.LIVE, exchange_id="kraken")
-        j._db.execute("UPDATE events SET at = ? WHERE client_order_id = ?", (_time.time() - 3 * 86400, old))
         coid = j.record_intent(_req(), Mode.LIVE)
         j.mark_sent(coid)
         j.mark_rejected(coid, "price, too far")
