@@ -69,12 +69,12 @@ class SteadyPingSimVenue(SimVenue):
 
     def __init__(self, *args, ping_seed: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._ping_rng = random.Random(ping_seed)
+        self.latency_rng = random.Random(ping_seed)
 
         self.place_requests: list = []
 
     async def ping(self) -> float:
-        return round(8 + self._ping_rng.random() * 30, 1)
+        return round(8 + self.latency_rng.random() * 30, 1)
 
     async def place_order(self, request):
         self.place_requests.append(request)  # what reached the venue, to prove nothing else did

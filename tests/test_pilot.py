@@ -226,7 +226,7 @@ async def test_live_sandbox_fills_every_pane_within_three_seconds(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot, timeout=3.0)
         await wait_until(pilot, lambda: all(h.latency_ms is not None for h in app.service.health()), timeout=3.0)
-        app._repaint_slow()
+        await wait_until(pilot, lambda: bool(app.query_one("#arb", LineTable).rows), what="the arbitrage pane painted")
         arb = app.query_one("#arb", LineTable).rows
         symbols = [row[0][0] for row in arb]
         assert symbols and len(symbols) == len(set(symbols))
