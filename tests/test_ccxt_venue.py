@@ -198,6 +198,38 @@ def test_readable_error_strips_ccxt_noise():
     )
 
 
+SIGNED = ("DELETE http://127.0.0.1:8901/api/v3/order?symbol=BTCUSDT&orderId=7&timestamp=1712345678901"
+          "&recvWindow=10000&signature=9ac6d1e2f3")
+
+
+def test_error_text_carries_no_query_string_nor_credentials():
+    # ccxt's text for a body it cannot map, and for a request that timed out
+    unmapped = readable_error("b", "binance", f"binance {SIGNED} 502 Bad Gateway <html>oops</html>")
+    assert unmapped == "b: DELETE http://127.0.0.1:8901/api/v3/order 502 Bad Gateway <html>oops</html>"
+    mapped = readable_error("b", "binance", f'binance {SIGNED} 400 {{"code":-2011,"msg":"Unknown order sent."}}')
+    assert mapped == "b: Unknown order sent. (code -2011)"
+    leaky = 'X-MBX-APIKEY: KEYVALUE "token": "WSTOKEN" apiKey=AK1 API-Sign=c2ln== Authorization: Bearer eyJx'
+    text = readable_error("k", "kraken", f"kraken POST https://api.kraken.com/0/private/AddOrder {leaky}")
+    assert not any(s in text for s in ("KEYVALUE", "WSTOKEN", "AK1", "c2ln", "eyJx", "?", "timestamp"))
+    assert text.startswith("k: POST https://api.kraken.com/0/private/AddOrder X-MBX-APIKEY: ****")
+
+
+async def test_venue_errors_carry_no_signed_url():
+    import ccxt
+
+    venue = CcxtVenue(venue_config("binance", Mode.LIVE), credentials=creds())
+    for exc in (ccxt.RequestTimeout(f"binance {SIGNED}"), ccxt.ExchangeError(f"binance {SIGNED} 500"),
+                OSError(f"Cannot connect: {SIGNED}")):  # fmt: skip
+        async def fail(exc=exc):
+            raise exc
+
+        with pytest.raises(VenueError) as info:
+            await venue._call(fail)
+        assert "signature" not in str(info.value) and "timestamp" not in str(info.value)
+        assert "DELETE http://127.0.0.1:8901/api/v3/order" in str(info.value)
+    await venue.close()
+
+
 def test_market_decimal_places_precision():
     market = market_from_ccxt(
         {

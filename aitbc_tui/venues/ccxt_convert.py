@@ -7,6 +7,7 @@ Every float ccxt hands back becomes ``Decimal(str(x))`` here. Nothing here impor
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -190,9 +191,28 @@ def _is_clock_skew(text: str) -> bool:
     return "-1021" in lowered or "recvwindow" in lowered or "ahead of the server" in lowered
 
 
+# A URL's query string (ccxt puts timestamp and signature there), and a credential-like
+# field anywhere (a form body, a header dump, JSON): only method, host and path are kept.
+_URL_QUERY = re.compile(r"((?:https?|wss?)://[^\s?#\"']*)[?#][^\s\"']*", re.IGNORECASE)
+_SECRET_FIELD = re.compile(
+    r"""(["']?\b(?:signature|api[-_]?key|x-mbx-apikey|api-sign|cb-access-(?:key|sign|passphrase)|"""
+    r"""passphrase|secret|(?:access[-_]|listen[-_])?token|authorization)\b["']?\s*[=:]\s*)"""
+    r"""(?:bearer\s+)?["']?[^\s&"',;}]+["']?""",
+    re.IGNORECASE,
+)
+
+
+def redact_error_text(text: str) -> str:
+    """Error text fit for the operator and the logs: no query strings (ccxt's signed URL
+    ``DELETE http://host/api/v3/order?...&signature=...`` keeps ``DELETE http://host/api/v3/order``)
+    and no value of a signature, API key, token or passphrase field."""
+    return _SECRET_FIELD.sub(r"\1****", _URL_QUERY.sub(r"\1", text))
+
+
 def readable_error(venue: str, exchange_id: str, text: str) -> str:
-    """ccxt's ``binance {"code":-2010,"msg":"..."}`` as ``binance: ... (code -2010)``."""
-    body = text.strip()
+    """ccxt's ``binance {"code":-2010,"msg":"..."}`` as ``binance: ... (code -2010)``, with
+    query strings and credentials removed (``redact_error_text``)."""
+    body = redact_error_text(text).strip()
     for prefix in (exchange_id + " ", venue + " "):
         if body.startswith(prefix):
             body = body[len(prefix) :].strip()

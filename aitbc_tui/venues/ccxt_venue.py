@@ -54,6 +54,7 @@ from aitbc_tui.venues.ccxt_convert import (  # noqa: F401 - re-exported for impo
     market_from_ccxt,
     order_from_ccxt,
     readable_error,
+    redact_error_text,
     to_decimal,
 )
 from aitbc_tui.venues.paper import PaperVenue  # noqa: F401 - re-exported
@@ -476,7 +477,7 @@ class CcxtVenue:
         except asyncio.TimeoutError:
             error = VenueUnavailable(f"{self.name}: request timed out")
         except OSError as exc:
-            error = VenueUnavailable(f"{self.name}: network error: {exc}")
+            error = VenueUnavailable(f"{self.name}: network error: {redact_error_text(str(exc))}")
         # Raised outside the handler, with no cause or context: ccxt's frames hold the
         # signed request (API key in its headers) as locals, and a traceback printed with
         # locals (Textual's crash screen) would show them.
@@ -612,9 +613,9 @@ class CcxtVenue:
             return await self._poll_rest(symbol, depth, respect_cadence=False)
         except (ccxt.BaseError, OSError) as exc:
             self._backoff_s[symbol] = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
-            await self._rebuild_ws(f"{type(exc).__name__}: {exc}")
+            await self._rebuild_ws(f"{type(exc).__name__}: {redact_error_text(str(exc))}")
             error = self._error(exc) if isinstance(exc, ccxt.BaseError) else VenueUnavailable(
-                f"{self.name}: websocket error: {exc}"
+                f"{self.name}: websocket error: {redact_error_text(str(exc))}"
             )
         else:
             error = None
@@ -765,7 +766,7 @@ class CcxtVenue:
             raw = await client.watch_orders()
         except Exception as exc:  # noqa: BLE001 - classified below, raised without ccxt's frames
             error = self._error(exc) if type(exc).__module__.startswith("ccxt") else VenueUnavailable(
-                f"{self.name}: user stream: {exc}")  # fmt: skip
+                f"{self.name}: user stream: {redact_error_text(str(exc))}")  # fmt: skip
         else:
             error = None
         if error is not None:
