@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 from itertools import islice
 
-from aitbc_tui.book import OrderBook
+from bench.depth_book import OrderBook
 
 from bench.common import Result, median, percentile
 

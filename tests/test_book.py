@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from aitbc_tui.book import OrderBook
+from bench.depth_book import OrderBook
 from aitbc_tui.domain import BookSnapshot, Side
 
 

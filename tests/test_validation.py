@@ -191,7 +191,7 @@ def test_estimate_for_the_form() -> None:
 def test_modules_do_not_import_textual_or_ccxt() -> None:
     code = (
         "import sys\n"
-        "import aitbc_tui.book, aitbc_tui.analysis, aitbc_tui.validation\n"
+        "import aitbc_tui.analysis, aitbc_tui.validation\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'ccxt'))\n"
         "print(','.join(bad))\n"
     )

@@ -1,5 +1,9 @@
 """L2 order book for one venue and symbol, fed by exchange depth updates.
 
+Benchmark code (moved from ``aitbc_tui/book.py``): the product never runs it (its books
+come from ccxt.pro and the sim engine as snapshots); ``book_bench`` measures it against
+ccxt's own book and ``replay`` feeds the dashboard benchmark through it.
+
 Why this representation
 -----------------------
 This is the hot path between an exchange feed and the UI: every depth diff
@@ -39,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from .domain import BookSnapshot, PriceLevel, Side
+from aitbc_tui.domain import BookSnapshot, PriceLevel, Side
 
 _INF = float("inf")
 
