@@ -14,10 +14,9 @@ import json
 import time
 from decimal import Decimal
 
-from bench.depth_book import OrderBook
 from aitbc_tui.domain import Balance, BookSnapshot, Market, Mode, Order, OrderRejected, OrderStatus, OrderType, Side
-
 from bench.book_bench import make_stream
+from bench.depth_book import OrderBook
 
 
 class ReplayFeed:
