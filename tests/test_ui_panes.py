@@ -89,3 +89,18 @@ async def test_clock_ticks_behind_the_help_screen_and_panes_say_paused(sandbox_a
         await wait_until(pilot, lambda: "11:07:45" in app.export_screenshot())  # on the terminal, not only in the widget
         await pilot.press("escape")
         await wait_until(pilot, lambda: "paused" not in str(bar.render()))
+
+
+def test_balances_read_at_each_assets_precision_the_same_in_every_column():
+    """'Available' and the balances used to show 100000, 99344.0797350 and 100000.0 for one
+    currency: now USDT is always to the cent, rounded down (never more than there is)."""
+    from decimal import Decimal
+
+    from aitbc_tui.ui.panes.balances import balance_text
+
+    assert balance_text(Decimal("100000"), 2) == "100,000.00"
+    assert balance_text(Decimal("99344.0797350"), 2) == "99,344.07"
+    assert balance_text(Decimal("100000.0"), 2) == "100,000.00"
+    assert balance_text(Decimal("30"), 6) == "30.000000"
+    assert balance_text(Decimal("0.123456789"), 8) == "0.12345678"
+    assert balance_text(Decimal("100000"), 2, compact=True) == "100.00k"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from aitbc_tui import analysis
-from aitbc_tui.formatting import decimals_of, fmt_bps, fmt_compact, fmt_fixed
+from aitbc_tui.formatting import currency_places, decimals_of, fmt_bps, fmt_compact, fmt_fixed
 from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 
 
@@ -21,7 +21,7 @@ def arb_columns(venue_width: int) -> list[Column]:
         Column("Sell at", venue_width, "<", min_width=7),
         Column("Bid", 12, priority=3),
         Column("Gross", 7, priority=4),
-        Column("Size", 11, min_width=7),
+        Column("Size", 15, min_width=7),
         Column(Fit("Est. profit", "Profit"), 15, priority=2, min_width=10),
     ]
 
@@ -81,9 +81,12 @@ class ArbitragePane(LineTable):
                     (opp.sell_venue, ""),
                     (fmt_fixed(opp.sell_price, line.price_places), "linetable--bid"),
                     (fmt_bps(opp.gross_bps), "linetable--dim"),
-                    (Fit(fmt_fixed(opp.executable_size, line.size_places), fmt_compact(opp.executable_size)) if good else "—",
+                    (Fit(f"{fmt_fixed(opp.executable_size, line.size_places)} {opp.symbol.partition('/')[0]}",
+                         fmt_fixed(opp.executable_size, line.size_places), fmt_compact(opp.executable_size))
+                     if good else "—",
                      "" if good else "linetable--dim"),
-                    (Fit(f"{fmt_compact(opp.est_profit_quote)} {line.quote}", fmt_compact(opp.est_profit_quote)) if good else "—",
+                    (Fit(f"{fmt_compact(opp.est_profit_quote, currency_places(line.quote))} {line.quote}",
+                         fmt_compact(opp.est_profit_quote, currency_places(line.quote))) if good else "—",
                      "linetable--good" if good else "linetable--dim"),
                 )
             )  # fmt: skip

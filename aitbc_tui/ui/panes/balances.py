@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
-from aitbc_tui.formatting import fmt_compact, fmt_fixed
+from aitbc_tui.formatting import CURRENCY_PLACES, DEFAULT_CURRENCY_PLACES, decimals_of, fmt_compact, fmt_fixed
 from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 
 
@@ -13,6 +13,7 @@ from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
 class BalanceRow:
     asset: str
     free: tuple[Decimal | None, ...]  # one per venue, in the view's venue order; None: no balance
+    places: int = 8  # the asset's precision, the same in every venue's column
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,24 +26,28 @@ class BalancesView:
         venues = tuple(service.venue_names)
         per_venue = {v: service.balances(v) for v in venues}
         assets = sorted({a for v in venues for a in per_venue[v]})
+        lots: dict[str, int] = {}  # an asset that is some market's base: the finest lot's decimals
+        for v in venues:
+            for market in service.markets(v).values():
+                lots[market.base] = max(lots.get(market.base, 0), decimals_of(market.lot_size))
         rows = []
         for asset in assets:
             free = []
             for v in venues:
                 bal = per_venue[v].get(asset)
                 free.append(None if bal is None else bal.free)
-            rows.append(BalanceRow(asset, tuple(free)))
+            places = CURRENCY_PLACES.get(asset.upper(), lots.get(asset, DEFAULT_CURRENCY_PLACES))
+            rows.append(BalanceRow(asset, tuple(free), places))
         return cls(venues, tuple(rows))
 
 
-def fmt_balance(value: Decimal, *, compact: bool = False) -> str:
+def balance_text(value: Decimal, places: int, *, compact: bool = False) -> str:
+    """A free balance at its asset's precision (USDT 2, BTC 8, ETH 6, else its lot: the same
+    in every venue's column), rounded down, never more than there is; ``compact`` for a
+    narrow column (100.00k)."""
     if compact and value >= 10000:
-        return fmt_compact(value)
-    if value >= 1000:
-        return fmt_fixed(value, 2)
-    if value >= 1:
-        return fmt_fixed(value, 4)
-    return fmt_fixed(value, 8, grouping=False)
+        return fmt_compact(value, places)
+    return fmt_fixed(value, places, rounding=ROUND_FLOOR)
 
 
 class BalancesPane(LineTable):
@@ -55,7 +60,7 @@ class BalancesPane(LineTable):
     def show(self, view: BalancesView) -> None:
         asset_width = max([5] + [len(row.asset) for row in view.rows])
         columns = [Column("Asset", asset_width, "<", min_width=5)]
-        columns += [Column(v, max(10, len(v)), min_width=7) for v in view.venues]
+        columns += [Column(v, max(12, len(v)), min_width=7) for v in view.venues]
         if self.columns != columns:
             self.columns = columns
         rows = []
@@ -65,6 +70,6 @@ class BalancesPane(LineTable):
                 if free is None:
                     cells.append(("—", "linetable--dim"))
                 else:
-                    cells.append((Fit(fmt_balance(free), fmt_balance(free, compact=True)), ""))
+                    cells.append((Fit(balance_text(free, row.places), balance_text(free, row.places, compact=True)), ""))
             rows.append(tuple(cells))
         self.set_rows(rows)

@@ -24,7 +24,7 @@ from textual.widgets import Input, Label, Static
 
 from aitbc_tui import validation
 from aitbc_tui.domain import Balance, BookSnapshot, Market, Mode, OrderRequest, OrderType, Side, TimeInForce
-from aitbc_tui.formatting import decimals_of, fmt_fixed
+from aitbc_tui.formatting import decimals_of, fmt_balance, fmt_fixed
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 
 DEFAULT_OPTIONS = frozenset({"gtc", "ioc", "fok", "post_only"})
@@ -263,7 +263,7 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         spend = market.quote if self.side is Side.BUY else market.base
         available = self._balances().get(spend)
         free = Decimal(0) if available is None else available.free
-        text.append(f"Available {fmt_fixed(free, decimals_of(market.lot_size) if spend == market.base else places, grouping=False)} {spend}")
+        text.append(f"Available {fmt_balance(free, spend, market)} {spend}")
         return text
 
     def action_toggle_type(self) -> None:
