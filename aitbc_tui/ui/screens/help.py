@@ -178,6 +178,8 @@ class HelpScreen(ModalScreen[None]):
         line("  book age: time since the newest order-book update from that venue")
 
         heading("Arbitrage")
-        line("  buy at one venue's best ask, sell at another's best bid; net = after both taker fees;")
-        line("  size = what both books can fill while each slice stays profitable net of fees.")
+        line("  buy at one venue's best ask, sell at another's best bid; net = after both taker fees:")
+        line("  net bps = (bid x (1 - sell fee) - ask x (1 + buy fee)) / (ask x (1 + buy fee)) x 10,000")
+        line("  size = what both books can fill while each slice stays profitable net of fees,")
+        line("  capped by what you hold: quote on the buying venue (fee included), base on the selling one.")
         return text
