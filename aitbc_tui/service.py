@@ -10,6 +10,7 @@ and asks for actions through the coroutines below.
 from __future__ import annotations
 
 import asyncio
+import functools
 import contextlib
 import logging
 import os
@@ -120,6 +121,15 @@ class _VenueState:
     answering: asyncio.Event = field(default_factory=asyncio.Event)  # set when probes succeed again
 
     @property
+    def last_error(self) -> str:
+        return self.error_text
+
+    @last_error.setter
+    def last_error(self, text: str) -> None:
+        self.error_text = text
+        self.error_at = time.monotonic() if text else 0.0
+
+    @property
     def stale_after_s(self) -> float:
         """Twice the venue's usual interval between book updates, within the stated bounds."""
         if len(self.book_intervals) < 3:
@@ -128,16 +138,6 @@ class _VenueState:
         return min(STALE_BOOK_MAX_S, max(STALE_BOOK_S, 2 * ordered[len(ordered) // 2]))
 
 
-def _last_error_get(self: _VenueState) -> str:
-    return self.error_text
-
-
-def _last_error_set(self: _VenueState, text: str) -> None:
-    self.error_text = text
-    self.error_at = time.monotonic() if text else 0.0
-
-
-_VenueState.last_error = property(_last_error_get, _last_error_set)  # type: ignore[attr-defined]
 ERROR_SHOWN_S = 30.0  # an error older than this is not shown beside "connected"
 
 
@@ -214,7 +214,7 @@ class MarketService:
         if stream:
             for state in self._states.values():
                 if state.started:
-                    self._spawn(lambda state=state: self._poll_account(state), f"account:{state.venue.name}")
+                    self._spawn(functools.partial(self._poll_account, state), f"account:{state.venue.name}")
 
     async def _reconcile_journal(self) -> None:
         """Settle every order the journal does not know the outcome of, by looking it up
@@ -323,7 +323,7 @@ class MarketService:
             # Books and the health probe start as soon as the markets are known: the
             # first frame should not wait for the account round trips below.
             for symbol in state.markets:
-                self._spawn(lambda symbol=symbol: self._watch_book(state, symbol), f"book:{state.venue.name}:{symbol}")
+                self._spawn(functools.partial(self._watch_book, state, symbol), f"book:{state.venue.name}:{symbol}")
             self._spawn(lambda: self._probe_health(state), f"health:{state.venue.name}")
             self._spawn(lambda: self._watch_pushes(state), f"push:{state.venue.name}")
         try:
