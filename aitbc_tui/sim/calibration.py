@@ -93,11 +93,11 @@ def calibrate(seed: int = 1, minutes: float = 30.0, dt: float = 0.1, sample_s: f
         if i % book_every == 0:
             for venue, symbol in keys:
                 book = world.engines[venue].book(symbol, FULL_DEPTH)
-                m = book.mid
-                if m is None:
+                book_mid = book.mid
+                if book_mid is None:
                     continue
-                bid_reach = (m - book.bids[-1][0]) / m * 10_000
-                ask_reach = (book.asks[-1][0] - m) / m * 10_000
+                bid_reach = (book_mid - book.bids[-1][0]) / book_mid * 10_000
+                ask_reach = (book.asks[-1][0] - book_mid) / book_mid * 10_000
                 reach[symbol].append(float(min(bid_reach, ask_reach)))
                 ratio = analysis.liquidity_ratio(analysis.depth_within(book, Decimal("0.01")))
                 if ratio is not None:

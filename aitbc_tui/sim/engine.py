@@ -171,6 +171,12 @@ class _Order:
         )
 
 
+def _book_price(order: _Order) -> Decimal:
+    """The price of an order resting in a book: only limit orders rest, and every one has a price."""
+    assert order.price is not None, f"order {order.id} rests without a price"
+    return order.price
+
+
 class _Side:
     """One side of a book: FIFO queues per price, a sorted price list, level sizes."""
 
@@ -191,7 +197,7 @@ class _Side:
         return reversed(self.prices) if self.descending else iter(self.prices)
 
     def append(self, order: _Order) -> None:
-        price = order.price
+        price = _book_price(order)
         queue = self.queues.get(price)
         if queue is None:
             queue = self.queues[price] = deque()
@@ -201,7 +207,7 @@ class _Side:
         self.sizes[price] += order.remaining
 
     def remove(self, order: _Order) -> None:
-        price = order.price
+        price = _book_price(order)
         queue = self.queues[price]
         queue.remove(order)
         self.reduce_level(price, order.remaining)
@@ -433,9 +439,11 @@ class MatchingEngine:
 
     # ---- validation ---------------------------------------------------------------
 
-    def _validate(self, market: Market, side: Side, type: OrderType, amount: Decimal,
-                  price: Decimal | None) -> None:  # fmt: skip
+    def _validate(self, market: Market, side: Side, type: OrderType, amount: object,
+                  price: object) -> tuple[Decimal, Decimal | None]:  # fmt: skip
+        """The amount and price, checked against the market; a market order's price is None."""
         where = f"({self.venue} {market.symbol})"
+        limit_price: Decimal | None = None
         try:
             if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
                 raise OrderRejected(f"rejected: amount must be a positive number, got {amount} {where}")
@@ -449,6 +457,7 @@ class MatchingEngine:
                         f"rejected: price {price} is not a multiple of the tick size "
                         f"{market.tick_size} {where}"
                     )
+                limit_price = price
             if amount % market.lot_size:
                 raise OrderRejected(
                     f"rejected: amount {amount} is not a multiple of the lot size "
@@ -459,13 +468,14 @@ class MatchingEngine:
                     f"rejected: amount {amount} {market.base} is below the minimum amount "
                     f"{market.min_amount} {market.base} {where}"
                 )
-            if type is OrderType.LIMIT and price * amount < market.min_notional:
+            if limit_price is not None and limit_price * amount < market.min_notional:
                 raise OrderRejected(
-                    f"rejected: order value {price * amount} {market.quote} is below the minimum "
+                    f"rejected: order value {limit_price * amount} {market.quote} is below the minimum "
                     f"notional {market.min_notional} {market.quote} {where}"
                 )
         except InvalidOperation as exc:
             raise OrderRejected(f"rejected: invalid number in order {where}") from exc
+        return amount, limit_price
 
     # ---- order entry ----------------------------------------------------------------
 
@@ -490,13 +500,11 @@ class MatchingEngine:
                time_in_force: TimeInForce = TimeInForce.GTC,
                post_only: bool = False) -> tuple[_Order, list[Fill]]:  # fmt: skip
         side, type = Side(side), OrderType(type)
-        amount, price = _coerce(amount), _coerce(price)
         market = self.markets.get(symbol)
         if market is None:
             raise OrderRejected(f"rejected: {self.venue} does not list {symbol}")
-        if type is OrderType.MARKET:
-            price = None
-        self._validate(market, side, type, amount, price)
+        amount, price = self._validate(market, side, type, _coerce(amount),
+                                       None if type is OrderType.MARKET else _coerce(price))
         if client_order_id:
             for o in self._open_by_account.get(account, {}).values():
                 if o.client_order_id == client_order_id:
@@ -508,6 +516,7 @@ class MatchingEngine:
         if post_only:
             if type is OrderType.MARKET or time_in_force is not TimeInForce.GTC:
                 raise OrderRejected(f"rejected: post-only needs a GTC limit order ({self.venue} {symbol})")
+            assert price is not None  # a limit order: _validate returned its price
             best = book.side(side.opposite).best()
             if best is not None and (price >= best if side is Side.BUY else price <= best):
                 raise OrderRejected(
@@ -536,6 +545,7 @@ class MatchingEngine:
                 )
             reserve = cost * (1 + market.taker_fee) if side is Side.BUY else amount
         else:
+            assert price is not None  # a limit order: _validate returned its price
             reserve = price * amount * (1 + max_fee) if side is Side.BUY else amount
         reserve_asset = market.quote if side is Side.BUY else market.base
         if not unlimited:
@@ -558,6 +568,7 @@ class MatchingEngine:
         fills = [] if fok_short else self._match(book, market, order, now)
 
         if type is OrderType.LIMIT and order.remaining > 0 and order.time_in_force is TimeInForce.GTC:
+            assert price is not None  # a limit order: _validate returned its price
             if side is Side.BUY and not unlimited:
                 keep = price * order.remaining * (1 + max_fee)
                 self._release(order, market, order.reserved - keep)
@@ -749,7 +760,7 @@ class MatchingEngine:
             raise OrderNotFound(f"cannot cancel order {order_id}: no such open order on {self.venue}")
         book = self._books[order.symbol]
         book.side(order.side).remove(order)
-        book.touched(order.side).add(order.price)
+        book.touched(order.side).add(_book_price(order))
         self._cancel_resting(order, self.markets[order.symbol], self.clock(), "canceled")
         self._finish(order.symbol, book)
         return order
@@ -777,12 +788,12 @@ class MatchingEngine:
             self.next_priority += 1
             side.append(order)
         elif delta < 0:
-            side.sizes[order.price] += delta
+            side.sizes[_book_price(order)] += delta
             order.amount += delta
         else:
             return
         order.updated_at = self.clock()
-        book.touched(order.side).add(order.price)
+        book.touched(order.side).add(_book_price(order))
         self._finish(order.symbol, book)
 
     # ---- restore (persistence) --------------------------------------------------------
@@ -790,6 +801,11 @@ class MatchingEngine:
     def restore_open_order(self, order: Order, reserved: Decimal, priority: int, account: str) -> None:
         """Put a persisted open order back into its book without matching it."""
         book = self._require_book(order.symbol)
+        if order.type is not OrderType.LIMIT or order.price is None:
+            raise OrderRejected(
+                f"cannot restore open order {order.id} on {self.venue}: only a limit order with a price "
+                f"rests in a book (this one is {order.type.value}, price {order.price})"
+            )
         o = _Order(order.id, account, order.client_order_id, order.symbol, order.side, order.type,
                    order.price, order.amount, order.created_at, order.fee_currency)  # fmt: skip
         o.filled = order.filled
@@ -800,7 +816,7 @@ class MatchingEngine:
         o.reserved = reserved
         o.priority = priority
         book.side(o.side).append(o)
-        book.touched(o.side).add(o.price)
+        book.touched(o.side).add(order.price)
         self._open[o.id] = o
         self._open_by_account.setdefault(account, {})[o.id] = o
         self.next_priority = max(self.next_priority, priority + 1)

@@ -287,9 +287,10 @@ class MarketSimulator:
             is_bid = rng.random() < 0.5
             quotes, top = (q.bids, q.bid_top) if is_bid else (q.asks, q.ask_top)
             depth = rng.randrange(FLICKER_TOP_LEVELS)
-            idx = (top - depth) if is_bid else (top + depth)
-            order_id = quotes.get(idx)
-            if order_id is not None and engine.is_open(order_id):
+            # No top yet (never quoted: no fair price) means no quotes to flicker.
+            idx = None if top is None else (top - depth) if is_bid else (top + depth)
+            order_id = None if idx is None else quotes.get(idx)
+            if idx is not None and order_id is not None and engine.is_open(order_id):
                 # A fresh size around the profile: amending by a factor of the current size
                 # made the top levels random-walk to 36x or 1/36 of normal within minutes.
                 new = self._level_size(q, depth, q.step * idx, Side.BUY if is_bid else Side.SELL)

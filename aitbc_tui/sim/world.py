@@ -99,7 +99,7 @@ class SandboxWorld:
     def _restore(self, venue: str, engine: MatchingEngine) -> None:
         store = self.store
         balances = store.load_balances(venue, OPERATOR) if store else {}
-        if not balances:
+        if store is None or not balances:
             for asset, amount in OPERATOR_START_BALANCES.items():
                 engine.set_balance(OPERATOR, asset, amount)
             if store:
@@ -304,6 +304,7 @@ class SandboxWorld:
                         step_bps: int) -> list[tuple[Side, Decimal, Decimal]]:  # fmt: skip
         market = engine.markets[symbol]
         bid, ask = engine.best_bid_ask(symbol)
+        mid: Decimal | None
         if bid is not None and ask is not None:
             mid = (bid + ask) / 2
         else:
