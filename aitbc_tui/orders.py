@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from aitbc_tui.domain import ZERO, Fill, Mode, Order, OrderRequest, OrderStatus, OrderType
-from aitbc_tui.journal import Journal, JournalError
+from aitbc_tui.journal import Journal, JournalError, JournalOrder
+from aitbc_tui.venues.quirks import validity_window_s
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +67,10 @@ TRANSITIONS: dict[TrackState, frozenset[TrackState]] = {
 
 # How long after sending an order can still appear at the venue, per exchange: only after
 # this much time may "absent from open and closed orders" settle an order as not placed.
-#   binance: the request is refused once its recvWindow (ccxt: 10 s) has passed;
-#   kraken, coinbase: no request validity window, so a generous minute;
-#   sim: in process, nothing is ever in flight.
-VALIDITY_WINDOW_S = {"binance": 10.0, "kraken": 60.0, "coinbase": 60.0, "sim": 0.0}
-DEFAULT_VALIDITY_WINDOW_S = 60.0
+# One fact per exchange, kept in the quirks table (binance: its recvWindow, 10 s; kraken,
+# coinbase: no request validity window, so a generous minute; sim: nothing is in flight).
 WINDOW_MARGIN_S = 5.0  # clock differences and queueing at the venue
 ABSENT_MARKER = "absent from open and closed orders"
-
-
-def validity_window_s(exchange_id: str) -> float:
-    exchange = exchange_id.lower()
-    for prefix, window in VALIDITY_WINDOW_S.items():
-        if exchange.startswith(prefix):
-            return window
-    return DEFAULT_VALIDITY_WINDOW_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,13 +270,13 @@ class OrderTracker:
         tracked.message = message
         self._move(tracked, TrackState.REJECTED)
 
-    def _write(self, tracked: TrackedOrder, write: Callable[[], object]) -> bool:
+    def _write(self, tracked: TrackedOrder, write: Callable[[Journal], object]) -> bool:
         """A journal write after the send. A failure makes the order UNKNOWN in memory (it
         may be live) and blocks its venue; the operator is told exactly that."""
         if self.journal is None:
             return True
         try:
-            write()
+            write(self.journal)
             return True
         except (JournalError, sqlite3.Error, OSError) as exc:
             reason = journal_failure_text(exc)
@@ -304,7 +294,7 @@ class OrderTracker:
         tracked.order = order
         if order.id:
             self._by_venue_id[(tracked.venue, order.id)] = tracked.coid
-        if not self._write(tracked, lambda: self.journal.mark_ack(tracked.coid, order)):
+        if not self._write(tracked, lambda journal: journal.mark_ack(tracked.coid, order)):
             return
         was_unknown = tracked.state is TrackState.UNKNOWN
         self._move(tracked, TrackState.OPEN if order.status is not OrderStatus.REJECTED else TrackState.REJECTED)
@@ -314,7 +304,7 @@ class OrderTracker:
     def rejected(self, tracked: TrackedOrder, message: str) -> None:
         """An explicit refusal from the venue (or our own check before sending)."""
         tracked.message = message
-        self._write(tracked, lambda: self.journal.mark_rejected(tracked.coid, message))
+        self._write(tracked, lambda journal: journal.mark_rejected(tracked.coid, message))
         if tracked.journal_failed:
             return
         self._move(tracked, TrackState.REJECTED)
@@ -324,7 +314,7 @@ class OrderTracker:
         if tracked.state not in (TrackState.INTENT, TrackState.SENDING, TrackState.UNKNOWN):
             return  # the venue already showed the order: a lost reply changes nothing
         tracked.message = reason
-        self._write(tracked, lambda: self.journal.mark_unknown(tracked.coid, reason))
+        self._write(tracked, lambda journal: journal.mark_unknown(tracked.coid, reason))
         if tracked.state is not TrackState.UNKNOWN:
             self._move(tracked, TrackState.UNKNOWN)
         self._emit(OrderEvent("unknown", tracked.view(self._clock()), message=reason))
@@ -365,7 +355,7 @@ class OrderTracker:
         new = True
         if self.journal is not None:
             result: list[bool] = []
-            if not self._write(tracked, lambda: result.append(self.journal.record_fill(tracked.coid, fill))):
+            if not self._write(tracked, lambda journal: result.append(journal.record_fill(tracked.coid, fill))):
                 return False
             new = bool(result and result[0])
         tracked.trade_ids.add(trade_id)
@@ -410,12 +400,12 @@ class OrderTracker:
             self._by_venue_id[(tracked.venue, order.id)] = tracked.coid
         if tracked.state is TrackState.SENDING and order.status is not OrderStatus.UNKNOWN:
             # The venue lists the order before the create's reply arrived: that is its ack.
-            if not self._write(tracked, lambda: self.journal.mark_ack(tracked.coid, order)):
+            if not self._write(tracked, lambda journal: journal.mark_ack(tracked.coid, order)):
                 return tracked
             self._move(tracked, TrackState.OPEN)
         elif tracked.state is TrackState.UNKNOWN and order.status is not OrderStatus.UNKNOWN:
             # Positive evidence for an order whose outcome was unknown: the venue holds it.
-            if not self._write(tracked, lambda: self.journal.reconcile(tracked.coid, order, f"found: {source}")):
+            if not self._write(tracked, lambda journal: journal.reconcile(tracked.coid, order, f"found: {source}")):
                 return tracked
             tracked.message = ""
             tracked.order = order
@@ -450,11 +440,11 @@ class OrderTracker:
             return  # filled (final) above
         if order.status is OrderStatus.CANCELED:
             by = tracked.cancel_by or "venue"
-            if self._write(tracked, lambda: self.journal.mark_canceled(tracked.coid, order.message, by=by, order=order)):
+            if self._write(tracked, lambda journal: journal.mark_canceled(tracked.coid, order.message, by=by, order=order)):
                 if self._move(tracked, TrackState.CANCELED):
                     self._emit(OrderEvent("canceled", tracked.view(self._clock()), message=order.message, by=by))
         elif order.status is OrderStatus.FILLED:
-            if self._write(tracked, lambda: self.journal.reconcile(tracked.coid, order, "filled")):
+            if self._write(tracked, lambda journal: journal.reconcile(tracked.coid, order, "filled")):
                 self._move(tracked, TrackState.FILLED)
         elif order.status is OrderStatus.REJECTED:
             self.rejected(tracked, order.message or "rejected by the venue")
@@ -462,7 +452,7 @@ class OrderTracker:
     def not_placed(self, tracked: TrackedOrder, why: str) -> None:
         """Settled as never placed: only after the venue's validity window (see module doc)."""
         message = f"{ABSENT_MARKER}: {why}"
-        if not self._write(tracked, lambda: self.journal.reconcile(tracked.coid, None, message)):
+        if not self._write(tracked, lambda journal: journal.reconcile(tracked.coid, None, message)):
             return
         tracked.message = message
         self._move(tracked, TrackState.NOT_PLACED)
@@ -477,7 +467,7 @@ class OrderTracker:
             validity_window_s(tracked.exchange_id) > 0)
 
 
-def request_of(entry: object) -> OrderRequest:
+def request_of(entry: JournalOrder) -> OrderRequest:
     """The request of a journal order (``JournalOrder``)."""
     from aitbc_tui.domain import Side
 
