@@ -39,16 +39,15 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
 from aitbc_tui.domain import (
     Balance,
-    TimeInForce,
     InsufficientFunds,
     Market,
     Order,
@@ -57,6 +56,7 @@ from aitbc_tui.domain import (
     OrderStatus,
     OrderType,
     Side,
+    TimeInForce,
 )
 from aitbc_tui.emulator.server import EmulatorContext, FaultRule, ctx_of, dumps, json_response, received_at
 from aitbc_tui.emulator.wsutil import FaultySocket, serve_websocket
@@ -370,6 +370,13 @@ class Req:
     account: str | None
     api_key: str | None
 
+    @property
+    def authenticated_account(self) -> str:
+        """The account of a signed or API-key endpoint (``endpoint`` refuses the request without one)."""
+        if self.account is None:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+        return self.account
+
 
 def _client_key(request: web.Request) -> str:
     api_key = request.headers.get("X-MBX-APIKEY")
@@ -495,6 +502,10 @@ def endpoint(weight: int | str | Callable[[dict], int], signed: bool = False, ap
     return wrap
 
 
+@overload
+def _market(ctx: EmulatorContext, params: dict, required: Literal[True] = True) -> Market: ...
+@overload
+def _market(ctx: EmulatorContext, params: dict, required: bool) -> Market | None: ...
 def _market(ctx: EmulatorContext, params: dict, required: bool = True) -> Market | None:
     symbol_id = params.get("symbol")
     if not symbol_id:
@@ -507,6 +518,10 @@ def _market(ctx: EmulatorContext, params: dict, required: bool = True) -> Market
     return market
 
 
+@overload
+def _decimal(params: dict, name: str, required: Literal[True] = True) -> Decimal: ...
+@overload
+def _decimal(params: dict, name: str, required: bool) -> Decimal | None: ...
 def _decimal(params: dict, name: str, required: bool = True) -> Decimal | None:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -522,6 +537,10 @@ def _decimal(params: dict, name: str, required: bool = True) -> Decimal | None:
     return value
 
 
+@overload
+def _int(params: dict, name: str, default: int) -> int: ...
+@overload
+def _int(params: dict, name: str, default: None = None) -> int | None: ...
 def _int(params: dict, name: str, default: int | None = None) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -1110,7 +1129,7 @@ def listen_key_new(ctx: EmulatorContext, req: Req) -> dict:
         if account_name == req.account:
             return {"listenKey": key}  # Binance returns the active key again
     key = secrets.token_urlsafe(45)[:60]
-    state.listen_keys[key] = req.account
+    state.listen_keys[key] = req.authenticated_account
     return {"listenKey": key}
 
 
@@ -1401,6 +1420,7 @@ async def ws_api(request: web.Request) -> web.StreamResponse:
                     status = 401 if error["code"] in (-2015, -1022) else 400
                     await send({"id": req_id, "status": status, "error": error})
                     continue
+                assert account_name is not None  # _ws_api_signature_ok returns an account or an error
                 subscription_id = next_subscription
                 next_subscription += 1
                 queue: asyncio.Queue = asyncio.Queue()

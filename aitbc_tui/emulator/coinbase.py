@@ -609,9 +609,9 @@ class CoinbaseProtocol:
             order_type = OrderType.MARKET
             amount = _decimal(spec.get("base_size"))
             quote_size = _decimal(spec.get("quote_size"))
-            if amount is None and quote_size is None:
-                raise _error(400, "INVALID_ARGUMENT", "market_market_ioc needs base_size or quote_size")
-            if amount is None and quote_size is not None:
+            if amount is None:
+                if quote_size is None:
+                    raise _error(400, "INVALID_ARGUMENT", "market_market_ioc needs base_size or quote_size")
                 if side is not Side.BUY:
                     raise _error(400, "INVALID_ARGUMENT", "quote_size is only supported for market buys")
                 amount = self._base_for_quote(market, quote_size)

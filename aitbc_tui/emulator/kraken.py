@@ -318,8 +318,8 @@ class KrakenProtocol:
             wrapped = self._public(handler)
             routes.append(web.get(PUBLIC_PREFIX + name, wrapped))
             routes.append(web.post(PUBLIC_PREFIX + name, wrapped))
-        for name, handler in private.items():
-            routes.append(web.post(PRIVATE_PREFIX + name, self._private(name, handler)))
+        for name, private_handler in private.items():
+            routes.append(web.post(PRIVATE_PREFIX + name, self._private(name, private_handler)))
         return routes
 
     def _public(self, handler: Any) -> Any:

@@ -98,7 +98,7 @@ PROTOCOLS: dict[str, str] = {
     "coinbase": "aitbc_tui.emulator.coinbase",
 }
 
-CTX_KEY: web.AppKey[EmulatorContext] = web.AppKey("emulator_ctx")  # type: ignore[name-defined]
+CTX_KEY: web.AppKey[EmulatorContext] = web.AppKey("emulator_ctx")
 PROTOCOL_KEY: web.AppKey[ModuleType] = web.AppKey("emulator_protocol")
 RECEIVED_AT = web.RequestKey("emulator_received_at", float)  # server clock when the request arrived
 DEFERRED = web.RequestKey("emulator_deferred", bool)  # the handler runs after its reply was sent
@@ -537,7 +537,8 @@ async def _http_fault(ctx: EmulatorContext, request: web.Request, handler: Any, 
         delay = params.get("delay_s")
         if delay is None:
             await asyncio.Event().wait()  # never answers; stop() cancels this handler
-        await asyncio.sleep(float(delay))
+        else:
+            await asyncio.sleep(float(delay))
         return response
     custom = getattr(protocol, "fault_response", None)
     response = custom(ctx, kind, rule, request) if custom is not None else None
