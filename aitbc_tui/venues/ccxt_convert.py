@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 from aitbc_tui.domain import (
     ZERO,
@@ -31,6 +31,10 @@ SIGNIFICANT_DIGITS = 3
 TICK_SIZE = 4
 
 
+@overload
+def to_decimal(value: Any, default: Decimal) -> Decimal: ...
+@overload
+def to_decimal(value: Any, default: None = None) -> Decimal | None: ...
 def to_decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
     """A ccxt number (float, int or string) as Decimal, via its shortest repr."""
     if value is None or value == "":
@@ -170,10 +174,11 @@ def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, s
             out.append((number(level[0], f"{name} {index} price"), number(level[1], f"{name} {index} size")))
         return tuple(out)
 
-    timestamp = ob.get("timestamp")
+    raw_timestamp = ob.get("timestamp")
     nonce = ob.get("nonce")
-    if type(timestamp) not in (int, float) or not 0 < timestamp < 1e14:
-        timestamp = None
+    # type() rather than isinstance: a bool is not a timestamp.
+    is_number = type(raw_timestamp) is int or type(raw_timestamp) is float
+    timestamp = raw_timestamp if is_number and raw_timestamp is not None and 0 < raw_timestamp < 1e14 else None
     return check_book(BookSnapshot(
         venue=venue,
         symbol=symbol,
@@ -226,7 +231,7 @@ def readable_error(venue: str, exchange_id: str, text: str) -> str:
         except ValueError:
             data = None
         if isinstance(data, dict):
-            inner = data.get("error_response") if isinstance(data.get("error_response"), dict) else data
+            inner: dict[str, Any] = data["error_response"] if isinstance(data.get("error_response"), dict) else data
             code = inner.get("code", inner.get("error_code"))
             parts: list[str] = []
             for field in ("msg", "message", "error_description", "preview_failure_reason", "failure_reason"):

@@ -605,6 +605,7 @@ class CcxtVenue:
         if backoff:
             await asyncio.sleep(backoff)
         client = await self._ws_client()
+        error: VenueError | None
         try:
             ob = await self._watch_resyncing(client, symbol)
         except asyncio.TimeoutError:
@@ -762,6 +763,7 @@ class CcxtVenue:
         client = await self._ws_client()
         if not client.has.get("watchOrders"):
             return None
+        error: VenueError | None
         try:
             raw = await client.watch_orders()
         except Exception as exc:  # noqa: BLE001 - classified below, raised without ccxt's frames
@@ -777,7 +779,7 @@ class CcxtVenue:
         """One ccxt.pro order update as an Order, with what ccxt gets wrong on this venue
         (quirks: ws_order_*) taken from the raw frame or from what we know of the order."""
         raw = dict(item)
-        info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
+        info: dict[str, Any] = raw["info"] if isinstance(raw.get("info"), dict) else {}
         facts = self.quirks
         known = self._orders.get(str(raw.get("id") or ""))
         if facts.ws_order_client_id_field:
@@ -901,11 +903,11 @@ class CcxtVenue:
                 if "not found" in str(lookup).lower():
                     raise OrderNotFound(f"{self.name}: no order {order_id} on {symbol}") from exc
                 raise exc from None
-            order = order_from_ccxt(self.name, found)
-            if order.status.is_final:
-                return self._remember(order)
+            found_order = order_from_ccxt(self.name, found)
+            if found_order.status.is_final:
+                return self._remember(found_order)
             raise
-        order = None
+        order: Order | None = None
         if raw and raw.get("status") and raw.get("amount") is not None:
             order = order_from_ccxt(self.name, raw)
         elif order_id not in self._orders and self._rest.has.get("fetchOrder"):

@@ -7,7 +7,6 @@ only when a ccxt venue is built; this module imports neither ccxt nor the sandbo
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,14 +80,9 @@ def build_venues(
     if config.is_sandbox:
         from aitbc_tui.venues import sim
 
-        create = sim.create_sandbox_venues
-        accepted = inspect.signature(create).parameters
-        kwargs = {k: v for k, v in (("seed", seed), ("reset", reset_sandbox), ("reset_sandbox", reset_sandbox)) if k in accepted}
-        created = create(**kwargs)
-        # create_sandbox_venues returns (world, venues); the venues own the world's lifecycle.
-        if isinstance(created, tuple) and len(created) == 2 and isinstance(created[1], list):
-            created = created[1]
-        return list(created)
+        # The venues own the world's lifecycle.
+        _world, sandbox_venues = sim.create_sandbox_venues(seed=seed, reset=reset_sandbox)
+        return list(sandbox_venues)
     needs_keys = any(v.mode is not Mode.PAPER for v in config.venues)
     store = None
     if needs_keys:

@@ -161,6 +161,8 @@ class PaperVenue:
         levels = book.asks if request.side is Side.BUY else book.bids
         tif = request.time_in_force
         if request.post_only:
+            if limit is None:
+                raise OrderRejected(f"{self.name}: post-only needs a limit order (paper)")
             best = levels[0][0] if levels else None
             if best is not None and (limit >= best if request.side is Side.BUY else limit <= best):
                 raise OrderRejected(f"{self.name}: post-only {request.side.value} at {limit} would take liquidity (paper)")
@@ -176,7 +178,8 @@ class PaperVenue:
         if request.side is Side.BUY:
             needed = taker_cost + taker_fee
             if rest_qty:
-                needed += request.price * rest_qty * (1 + max(market.maker_fee, market.taker_fee))
+                assert limit is not None  # only a limit order rests
+                needed += limit * rest_qty * (1 + max(market.maker_fee, market.taker_fee))
             if needed > self._free.get(market.quote, ZERO):
                 raise InsufficientFunds(
                     f"{self.name}: needs {needed.normalize():f} {market.quote}, "
@@ -215,7 +218,8 @@ class PaperVenue:
         )
         if status is OrderStatus.OPEN:
             if request.side is Side.BUY:
-                reserve = (request.price * rest_qty * (1 + max(market.maker_fee, market.taker_fee)), market.quote)
+                assert limit is not None  # only a limit order rests
+                reserve = (limit * rest_qty * (1 + max(market.maker_fee, market.taker_fee)), market.quote)
             else:
                 reserve = (rest_qty, market.base)
             self._reserved[order_id] = (reserve[1], reserve[0])

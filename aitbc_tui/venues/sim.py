@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections import deque
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -236,8 +236,12 @@ class SimVenue:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         symbol = next(iter(self.engine.markets), None)
-        loop.call_soon(lambda: future.done() or future.set_result(
-            self.engine.sequence(symbol) if symbol else 0))  # fmt: skip
+
+        def answer() -> None:
+            if not future.done():
+                future.set_result(self.engine.sequence(symbol) if symbol else 0)
+
+        loop.call_soon(answer)
         await future
         return (time.perf_counter() - started) * 1000.0
 
