@@ -355,13 +355,13 @@ def valuation_rates(books: Iterable[BookSnapshot], currency: str = "USDT") -> di
             direct.setdefault(base, []).append(m)
         else:
             hops.append((base, quote, m))
-    rates = {asset: sum(mids) / len(mids) for asset, mids in direct.items()}
+    rates = {asset: sum(mids, ZERO) / len(mids) for asset, mids in direct.items()}
     rates[currency] = ONE
     via: dict[str, list[Decimal]] = {}
     for base, quote, m in hops:
         if base not in rates and quote in rates:
             via.setdefault(base, []).append(m * rates[quote])
-    rates.update({asset: sum(v) / len(v) for asset, v in via.items()})
+    rates.update({asset: sum(v, ZERO) / len(v) for asset, v in via.items()})
     return rates
 
 

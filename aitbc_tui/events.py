@@ -277,7 +277,8 @@ def read_events(
         return []
     db = _connect(path, read_only=True)
     try:
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | float] = []
         if since is not None:
             where.append("at >= ?")
             params.append(since)

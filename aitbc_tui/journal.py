@@ -214,8 +214,8 @@ def _text(value: Decimal | None) -> str | None:
     return str(value)
 
 
-def _epoch(since: float | datetime | None) -> float | None:
-    if since is None or isinstance(since, (int, float)):
+def _epoch(since: float | datetime) -> float:
+    if isinstance(since, (int, float)):
         return since
     return since.timestamp()
 
@@ -713,7 +713,8 @@ class Journal:
         states: Iterable[JournalState] | None = None,
     ) -> list[JournalOrder]:
         """Orders oldest first, filtered by venue, creation time and state."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | float] = []
         if venue is not None:
             where.append("venue = ?")
             params.append(venue)
@@ -736,7 +737,8 @@ class Journal:
 
     def events(self, venue: str | None = None, since: float | datetime | None = None) -> list[JournalEvent]:
         """Events in the order they were recorded."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | float] = []
         if venue is not None:
             where.append("e.venue = ?")
             params.append(venue)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from aitbc_tui.config import RiskConfig
 from aitbc_tui.domain import ZERO, OrderRejected, OrderRequest
@@ -48,7 +49,23 @@ def order_value(amount: Decimal, price: Decimal | None) -> Decimal | None:
     return None if price is None else amount * price
 
 
-def traded_value(orders: Iterable[object], price_of: Callable[[object], Decimal | None]) -> Decimal:
+class TradedOrder(Protocol):
+    """What ``traded_value`` reads of an order (a ``JournalOrder``)."""
+
+    @property
+    def state(self) -> object: ...  # a JournalState or its string value
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def filled(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal | None: ...
+
+
+_O = TypeVar("_O", bound=TradedOrder)
+
+
+def traded_value(orders: Iterable[_O], price_of: Callable[[_O], Decimal | None]) -> Decimal:
     """Committed value of journal orders (``JournalOrder``-like: state, amount, filled, price).
 
     ``price_of(order)`` gives a price for orders without one (market orders): the fill
@@ -109,7 +126,8 @@ class RiskGate:
                     f"{request.venue}: order value cannot be computed (no price and no book), "
                     "so the configured risk limits cannot be checked",
                 )
-        if max_value is not None and value > max_value:
+        # value is not None whenever a value limit is set (refused above otherwise).
+        if max_value is not None and value is not None and value > max_value:
             raise RiskLimitBreached(
                 "risk.max_order_value",
                 f"{request.venue}: order value {_fmt(value)} {quote} exceeds risk.max_order_value."
@@ -121,7 +139,7 @@ class RiskGate:
                 f"{open_orders} {mode + ' ' if mode else ''}orders are open; one more exceeds "
                 f"risk.max_open_orders = {c.max_open_orders}",
             )
-        if c.daily_traded_value is not None and traded_today + value > c.daily_traded_value:
+        if c.daily_traded_value is not None and value is not None and traded_today + value > c.daily_traded_value:
             raise RiskLimitBreached(
                 "risk.daily_traded_value",
                 f"{mode + ' ' if mode else ''}{quote} traded today (UTC) {_fmt(traded_today)} + this order "
@@ -133,7 +151,8 @@ class RiskGate:
 
 def _fmt(value: Decimal) -> str:
     """Readable money: at most 8 places, no exponent, trailing zeros dropped."""
-    text = f"{value.quantize(Decimal('0.00000001')) if value.as_tuple().exponent < -8 else value:f}"
+    exponent = value.as_tuple().exponent  # a str for NaN and infinity
+    text = f"{value.quantize(Decimal('0.00000001')) if isinstance(exponent, int) and exponent < -8 else value:f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text

@@ -12,7 +12,7 @@ Nothing here imports textual or ccxt.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from operator import gt, lt
 
@@ -61,7 +61,7 @@ def check_book(snapshot: BookSnapshot) -> BookSnapshot:
     return snapshot
 
 
-def _side_ok(levels: Sequence[PriceLevel], ordered: object) -> bool:
+def _side_ok(levels: Sequence[PriceLevel], ordered: Callable[[Decimal, Decimal], bool]) -> bool:
     """All checks in C-level loops (map/min/max); any surprise means "not ok". Prices are
     checked for order first, so their bounds need only the two ends."""
     if not levels:
@@ -72,7 +72,7 @@ def _side_ok(levels: Sequence[PriceLevel], ordered: object) -> bool:
         if set(map(type, prices)) != {Decimal} or set(map(type, sizes)) != {Decimal}:
             return False
         # With NaN, the comparisons raise (default context) or are false: never "ordered".
-        if not all(map(ordered, prices, prices[1:])):  # type: ignore[arg-type]
+        if not all(map(ordered, prices, prices[1:])):
             return False
         if not (MIN_MAGNITUDE <= prices[0] <= MAX_MAGNITUDE and MIN_MAGNITUDE <= prices[-1] <= MAX_MAGNITUDE):
             return False

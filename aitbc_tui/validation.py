@@ -356,6 +356,7 @@ def validate_order(
             )
         if side is Side.BUY:
             # A capped market buy is held at its limit price by the venue until it fills.
+            assert amount is not None  # notional is computed only for an amount
             needed = notional + fee if cap is None else cap * amount * (1 + rate)
             free = _free(balances, market.quote)
             if free < needed:
