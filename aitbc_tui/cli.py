@@ -162,11 +162,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 def _run_dashboard(args: argparse.Namespace) -> int:
     config, service = build_service(args, trading=True)
+    from aitbc_tui.domain import Mode
     from aitbc_tui.ui.app import AitbcApp
 
-    modes = {getattr(v, "mode", None) for v in (service.venue(n) for n in service.venue_names)}
-    from aitbc_tui.domain import Mode
-
+    modes = {service.venue(n).mode for n in service.venue_names}
     mode = Mode.LIVE if Mode.LIVE in modes else next(iter(sorted(modes, key=lambda m: m.value)), Mode.SANDBOX)
     live = live_venue_names(config)
     ui = getattr(config, "ui", None)

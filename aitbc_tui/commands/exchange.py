@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import TYPE_CHECKING, overload
 
 from aitbc_tui.validation import ValidationError, parse_decimal
+
+if TYPE_CHECKING:
+    from aitbc_tui.sim.world import SandboxWorld
 
 _ASSET = re.compile(r"[A-Z0-9]{2,12}")
 
@@ -90,7 +94,11 @@ def _sandbox_only(args) -> None:
         raise CliError("exchange commands administer the sandbox venues; the config names real venues (remove --config)")
 
 
-def _venue_name(world, name: str | None) -> str | None:
+@overload
+def _venue_name(world: SandboxWorld, name: str) -> str: ...
+@overload
+def _venue_name(world: SandboxWorld, name: None) -> None: ...
+def _venue_name(world: SandboxWorld, name: str | None) -> str | None:
     """A sandbox venue by name in any case (Binance is binance); unknown names pass through
     for the world to refuse with its list of venues."""
     if name is None or name in world.engines:

@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import inspect
 import sys
+from collections.abc import Awaitable
 from typing import Any
 
 EXIT_OK = 0
@@ -159,6 +160,11 @@ def _delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    """asyncio.run takes a coroutine; the probe may return any awaitable."""
+    return await awaitable
+
+
 def _load_probe() -> Any:
     try:
         from aitbc_tui.venues import factory
@@ -191,7 +197,7 @@ def _test(args: argparse.Namespace) -> int:
     try:
         result = probe(args.venue, creds, **kwargs)
         if inspect.isawaitable(result):
-            result = asyncio.run(result)
+            result = asyncio.run(_awaited(result))
     except Exception as exc:  # the probe's message is for the operator; no traceback
         if type(exc).__name__ == "ConfigError":  # venue not configured: a usage problem
             return _error(str(exc), EXIT_USAGE)

@@ -33,9 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, overload
 
 from aitbc_tui.sanitize import plain_text
 
@@ -119,6 +119,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 # ---- helpers ------------------------------------------------------------------------------
 
 
+@overload
+def _num(value: Decimal) -> str: ...
+@overload
+def _num(value: Decimal | None) -> str | None: ...
 def _num(value: Decimal | None) -> str | None:
     """Exact positional text: never a float, never an exponent."""
     return None if value is None else format(value, "f")
@@ -134,6 +138,10 @@ def _by_name(wanted: str, names) -> str:
     return matches[0] if len(matches) == 1 else wanted
 
 
+@overload
+def _venue_arg(wanted: str, names: list[str]) -> str: ...
+@overload
+def _venue_arg(wanted: None, names: list[str]) -> None: ...
 def _venue_arg(wanted: str | None, names: list[str]) -> str | None:
     from aitbc_tui.cli import CliError
 
@@ -318,7 +326,7 @@ def _order_line(order) -> str:
     return " · ".join(parts)
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: int) -> str:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: int) -> str:
     """Columns padded to their widest cell; the first ``left`` aligned left, the rest right."""
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
 
@@ -397,6 +405,10 @@ def run_orders(args) -> int:
 # ---- order place -------------------------------------------------------------------------
 
 
+@overload
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str: ...
+@overload
+def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None: ...
 def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
     from aitbc_tui.cli import CliError
 
@@ -545,7 +557,7 @@ async def _place(args, config, service, side: str, order_type: str, tif_text: st
         return EXIT_UNKNOWN
     await service.wait_idle()
     placed = _find(service, venue, placed.client_order_id, placed)
-    extra = {"requested_type": order.type.value}
+    extra: dict[str, str | None] = {"requested_type": order.type.value}
     if order.type is OrderType.MARKET:
         extra.update(slippage_cap_bps=_num(risk.max_slippage_bps), cap_price=_num(order.limit_price))
     if args.json:

@@ -51,13 +51,14 @@ def _credentials(args):
 
 def run_add(args: argparse.Namespace) -> int:
     from aitbc_tui.credentials import Credentials
+    from aitbc_tui.secret import Secret
     from aitbc_tui.webhooks import secret_name
 
     store = _store()
     hook = store.add(args.url, args.events)
     secret = "whsec_" + secrets.token_urlsafe(32)
     try:
-        _credentials(args).set(secret_name(hook.id), Credentials(api_key="webhook", secret=secret))
+        _credentials(args).set(secret_name(hook.id), Credentials(api_key=Secret("webhook"), secret=Secret(secret)))
     except BaseException:
         store.remove(hook.id)  # no hook without its secret
         store.close()
