@@ -216,3 +216,13 @@ def test_unlimited_quiet_account_and_amend(engine):
     assert not [e for e in events if isinstance(e, OrderUpdated) and e.account == "mm"]
     assert engine.balances("mm") == {}
     assert engine.closed_orders("mm") == []
+
+
+def test_restoring_an_open_order_without_a_price_is_refused(engine):
+    from aitbc_tui.domain import Order
+
+    stored = Order("binance", "7", "", "BTC/USDT", BUY, MARKET, None, D("1"), D("0"),
+                   OrderStatus.OPEN, 1000.0, 1000.0)  # fmt: skip
+    with pytest.raises(OrderRejected, match="only a limit order with a price"):
+        engine.restore_open_order(stored, D("0"), 1, "alice")
+    assert engine.book("BTC/USDT", 10).bids == ()
