@@ -467,7 +467,7 @@ class MarketService:
         now = self._monotonic()
         return [self._health_of(s, now) for s in self._states.values()]
 
-    def taker_fees(self) -> dict[tuple[str, str], object]:
+    def taker_fees(self) -> dict[tuple[str, str], Decimal]:
         return {
             (name, symbol): market.taker_fee
             for name, state in self._states.items()

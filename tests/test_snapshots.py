@@ -10,6 +10,12 @@ from tests.apptools import make_app, wait_ready
 SIZE = (160, 45)
 
 
+def steady_cursors(pilot) -> None:
+    """A blinking cursor is on or off depending on when the picture is taken: keep it on."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+
+
 async def _ready(pilot):
     await wait_ready(pilot)
 
@@ -39,6 +45,7 @@ class TestSmallTerminal:
             await wait_ready(pilot)
             await pilot.press("b")
             await pilot.pause()
+            steady_cursors(pilot)
             pilot.app.screen.query_one("#amount", Input).value = "0.05"
             await pilot.pause()
 
@@ -59,6 +66,7 @@ class TestOrderFlow:
             await wait_ready(pilot)
             await pilot.press("b")
             await pilot.pause()
+            steady_cursors(pilot)
             pilot.app.screen.query_one("#amount", Input).value = "0.123456"
             await pilot.press("enter")
             await pilot.pause()

@@ -6,16 +6,37 @@ A mixin for AitbcApp: it uses ``self.service``, ``self.notify`` and ``self.ring_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from aitbc_tui.alert_store import AlertStore, AlertStoreError
-from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig
+from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig, Rule
 from aitbc_tui.events import EventLog, EventLogError, HealthWatcher
 
 
-class EventsMixin:
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from aitbc_tui.service import MarketService
+
+    _AppBase = App[None]
+else:
+    _AppBase = object
+
+
+class EventsMixin(_AppBase):
     event_log: EventLog
     unread_alerts: int
+    # What the app this is mixed into provides (AitbcApp):
+    service: MarketService
+    config: Any
+    clock: Callable[[], float]
+    venue: str | None
+    symbol: str | None
+    if TYPE_CHECKING:
+        def ring_bell(self) -> None: ...
+        def _update_status(self) -> None: ...
 
     def _init_events(self, event_log: EventLog | None) -> None:
         self._owns_event_log = event_log is None
@@ -112,7 +133,7 @@ class EventsMixin:
         if self.alert_store is None:
             return f"alert rules cannot be saved: {self._alert_store_problem}"
         try:
-            self._new_rule = self.alert_store.add(table, self.alerts_config.rules)
+            self._new_rule: Rule | None = self.alert_store.add(table, self.alerts_config.rules)
         except AlertStoreError as exc:
             return str(exc)
         return ""
@@ -122,9 +143,10 @@ class EventsMixin:
         from aitbc_tui.ui.screens.alert_form import AlertForm
 
         last = ""
-        book = self.service.book(self.venue, self.symbol) if self.venue and self.symbol else None
-        if book is not None and book.best_bid is not None and book.best_ask is not None:
-            market = self.service.market(self.venue, self.symbol)
+        venue, symbol = self.venue, self.symbol
+        book = self.service.book(venue, symbol) if venue and symbol else None
+        if venue and symbol and book is not None and book.best_bid is not None and book.best_ask is not None:
+            market = self.service.market(venue, symbol)
             mid = (book.best_bid + book.best_ask) / 2
             last = fmt_fixed(mid, decimals_of(market.tick_size) if market else 8, grouping=False)
 

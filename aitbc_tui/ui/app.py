@@ -39,7 +39,7 @@ from aitbc_tui.ui.screens.help import HelpScreen
 from aitbc_tui.ui.screens.order_form import OrderForm
 from aitbc_tui.ui.screens.picker import SymbolPicker
 from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
-from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, load_themes
+from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, ThemeProblem, load_themes
 from aitbc_tui.ui.alerting import EventsMixin
 from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
 from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
@@ -124,7 +124,8 @@ class AitbcApp(EventsMixin, App[None]):
         self._credential_store_factory = credential_store_factory
         self._start_service = start_service
         self._keymap = keymap or {}
-        themes, self._theme_problems = load_themes()
+        themes, problems = load_themes()
+        self._theme_problems: list[ThemeProblem | str] = list(problems)
         for item in themes:
             self.register_theme(item)
         self._theme_names = [t.name for t in themes] or ["textual-dark"]
@@ -564,6 +565,8 @@ class AitbcApp(EventsMixin, App[None]):
             self.notify(f"{self.symbol} is not listed on {self.venue}", severity="error")
             return
         settings = self._order_settings(self.venue, self.symbol, Side(side))
+        if settings is None:  # the market is listed (checked above): unreachable, but never a crash
+            return
         # One form for the whole session, composed after start-up (_prepare_order_form)
         # and reconfigured per keypress: composing it between `b` and the form on screen
         # would cost ~60 ms of CSS work.

@@ -81,7 +81,7 @@ class EventsPane(LineTable):
         self.show(view)
 
     def show(self, view: EventsView) -> None:
-        follow = self._view is None or self.offset >= max(0, len(self.rows) - self.visible_rows)
+        follow = self._view is None or self.top_row >= max(0, len(self.rows) - self.visible_rows)
         self._view = view
         self.border_title = view.title
         self.set_rows([event_row(e) for e in view.shown])

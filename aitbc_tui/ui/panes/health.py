@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aitbc_tui.domain import HealthStatus, VenueHealth
 from aitbc_tui.formatting import fmt_age, sparkline
-from aitbc_tui.ui.widgets.linetable import Column, Fit, LineTable
+from aitbc_tui.ui.widgets.linetable import Cell, Column, Fit, LineTable
 
 
 def health_columns(venue_width: int) -> list[Column]:
@@ -44,10 +44,10 @@ class HealthPane(LineTable):
         venue_width = max([9] + [len(h.venue) for h in view.venues])
         if self.columns[0].width != venue_width:
             self.columns = health_columns(venue_width)
-        rows = []
+        rows: list[tuple[Cell, ...]] = []
         for h in view.venues:
             latency = "—" if h.latency_ms is None else f"{h.latency_ms:.1f}"
-            age_class = "linetable--warn" if h.book_age_s is not None and h.book_age_s > 5 else ""
+            age_class = "linetable--warn" if h.book_age_s is not None and h.book_age_s > h.stale_after_s else ""
             rows.append(
                 (
                     (h.venue, ""),

@@ -79,7 +79,7 @@ def order_row(line: OrderLine, history: bool, now: float) -> tuple[Text, ...]:
         last = "—"
         if order.last_fill_at:
             last = datetime.fromtimestamp(order.last_fill_at, tz=UTC).strftime("%H:%M:%S")
-        cells = (order.venue, order.symbol, side, kind, avg, str(order.amount), str(order.filled), status,
+        cells: tuple[str | Text, ...] = (order.venue, order.symbol, side, kind, avg, str(order.amount), str(order.filled), status,
                  fee, order.liquidity or "—", last)  # fmt: skip
     else:
         price = "market" if order.price is None else fmt_fixed(order.price, places)

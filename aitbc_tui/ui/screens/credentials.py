@@ -287,9 +287,9 @@ class CredentialsScreen(ModalScreen[None]):
         if creds is None:
             self._status(f"{venue}: no key stored; press s to set one", error=True)
             return
-        probe = self._probe
-        if probe is None:
-            from aitbc_tui.venues.factory import authenticated_probe as probe
+        from aitbc_tui.venues.factory import authenticated_probe
+
+        probe = self._probe or authenticated_probe
         try:
             latency = await probe(venue, creds, self.config)
         except Exception as exc:  # noqa: BLE001 - the operator reads a line, not a traceback

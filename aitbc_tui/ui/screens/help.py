@@ -7,7 +7,7 @@ never makes it lie. Everything is ``rich.text.Text``: nothing here is parsed as 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -63,15 +63,15 @@ MODES: list[tuple[str, str]] = [
 ]
 
 
-def live_keys(bindings: Iterable[BindingType], keymap: dict[str, str]) -> dict[str, list[str]]:
+def live_keys(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> dict[str, list[str]]:
     """Binding id -> the keys that trigger it now, in order: ``bindings`` with ``keymap``
     applied by Textual's own ``BindingsMap.apply_keymap`` (a key a remap took from another
     action is gone from that action, as it is in the app)."""
-    bindings = list(Binding.make_bindings(bindings))
-    chain = BindingsMap(bindings)
+    made = list(Binding.make_bindings(bindings))
+    chain = BindingsMap(made)
     if keymap:
         chain.apply_keymap(keymap)
-    found: dict[str, list[str]] = {b.id: [] for b in bindings if b.id}
+    found: dict[str, list[str]] = {b.id: [] for b in made if b.id}
     for key, binding in chain:
         if binding.id in found and key not in found[binding.id]:
             found[binding.id].append(key)

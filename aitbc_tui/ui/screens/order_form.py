@@ -24,7 +24,7 @@ from textual.widgets import Input, Label, Static
 
 from aitbc_tui import validation
 from aitbc_tui.domain import Balance, BookSnapshot, Market, Mode, OrderRequest, OrderType, Side, TimeInForce
-from aitbc_tui.formatting import decimals_of, fmt_balance, fmt_fixed
+from aitbc_tui.formatting import decimals_of, fmt_balance, fmt_fixed, fmt_price
 from aitbc_tui.ui.screens.confirm import ConfirmScreen
 
 DEFAULT_OPTIONS = frozenset({"gtc", "ioc", "fok", "post_only"})
@@ -369,8 +369,8 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         quote = self.market.quote
         money = max(2, places)
         if order.price is None:
-            kind = f"market · sent as IOC limit at {fmt_fixed(order.limit_price, places)} {quote} (slippage cap {self.max_slippage_bps:f} bps)"
-            price = (f"≈ {fmt_fixed(order.average_price, places)} avg · worst {fmt_fixed(order.worst_price, places)} {quote}"
+            kind = f"market · sent as IOC limit at {fmt_price(order.limit_price, self.market)} {quote} (slippage cap {self.max_slippage_bps:f} bps)"
+            price = (f"≈ {fmt_price(order.average_price, self.market)} avg · worst {fmt_price(order.worst_price, self.market)} {quote}"
                      " (re-quoted at y)")  # fmt: skip
         else:
             options = self.time_in_force.value.upper() + (" · post-only" if self.post_only else "")
@@ -434,9 +434,9 @@ class OrderForm(ModalScreen[OrderRequest | None]):
 
             self.app.push_screen(
                 ConfirmScreen(
-                    f"Price {fmt_fixed(order.price, places)} is {fmt_fixed(distance, 2, grouping=False)} % from the mid",
+                    f"Price {fmt_price(order.price, self.market)} is {fmt_fixed(distance, 2, grouping=False)} % from the mid",
                     [("Band", f"{self.price_band_pct:f} % (risk.price_band_pct)"),
-                     ("Mid", f"{fmt_fixed(self._book().mid, places)} {self.market.quote}")],  # fmt: skip
+                     ("Mid", f"{fmt_price(book.mid if (book := self._book()) else None, self.market)} {self.market.quote}")],  # fmt: skip
                     prompt="y send it anyway · n / Esc back to the form",
                     live=self.mode is Mode.LIVE,
                     id="price-band-confirm",

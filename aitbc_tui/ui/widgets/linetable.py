@@ -13,6 +13,7 @@ are hidden above and below.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -72,8 +73,8 @@ def layout_columns(columns: list[Column], width: int) -> list[tuple[int, int]]:
 
     def shrink(optional_only: bool) -> None:
         while total() > width:
-            slack = [(w - columns[i].min_width, i) for i, w in shown.items()
-                     if columns[i].min_width is not None and w > columns[i].min_width
+            slack = [(w - minimum, i) for i, w in shown.items()
+                     if (minimum := columns[i].min_width) is not None and w > minimum
                      and (columns[i].priority > 0 or not optional_only)]  # fmt: skip
             if not slack:
                 return
@@ -130,8 +131,8 @@ class LineTable(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self._columns = columns
         self.empty_text = empty_text
-        self._rows: list[tuple[Cell, ...]] = []
-        self._footer: list[tuple[Cell, ...]] = []
+        self._rows: list[Sequence[Cell]] = []
+        self._footer: list[Sequence[Cell]] = []
         self._cache: dict[object, Strip] = {}  # keyed by what a line shows: "header", a row index, ...
         self._styles: dict[str, Style] = {}
         self._layout: list[tuple[int, int]] | None = None
@@ -152,8 +153,8 @@ class LineTable(Widget, can_focus=True):
         self._cache.clear()
         self.refresh()
 
-    def set_rows(self, rows: list[tuple[Cell, ...]], footer: list[tuple[Cell, ...]] | None = None) -> None:
-        footer = footer or []
+    def set_rows(self, new_rows: Sequence[Sequence[Cell]], new_footer: Sequence[Sequence[Cell]] | None = None) -> None:
+        rows, footer = list(new_rows), list(new_footer or [])
         if rows == self._rows and footer == self._footer:
             return
         old_rows, old_footer = self._rows, self._footer
@@ -173,7 +174,7 @@ class LineTable(Widget, can_focus=True):
         self.refresh(layout=len(rows) != len(old_rows) or len(footer) != len(old_footer))
 
     @property
-    def rows(self) -> list[tuple[Cell, ...]]:
+    def rows(self) -> list[Sequence[Cell]]:
         return self._rows
 
     # ---- scrolling ----------------------------------------------------------------------
@@ -189,7 +190,9 @@ class LineTable(Widget, can_focus=True):
         return max(1, self.size.height - 1 - (len(self._footer) if self.footer_shown else 0))
 
     @property
-    def offset(self) -> int:
+    def top_row(self) -> int:
+        """Index of the first row shown (the scroll position, in rows). Not ``offset``:
+        that is Textual's CSS offset of the widget."""
         return self._offset
 
     @property
@@ -281,7 +284,7 @@ class LineTable(Widget, can_focus=True):
         segments = [Segment(fit(f" {text}", width), self._style(component))]
         return Strip(segments).adjust_cell_length(width, self._style("")).crop(0, width)
 
-    def _line(self, cells: tuple[Cell, ...] | list[Cell], width: int) -> Strip:
+    def _line(self, cells: Sequence[Cell], width: int) -> Strip:
         if len(cells) == 1 and len(self.columns) > 1:  # a note spanning the whole row
             text, component = cells[0]
             return self._note(text, component, width)
@@ -301,7 +304,7 @@ class LineTable(Widget, can_focus=True):
         shown = self.visible_rows
         footer_start = 1 + (min(shown, len(self._rows) - self._offset) if self._rows else 1)
         if y == 0:
-            key: object = "header"
+            key: str | int | tuple[str, int] = "header"
         elif not self._rows and y == 1:
             key = "empty"
         elif self._rows and 1 <= y < footer_start:
@@ -319,7 +322,9 @@ class LineTable(Widget, can_focus=True):
             strip = self._note(self.empty_text, "linetable--dim", width)
         elif isinstance(key, int):
             strip = self._line(self._rows[key], width)
-        else:
+        elif isinstance(key, tuple):
             strip = self._line(self._footer[key[1]], width)
+        else:
+            return Strip.blank(width, self._style(""))
         self._cache[key] = strip
         return strip
