@@ -19,7 +19,7 @@ import os
 import shlex
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -80,7 +80,7 @@ class DataDirLock:
             record = json.dumps({
                 "pid": os.getpid(),
                 "command": _this_command(),
-                "since": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "since": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             })
             os.ftruncate(fd, 0)
             os.pwrite(fd, (record + "\n").encode("utf-8"), 0)

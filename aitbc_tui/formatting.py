@@ -20,7 +20,7 @@ Which function for which value (every one rounds for display only; the domain st
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING
 
@@ -144,7 +144,7 @@ def fmt_timestamp(epoch_s: float | None) -> str | None:
     """ISO 8601 UTC with milliseconds: 2026-12-01T13:45:00.123Z (None stays None)."""
     if epoch_s is None:
         return None
-    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_s, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -369,7 +369,7 @@ def _read_only_uri(path: Path) -> str:
 def backup_journal(path: Path, now: datetime | None = None) -> Path:
     """Copy the journal (and its -wal, if any) byte for byte to ``<name>.bak-<UTC time>``
     (0600, never over an existing file); the backup's path."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     for attempt in range(100):
         target = path.with_name(f"{path.name}.bak-{stamp}" + (f"-{attempt}" if attempt else ""))
         try:

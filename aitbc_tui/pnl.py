@@ -34,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from aitbc_tui.domain import ZERO, Balance, BookSnapshot, Fill, Side
@@ -249,7 +249,7 @@ class _Book:
 
 
 def utc_midnight(now: float) -> float:
-    moment = datetime.fromtimestamp(now, timezone.utc)
+    moment = datetime.fromtimestamp(now, UTC)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 

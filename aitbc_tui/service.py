@@ -10,14 +10,14 @@ and asks for actions through the coroutines below.
 from __future__ import annotations
 
 import asyncio
-import functools
 import contextlib
+import functools
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections import deque
-import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -28,7 +28,6 @@ from aitbc_tui.domain import (
     Balance,
     BookSnapshot,
     FeatureUnavailable,
-    Fill,
     HealthStatus,
     Market,
     Order,
@@ -36,7 +35,6 @@ from aitbc_tui.domain import (
     OrderRejected,
     OrderRequest,
     OrderStatus,
-    OrderType,
     Side,
     VenueError,
     VenueHealth,
@@ -53,8 +51,8 @@ from aitbc_tui.orders import (
     request_of,
     validity_window_s,
 )
-from aitbc_tui.sanitize import BadData, check_book
 from aitbc_tui.risk import RiskGate, traded_value, utc_day_start
+from aitbc_tui.sanitize import BadData, check_book
 from aitbc_tui.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -553,7 +551,7 @@ class MarketService:
         state.answering.clear()
         try:
             await asyncio.wait_for(state.answering.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 

@@ -228,7 +228,6 @@ class Deliverer:
         return outcomes
 
     async def _post(self, session, hook: Hook, delivery: Delivery) -> Outcome:
-        import asyncio
 
         import aiohttp
 
@@ -249,7 +248,7 @@ class Deliverer:
                     self.store._mark(delivery, "delivered", detail)
                     return self._tell(delivery, "delivered", detail)
                 retry = reply.status >= 500
-        except asyncio.TimeoutError:
+        except TimeoutError:
             retry, detail = True, f"no answer in {self.timeout_s:g} s"
         except aiohttp.ClientError as exc:
             retry, detail = True, f"network error: {type(exc).__name__}"

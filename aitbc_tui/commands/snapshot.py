@@ -195,10 +195,16 @@ def _analysis_json(result, size, market=None) -> dict:
 
 def _book_text(book, market, depth, result, size, value=None) -> str:
     from aitbc_tui.formatting import (
-        currency_places, fmt_amount, fmt_bps, fmt_compact, fmt_fixed, fmt_money, fmt_price, price_places,
+        currency_places,
+        fmt_amount,
+        fmt_bps,
+        fmt_compact,
+        fmt_fixed,
+        fmt_money,
+        fmt_price,
+        fmt_timestamp,
+        price_places,
     )
-
-    from aitbc_tui.formatting import fmt_timestamp
 
     pp = price_places(market)
     lines = [f"{book.venue} {book.symbol}  {fmt_timestamp(book.timestamp)}", f"{'side':<5}{'price':>18}{'size':>16}"]

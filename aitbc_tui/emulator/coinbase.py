@@ -48,7 +48,6 @@ from typing import Any
 from aiohttp import web
 
 from aitbc_tui.domain import (
-    TimeInForce,
     InsufficientFunds,
     Market,
     Order,
@@ -57,6 +56,7 @@ from aitbc_tui.domain import (
     OrderStatus,
     OrderType,
     Side,
+    TimeInForce,
 )
 from aitbc_tui.emulator.server import EmulatorContext, FaultRule, json_response, received_at
 

@@ -58,7 +58,6 @@ from typing import Any
 from aiohttp import web
 
 from aitbc_tui.domain import (
-    TimeInForce,
     InsufficientFunds,
     Market,
     Order,
@@ -67,6 +66,7 @@ from aitbc_tui.domain import (
     OrderStatus,
     OrderType,
     Side,
+    TimeInForce,
 )
 from aitbc_tui.emulator.server import EmulatorContext, FaultRule, is_deferred, json_response
 
@@ -567,7 +567,7 @@ class KrakenProtocol:
         if since is not None:
             candles = [c for c in candles if c.open_time > since]
         candles = candles[-720:]
-        pd, ld = decimals_of(market.tick_size), decimals_of(market.lot_size)
+        pd = decimals_of(market.tick_size)
         rows = [[c.open_time, fmt(c.open, pd), fmt(c.high, pd), fmt(c.low, pd), fmt(c.close, pd),
                  fmt(c.quote_volume / c.volume if c.volume else c.close, pd), fmt(c.volume, 8), c.trades]
                 for c in candles]  # fmt: skip

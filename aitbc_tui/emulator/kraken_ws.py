@@ -37,7 +37,15 @@ from aiohttp import web
 from aitbc_tui.domain import Market, Order, OrderStatus, OrderType, TimeInForce
 from aitbc_tui.emulator.kraken import _trade_number, decimals_of, fmt, pair_id, trade_txid, wsname
 from aitbc_tui.emulator.server import EmulatorContext
-from aitbc_tui.emulator.wsutil import FaultySocket, Levels, dumps_numbers, iso_z, order_events, pump_book, serve_websocket
+from aitbc_tui.emulator.wsutil import (
+    FaultySocket,
+    Levels,
+    dumps_numbers,
+    iso_z,
+    order_events,
+    pump_book,
+    serve_websocket,
+)
 
 PUBLIC_PATH = "/v2"
 PRIVATE_PATH = "/auth/v2"

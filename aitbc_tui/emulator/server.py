@@ -445,7 +445,7 @@ class RunningEmulator:
         for ws in list(self.ctx._websockets):
             try:
                 await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY, message=b"emulator shutting down"), 1)
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 pass
         # In-flight handlers (a held reply, a long poll) are cancelled, not waited for.
         tasks = list(self.ctx._tasks) + [t for t in self.ctx._handlers if t is not asyncio.current_task()]

@@ -16,6 +16,7 @@ test asserts them within generous bounds.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from dataclasses import dataclass
@@ -108,12 +109,12 @@ def calibrate(seed: int = 1, minutes: float = 30.0, dt: float = 0.1, sample_s: f
     for s in symbols:
         returns: list[float] = []
         venues = 0
-        for (v, sym), series in mids.items():
+        for (_venue, sym), series in mids.items():
             if sym != s:
                 continue
             venues += 1
-            returns.extend(math.log(b / a) for a, b in zip(series, series[1:]))
-        ref_returns = [math.log(b / a) for a, b in zip(ref[s], ref[s][1:])]
+            returns.extend(math.log(b / a) for a, b in itertools.pairwise(series))
+        ref_returns = [math.log(b / a) for a, b in itertools.pairwise(ref[s])]
         out.append(
             SymbolCalibration(
                 symbol=s,

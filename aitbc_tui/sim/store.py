@@ -17,7 +17,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,7 +86,7 @@ def reset_sandbox(data_dir: Path | None = None, now: datetime | None = None) -> 
             if os.path.lexists(leftover):
                 leftover.unlink()
         return None
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     attempt = 0
     while True:
         backup = path.with_name(f"{path.name}.bak-{stamp}" + (f"-{attempt}" if attempt else ""))

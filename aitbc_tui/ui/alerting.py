@@ -7,13 +7,11 @@ A mixin for AitbcApp: it uses ``self.service``, ``self.notify`` and ``self.ring_
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aitbc_tui.alert_store import AlertStore, AlertStoreError
 from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig, Rule
 from aitbc_tui.events import EventLog, EventLogError, HealthWatcher
-
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -424,7 +424,6 @@ class OrderForm(ModalScreen[OrderRequest | None]):
                 return
         distance = self._band_distance_pct(order)
         if distance is not None:
-            places = decimals_of(self.market.tick_size)
 
             def second(yes_again: bool | None) -> None:
                 if yes_again:
