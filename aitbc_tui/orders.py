@@ -405,7 +405,10 @@ class OrderTracker:
             self._move(tracked, TrackState.OPEN)
         elif tracked.state is TrackState.UNKNOWN and order.status is not OrderStatus.UNKNOWN:
             # Positive evidence for an order whose outcome was unknown: the venue holds it.
-            if not self._write(tracked, lambda journal: journal.reconcile(tracked.coid, order, f"found: {source}")):
+            # The journal settles the state; what has filled is journalled below, once, as
+            # fills (recording the venue's filled amount here as well counted it twice).
+            settled = replace(order, filled=tracked.filled)
+            if not self._write(tracked, lambda journal: journal.reconcile(tracked.coid, settled, f"found: {source}")):
                 return tracked
             tracked.message = ""
             tracked.order = order

@@ -189,3 +189,19 @@ def test_an_order_seen_at_the_venue_before_its_reply_is_placed_even_if_the_reply
     tracker.went_unknown(tracked, "connection lost")
     assert tracked.state is TrackState.OPEN and tracker.blocked_reason("binance") is None
     assert journal.order("c-1").state is JournalState.OPEN
+
+
+@pytest.mark.parametrize("status, filled", [(OrderStatus.FILLED, "1"), (OrderStatus.OPEN, "0.4")])
+def test_an_unknown_order_found_filled_counts_its_fill_once(journal, status, filled):
+    """Found by the soak (binance -1007, then the poll saw it filled): settling the unknown
+    order wrote the venue's filled amount, then the fill derived from the same view was
+    added on top: the journal said 0.002 filled of 0.001."""
+    tracker = OrderTracker(journal, clock=lambda: NOW)
+    tracked = sent(tracker)
+    tracker.went_unknown(tracked, "binance: execution status unknown (code -1007)")
+    tracker.observe(view(status=status, filled=filled, avg="100"), source="account update")
+    entry = journal.order("c-1")
+    assert entry.filled == D(filled)
+    assert [e.amount for e in journal.events() if e.kind is EventKind.FILL] == [D(filled)]
+    assert entry.state is (JournalState.FILLED if status is OrderStatus.FILLED else JournalState.OPEN)
+    assert tracked.filled == D(filled)
