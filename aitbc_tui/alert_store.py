@@ -36,7 +36,9 @@ class AlertStore:
             self._db = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise AlertStoreError(f"{self.path}: schema version {version} is newer than this aitbc-tui ({SCHEMA_VERSION})")
+                raise AlertStoreError(
+                    f"{self.path}: schema version {version} is newer than this aitbc-tui ({SCHEMA_VERSION})"
+                )
             self._db.executescript(
                 "CREATE TABLE IF NOT EXISTS rules (id TEXT PRIMARY KEY, spec TEXT NOT NULL, created_at REAL NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS paused (id TEXT PRIMARY KEY);"

@@ -272,8 +272,12 @@ BUDGET_SIZE_STEP = Decimal("0.00000001")
 
 
 def _walk_pair(
-    asks: Sequence[PriceLevel], buy_fee: Decimal, bids: Sequence[PriceLevel], sell_fee: Decimal,
-    quote_budget: Decimal | None = None, base_budget: Decimal | None = None,
+    asks: Sequence[PriceLevel],
+    buy_fee: Decimal,
+    bids: Sequence[PriceLevel],
+    sell_fee: Decimal,
+    quote_budget: Decimal | None = None,
+    base_budget: Decimal | None = None,
 ) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None, str]:
     """Executable size, profit, limit prices and what capped it ("", "quote", "base"),
     walking A's asks against B's bids within the budgets (None: no limit)."""
@@ -621,8 +625,14 @@ class ArbitrageIndex:
         if opp is None:
             books = self._books[symbol]
             opp = evaluate_pair(
-                symbol, books[buy], self._fees[(buy, symbol)], books[sell], self._fees[(sell, symbol)],
-                balances=self._balances or None, rates=self._rates, valuation_currency=self._valuation_currency,
+                symbol,
+                books[buy],
+                self._fees[(buy, symbol)],
+                books[sell],
+                self._fees[(sell, symbol)],
+                balances=self._balances or None,
+                rates=self._rates,
+                valuation_currency=self._valuation_currency,
             )
             assert opp is not None
             cache[(buy, sell)] = opp

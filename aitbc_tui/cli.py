@@ -32,11 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keyboard-driven trading dashboard. With no command, opens the dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"aitbc-tui {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="venues config (TOML); default: the user config dir's config.toml")
+    parser.add_argument(
+        "--config", metavar="FILE", help="venues config (TOML); default: the user config dir's config.toml"
+    )
     parser.add_argument("--seed", type=int, metavar="N", help="sandbox: seed the simulation for a reproducible run")
-    parser.add_argument("--reset-sandbox", action="store_true", help="sandbox: discard saved balances, orders and pairs")
+    parser.add_argument(
+        "--reset-sandbox", action="store_true", help="sandbox: discard saved balances, orders and pairs"
+    )
     parser.add_argument("--theme", metavar="NAME", help="theme name (see themes/), e.g. aitbc-light")
-    parser.add_argument("--live", action="store_true", help="allow venues configured with mode = \"live\" to trade")
+    parser.add_argument("--live", action="store_true", help='allow venues configured with mode = "live" to trade')
     parser.add_argument("--read-only", action="store_true", help="disable every order action; panes still work")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -98,7 +102,7 @@ def check_live_allowed(config, args: argparse.Namespace) -> list[str]:
     if live and not getattr(args, "live", False) and not getattr(args, "read_only", False):
         where = f" in {config.path}" if getattr(config, "path", None) else ""
         raise CliError(
-            f"{', '.join(live)} {'is' if len(live) == 1 else 'are'} configured with mode = \"live\"{where}: "
+            f'{", ".join(live)} {"is" if len(live) == 1 else "are"} configured with mode = "live"{where}: '
             "real money. Start with --live to trade, --read-only to only watch, "
             'or set mode = "paper" to practise'
         )

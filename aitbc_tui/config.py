@@ -36,7 +36,7 @@ TESTED_EXCHANGES = frozenset({"binance", "kraken", "coinbase", "coinbaseexchange
 EXCHANGE_ALIASES = {
     "coinbasepro": (
         "coinbaseexchange",
-        "the old Coinbase Pro API; for Coinbase Advanced Trade use exchange = \"coinbase\"",
+        'the old Coinbase Pro API; for Coinbase Advanced Trade use exchange = "coinbase"',
     ),
 }
 
@@ -50,24 +50,26 @@ _THEME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 # The dashboard's remappable actions for ``[keys]``: the ``id=`` of each of AitbcApp.BINDINGS
 # and its default keys, in Textual's key names. Data here, so config never imports textual;
 # tests/test_keys_config.py keeps it equal to the app's bindings.
-KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "order.buy": ("b",),
-    "order.sell": ("s",),
-    "order.cancel": ("c",),
-    "order.kill": ("ctrl+k",),
-    "venue.next": ("v", "right_square_bracket"),
-    "venue.previous": ("V", "left_square_bracket"),
-    "symbol.pick": ("slash",),
-    "orders.history": ("h",),
-    "theme.next": ("t",),
-    "app.credentials": ("K",),
-    "events.show": ("e",),
-    "alerts.new": ("exclamation_mark",),
-    "app.help": ("question_mark",),
-    "app.quit": ("q",),
-    "focus.next": ("tab",),
-    "focus.previous": ("shift+tab",),
-})
+KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "order.buy": ("b",),
+        "order.sell": ("s",),
+        "order.cancel": ("c",),
+        "order.kill": ("ctrl+k",),
+        "venue.next": ("v", "right_square_bracket"),
+        "venue.previous": ("V", "left_square_bracket"),
+        "symbol.pick": ("slash",),
+        "orders.history": ("h",),
+        "theme.next": ("t",),
+        "app.credentials": ("K",),
+        "events.show": ("e",),
+        "alerts.new": ("exclamation_mark",),
+        "app.help": ("question_mark",),
+        "app.quit": ("q",),
+        "focus.next": ("tab",),
+        "focus.previous": ("shift+tab",),
+    }
+)
 
 
 class ConfigError(UserError):
@@ -203,9 +205,7 @@ def ccxt_exchange_ids() -> frozenset[str]:
     if ids:
         return ids
     # Fallback: one module per exchange at the package top level.
-    return frozenset(
-        p.stem for p in package_dir.glob("*.py") if not p.stem.startswith("_") and p.stem != "version"
-    )
+    return frozenset(p.stem for p in package_dir.glob("*.py") if not p.stem.startswith("_") and p.stem != "version")
 
 
 def _exchanges_from_init(init_file: Path) -> frozenset[str]:
@@ -337,7 +337,9 @@ class _Parser:
     def venue(self, name: str, value: Any) -> VenueConfig:
         key = f"venues.{name}"
         if not _VENUE_NAME_RE.match(name):
-            raise self.error(key, "venue name must be 1-32 letters, digits, '-' or '_', starting with a letter or digit")
+            raise self.error(
+                key, "venue name must be 1-32 letters, digits, '-' or '_', starting with a letter or digit"
+            )
         spec = self.table(value, key)
         self.check_keys(spec, key, _VENUE_KEYS)
         for required in ("exchange", "mode", "symbols"):
@@ -358,7 +360,8 @@ class _Parser:
         for i, symbol in enumerate(symbols_value):
             if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
                 raise self.error(
-                    f"{key}.symbols[{i}]", f"{symbol!r} is not a symbol; use BASE/QUOTE as ccxt writes it, e.g. \"BTC/USDT\""
+                    f"{key}.symbols[{i}]",
+                    f'{symbol!r} is not a symbol; use BASE/QUOTE as ccxt writes it, e.g. "BTC/USDT"',
                 )
             if symbol in symbols:
                 raise self.error(f"{key}.symbols[{i}]", f"{symbol!r} is listed twice")
@@ -396,7 +399,7 @@ class _Parser:
 
     def exchange(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value:
-            raise self.error(key, f"must be a ccxt exchange id such as \"binance\", got {_type_name(value)}")
+            raise self.error(key, f'must be a ccxt exchange id such as "binance", got {_type_name(value)}')
         exchange = value
         if exchange in EXCHANGE_ALIASES:
             target, why = EXCHANGE_ALIASES[exchange]
@@ -429,7 +432,9 @@ class _Parser:
             for venue, limit in limits.items():
                 key = f"risk.max_order_value.{venue}"
                 if venue_names and venue not in venue_names:
-                    raise self.error(key, f"no venue named {venue!r}; configured venues: {', '.join(sorted(venue_names))}")
+                    raise self.error(
+                        key, f"no venue named {venue!r}; configured venues: {', '.join(sorted(venue_names))}"
+                    )
                 max_order_value[venue] = self.decimal(limit, key)
         max_open_orders = table.get("max_open_orders")
         if max_open_orders is not None and (
@@ -450,7 +455,7 @@ class _Parser:
         self.check_keys(table, "ui", _UI_KEYS)
         theme = table.get("theme", "dark")
         if not isinstance(theme, str) or not _THEME_RE.match(theme):
-            raise self.error("ui.theme", f"{theme!r} is not allowed; use a theme name such as \"dark\"")
+            raise self.error("ui.theme", f'{theme!r} is not allowed; use a theme name such as "dark"')
         impact_size: Decimal | None = None
         by_symbol: dict[str, Decimal] = {}
         if "impact_size" in table:
@@ -493,8 +498,14 @@ class _Parser:
                 long = unicodedata.name(name).lower().replace("-", "_").replace(" ", "_")
             except ValueError:
                 return name
-            replacements = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",
-                            "hyphen_minus": "minus", "plus_sign": "plus", "low_line": "underscore"}
+            replacements = {
+                "solidus": "slash",
+                "reverse_solidus": "backslash",
+                "commercial_at": "at",
+                "hyphen_minus": "minus",
+                "plus_sign": "plus",
+                "low_line": "underscore",
+            }
             return replacements.get(long, long)
 
         table = self.table(value, "keys")

@@ -55,8 +55,7 @@ KEY_BYTES = 32
 
 # Exchanges (ccxt ids) whose API keys come with a passphrase.
 PASSPHRASE_EXCHANGES = frozenset(
-    {"coinbaseexchange", "coinbaseinternational", "kucoin", "kucoinfutures", "okx", "okxus",
-     "bitget", "myokx"}
+    {"coinbaseexchange", "coinbaseinternational", "kucoin", "kucoinfutures", "okx", "okxus", "bitget", "myokx"}
 )
 
 # Fully qualified class names of keyring backends that keep secrets in an OS store
@@ -96,9 +95,7 @@ def needs_passphrase(exchange_id: str) -> bool:
 
 def validate_venue_name(venue: str) -> str:
     if not _VENUE_RE.match(venue) or venue == INDEX_USERNAME:
-        raise CredentialError(
-            f"invalid venue name {venue!r}: use 1-64 letters, digits, '.', '_', ':' or '-'"
-        )
+        raise CredentialError(f"invalid venue name {venue!r}: use 1-64 letters, digits, '.', '_', ':' or '-'")
     return venue
 
 
@@ -305,14 +302,11 @@ def _check_private(path: Path, kind: str) -> None:
     st = path.stat()
     uid = os.getuid() if hasattr(os, "getuid") else None
     if uid is not None and st.st_uid != uid:
-        raise VaultError(
-            f"refusing vault {kind} {path}: it is owned by uid {st.st_uid}, not by you (uid {uid})"
-        )
+        raise VaultError(f"refusing vault {kind} {path}: it is owned by uid {st.st_uid}, not by you (uid {uid})")
     if os.name == "posix" and stat.S_IMODE(st.st_mode) & 0o077:
         wanted = "700" if kind == "directory" else "600"
         raise VaultError(
-            f"refusing vault {kind} {path}: group or others have access (mode {_mode(st)}); "
-            f"run: chmod {wanted} {path}"
+            f"refusing vault {kind} {path}: group or others have access (mode {_mode(st)}); run: chmod {wanted} {path}"
         )
 
 
@@ -323,9 +317,7 @@ def _check_parent(path: Path) -> None:
         return
     st = path.stat()
     if st.st_uid != os.getuid():
-        raise VaultError(
-            f"refusing vault: its parent directory {path} is owned by uid {st.st_uid}, not by you"
-        )
+        raise VaultError(f"refusing vault: its parent directory {path} is owned by uid {st.st_uid}, not by you")
     if stat.S_IMODE(st.st_mode) & 0o022:
         raise VaultError(
             f"refusing vault: its parent directory {path} is writable by group or others "
@@ -335,12 +327,12 @@ def _check_parent(path: Path) -> None:
 
 def _kdf_summary(name: Any, n: Any, r: Any, p: Any, length: Any, salt: bytes) -> str:
     """A tampered header's values, short and printable (they are attacker-chosen)."""
+
     def short(value: Any) -> str:
         text = repr(value)
         return "".join(ch if ch.isprintable() else "?" for ch in text)[:24]
 
-    return (f"{short(name)} n={short(n)} r={short(r)} p={short(p)} length={short(length)}"
-            f" salt={len(salt)} bytes")
+    return f"{short(name)} n={short(n)} r={short(r)} p={short(p)} length={short(length)} salt={len(salt)} bytes"
 
 
 def derive_key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -359,9 +351,7 @@ def prompt_passphrase(new: bool) -> Secret:
     if env:
         return Secret(env)
     if not sys.stdin or not sys.stdin.isatty():
-        raise VaultError(
-            f"the credential vault needs a passphrase: run in a terminal or set {PASSPHRASE_ENV}"
-        )
+        raise VaultError(f"the credential vault needs a passphrase: run in a terminal or set {PASSPHRASE_ENV}")
     if new:
         first = getpass.getpass("New vault passphrase: ")
         second = getpass.getpass("Repeat vault passphrase: ")
@@ -464,10 +454,14 @@ class VaultBackend:
         accepted_n = {SCRYPT_N, self._scrypt_n}
         if not (
             name == "scrypt"
-            and type(n) is int and n in accepted_n
-            and type(r) is int and r == SCRYPT_R
-            and type(p) is int and p == SCRYPT_P
-            and type(length) is int and length == KEY_BYTES
+            and type(n) is int
+            and n in accepted_n
+            and type(r) is int
+            and r == SCRYPT_R
+            and type(p) is int
+            and p == SCRYPT_P
+            and type(length) is int
+            and length == KEY_BYTES
             and len(salt) == SALT_BYTES
         ):
             raise VaultError(
@@ -494,9 +488,7 @@ class VaultBackend:
         except InvalidToken:
             self._keys.pop((salt, n, r, p), None)
             self._passphrase = None
-            raise VaultError(
-                f"cannot open vault {self.path}: wrong passphrase, or the file was modified"
-            ) from None
+            raise VaultError(f"cannot open vault {self.path}: wrong passphrase, or the file was modified") from None
         try:
             venues = json.loads(plain)["venues"]
             if not isinstance(venues, dict):
@@ -513,14 +505,18 @@ class VaultBackend:
         if params is None:
             params = (secrets.token_bytes(SALT_BYTES), self._scrypt_n, SCRYPT_R, SCRYPT_P)
         salt, n, r, p = params
-        token = Fernet(self._key(salt, n, r, p, new=new)).encrypt(
-            json.dumps({"venues": venues}).encode("utf-8")
-        )
+        token = Fernet(self._key(salt, n, r, p, new=new)).encrypt(json.dumps({"venues": venues}).encode("utf-8"))
         doc = {
             "format": VAULT_FORMAT,
             "version": VAULT_VERSION,
-            "kdf": {"name": "scrypt", "n": n, "r": r, "p": p, "length": KEY_BYTES,
-                    "salt": base64.b64encode(salt).decode("ascii")},
+            "kdf": {
+                "name": "scrypt",
+                "n": n,
+                "r": r,
+                "p": p,
+                "length": KEY_BYTES,
+                "salt": base64.b64encode(salt).decode("ascii"),
+            },
             "token": token.decode("ascii"),
         }
         self._atomic_write(json.dumps(doc, indent=1).encode("utf-8"))
@@ -615,9 +611,7 @@ class CredentialStore:
             raise CredentialError(f"unknown credential store {prefer!r}: use auto, keyring or vault")
 
         def vault() -> VaultBackend:
-            return VaultBackend(
-                vault_path, passphrase_provider, insecure_test_scrypt_n=insecure_test_scrypt_n
-            )
+            return VaultBackend(vault_path, passphrase_provider, insecure_test_scrypt_n=insecure_test_scrypt_n)
 
         if prefer == "vault":
             return cls([vault()])

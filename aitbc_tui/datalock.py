@@ -77,11 +77,13 @@ class DataDirLock:
                     if time.monotonic() >= deadline:
                         raise self._locked(fd, wait_s) from None
                     time.sleep(_POLL_S)
-            record = json.dumps({
-                "pid": os.getpid(),
-                "command": _this_command(),
-                "since": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            })
+            record = json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "command": _this_command(),
+                    "since": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                }
+            )
             os.ftruncate(fd, 0)
             os.pwrite(fd, (record + "\n").encode("utf-8"), 0)
         except BaseException:
@@ -123,14 +125,16 @@ class DataDirLock:
         return DataDirLocked(
             f"data dir {self.data_dir} is in use by {who}{waited}: quit that aitbc-tui first"
             " (two writers on one data dir would lose balances)",
-            pid=pid, command=command,
+            pid=pid,
+            command=command,
         )
 
     def __enter__(self) -> DataDirLock:
         return self.acquire()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
     def __del__(self) -> None:

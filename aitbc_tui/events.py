@@ -110,10 +110,14 @@ def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if read_only:
             if version != SCHEMA_VERSION:
-                raise EventLogError(f"{path}: event log schema version {version}, this aitbc-tui reads {SCHEMA_VERSION}")
+                raise EventLogError(
+                    f"{path}: event log schema version {version}, this aitbc-tui reads {SCHEMA_VERSION}"
+                )
             return db
         if version > SCHEMA_VERSION:
-            raise EventLogError(f"{path}: event log schema version {version} is newer than this aitbc-tui ({SCHEMA_VERSION})")
+            raise EventLogError(
+                f"{path}: event log schema version {version} is newer than this aitbc-tui ({SCHEMA_VERSION})"
+            )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # a lost last batch on power loss is acceptable for notices
         db.executescript(_SCHEMA)
@@ -283,7 +287,7 @@ def read_events(
             where.append("at >= ?")
             params.append(since)
         if min_severity is not None:
-            allowed = SEVERITIES[SEVERITY_RANK[min_severity]:]
+            allowed = SEVERITIES[SEVERITY_RANK[min_severity] :]
             where.append(f"severity IN ({','.join('?' * len(allowed))})")
             params.extend(allowed)
         if venue is not None:

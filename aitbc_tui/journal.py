@@ -78,9 +78,7 @@ class JournalState(str, enum.Enum):
         return self in _FINAL
 
 
-_FINAL = frozenset(
-    {JournalState.FILLED, JournalState.CANCELED, JournalState.REJECTED, JournalState.NOT_PLACED}
-)
+_FINAL = frozenset({JournalState.FILLED, JournalState.CANCELED, JournalState.REJECTED, JournalState.NOT_PLACED})
 UNRESOLVED_STATES = (JournalState.INTENT, JournalState.SENT, JournalState.UNKNOWN, JournalState.OPEN)
 
 _FROM_ORDER_STATUS = {
@@ -234,8 +232,12 @@ def _expected_tables(version: int) -> dict[str, frozenset[str]]:
         memory = sqlite3.connect(":memory:")
         try:
             memory.executescript(_SCHEMA)
-            names = [r[0] for r in memory.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                                   " AND name NOT LIKE 'sqlite_%'")]
+            names = [
+                r[0]
+                for r in memory.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
             tables = {n: {r[1] for r in memory.execute(f"PRAGMA table_info({n})")} for n in names}
         finally:
             memory.close()
@@ -290,21 +292,36 @@ def verify_journal(db: sqlite3.Connection, path: Path, *, full: bool = False) ->
         version = db.execute("PRAGMA user_version").fetchone()[0]
         present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > SCHEMA_VERSION:
-            raise _refusal(path, f"has schema version {version}, newer than this build's {SCHEMA_VERSION}",
-                           "use the aitbc-tui that wrote it (or a newer one)")
-        if version < SCHEMA_VERSION and not (0 < version and all(v in _MIGRATIONS for v in range(version, SCHEMA_VERSION))):
+            raise _refusal(
+                path,
+                f"has schema version {version}, newer than this build's {SCHEMA_VERSION}",
+                "use the aitbc-tui that wrote it (or a newer one)",
+            )
+        if version < SCHEMA_VERSION and not (
+            0 < version and all(v in _MIGRATIONS for v in range(version, SCHEMA_VERSION))
+        ):
             ours = set(_expected_tables(SCHEMA_VERSION)) & present
             what = "is not an aitbc-tui journal" if not ours else "has an unknown schema"
-            raise _refusal(path, f"{what} (schema version {version}, tables: {', '.join(sorted(present)) or 'none'})",
-                           "move it aside (aitbc-tui never adds its tables to another file)" if not ours else _CHECK_HINT)
+            raise _refusal(
+                path,
+                f"{what} (schema version {version}, tables: {', '.join(sorted(present)) or 'none'})",
+                "move it aside (aitbc-tui never adds its tables to another file)" if not ours else _CHECK_HINT,
+            )
         for table, columns in _expected_tables(version).items():
             if table not in present:
                 raise _refusal(path, f"has no {table} table (schema version {version})")
             found = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
             if found != columns:
                 missing, extra = sorted(columns - found), sorted(found - columns)
-                detail = ", ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
-                                                 f"unexpected {', '.join(extra)}" if extra else ""]))
+                detail = ", ".join(
+                    filter(
+                        None,
+                        [
+                            f"missing {', '.join(missing)}" if missing else "",
+                            f"unexpected {', '.join(extra)}" if extra else "",
+                        ],
+                    )
+                )
                 raise _refusal(path, f"has an unexpected {table} table ({detail})")
     except sqlite3.DatabaseError as exc:
         raise _refusal(path, f"is damaged or not a journal (SQLite: {exc})") from None
@@ -409,9 +426,11 @@ def check_journal(path: Path) -> tuple[int, int, int]:
         try:
             orders = db.execute("SELECT count(*) FROM orders").fetchone()[0]
             events = db.execute("SELECT count(*) FROM events").fetchone()[0]
-            orphans = db.execute("SELECT count(*) FROM events e LEFT JOIN orders o"
-                                 " ON o.client_order_id = e.client_order_id"
-                                 " WHERE o.client_order_id IS NULL").fetchone()[0]
+            orphans = db.execute(
+                "SELECT count(*) FROM events e LEFT JOIN orders o"
+                " ON o.client_order_id = e.client_order_id"
+                " WHERE o.client_order_id IS NULL"
+            ).fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise _refusal(path, f"is damaged (SQLite: {exc})") from None
         if orphans:
@@ -447,8 +466,12 @@ class Journal:
         _check_file(self.path)
         try:
             # mode=rw: SQLite must never create a file here (e.g. through a dangling symlink).
-            self._db = sqlite3.connect(f"file:{quote(os.path.abspath(self.path))}?mode=rw", uri=True,
-                                       isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(
+                f"file:{quote(os.path.abspath(self.path))}?mode=rw",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         except sqlite3.DatabaseError as exc:
             raise _refusal(self.path, f"cannot be opened (SQLite: {exc})") from None
         try:
@@ -478,8 +501,7 @@ class Journal:
             raise JournalError(f"no journal at {self.path}")
         _check_file(self.path)
         try:
-            db = sqlite3.connect(_read_only_uri(self.path), uri=True, isolation_level=None,
-                                 check_same_thread=False)
+            db = sqlite3.connect(_read_only_uri(self.path), uri=True, isolation_level=None, check_same_thread=False)
         except sqlite3.DatabaseError as exc:
             raise _refusal(self.path, f"cannot be opened (SQLite: {exc})") from None
         try:
@@ -490,8 +512,10 @@ class Journal:
             raise
         if version != SCHEMA_VERSION:
             db.close()
-            raise JournalError(f"journal {self.path} has schema version {version}; this build reads"
-                               f" {SCHEMA_VERSION}: start the dashboard once to upgrade it")
+            raise JournalError(
+                f"journal {self.path} has schema version {version}; this build reads"
+                f" {SCHEMA_VERSION}: start the dashboard once to upgrade it"
+            )
         return db
 
     # -- plumbing --
@@ -562,8 +586,19 @@ class Journal:
         db.execute(
             "INSERT INTO events (at, kind, client_order_id, venue, venue_order_id, price, amount,"
             " fee, fee_currency, message, trade_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (now, kind.value, coid, venue, venue_order_id, _text(price), _text(amount), _text(fee),
-             fee_currency, message, trade_id or None),
+            (
+                now,
+                kind.value,
+                coid,
+                venue,
+                venue_order_id,
+                _text(price),
+                _text(amount),
+                _text(fee),
+                fee_currency,
+                message,
+                trade_id or None,
+            ),
         )
 
     def _transition(
@@ -579,8 +614,7 @@ class Journal:
         now = self._clock()
         with self._tx() as db:
             venue, state, _amount, _filled = self._order_row(db, coid)
-            self._event(db, coid, venue, kind, now, venue_order_id=venue_order_id,
-                        message=message or "", **event)
+            self._event(db, coid, venue, kind, now, venue_order_id=venue_order_id, message=message or "", **event)
             # A final state is never left: a late ack or 'sent' must not reopen a filled order.
             target = state if new_state is None or JournalState(state).is_final else new_state.value
             db.execute(
@@ -602,12 +636,21 @@ class Journal:
                 db.execute(
                     "INSERT INTO orders (client_order_id, venue, mode, symbol, side, type, amount,"
                     " price, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (coid, request.venue, mode_value, request.symbol, request.side.value,
-                     request.type.value, _text(request.amount), _text(request.price),
-                     JournalState.INTENT.value, now, now),
+                    (
+                        coid,
+                        request.venue,
+                        mode_value,
+                        request.symbol,
+                        request.side.value,
+                        request.type.value,
+                        _text(request.amount),
+                        _text(request.price),
+                        JournalState.INTENT.value,
+                        now,
+                        now,
+                    ),
                 )
-                self._event(db, coid, request.venue, EventKind.INTENT, now,
-                            price=request.price, amount=request.amount)
+                self._event(db, coid, request.venue, EventKind.INTENT, now, price=request.price, amount=request.amount)
         except sqlite3.IntegrityError:
             raise JournalError(f"client order id {coid!r} is already journaled") from None
         return coid
@@ -617,8 +660,14 @@ class Journal:
 
     def mark_ack(self, coid: str, order: Order) -> None:
         """The venue acknowledged the order; its status sets the journal state."""
-        self._transition(coid, EventKind.ACK, _FROM_ORDER_STATUS[order.status],
-                         venue_order_id=order.id or None, price=order.price, amount=order.filled)
+        self._transition(
+            coid,
+            EventKind.ACK,
+            _FROM_ORDER_STATUS[order.status],
+            venue_order_id=order.id or None,
+            price=order.price,
+            amount=order.filled,
+        )
 
     def mark_rejected(self, coid: str, message: str) -> None:
         self._transition(coid, EventKind.REJECTED, JournalState.REJECTED, message=message)
@@ -633,9 +682,14 @@ class Journal:
         text = f"canceled by {by}" if by else "canceled"
         if message:
             text = f"{text}: {message}"
-        self._transition(coid, EventKind.CANCELED, JournalState.CANCELED, message=text,
-                         venue_order_id=(order.id or None) if order else None,
-                         amount=order.filled if order else None)
+        self._transition(
+            coid,
+            EventKind.CANCELED,
+            JournalState.CANCELED,
+            message=text,
+            venue_order_id=(order.id or None) if order else None,
+            amount=order.filled if order else None,
+        )
 
     def has_trade(self, coid: str, trade_id: str) -> bool:
         rows = self._read("SELECT 1 FROM events WHERE client_order_id = ? AND trade_id = ?", (coid, trade_id))
@@ -648,15 +702,28 @@ class Journal:
         now = self._clock()
         with self._tx() as db:
             venue, state, amount, filled = self._order_row(db, coid)
-            if fill.trade_id and db.execute(
-                "SELECT 1 FROM events WHERE client_order_id = ? AND trade_id = ?", (coid, fill.trade_id)
-            ).fetchone():
+            if (
+                fill.trade_id
+                and db.execute(
+                    "SELECT 1 FROM events WHERE client_order_id = ? AND trade_id = ?", (coid, fill.trade_id)
+                ).fetchone()
+            ):
                 return False
             total = _EXACT.add(Decimal(filled), fill.amount)
-            self._event(db, coid, venue, EventKind.FILL, now, venue_order_id=fill.order_id or None,
-                        price=fill.price, amount=fill.amount, fee=fill.fee,
-                        fee_currency=fill.fee_currency, trade_id=fill.trade_id,
-                        message="maker" if fill.is_maker else "taker")
+            self._event(
+                db,
+                coid,
+                venue,
+                EventKind.FILL,
+                now,
+                venue_order_id=fill.order_id or None,
+                price=fill.price,
+                amount=fill.amount,
+                fee=fill.fee,
+                fee_currency=fill.fee_currency,
+                trade_id=fill.trade_id,
+                message="maker" if fill.is_maker else "taker",
+            )
             if JournalState(state).is_final:
                 target = state
             else:
@@ -672,16 +739,30 @@ class Journal:
         """Settle an unresolved order from what the venue reports (looked up by client
         order id). ``None``: the venue has no such order, so it was never placed."""
         if order is None:
-            self._transition(coid, EventKind.RECONCILED, JournalState.NOT_PLACED,
-                             message=message or "venue has no order with this client order id")
+            self._transition(
+                coid,
+                EventKind.RECONCILED,
+                JournalState.NOT_PLACED,
+                message=message or "venue has no order with this client order id",
+            )
             return
         now = self._clock()
         state = _FROM_ORDER_STATUS[order.status]
         with self._tx() as db:
             venue, _state, _amount, _filled = self._order_row(db, coid)
-            self._event(db, coid, venue, EventKind.RECONCILED, now, venue_order_id=order.id or None,
-                        price=order.average_price or order.price, amount=order.filled,
-                        fee=order.fee, fee_currency=order.fee_currency, message=message)
+            self._event(
+                db,
+                coid,
+                venue,
+                EventKind.RECONCILED,
+                now,
+                venue_order_id=order.id or None,
+                price=order.average_price or order.price,
+                amount=order.filled,
+                fee=order.fee,
+                fee_currency=order.fee_currency,
+                message=message,
+            )
             # The venue's word is the truth here, final states included.
             db.execute(
                 "UPDATE orders SET state = ?, venue_order_id = COALESCE(?, venue_order_id),"
@@ -697,10 +778,23 @@ class Journal:
 
     @staticmethod
     def _to_order(row: tuple[Any, ...]) -> JournalOrder:
-        (coid, venue, mode, symbol, side, type_, amount, price, state, void, filled, message,
-         created, updated) = row
-        return JournalOrder(coid, venue, mode, symbol, side, type_, Decimal(amount), _dec(price),
-                            JournalState(state), void, Decimal(filled), message, created, updated)
+        (coid, venue, mode, symbol, side, type_, amount, price, state, void, filled, message, created, updated) = row
+        return JournalOrder(
+            coid,
+            venue,
+            mode,
+            symbol,
+            side,
+            type_,
+            Decimal(amount),
+            _dec(price),
+            JournalState(state),
+            void,
+            Decimal(filled),
+            message,
+            created,
+            updated,
+        )
 
     def order(self, coid: str) -> JournalOrder | None:
         rows = self._read("SELECT * FROM orders WHERE client_order_id = ?", (coid,))
@@ -754,8 +848,36 @@ class Journal:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY e.seq"
         return [
-            JournalEvent(seq, at, EventKind(kind), coid, venue_, symbol, side, void, _dec(price),
-                         _dec(amount), _dec(fee), fee_currency, message, trade_id)
-            for (seq, at, kind, coid, venue_, symbol, side, void, price, amount, fee, fee_currency,
-                 message, trade_id) in self._read(sql, params)
+            JournalEvent(
+                seq,
+                at,
+                EventKind(kind),
+                coid,
+                venue_,
+                symbol,
+                side,
+                void,
+                _dec(price),
+                _dec(amount),
+                _dec(fee),
+                fee_currency,
+                message,
+                trade_id,
+            )
+            for (
+                seq,
+                at,
+                kind,
+                coid,
+                venue_,
+                symbol,
+                side,
+                void,
+                price,
+                amount,
+                fee,
+                fee_currency,
+                message,
+                trade_id,
+            ) in self._read(sql, params)
         ]

@@ -194,7 +194,7 @@ class CandleBuilder:
         """Oldest first; ``since``: only candles opening at or after it; ``limit``: the newest N."""
         times = self._times
         if since is not None:
-            times = times[bisect.bisect_left(times, since):]
+            times = times[bisect.bisect_left(times, since) :]
         if limit is not None:
             times = times[-limit:] if limit > 0 else []
         return [self._buckets[t].candle(self.timeframe) for t in times]

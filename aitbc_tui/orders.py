@@ -206,7 +206,9 @@ class OrderTracker:
 
     def pending(self) -> list[TrackedOrder]:
         """Orders the venue has not answered yet (intent / sending) or whose outcome is unknown."""
-        return [t for t in self._orders.values() if t.state in (TrackState.INTENT, TrackState.SENDING, TrackState.UNKNOWN)]
+        return [
+            t for t in self._orders.values() if t.state in (TrackState.INTENT, TrackState.SENDING, TrackState.UNKNOWN)
+        ]
 
     def unknown(self, venue: str | None = None) -> list[TrackedOrder]:
         return [t for t in self._orders.values()
@@ -285,7 +287,9 @@ class OrderTracker:
             tracked.state = TrackState.UNKNOWN  # forced: the record is what failed
             self.version += 1
             log.error("%s order %s: journal write failed: %s", tracked.venue, tracked.coid, reason)
-            self._emit(OrderEvent("journal", tracked.view(self._clock()), message=f"{tracked.venue}: {tracked.message}"))
+            self._emit(
+                OrderEvent("journal", tracked.view(self._clock()), message=f"{tracked.venue}: {tracked.message}")
+            )
             return False
 
     def acked(self, tracked: TrackedOrder, order: Order, fills: Iterable[Fill] = ()) -> None:
@@ -345,7 +349,9 @@ class OrderTracker:
     def apply_fill(self, tracked: TrackedOrder, fill: Fill, cumulative: Decimal | None = None) -> bool:
         """One fill with its trade id; a replay (same id, or a cumulative amount already
         counted) changes nothing. Returns True when it was new."""
-        trade_id = fill.trade_id or f"{fill.order_id}:{cumulative if cumulative is not None else tracked.filled + fill.amount}"
+        trade_id = (
+            fill.trade_id or f"{fill.order_id}:{cumulative if cumulative is not None else tracked.filled + fill.amount}"
+        )
         if trade_id in tracked.trade_ids:
             return False
         if cumulative is not None and cumulative <= tracked.filled:
@@ -382,7 +388,9 @@ class OrderTracker:
             self._move(tracked, TrackState.PARTIALLY_FILLED)
         return True
 
-    def observe(self, order: Order, *, fills: Iterable[Fill] = (), source: str = "account update") -> TrackedOrder | None:
+    def observe(
+        self, order: Order, *, fills: Iterable[Fill] = (), source: str = "account update"
+    ) -> TrackedOrder | None:
         """The venue's view of one of our orders (account poll, cancel reply, lookup, push)."""
         tracked = self._orders.get(order.client_order_id) if order.client_order_id else None
         if tracked is None and order.id:
@@ -443,7 +451,9 @@ class OrderTracker:
             return  # filled (final) above
         if order.status is OrderStatus.CANCELED:
             by = tracked.cancel_by or "venue"
-            if self._write(tracked, lambda journal: journal.mark_canceled(tracked.coid, order.message, by=by, order=order)):
+            if self._write(
+                tracked, lambda journal: journal.mark_canceled(tracked.coid, order.message, by=by, order=order)
+            ):
                 if self._move(tracked, TrackState.CANCELED):
                     self._emit(OrderEvent("canceled", tracked.view(self._clock()), message=order.message, by=by))
         elif order.status is OrderStatus.FILLED:
@@ -467,7 +477,8 @@ class OrderTracker:
         now = self._clock() if now is None else now
         sent = tracked.sent_at if tracked.sent_at is not None else tracked.created_at
         return now - sent >= validity_window_s(tracked.exchange_id) + WINDOW_MARGIN_S * (
-            validity_window_s(tracked.exchange_id) > 0)
+            validity_window_s(tracked.exchange_id) > 0
+        )
 
 
 def request_of(entry: JournalOrder) -> OrderRequest:

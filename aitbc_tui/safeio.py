@@ -92,9 +92,7 @@ def read_small_text(path: Path | str, limit: int = SMALL_TEXT_LIMIT) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UnreadableFile(
-            path, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
+        raise UnreadableFile(path, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 def loads_toml(text: str, path: Path | str) -> dict[str, Any]:

@@ -53,11 +53,17 @@ def check_book(snapshot: BookSnapshot) -> BookSnapshot:
         if side:
             for what, value in zip(("price", "size"), side[0]):
                 if len(value.as_tuple().digits) > MAX_DIGITS:
-                    raise BadData(f"best {name} {what} has more than {MAX_DIGITS} digits",
-                                  venue=snapshot.venue, symbol=snapshot.symbol)
+                    raise BadData(
+                        f"best {name} {what} has more than {MAX_DIGITS} digits",
+                        venue=snapshot.venue,
+                        symbol=snapshot.symbol,
+                    )
     if bids and asks and bids[0][0] >= asks[0][0]:
-        raise BadData(f"crossed book: best bid {bids[0][0]} >= best ask {asks[0][0]}",
-                      venue=snapshot.venue, symbol=snapshot.symbol)
+        raise BadData(
+            f"crossed book: best bid {bids[0][0]} >= best ask {asks[0][0]}",
+            venue=snapshot.venue,
+            symbol=snapshot.symbol,
+        )
     return snapshot
 
 

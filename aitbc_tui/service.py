@@ -229,14 +229,21 @@ class MarketService:
                 mode = getattr(venue.mode, "value", str(venue.mode))
                 pending = [o for o in self.journal.unresolved(venue.name) if o.mode == mode]
                 uncertain = [
-                    o for o in self.journal.orders(venue=venue.name, since=recheck_since, states=(JournalState.NOT_PLACED,))
+                    o
+                    for o in self.journal.orders(
+                        venue=venue.name, since=recheck_since, states=(JournalState.NOT_PLACED,)
+                    )
                     if o.mode == mode and ABSENT_MARKER in (o.message or "")
                 ]
                 for entry in pending + uncertain:
                     restored = self.tracker.restore(
-                        request_of(entry), entry.mode, exchange_id_of(venue),
+                        request_of(entry),
+                        entry.mode,
+                        exchange_id_of(venue),
                         TrackState.UNKNOWN if entry.state is not JournalState.OPEN else TrackState.OPEN,
-                        filled=entry.filled, created_at=entry.created_at, venue_order_id=entry.venue_order_id,
+                        filled=entry.filled,
+                        created_at=entry.created_at,
+                        venue_order_id=entry.venue_order_id,
                         message=entry.message,
                     )
                     final_before = entry.state is JournalState.NOT_PLACED
@@ -281,9 +288,12 @@ class MarketService:
                         settled.append(f"{venue.name} {entry.client_order_id}: not found yet, still UNKNOWN")
                         continue
                     self.journal.reconcile(
-                        entry.client_order_id, found,
-                        "reconciled at start" if found is not None
-                        else "reconciled at start: never sent" if never_sent
+                        entry.client_order_id,
+                        found,
+                        "reconciled at start"
+                        if found is not None
+                        else "reconciled at start: never sent"
+                        if never_sent
                         else f"reconciled at start: {ABSENT_MARKER}",
                     )
                     self.tracker.forget(restored)
@@ -444,7 +454,8 @@ class MarketService:
                 continue
             view = t.view(now)
             if view.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN) or (
-                view.status is OrderStatus.OPEN and (view.venue, view.id) not in seen and view.id):
+                view.status is OrderStatus.OPEN and (view.venue, view.id) not in seen and view.id
+            ):
                 orders.append(view)
         orders.sort(key=lambda o: o.created_at, reverse=True)
         return orders
@@ -476,9 +487,12 @@ class MarketService:
         book_age = None if state.last_book_at is None else max(0.0, now - state.last_book_at)
         limited = getattr(state.venue, "rate_limit_text", None)
         limited_text = limited() if callable(limited) else ""
-        if not state.started or state.probe_failures >= DOWN_AFTER_FAILURES or (
-            book_age is not None and book_age > DOWN_BOOK_S
-        ) or limited_text.startswith("IP banned"):
+        if (
+            not state.started
+            or state.probe_failures >= DOWN_AFTER_FAILURES
+            or (book_age is not None and book_age > DOWN_BOOK_S)
+            or limited_text.startswith("IP banned")
+        ):
             status = HealthStatus.DOWN
         elif (
             state.probe_failures > 0
@@ -824,7 +838,11 @@ class MarketService:
             self.tracker.acked(tracked, order)
             if tracked.journal_failed:
                 raise VenueUnavailable(f"{request.venue}: {tracked.message}")
-            return tracked.view(self._clock()) if self.tracker.get(tracked.coid) is not None else _final_view(order, tracked)
+            return (
+                tracked.view(self._clock())
+                if self.tracker.get(tracked.coid) is not None
+                else _final_view(order, tracked)
+            )
         finally:
             self.orders_version += 1
             self.request_refresh(request.venue)
@@ -888,7 +906,9 @@ class MarketService:
         if order.status is OrderStatus.UNKNOWN:
             raise OrderRejected(f"{order.venue}: order {order.client_order_id} is UNKNOWN; it is being looked up")
         if order.status is OrderStatus.PENDING or not order.id:
-            raise OrderRejected(f"{order.venue}: order {order.client_order_id} is still being sent; cancel it when it is open")
+            raise OrderRejected(
+                f"{order.venue}: order {order.client_order_id} is still being sent; cancel it when it is open"
+            )
         state = self._states[order.venue]
         self.tracker.cancel_requested(order, by)
         try:
@@ -1076,7 +1096,9 @@ def _is_definite_refusal(exc: VenueError) -> bool:
 
 def _final_view(order: Order, tracked: TrackedOrder) -> Order:
     view = tracked.view(order.updated_at)
-    return replace(view, status=order.status if order.status.is_final else view.status, message=order.message or view.message)
+    return replace(
+        view, status=order.status if order.status.is_final else view.status, message=order.message or view.message
+    )
 
 
 def _venue_read_only(venue: Venue) -> bool:

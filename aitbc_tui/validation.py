@@ -53,9 +53,10 @@ class ValidationError(Exception):
         self.rule = rule
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ValidationError)
-            and (self.field, self.message, self.rule) == (other.field, other.message, other.rule)
+        return isinstance(other, ValidationError) and (self.field, self.message, self.rule) == (
+            other.field,
+            other.message,
+            other.rule,
         )
 
     def __hash__(self) -> int:
@@ -114,9 +115,7 @@ def parse_decimal(
         ungrouped = re.sub(r"[,_' \u00a0\u202f]", "", raw)
         raise ValidationError(field, f"no thousands separators: write {ungrouped}", "separator")
     if _DECIMAL_COMMA.fullmatch(raw):
-        raise ValidationError(
-            field, f"use '.' as the decimal point: {raw.replace(',', '.')}", "decimal_point"
-        )
+        raise ValidationError(field, f"use '.' as the decimal point: {raw.replace(',', '.')}", "decimal_point")
     if not _PLAIN.fullmatch(raw):
         raise ValidationError(
             field, f"{raw!r} is not a number: use digits and one '.' for decimals, e.g. 0.25", "number"
@@ -222,8 +221,10 @@ def market_quote(market: Market, side: Side | str, amount: Decimal, book: BookSn
     if not walk.complete:
         return walk, (f"the visible book holds only {_amount(walk.filled)} {market.base} of {book_side}: "
                       "reduce the amount or use a limit order")  # fmt: skip
-    if cap_price is not None and walk.worst_price is not None and (
-        walk.worst_price > cap_price if Side(side) is Side.BUY else walk.worst_price < cap_price
+    if (
+        cap_price is not None
+        and walk.worst_price is not None
+        and (walk.worst_price > cap_price if Side(side) is Side.BUY else walk.worst_price < cap_price)
     ):
         return walk, (f"filling {_plain(amount)} {market.base} needs prices up to {_plain(walk.worst_price)}, beyond "
                       f"the slippage cap {_plain(cap_price)} {market.quote} (risk.max_slippage_bps): reduce the amount "

@@ -185,7 +185,9 @@ class WebhookStore:
     def due(self, limit: int = 50) -> list[Delivery]:
         rows = self._db.execute(
             "SELECT id, hook_id, idempotency_key, event, body, attempts FROM queue"
-            " WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?", (self.clock(), limit)).fetchall()
+            " WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?",
+            (self.clock(), limit),
+        ).fetchall()
         return [Delivery(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
 
     def pending(self) -> int:

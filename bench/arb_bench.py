@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from aitbc_tui.analysis import ArbitrageIndex, find_arbitrage
 from aitbc_tui.domain import BookSnapshot
-
 from bench.common import Result, median
 
 VENUES = 10
@@ -24,8 +23,12 @@ DEPTH = 20
 
 def _book(rng, venue, symbol, base, seq):
     mid = base * (1 + rng.uniform(-0.002, 0.002))
-    bids = tuple((Decimal(f"{mid * (1 - 0.0002 * (i + 1)):.2f}"), Decimal(f"{rng.uniform(0.01, 5):.4f}")) for i in range(DEPTH))
-    asks = tuple((Decimal(f"{mid * (1 + 0.0002 * (i + 1)):.2f}"), Decimal(f"{rng.uniform(0.01, 5):.4f}")) for i in range(DEPTH))
+    bids = tuple(
+        (Decimal(f"{mid * (1 - 0.0002 * (i + 1)):.2f}"), Decimal(f"{rng.uniform(0.01, 5):.4f}")) for i in range(DEPTH)
+    )
+    asks = tuple(
+        (Decimal(f"{mid * (1 + 0.0002 * (i + 1)):.2f}"), Decimal(f"{rng.uniform(0.01, 5):.4f}")) for i in range(DEPTH)
+    )
     return BookSnapshot(venue, symbol, bids, asks, 0.0, seq)
 
 
@@ -41,7 +44,9 @@ def run(quick: bool) -> list[Result]:
         index.update(b)
     index.opportunities()
     n = 2000 if quick else 20000
-    updates = [_book(rng, rng.choice(venues), s, bases[s], k + 1) for k, s in enumerate(rng.choice(symbols) for _ in range(n))]
+    updates = [
+        _book(rng, rng.choice(venues), s, bases[s], k + 1) for k, s in enumerate(rng.choice(symbols) for _ in range(n))
+    ]
     perf = time.perf_counter_ns
     inc: list[int] = []
     inc_opp: list[int] = []
@@ -53,7 +58,7 @@ def run(quick: bool) -> list[Result]:
             index.update(b)
             inc.append(perf() - t0)
             books[(b.venue, b.symbol)] = b
-        for b in updates[n // 2:]:
+        for b in updates[n // 2 :]:
             t0 = perf()
             index.update(b)
             index.opportunities()
@@ -71,9 +76,26 @@ def run(quick: bool) -> list[Result]:
     inc_us = median(inc) / 1e3
     inc_opp_us = median(inc_opp) / 1e3
     return [
-        Result("analysis", "arbitrage update after one book, 10 venues x 200 symbols (median)", inc_us, "µs", rescan_us,
-               "find_arbitrage full rescan", "≤ 50 µs and ≥ 50x less than anchor", inc_us <= 50 and rescan_us / inc_us >= 50,
-               f"{rescan_us / inc_us:,.0f}x less than the rescan"),
-        Result("analysis", "arbitrage update + opportunities() (what the dashboard does)", inc_opp_us, "µs", rescan_us,
-               "find_arbitrage full rescan", "", None, f"{rescan_us / inc_opp_us:,.0f}x less than the rescan"),
+        Result(
+            "analysis",
+            "arbitrage update after one book, 10 venues x 200 symbols (median)",
+            inc_us,
+            "µs",
+            rescan_us,
+            "find_arbitrage full rescan",
+            "≤ 50 µs and ≥ 50x less than anchor",
+            inc_us <= 50 and rescan_us / inc_us >= 50,
+            f"{rescan_us / inc_us:,.0f}x less than the rescan",
+        ),
+        Result(
+            "analysis",
+            "arbitrage update + opportunities() (what the dashboard does)",
+            inc_opp_us,
+            "µs",
+            rescan_us,
+            "find_arbitrage full rescan",
+            "",
+            None,
+            f"{rescan_us / inc_opp_us:,.0f}x less than the rescan",
+        ),
     ]

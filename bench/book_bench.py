@@ -71,7 +71,15 @@ def make_stream(levels: int, messages: int, per_message: int = 10, seed: int = 7
                         out[side].append([_fmt_price(j), _fmt_size(rng)])
         U = u + 1
         u = U + rng.randint(0, 5)
-        data = {"e": "depthUpdate", "E": 1700000000000 + m, "s": "BTCUSDT", "U": U, "u": u, "b": out["b"], "a": out["a"]}
+        data = {
+            "e": "depthUpdate",
+            "E": 1700000000000 + m,
+            "s": "BTCUSDT",
+            "U": U,
+            "u": u,
+            "b": out["b"],
+            "a": out["a"],
+        }
         texts.append(json.dumps({"stream": "btcusdt@depth@100ms", "data": data}, separators=(",", ":")))
     return snapshot, texts
 
@@ -100,19 +108,43 @@ def _ccxt_setup(snapshot):
     from ccxt.async_support.base.ws.client import Client
 
     ex = ccxt.pro.binance({"enableRateLimit": False})
-    ex.set_markets([{
-        "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC", "quoteId": "USDT",
-        "type": "spot", "spot": True, "margin": False, "swap": False, "future": False, "option": False,
-        "contract": False, "linear": None, "inverse": None, "active": True, "settle": None, "settleId": None,
-        "precision": {"amount": 1e-8, "price": 0.01}, "limits": {"amount": {}, "price": {}, "cost": {}},
-        "info": {},
-    }])
+    ex.set_markets(
+        [
+            {
+                "id": "BTCUSDT",
+                "symbol": "BTC/USDT",
+                "base": "BTC",
+                "quote": "USDT",
+                "baseId": "BTC",
+                "quoteId": "USDT",
+                "type": "spot",
+                "spot": True,
+                "margin": False,
+                "swap": False,
+                "future": False,
+                "option": False,
+                "contract": False,
+                "linear": None,
+                "inverse": None,
+                "active": True,
+                "settle": None,
+                "settleId": None,
+                "precision": {"amount": 1e-8, "price": 0.01},
+                "limits": {"amount": {}, "price": {}, "cost": {}},
+                "info": {},
+            }
+        ]
+    )
     client = _StubClient(ex.handle_message)
 
     def reset():
         ob = ex.order_book({})
-        ob.reset({"bids": [[float(p), float(q)] for p, q in snapshot["bids"]],
-                  "asks": [[float(p), float(q)] for p, q in snapshot["asks"]]})
+        ob.reset(
+            {
+                "bids": [[float(p), float(q)] for p, q in snapshot["bids"]],
+                "asks": [[float(p), float(q)] for p, q in snapshot["asks"]],
+            }
+        )
         ob["nonce"] = snapshot["lastUpdateId"]
         ob["timestamp"] = 1700000000000
         ex.orderbooks["BTC/USDT"] = ob
@@ -188,11 +220,27 @@ def bench_depth(quick: bool) -> list[Result]:
     assert [float(p) for p, _ in bids] == [p for p, _ in ob["bids"][:5]], "books disagree"
     assert [float(p) for p, _ in asks] == [p for p, _ in ob["asks"][:5]], "books disagree"
     return [
-        Result("book", f"binance depth -> OrderBook ({parser_name} parse)", ours, "level upd/s", anchor,
-               "ccxt.pro binance message path", "≥ 2x anchor", ours >= 2 * anchor,
-               f"{n} msgs x10 levels, 1,000-level book"),
-        Result("book", "binance depth -> OrderBook (stdlib json parse)", level_updates / t_ours_stdlib, "level upd/s",
-               anchor, "ccxt.pro binance message path", "", None),
+        Result(
+            "book",
+            f"binance depth -> OrderBook ({parser_name} parse)",
+            ours,
+            "level upd/s",
+            anchor,
+            "ccxt.pro binance message path",
+            "≥ 2x anchor",
+            ours >= 2 * anchor,
+            f"{n} msgs x10 levels, 1,000-level book",
+        ),
+        Result(
+            "book",
+            "binance depth -> OrderBook (stdlib json parse)",
+            level_updates / t_ours_stdlib,
+            "level upd/s",
+            anchor,
+            "ccxt.pro binance message path",
+            "",
+            None,
+        ),
     ]
 
 
@@ -228,10 +276,10 @@ def _top_bench(levels: int, iters: int, seed: int = 3) -> tuple[float, float, fl
     j = 0
     while j < len(ops):
         if ops[j][2] == "0":
-            steps.append(ops[j:j + 2])
+            steps.append(ops[j : j + 2])
             j += 2
         else:
-            steps.append(ops[j:j + 1])
+            steps.append(ops[j : j + 1])
             j += 1
 
     book.top(20)  # start tracking the head, as the service does
@@ -259,8 +307,10 @@ def _top_bench(levels: int, iters: int, seed: int = 3) -> tuple[float, float, fl
                 else:
                     sd[k] = (p, q)
             t0 = perf()
-            (tuple([(D(p), D(q)) for p, q in islice(sd_b.values(), 20)]),
-             tuple([(D(p), D(q)) for p, q in islice(sd_a.values(), 20)]))
+            (
+                tuple([(D(p), D(q)) for p, q in islice(sd_b.values(), 20)]),
+                tuple([(D(p), D(q)) for p, q in islice(sd_a.values(), 20)]),
+            )
             anchor.append(perf() - t0 - overhead)
     finally:
         gc.enable()
@@ -279,11 +329,28 @@ def bench_top(quick: bool) -> list[Result]:
     ok1 = m1 * us <= 5
     ok10 = m10 * us <= 5 and m10 <= 1.5 * m1
     return [
-        Result("book", "top-20 copy after an update, 1,000 levels/side (median)", m1 * us, "µs", a1 * us,
-               "SortedDict same copy", "≤ 5 µs", ok1, f"p99 {p1 * us:.2f} µs; anchor p99 {ap1 * us:.2f} µs"),
-        Result("book", "top-20 copy after an update, 10,000 levels/side (median)", m10 * us, "µs", a10 * us,
-               "SortedDict same copy", "≤ 5 µs and ≤ 1.5x the 1,000-level figure", ok10,
-               f"{m10 / m1:.2f}x the 1,000-level figure; p99 {p10 * us:.2f} µs; anchor p99 {ap10 * us:.2f} µs"),
+        Result(
+            "book",
+            "top-20 copy after an update, 1,000 levels/side (median)",
+            m1 * us,
+            "µs",
+            a1 * us,
+            "SortedDict same copy",
+            "≤ 5 µs",
+            ok1,
+            f"p99 {p1 * us:.2f} µs; anchor p99 {ap1 * us:.2f} µs",
+        ),
+        Result(
+            "book",
+            "top-20 copy after an update, 10,000 levels/side (median)",
+            m10 * us,
+            "µs",
+            a10 * us,
+            "SortedDict same copy",
+            "≤ 5 µs and ≤ 1.5x the 1,000-level figure",
+            ok10,
+            f"{m10 / m1:.2f}x the 1,000-level figure; p99 {p10 * us:.2f} µs; anchor p99 {ap10 * us:.2f} µs",
+        ),
     ]
 
 

@@ -26,8 +26,17 @@ HEIGHT = 2 + 1 + 2 * LEVELS  # title, column header, mid line + levels
 def _market():
     from aitbc_tui.domain import Market
 
-    return Market("BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"),
-                  Decimal("5"), Decimal("0.001"), Decimal("0.001"))
+    return Market(
+        "BTC/USDT",
+        "BTC",
+        "USDT",
+        Decimal("0.01"),
+        Decimal("0.00001"),
+        Decimal("0.00001"),
+        Decimal("5"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+    )
 
 
 def _snapshots(count: int, seed: int = 11):
@@ -37,10 +46,14 @@ def _snapshots(count: int, seed: int = 11):
     out = []
     for k in range(count):
         mid = 30000 + rng.randint(-500, 500) / 100 + k % 2  # the touch moves: every row changes
-        bids = tuple((Decimal(f"{mid - 0.5 - i * 0.37:.2f}"), Decimal(f"{rng.randint(1, 500000) / 100000:.5f}"))
-                     for i in range(LEVELS))
-        asks = tuple((Decimal(f"{mid + 0.5 + i * 0.37:.2f}"), Decimal(f"{rng.randint(1, 500000) / 100000:.5f}"))
-                     for i in range(LEVELS))
+        bids = tuple(
+            (Decimal(f"{mid - 0.5 - i * 0.37:.2f}"), Decimal(f"{rng.randint(1, 500000) / 100000:.5f}"))
+            for i in range(LEVELS)
+        )
+        asks = tuple(
+            (Decimal(f"{mid + 0.5 + i * 0.37:.2f}"), Decimal(f"{rng.randint(1, 500000) / 100000:.5f}"))
+            for i in range(LEVELS)
+        )
         out.append(BookSnapshot("sim", "BTC/USDT", bids, asks, 0.0, k + 1))
     return out
 
@@ -57,16 +70,26 @@ def _table_rows(snap, market):
     for _, size in snap.asks:
         cum += size
         cums.append(cum)
-    for (price, size), c in reversed(list(zip(snap.asks, cums))):
-        rows.append((Text(fmt_fixed(price, pp), style="red"), Text(fmt_fixed(size, sp), style="red"),
-                     Text(fmt_fixed(c, sp), style="red")))
+    for (price, size), c in reversed(list(zip(snap.asks, cums, strict=True))):
+        rows.append(
+            (
+                Text(fmt_fixed(price, pp), style="red"),
+                Text(fmt_fixed(size, sp), style="red"),
+                Text(fmt_fixed(c, sp), style="red"),
+            )
+        )
     mid = snap.mid
     rows.append((Text(fmt_fixed(mid, pp + 1), style="bold"), "", ""))
     cum = Decimal(0)
     for price, size in snap.bids:
         cum += size
-        rows.append((Text(fmt_fixed(price, pp), style="green"), Text(fmt_fixed(size, sp), style="green"),
-                     Text(fmt_fixed(cum, sp), style="green")))
+        rows.append(
+            (
+                Text(fmt_fixed(price, pp), style="green"),
+                Text(fmt_fixed(size, sp), style="green"),
+                Text(fmt_fixed(cum, sp), style="green"),
+            )
+        )
     return rows
 
 
@@ -145,6 +168,16 @@ def run(quick: bool) -> list[Result]:
     ladder, table = asyncio.run(_measure(quick))
     lm, tm = median(ladder) * 1e3, median(table) * 1e3
     speedup = tm / lm
-    return [Result("ui", "ladder repaint, 20+20 levels, every row changed, ANSI (median)", lm, "ms", tm,
-                   "DataTable same rows", "≥ 6x faster than anchor (ratio ≤ 0.167)", speedup >= 6,
-                   f"{speedup:.1f}x faster than the DataTable")]
+    return [
+        Result(
+            "ui",
+            "ladder repaint, 20+20 levels, every row changed, ANSI (median)",
+            lm,
+            "ms",
+            tm,
+            "DataTable same rows",
+            "≥ 6x faster than anchor (ratio ≤ 0.167)",
+            speedup >= 6,
+            f"{speedup:.1f}x faster than the DataTable",
+        )
+    ]

@@ -41,9 +41,11 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, dict]:
 
 
 def _anchor(env) -> tuple[float, float]:
-    code = ("import time, json, textual.app; t = time.monotonic(); "
-            "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]; "
-            "print(json.dumps({'t_frame': t, 'maxrss_kib': hwm}))")
+    code = (
+        "import time, json, textual.app; t = time.monotonic(); "
+        "hwm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]; "
+        "print(json.dumps({'t_frame': t, 'maxrss_kib': hwm}))"
+    )
     t, d = _spawn([sys.executable, "-c", code], env)
     return t, d["maxrss_kib"] / 1024
 
@@ -75,8 +77,13 @@ class _Emulators:
 def _config(emus, path: Path) -> None:
     lines = []
     for emu in emus:
-        lines += [f"[venues.emu-{emu.venue}]", f'exchange = "{emu.ccxt_id}"', 'mode = "paper"',
-                  'symbols = ["BTC/USDT"]', f'api_url = "{emu.url}"']
+        lines += [
+            f"[venues.emu-{emu.venue}]",
+            f'exchange = "{emu.ccxt_id}"',
+            'mode = "paper"',
+            'symbols = ["BTC/USDT"]',
+            f'api_url = "{emu.url}"',
+        ]
         if emu.ws_url:
             lines.append(f'ws_url = "{emu.ws_url}"')
         lines.append("")
@@ -87,18 +94,43 @@ def run(quick: bool) -> list[Result]:
     repeat = 1 if quick else 3
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, AITBC_DATA_DIR=str(Path(tmp) / "data"), AITBC_CONFIG_DIR=str(Path(tmp) / "config"),
-                   PYTHONDONTWRITEBYTECODE="1")
+        env = dict(
+            os.environ,
+            AITBC_DATA_DIR=str(Path(tmp) / "data"),
+            AITBC_CONFIG_DIR=str(Path(tmp) / "config"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
         anchors = [_anchor(env) for _ in range(repeat)]
         a_t, a_mem = median([a[0] for a in anchors]), median([a[1] for a in anchors])
         runs = [_spawn([sys.executable, str(CHILD), "--seed", "1"], env) for _ in range(repeat)]
         t = median([r[0] for r in runs])
         mem = median([r[1]["maxrss_kib"] / 1024 for r in runs])
         ccxt_loaded = any(r[1].get("ccxt_imported") for r in runs)
-        results.append(Result("launch", "sandbox: launch to first full frame", t, "s", a_t, "import textual.app",
-                              "≤ 0.5 s", t <= 0.5, "ccxt imported!" if ccxt_loaded else "ccxt not imported"))
-        results.append(Result("launch", "sandbox: peak RSS at first full frame", mem, "MiB", a_mem,
-                              "import textual.app", "≤ 80 MiB", mem <= 80))
+        results.append(
+            Result(
+                "launch",
+                "sandbox: launch to first full frame",
+                t,
+                "s",
+                a_t,
+                "import textual.app",
+                "≤ 0.5 s",
+                t <= 0.5,
+                "ccxt imported!" if ccxt_loaded else "ccxt not imported",
+            )
+        )
+        results.append(
+            Result(
+                "launch",
+                "sandbox: peak RSS at first full frame",
+                mem,
+                "MiB",
+                a_mem,
+                "import textual.app",
+                "≤ 80 MiB",
+                mem <= 80,
+            )
+        )
         emus = _Emulators()
         try:
             running = emus.start()
@@ -109,8 +141,28 @@ def run(quick: bool) -> list[Result]:
             emus.stop()
         t = median([r[0] for r in runs])
         mem = median([r[1]["maxrss_kib"] / 1024 for r in runs])
-        results.append(Result("launch", "3 ccxt venues (paper, local emulators): launch to first full frame", t, "s",
-                              a_t, "import textual.app", "≤ 1.3 s", t <= 1.3))
-        results.append(Result("launch", "3 ccxt venues: peak RSS at first full frame", mem, "MiB", a_mem,
-                              "import textual.app", "≤ 130 MiB", mem <= 130))
+        results.append(
+            Result(
+                "launch",
+                "3 ccxt venues (paper, local emulators): launch to first full frame",
+                t,
+                "s",
+                a_t,
+                "import textual.app",
+                "≤ 1.3 s",
+                t <= 1.3,
+            )
+        )
+        results.append(
+            Result(
+                "launch",
+                "3 ccxt venues: peak RSS at first full frame",
+                mem,
+                "MiB",
+                a_mem,
+                "import textual.app",
+                "≤ 130 MiB",
+                mem <= 130,
+            )
+        )
     return results

@@ -38,6 +38,8 @@ VERBOSE = bool(os.environ.get("AITBC_BENCH_VERBOSE"))
 def _say(*parts) -> None:
     if VERBOSE:
         print("order_bench:", *parts, file=__import__("sys").stderr, flush=True)
+
+
 SYMBOLS = ("BTC/USDT",)
 
 
@@ -218,18 +220,59 @@ def run(quick: bool) -> list[Result]:
     kraken = max(got["kraken_received_ms"]) if got["kraken_received_ms"] else float("nan")
     kill_ms = max(got["kill_ms"])
     return [
-        Result(group, "y -> pending row in the orders table, p99", pending, "ms", floor, "fetch_time RTT (median)",
-               "<=50 ms", pending <= 50, notes=f"{n}; p50 {statistics.median(got['pending_ms']):.1f} ms"),
-        Result(group, "emulator accepted -> ack toast and open row, p99", ack, "ms", floor, "fetch_time RTT (median)",
-               "<=100 ms", ack <= 100, notes=f"p50 {statistics.median(got['ack_ms']):.1f} ms"),
-        Result(group, "y -> order received by the kraken emulator, worst", kraken, "ms", floor,
-               "fetch_time RTT (median)", "<=300 ms", kraken <= 300,
-               notes=f"{len(got['kraken_received_ms'])} kraken orders (before: ~12 s)"),
-        Result(group, "kill switch 3 venues x 10+ orders: y -> last cancel received", kill_ms, "ms", floor,
-               "fetch_time RTT (median)", "<=500 ms", kill_ms <= 500,
-               notes=f"{len(got['kill_ms'])} cancels (before: 24 s and more)"),
-        Result(group, "kill switch: y -> per-venue report toast", got["kill_report_ms"][0], "ms", floor,
-               "fetch_time RTT (median)", notes="before: 48 s"),
+        Result(
+            group,
+            "y -> pending row in the orders table, p99",
+            pending,
+            "ms",
+            floor,
+            "fetch_time RTT (median)",
+            "<=50 ms",
+            pending <= 50,
+            notes=f"{n}; p50 {statistics.median(got['pending_ms']):.1f} ms",
+        ),
+        Result(
+            group,
+            "emulator accepted -> ack toast and open row, p99",
+            ack,
+            "ms",
+            floor,
+            "fetch_time RTT (median)",
+            "<=100 ms",
+            ack <= 100,
+            notes=f"p50 {statistics.median(got['ack_ms']):.1f} ms",
+        ),
+        Result(
+            group,
+            "y -> order received by the kraken emulator, worst",
+            kraken,
+            "ms",
+            floor,
+            "fetch_time RTT (median)",
+            "<=300 ms",
+            kraken <= 300,
+            notes=f"{len(got['kraken_received_ms'])} kraken orders (before: ~12 s)",
+        ),
+        Result(
+            group,
+            "kill switch 3 venues x 10+ orders: y -> last cancel received",
+            kill_ms,
+            "ms",
+            floor,
+            "fetch_time RTT (median)",
+            "<=500 ms",
+            kill_ms <= 500,
+            notes=f"{len(got['kill_ms'])} cancels (before: 24 s and more)",
+        ),
+        Result(
+            group,
+            "kill switch: y -> per-venue report toast",
+            got["kill_report_ms"][0],
+            "ms",
+            floor,
+            "fetch_time RTT (median)",
+            notes="before: 48 s",
+        ),
     ]
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from aitbc_tui.domain import BookSnapshot, Fill, Mode, OrderRequest, OrderType, Side
 from aitbc_tui.journal import Journal
 from aitbc_tui.pnl import CostMethod, PnlTracker, journal_fills, valuation_rates
-
 from bench.common import Result, median
 
 FILLS = 10_000

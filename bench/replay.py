@@ -105,8 +105,17 @@ class ReplayFeed:
 
 def _market(symbol: str) -> Market:
     base, quote = symbol.split("/")
-    return Market(symbol, base, quote, Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5"),
-                  Decimal("0.001"), Decimal("0.001"))
+    return Market(
+        symbol,
+        base,
+        quote,
+        Decimal("0.01"),
+        Decimal("0.00001"),
+        Decimal("0.00001"),
+        Decimal("5"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+    )
 
 
 class ReplayVenue:
@@ -122,8 +131,20 @@ class ReplayVenue:
         self._last_change = 0.0
         now = time.time()
         self._orders = [
-            Order(name, f"{name}-{i}", f"cid-{i}", symbols[0], Side.BUY if i % 2 else Side.SELL, OrderType.LIMIT,
-                  Decimal("29000") + i, Decimal("0.5"), Decimal("0"), OrderStatus.OPEN, now - 60 * i, now)
+            Order(
+                name,
+                f"{name}-{i}",
+                f"cid-{i}",
+                symbols[0],
+                Side.BUY if i % 2 else Side.SELL,
+                OrderType.LIMIT,
+                Decimal("29000") + i,
+                Decimal("0.5"),
+                Decimal("0"),
+                OrderStatus.OPEN,
+                now - 60 * i,
+                now,
+            )
             for i in range(3)
         ]
 
@@ -156,8 +177,20 @@ class ReplayVenue:
             self._last_change = now
             o = self._orders[0]
             filled = (o.filled + Decimal("0.001")) % o.amount
-            self._orders[0] = Order(o.venue, o.id, o.client_order_id, o.symbol, o.side, o.type, o.price, o.amount,
-                                    filled, o.status, o.created_at, now)
+            self._orders[0] = Order(
+                o.venue,
+                o.id,
+                o.client_order_id,
+                o.symbol,
+                o.side,
+                o.type,
+                o.price,
+                o.amount,
+                filled,
+                o.status,
+                o.created_at,
+                now,
+            )
         return tuple(self._orders)
 
     async def fetch_closed_orders(self, limit: int = 100):

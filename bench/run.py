@@ -1,7 +1,7 @@
 """Run every benchmark, print a table, optionally write JSON.
 
-    python -m bench [--quick] [--json FILE] [--only GROUP,...]
-    python bench/run.py [...]
+python -m bench [--quick] [--json FILE] [--only GROUP,...]
+python bench/run.py [...]
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ if __package__ in (None, ""):  # python bench/run.py
 from bench.common import Result, machine  # noqa: E402
 
 # Launch first (small parent process); the dashboard ones take the most wall time.
-MODULES = ("launch_bench", "book_bench", "arb_bench", "ladder_bench", "dashboard_bench", "order_bench",
-           "alert_bench")
+MODULES = ("launch_bench", "book_bench", "arb_bench", "ladder_bench", "dashboard_bench", "order_bench", "alert_bench")
 
 
 def _fmt(v: float | None) -> str:
@@ -43,13 +42,22 @@ def table(results: list[Result]) -> str:
     for r in results:
         ok = "" if r.ok is None else ("PASS" if r.ok else "MISS")
         ratio = "-" if r.ratio is None else f"{r.ratio:.3g}"
-        rows.append((r.metric, _fmt(r.value), r.unit, _fmt(r.anchor) + (f" ({r.anchor_label})" if r.anchor_label else ""),
-                     ratio, r.target, ok))
+        rows.append(
+            (
+                r.metric,
+                _fmt(r.value),
+                r.unit,
+                _fmt(r.anchor) + (f" ({r.anchor_label})" if r.anchor_label else ""),
+                ratio,
+                r.target,
+                ok,
+            )
+        )
     widths = [max(len(head[i]), *(len(row[i]) for row in rows)) if rows else len(head[i]) for i in range(len(head))]
-    line = " | ".join(h.ljust(w) for h, w in zip(head, widths))
+    line = " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     out = [line, "-+-".join("-" * w for w in widths)]
     for row in rows:
-        out.append(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+        out.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     notes = [f"  {r.metric}: {r.notes}" for r in results if r.notes]
     return "\n".join(out + ([""] + ["notes:"] + notes if notes else []))
 
@@ -77,14 +85,25 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"[{name}] {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     info = machine()
-    print(f"\naitbc-tui benchmarks ({'quick' if args.quick else 'full'}) · {info['nproc']} cores · {info['cpu']} · "
-          f"Python {info['python']} · textual {info['textual']} · ccxt {info['ccxt']}")
+    print(
+        f"\naitbc-tui benchmarks ({'quick' if args.quick else 'full'}) · {info['nproc']} cores · {info['cpu']} · "
+        f"Python {info['python']} · textual {info['textual']} · ccxt {info['ccxt']}"
+    )
     print(table(results))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "quick": args.quick, "machine": info, "results": [r.as_dict() for r in results], "errors": errors,
-        }, indent=2, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "quick": args.quick,
+                    "machine": info,
+                    "results": [r.as_dict() for r in results],
+                    "errors": errors,
+                },
+                indent=2,
+                default=str,
+            )
+        )
     # Figures are not asserted; only a crashed benchmark fails the run.
     return 1 if errors else 0
 

@@ -23,8 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = calibrate(seed=args.seed, minutes=args.minutes, dt=args.dt, sample_s=args.sample_s)
-    print(f"seed {args.seed}, {args.minutes:g} simulated minutes, step {args.dt:g} s, "
-          f"returns every {args.sample_s:g} s (took {time.perf_counter() - started:.1f} s)")
+    print(
+        f"seed {args.seed}, {args.minutes:g} simulated minutes, step {args.dt:g} s, "
+        f"returns every {args.sample_s:g} s (took {time.perf_counter() - started:.1f} s)"
+    )
     print(report(rows))
     return 0
 

@@ -101,9 +101,7 @@ def make_app(
     )
     if frozen:
         world.run_steps(warmup_steps, 0.1)
-        venues = [
-            SteadyPingSimVenue(world, v.name, ping_seed=i, autostart_ticks=False) for i, v in enumerate(venues)
-        ]
+        venues = [SteadyPingSimVenue(world, v.name, ping_seed=i, autostart_ticks=False) for i, v in enumerate(venues)]
     service = MarketService(
         venues,
         monotonic=(lambda: 1000.0) if frozen else __import__("time").monotonic,

@@ -20,6 +20,7 @@ TIMEOUT_S = 30.0  # a bound for a busy 2-core machine, never a pace
 
 def top(book: Any, depth: int = 10) -> tuple[list, list]:
     """(bids, asks) as Decimal pairs: a BookSnapshot or a ccxt order book."""
+
     def side(levels: Any) -> list:
         return [(Decimal(str(p)), Decimal(str(q))) for p, q, *_ in list(levels)[:depth]]
 
@@ -52,7 +53,7 @@ async def until(get: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], 
             result = await asyncio.wait_for(get(), remaining)
         except tolerate:
             continue
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"condition not met within {timeout:.0f} s") from None
         if done(result):
             return result
@@ -99,5 +100,8 @@ async def survives(emu: Any, venue: CcxtVenue, kind: str, key: str, **params: An
 
     await until(lambda: venue.watch_order_book(SYMBOL, 10), recovered, tolerate=(VenueError,))
     poke(emu, 2)  # and it keeps following the book by websocket
-    await until(lambda: venue.watch_order_book(SYMBOL, 10),
-                lambda b: venue.last_feed_event == "websocket" and matches_engine(b, emu), tolerate=(VenueError,))
+    await until(
+        lambda: venue.watch_order_book(SYMBOL, 10),
+        lambda b: venue.last_feed_event == "websocket" and matches_engine(b, emu),
+        tolerate=(VenueError,),
+    )

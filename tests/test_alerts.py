@@ -58,8 +58,9 @@ def test_price_rules_read_the_field_they_name_and_only_their_venue():
 
 
 def test_cooldown_delays_a_re_armed_rule_until_it_has_passed():
-    e, clock = engine({"kind": "price_above", "symbol": "BTC/USDT", "level": "100", "cooldown_s": 60,
-                       "hysteresis_bps": "0"})
+    e, clock = engine(
+        {"kind": "price_above", "symbol": "BTC/USDT", "level": "100", "cooldown_s": 60, "hysteresis_bps": "0"}
+    )
     e.on_book("binance", "BTC/USDT", D(98), D(98))
     assert len(e.on_book("binance", "BTC/USDT", D(100), D(100))) == 1  # t = 1000
     clock.now = 1010
@@ -160,15 +161,24 @@ def test_a_paused_rule_never_fires():
     assert e.on_fill("binance", "BTC/USDT", "buy", D(1), D(1)) == []
 
 
-@pytest.mark.parametrize("table, message", [
-    ({"kind": "price_over"}, "kind: 'price_over' is not a rule kind"),
-    ({"kind": "price_above", "symbol": "BTC/USDT"}, "level: is required for a price_above rule"),
-    ({"kind": "price_above", "symbol": "BTC/USDT", "level": 1.5}, "level: must be a decimal number written as a string"),
-    ({"kind": "price_above", "symbol": "BTC/USDT", "level": "1", "price": "close"}, "price: 'close' is not allowed"),
-    ({"kind": "fill", "bps": "3"}, "bps: unknown field for a fill rule"),
-    ({"kind": "venue_down", "status": "slow"}, "status: 'slow' is not allowed"),
-    ({"kind": "fill", "max_per_hour": 0}, "max_per_hour: 0 is not allowed"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"kind": "price_over"}, "kind: 'price_over' is not a rule kind"),
+        ({"kind": "price_above", "symbol": "BTC/USDT"}, "level: is required for a price_above rule"),
+        (
+            {"kind": "price_above", "symbol": "BTC/USDT", "level": 1.5},
+            "level: must be a decimal number written as a string",
+        ),
+        (
+            {"kind": "price_above", "symbol": "BTC/USDT", "level": "1", "price": "close"},
+            "price: 'close' is not allowed",
+        ),
+        ({"kind": "fill", "bps": "3"}, "bps: unknown field for a fill rule"),
+        ({"kind": "venue_down", "status": "slow"}, "status: 'slow' is not allowed"),
+        ({"kind": "fill", "max_per_hour": 0}, "max_per_hour: 0 is not allowed"),
+    ],
+)
 def test_bad_rules_are_refused_naming_the_field(table, message):
     with pytest.raises(RuleError) as info:
         parse_rule(table, default_id="x")

@@ -18,7 +18,9 @@ def test_add_list_pause_resume_remove(capsys):
     assert main(["alerts", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["id"], r["kind"], r["paused"], r["source"]) for r in rows] == [
-        ("r1", "price_above", True, "runtime"), ("r2", "fill", False, "runtime")]
+        ("r1", "price_above", True, "runtime"),
+        ("r2", "fill", False, "runtime"),
+    ]
     assert rows[0]["level"] == "100000"
     assert main(["alerts", "resume", "r1"]) == 0 and main(["alerts", "remove", "r2"]) == 0
     capsys.readouterr()

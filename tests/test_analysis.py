@@ -30,7 +30,8 @@ def q(x: D | None, places: str = "0.0001") -> D:
 
 # bids 100x2, 99.6x3, 99x5 | asks 101x1, 101.4x4, 102x10
 BOOK = BookSnapshot(
-    "sim", "BTC/USDT",
+    "sim",
+    "BTC/USDT",
     bids=lv(("100", "2"), ("99.6", "3"), ("99", "5")),
     asks=lv(("101", "1"), ("101.4", "4"), ("102", "10")),
     timestamp=0.0,
@@ -114,7 +115,9 @@ def test_liquidity_ratio_none_without_ask_depth() -> None:
 # ---- arbitrage ---------------------------------------------------------------------
 
 A = BookSnapshot("A", "X/USD", bids=lv(("99", "1")), asks=lv(("100", "1"), ("100.5", "2"), ("102", "5")), timestamp=0.0)
-B = BookSnapshot("B", "X/USD", bids=lv(("101", "1.5"), ("100.8", "1"), ("100", "10")), asks=lv(("101.5", "1")), timestamp=0.0)
+B = BookSnapshot(
+    "B", "X/USD", bids=lv(("101", "1.5"), ("100.8", "1"), ("100", "10")), asks=lv(("101.5", "1")), timestamp=0.0
+)
 FEES = {("A", "X/USD"): D("0.001"), ("B", "X/USD"): D("0.002")}
 
 
@@ -242,7 +245,9 @@ def test_arbitrage_size_is_capped_by_the_balances_on_both_legs() -> None:
     assert uncapped.executable_size == D("990.98") and uncapped.capped_by == ""  # the old figure
     opp = evaluate_pair("ETH/USDT", DEEP_A, D("0.001"), DEEP_B, D("0.001"), balances=HOLDINGS)
     # 100,000 USDT on kraken buys 100000 / (3400 * 1.001) = 29.38... ETH, under the 30 ETH on binance
-    assert opp.executable_size == (D("100000") / (D("3400") * D("1.001"))).quantize(D("0.00000001"), rounding="ROUND_DOWN")
+    assert opp.executable_size == (D("100000") / (D("3400") * D("1.001"))).quantize(
+        D("0.00000001"), rounding="ROUND_DOWN"
+    )
     assert opp.executable_size < 30
     assert (opp.base, opp.quote, opp.capped_by) == ("ETH", "USDT", "USDT on kraken")
     assert opp.est_profit_quote == opp.executable_size * (D("3440") * D("0.999") - D("3400") * D("1.001"))

@@ -43,7 +43,7 @@ def test_update_existing_level_changes_size_only() -> None:
 def test_decimals_come_from_the_original_strings_not_floats() -> None:
     book = OrderBook()
     book.apply(Side.SELL, "0.1", "0.30000000")
-    (price, size), = book.top(1)[1]
+    ((price, size),) = book.top(1)[1]
     assert price == D("0.1") and str(price) == "0.1"  # not 0.1000000000000000055511...
     assert str(size) == "0.30000000"  # exchange formatting kept
     book.apply(Side.BUY, D("0.09"), 3)
@@ -80,7 +80,11 @@ def test_apply_many_and_binance_diff_and_snapshot() -> None:
     assert book.sequence == 100
     book.apply_binance_depth(
         {
-            "e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 101, "u": 103,
+            "e": "depthUpdate",
+            "E": 1,
+            "s": "BTCUSDT",
+            "U": 101,
+            "u": 103,
             "b": [["100.00", "0.00000000"], ["99.50", "3.0"]],
             "a": [["100.80", "0.5"]],
         }
@@ -99,7 +103,9 @@ def test_snapshot_is_an_immutable_domain_copy() -> None:
     book.apply_many(Side.BUY, [("10", "1"), ("9", "1"), ("8", "1")])
     book.apply_many(Side.SELL, [("11", "1"), ("12", "1")])
     snap = book.snapshot(depth=2, timestamp=5.0, sequence=7)
-    assert snap == BookSnapshot("sim", "ETH/USDT", levels(("10", "1"), ("9", "1")), levels(("11", "1"), ("12", "1")), 5.0, 7)
+    assert snap == BookSnapshot(
+        "sim", "ETH/USDT", levels(("10", "1"), ("9", "1")), levels(("11", "1"), ("12", "1")), 5.0, 7
+    )
     book.apply(Side.BUY, "10", "0")
     assert snap.best_bid == D("10")  # the copy does not change with the book
 

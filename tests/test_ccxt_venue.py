@@ -116,8 +116,9 @@ def test_quirks_exact_family_and_default():
         binance.validity_window_s = 1.0  # frozen
 
 
-@pytest.mark.parametrize("exchange", ["binance", "binanceus", "kraken", "coinbase", "coinbaseexchange", "sim",
-                                      "bitstamp", "Binance"])
+@pytest.mark.parametrize(
+    "exchange", ["binance", "binanceus", "kraken", "coinbase", "coinbaseexchange", "sim", "bitstamp", "Binance"]
+)
 def test_quirks_validity_window_agrees_with_the_tracker(exchange):
     from aitbc_tui.orders import validity_window_s
 
@@ -138,9 +139,7 @@ async def test_rest_depth_limit_follows_the_table():
 
 @pytest.mark.parametrize("exchange", ["kraken", "coinbase"])
 def test_testnet_without_test_network_is_a_clear_config_error(exchange):
-    config = parse_config(
-        f'[venues.v]\nexchange = "{exchange}"\nmode = "testnet"\nsymbols = ["BTC/USD"]\n', "cfg.toml"
-    )
+    config = parse_config(f'[venues.v]\nexchange = "{exchange}"\nmode = "testnet"\nsymbols = ["BTC/USD"]\n', "cfg.toml")
     with pytest.raises(ConfigError) as info:
         factory.build_venues(config, credentials={})
     message = str(info.value)
@@ -192,14 +191,19 @@ def test_readable_error_strips_ccxt_noise():
     assert readable_error("main", "binance", text) == (
         "main: Account has insufficient balance for requested action. (code -2010)"
     )
-    assert readable_error("k", "kraken", 'kraken {"error":["EOrder:Insufficient funds"]}') == "k: EOrder:Insufficient funds"
+    assert (
+        readable_error("k", "kraken", 'kraken {"error":["EOrder:Insufficient funds"]}')
+        == "k: EOrder:Insufficient funds"
+    )
     assert readable_error("b", "binance", "binance fetchOrder() requires a symbol argument") == (
         "b: fetchOrder() requires a symbol argument"
     )
 
 
-SIGNED = ("DELETE http://127.0.0.1:8901/api/v3/order?symbol=BTCUSDT&orderId=7&timestamp=1712345678901"
-          "&recvWindow=10000&signature=9ac6d1e2f3")
+SIGNED = (
+    "DELETE http://127.0.0.1:8901/api/v3/order?symbol=BTCUSDT&orderId=7&timestamp=1712345678901"
+    "&recvWindow=10000&signature=9ac6d1e2f3"
+)
 
 
 def test_error_text_carries_no_query_string_nor_credentials():
@@ -220,6 +224,7 @@ async def test_venue_errors_carry_no_signed_url():
     venue = CcxtVenue(venue_config("binance", Mode.LIVE), credentials=creds())
     for exc in (ccxt.RequestTimeout(f"binance {SIGNED}"), ccxt.ExchangeError(f"binance {SIGNED} 500"),
                 OSError(f"Cannot connect: {SIGNED}")):  # fmt: skip
+
         async def fail(exc=exc):
             raise exc
 
@@ -233,7 +238,11 @@ async def test_venue_errors_carry_no_signed_url():
 def test_market_decimal_places_precision():
     market = market_from_ccxt(
         {
-            "symbol": "BTC/USD", "base": "BTC", "quote": "USD", "maker": 0.0016, "taker": 0.0026,
+            "symbol": "BTC/USD",
+            "base": "BTC",
+            "quote": "USD",
+            "maker": 0.0016,
+            "taker": 0.0026,
             "precision": {"price": 1, "amount": 8},
             "limits": {"amount": {"min": 0.0001}, "cost": {"min": 0.5}},
         },
@@ -356,7 +365,9 @@ async def test_paper_venue_fills_locally_against_the_live_book(emulated, name):
     assert start["USDT"].free == Decimal("100000") and start["BTC"].free == Decimal("2")
     market = (await venue.load_markets())["BTC/USDT"]
 
-    buy = await venue.place_order(OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.01"), None, "p-1"))
+    buy = await venue.place_order(
+        OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.01"), None, "p-1")
+    )
     assert buy.status is OrderStatus.FILLED and buy.filled == Decimal("0.01")
     assert buy.average_price >= book.best_ask
     assert buy.fee == buy.average_price * Decimal("0.01") * market.taker_fee
@@ -365,7 +376,9 @@ async def test_paper_venue_fills_locally_against_the_live_book(emulated, name):
     assert after["USDT"].free == Decimal("100000") - buy.average_price * Decimal("0.01") - buy.fee
 
     rest_price = (book.best_bid - 50 * market.tick_size).quantize(market.tick_size)
-    resting = await venue.place_order(OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), rest_price, "p-2"))
+    resting = await venue.place_order(
+        OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), rest_price, "p-2")
+    )
     assert resting.status is OrderStatus.OPEN
     assert (await venue.fetch_balances())["USDT"].used > 0
     assert (await venue.fetch_order_by_client_id("p-2", "BTC/USDT")).id == resting.id
@@ -375,7 +388,9 @@ async def test_paper_venue_fills_locally_against_the_live_book(emulated, name):
     with pytest.raises(OrderNotFound):
         await venue.cancel_order(resting.id, "BTC/USDT")
     with pytest.raises(InsufficientFunds):
-        await venue.place_order(OrderRequest(venue.name, "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("5"), None, "p-3"))
+        await venue.place_order(
+            OrderRequest(venue.name, "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("5"), None, "p-3")
+        )
     # The emulator saw no order: paper never trades on the venue.
     assert emu.engine.open_orders("emulator") == [] and emu.engine.closed_orders("emulator") == []
 
@@ -434,7 +449,9 @@ async def test_binance_clock_skew_is_readable_and_a_create_is_not_called_rejecte
     with pytest.raises(VenueUnavailable) as info:
         await venue.fetch_balances()
     assert "clock" in str(info.value) and "(code -1021)" in str(info.value)
-    request = OrderRequest(venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal("1000"), "t-skew")
+    request = OrderRequest(
+        venue.name, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), Decimal("1000"), "t-skew"
+    )
     with pytest.raises(VenueUnavailable) as info:  # an unknown outcome: looked up, never resent
         await venue.place_order(request)
     assert not isinstance(info.value, OrderRejected) and "clock" in str(info.value)

@@ -113,7 +113,9 @@ def test_book_through_the_installed_command(tmp_path, emulators):
     config = write_config(tmp_path, emulators)
     result = subprocess.run(
         [str(AITBC_TUI), "--config", str(config), "book", "kraken", "ETH/USDT", "--json"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -126,7 +128,7 @@ def test_health_json_two_emulated_venues(tmp_path, capsys, moving_emulators):
     assert code == 0, err
     rows = {row["venue"]: row for row in json.loads(out)}
     assert set(rows) == {"binance", "kraken"}
-    for name, row in rows.items():
+    for row in rows.values():
         assert row["status"] == "connected", row
         assert row["latency_ms"] > 0 and row["last_error"] == ""
     assert rows["binance"]["latency_probe"] == "fetch_time (GET /api/v3/time)"
@@ -203,7 +205,9 @@ async def test_emulate_banner_config_block_trades_on_the_emulator(tmp_path, venu
     config = load_config(path)
     [venue_config] = config.venues
     assert venue_config.mode is Mode.LIVE and venue_config.api_url == emu.url
-    [client] = build_venues(config, credentials={venue_config.name: Credentials(api_key=emu.api_key, secret=emu.secret)})
+    [client] = build_venues(
+        config, credentials={venue_config.name: Credentials(api_key=emu.api_key, secret=emu.secret)}
+    )
     client._rest.enableRateLimit = False
     try:
         await client.start()

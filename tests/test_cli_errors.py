@@ -30,7 +30,12 @@ def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
     env.pop("AITBC_VAULT_PASSPHRASE", None)
     return subprocess.run(
         [sys.executable, "-m", "aitbc_tui", *argv],
-        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
     )
 
 
@@ -143,8 +148,9 @@ def test_add_liquidity_help_says_the_amount_is_per_venue(capsys):
 
 
 def test_add_liquidity_amount_rests_on_each_venue(capsys):
-    code, out, err = run_main(capsys, "exchange", "add-liquidity", "--pair", "ETH/BTC", "--amount", "4",
-                              "--side", "sell", "--levels", "2")
+    code, out, err = run_main(
+        capsys, "exchange", "add-liquidity", "--pair", "ETH/BTC", "--amount", "4", "--side", "sell", "--levels", "2"
+    )
     assert code == 0, err
     rows = [line.split() for line in out.splitlines()[1:]]
     venues = {row[0] for row in rows}
@@ -155,20 +161,59 @@ def test_add_liquidity_amount_rests_on_each_venue(capsys):
 
 def test_add_liquidity_refuses_a_price_it_would_ignore(capsys):
     # BTC/USDT has a book: liquidity centres on its mid, so --price would be silently ignored.
-    code, out, err = run_main(capsys, "exchange", "add-liquidity", "--pair", "BTC/USDT", "--amount", "1",
-                              "--side", "buy", "--exchange", "binance", "--price", "10")
+    code, out, err = run_main(
+        capsys,
+        "exchange",
+        "add-liquidity",
+        "--pair",
+        "BTC/USDT",
+        "--amount",
+        "1",
+        "--side",
+        "buy",
+        "--exchange",
+        "binance",
+        "--price",
+        "10",
+    )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("aitbc-tui: error: --price ")
     assert "binance" in err and "BTC/USDT" in err
     # Nothing was placed: the next try without --price still finds the book as it was.
-    code, out, _ = run_main(capsys, "exchange", "add-liquidity", "--pair", "BTC/USDT", "--amount", "1",
-                            "--side", "buy", "--exchange", "binance", "--levels", "1")
+    code, out, _ = run_main(
+        capsys,
+        "exchange",
+        "add-liquidity",
+        "--pair",
+        "BTC/USDT",
+        "--amount",
+        "1",
+        "--side",
+        "buy",
+        "--exchange",
+        "binance",
+        "--levels",
+        "1",
+    )
     assert code == 0 and out.startswith("rested 1 orders, 1 BTC in all, on binance")
 
 
 def test_add_liquidity_accepts_any_case(capsys):
-    code, out, err = run_main(capsys, "exchange", "add-liquidity", "--pair", "eth/btc", "--amount", "2",
-                              "--side", "both", "--exchange", "Kraken", "--levels", "1")
+    code, out, err = run_main(
+        capsys,
+        "exchange",
+        "add-liquidity",
+        "--pair",
+        "eth/btc",
+        "--amount",
+        "2",
+        "--side",
+        "both",
+        "--exchange",
+        "Kraken",
+        "--levels",
+        "1",
+    )
     assert code == 0, err
     assert out.startswith("rested 2 orders, 2 ETH in all, on kraken")
 

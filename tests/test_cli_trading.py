@@ -78,14 +78,25 @@ def test_limit_order_balance_orders_and_cancel(capsys):
     assert all(isinstance(v, str) for v in usdt.values())
     assert Decimal(usdt["total"]) == Decimal(usdt["free"]) + Decimal(usdt["used"])
 
-    placed = ok_json(capsys, *SEED, "order", "place", "binance", "btc/usdt", "buy", "0.01000", "--price", str(price), "--json")
+    placed = ok_json(
+        capsys, *SEED, "order", "place", "binance", "btc/usdt", "buy", "0.01000", "--price", str(price), "--json"
+    )
     assert placed["id"] and placed["client_order_id"]
-    assert (placed["venue"], placed["symbol"], placed["side"], placed["type"]) == ("binance", "BTC/USDT", "buy", "limit")
+    assert (placed["venue"], placed["symbol"], placed["side"], placed["type"]) == (
+        "binance",
+        "BTC/USDT",
+        "buy",
+        "limit",
+    )
     assert (placed["status"], placed["time_in_force"], placed["post_only"]) == ("open", "gtc", False)
     assert placed["amount"] == "0.01000" and placed["filled"] in ("0", "0.00000")
     assert Decimal(placed["price"]) == price
     [entry] = journal_orders()
-    assert (entry.client_order_id, entry.state.value, entry.venue_order_id) == (placed["client_order_id"], "open", placed["id"])
+    assert (entry.client_order_id, entry.state.value, entry.venue_order_id) == (
+        placed["client_order_id"],
+        "open",
+        placed["id"],
+    )
 
     listed = ok_json(capsys, *SEED, "orders", "binance", "--json")
     assert [o["id"] for o in listed] == [placed["id"]]
@@ -115,12 +126,16 @@ def test_limit_order_balance_orders_and_cancel(capsys):
 def test_market_order_is_an_ioc_limit_at_the_slippage_cap(capsys):
     _bid, ask = best(capsys, "binance", "BTC/USDT", *SEED)
     before = ok_json(capsys, *SEED, "balance", "binance", "--json")["binance"]
-    placed = ok_json(capsys, *SEED, "order", "place", "binance", "BTC/USDT", "buy", "0.01", "--type", "market", "--json")
+    placed = ok_json(
+        capsys, *SEED, "order", "place", "binance", "BTC/USDT", "buy", "0.01", "--type", "market", "--json"
+    )
     assert (placed["type"], placed["time_in_force"], placed["requested_type"]) == ("limit", "ioc", "market")
     assert placed["slippage_cap_bps"] == "50"
     cap = Decimal(placed["cap_price"])
     assert Decimal(placed["price"]) == cap
-    assert ask * Decimal("0.99") < cap <= Decimal(placed["average_price"]) * Decimal("1.005")  # the touch at sending + 50 bps
+    assert (
+        ask * Decimal("0.99") < cap <= Decimal(placed["average_price"]) * Decimal("1.005")
+    )  # the touch at sending + 50 bps
     assert placed["status"] == "filled" and Decimal(placed["filled"]) == Decimal("0.01")
     assert Decimal(placed["average_price"]) <= cap and placed["fee_asset"]
     after = ok_json(capsys, *SEED, "balance", "binance", "--json")["binance"]
@@ -151,11 +166,15 @@ def test_cancel_all_per_venue_then_everything(capsys):
     for venue, tick in (("binance", "0.01"), ("kraken", "0.1"), ("coinbase", "0.01")):
         bid, _ = best(capsys, venue, "ETH/USDT", *SEED)
         price = below(bid, "3", Decimal(tick))
-        order = ok_json(capsys, *SEED, "order", "place", venue, "ETH/USDT", "buy", "0.1", "--price", str(price), "--json")
+        order = ok_json(
+            capsys, *SEED, "order", "place", venue, "ETH/USDT", "buy", "0.1", "--price", str(price), "--json"
+        )
         assert order["status"] == "open"
         placed[venue] = order["id"]
     report = ok_json(capsys, *SEED, "order", "cancel-all", "kraken", "--json")
-    assert [(o["venue"], o["id"], o["status"]) for o in report["cancelled"]] == [("kraken", placed["kraken"], "canceled")]
+    assert [(o["venue"], o["id"], o["status"]) for o in report["cancelled"]] == [
+        ("kraken", placed["kraken"], "canceled")
+    ]
     assert report["failed"] == []
     left = ok_json(capsys, *SEED, "orders", "--json")
     assert sorted(o["venue"] for o in left) == ["binance", "coinbase"]
@@ -343,7 +362,9 @@ def test_live_order_with_live_and_yes_reaches_the_emulator(capsys, live_binance)
     listed = ok_json(capsys, "--config", str(config), "orders", "binance", "--json")
     assert placed["id"] in [o["id"] for o in listed]
 
-    code, out, err = run(capsys, "--config", str(config), "--live", "order", "cancel", "binance", placed["id"], "--yes", "--json")
+    code, out, err = run(
+        capsys, "--config", str(config), "--live", "order", "cancel", "binance", placed["id"], "--yes", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["status"] == "canceled"
     assert emulator_open(emu) == before
@@ -356,7 +377,9 @@ def test_live_order_without_yes_and_no_terminal_sends_nothing(capsys, monkeypatc
     before = emulator_open(emu)
     order = ("order", "place", "binance", "BTC/USDT", "buy", "0.001", "--price", "50000")
     # Even a "y" on stdin is not a confirmation when stdin is not a terminal.
-    code, out, err = run(capsys, "--config", str(config), "--live", *order, stdin=io.StringIO("y\n"), monkeypatch=monkeypatch)
+    code, out, err = run(
+        capsys, "--config", str(config), "--live", *order, stdin=io.StringIO("y\n"), monkeypatch=monkeypatch
+    )
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "--yes" in err and "nothing sent" in err, err
     # Without --live, a live config is refused outright (before any key is read).
@@ -366,10 +389,14 @@ def test_live_order_without_yes_and_no_terminal_sends_nothing(capsys, monkeypatc
     bid, _ = best(capsys, "binance", "BTC/USDT", "--config", str(config))
     price = str(below(bid, "1", emu.engine.markets["BTC/USDT"].tick_size))
     close = ("order", "place", "binance", "BTC/USDT", "buy", "0.001", "--price", price)
-    code, out, err = run(capsys, "--config", str(config), "--live", *close, stdin=TtyInput("n\n"), monkeypatch=monkeypatch)
+    code, out, err = run(
+        capsys, "--config", str(config), "--live", *close, stdin=TtyInput("n\n"), monkeypatch=monkeypatch
+    )
     assert code == 1 and out == "" and "Send this LIVE order to binance? [y/N]" in err and "not sent" in err
     for argv in (["order", "cancel", "binance", "1"], ["order", "cancel-all"]):
-        code, out, err = run(capsys, "--config", str(config), "--live", *argv, stdin=io.StringIO(""), monkeypatch=monkeypatch)
+        code, out, err = run(
+            capsys, "--config", str(config), "--live", *argv, stdin=io.StringIO(""), monkeypatch=monkeypatch
+        )
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--yes" in err, err
     assert emulator_open(emu) == before
     assert journal_orders() == []

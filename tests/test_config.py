@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aitbc_tui.config import ConfigError, load_config, parse_config
+from aitbc_tui.config import ConfigError, load_config
 from aitbc_tui.domain import Mode
 
 GOOD = """
@@ -111,7 +111,11 @@ BAD = [
     (VENUE + "colour = 1\n", "venues.binance.colour", "allowed keys: exchange, mode, symbols"),
     (VENUE.replace('"paper"', '"papr"'), "venues.binance.mode", "paper, testnet, live"),
     (VENUE.replace('"paper"', '"sandbox"'), "venues.binance.mode", "paper, testnet, live"),
-    (VENUE.replace('exchange = "binance"', 'exchange = "binanse"'), "venues.binance.exchange", "not a ccxt exchange id"),
+    (
+        VENUE.replace('exchange = "binance"', 'exchange = "binanse"'),
+        "venues.binance.exchange",
+        "not a ccxt exchange id",
+    ),
     (VENUE.replace('exchange = "binance"', "exchange = 3"), "venues.binance.exchange", "ccxt exchange id"),
     (VENUE.replace('exchange = "binance"\n', ""), "venues.binance.exchange", "is required"),
     (VENUE.replace('["BTC/USDT"]', "[]"), "venues.binance.symbols", "non-empty array"),
@@ -121,18 +125,30 @@ BAD = [
     (VENUE + 'ws_url = "http://127.0.0.1:1"\n', "venues.binance.ws_url", "ws://host[:port] or wss://host[:port]"),
     (VENUE + 'ws_url = "ws://127.0.0.1:1"\n', "venues.binance.ws_url", "needs api_url as well"),
     (VENUE + 'read_only = "yes"\n', "venues.binance.read_only", "true or false"),
-    ('[venues."bad name"]\nexchange="binance"\nmode="paper"\nsymbols=["BTC/USDT"]\n', 'venues.bad name', "letters, digits"),
-    (VENUE + "[risk]\nmax_order_value = { kraken = \"1\" }\n", "risk.max_order_value.kraken", "configured venues: binance"),
-    (VENUE + "[risk]\nmax_order_value = { binance = 1000.5 }\n", "risk.max_order_value.binance", "decimal number written as a string"),
-    (VENUE + "[risk]\nmax_order_value = { binance = \"-1\" }\n", "risk.max_order_value.binance", "greater than 0"),
+    (
+        '[venues."bad name"]\nexchange="binance"\nmode="paper"\nsymbols=["BTC/USDT"]\n',
+        "venues.bad name",
+        "letters, digits",
+    ),
+    (
+        VENUE + '[risk]\nmax_order_value = { kraken = "1" }\n',
+        "risk.max_order_value.kraken",
+        "configured venues: binance",
+    ),
+    (
+        VENUE + "[risk]\nmax_order_value = { binance = 1000.5 }\n",
+        "risk.max_order_value.binance",
+        "decimal number written as a string",
+    ),
+    (VENUE + '[risk]\nmax_order_value = { binance = "-1" }\n', "risk.max_order_value.binance", "greater than 0"),
     (VENUE + "[risk]\nmax_open_orders = 0\n", "risk.max_open_orders", "whole number >= 1"),
-    (VENUE + "[risk]\ndaily_traded_value = \"lots\"\n", "risk.daily_traded_value", "decimal number"),
+    (VENUE + '[risk]\ndaily_traded_value = "lots"\n', "risk.daily_traded_value", "decimal number"),
     (VENUE + "[risk]\nstop_loss = 1\n", "risk.stop_loss", "max_order_value, max_open_orders, daily_traded_value"),
-    ("[ui]\nimpact_size = \"NaN\"\n", "ui.impact_size", "not finite"),
-    ("[ui]\nimpact_size = { BTCUSDT = \"1\" }\n", "ui.impact_size.BTCUSDT", "symbols like"),
+    ('[ui]\nimpact_size = "NaN"\n', "ui.impact_size", "not finite"),
+    ('[ui]\nimpact_size = { BTCUSDT = "1" }\n', "ui.impact_size.BTCUSDT", "symbols like"),
     ("[ui]\nmin_arb_net_bps = 1.5\n", "ui.min_arb_net_bps", "decimal number written as a string"),
-    ("[ui]\ntheme = \"\"\n", "ui.theme", "theme name"),
-    ("[ui]\nfont = \"x\"\n", "ui.font", "theme, impact_size, min_arb_net_bps"),
+    ('[ui]\ntheme = ""\n', "ui.theme", "theme name"),
+    ('[ui]\nfont = "x"\n', "ui.font", "theme, impact_size, min_arb_net_bps"),
     ('[keys]\n"app.quit" = 3\n', "keys.app.quit", 'a key such as "ctrl+b"'),
     ('[keys]\n"app.quit" = []\n', "keys.app.quit", "array of keys"),
     ("keys = 3\n", "keys", "must be a table"),
@@ -164,7 +180,7 @@ def test_parse_config_without_ccxt_import():
         "import sys\n"
         "from aitbc_tui.config import parse_config\n"
         "from aitbc_tui.venues import factory\n"
-        "c = parse_config('[venues.b]\\nexchange=\"binance\"\\nmode=\"paper\"\\nsymbols=[\"BTC/USDT\"]\\n')\n"
+        'c = parse_config(\'[venues.b]\\nexchange="binance"\\nmode="paper"\\nsymbols=["BTC/USDT"]\\n\')\n'
         "assert c.venues[0].exchange == 'binance'\n"
         "bad = [m for m in sys.modules if m == 'ccxt' or m.startswith('ccxt.') or m.startswith('textual')]\n"
         "print(bad)\n"

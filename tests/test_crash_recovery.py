@@ -116,8 +116,14 @@ async def restart(emu, tmp_path):
     """A fresh service over the same journal: reconciles before it accepts orders."""
     journal = Journal()
     venue = CcxtVenue(
-        VenueConfig(name="emu", exchange="binance", mode=Mode.LIVE, symbols=("BTC/USDT",),
-                    api_url=emu.url, ws_url=emu.ws_url.rsplit("/", 1)[0]),  # fmt: skip
+        VenueConfig(
+            name="emu",
+            exchange="binance",
+            mode=Mode.LIVE,
+            symbols=("BTC/USDT",),
+            api_url=emu.url,
+            ws_url=emu.ws_url.rsplit("/", 1)[0],
+        ),  # fmt: skip
         credentials=CredentialStore.open("vault").get("emu"),
     )
     service = MarketService([venue], journal=journal, health_interval_s=3600, account_interval_s=3600)
@@ -174,8 +180,14 @@ async def test_create_times_out_but_was_placed_exactly_one_order_after_lookup(bi
     store_keys(binance, monkeypatch)
     journal = Journal()
     venue = CcxtVenue(
-        VenueConfig(name="emu", exchange="binance", mode=Mode.LIVE, symbols=("BTC/USDT",),
-                    api_url=binance.url, ws_url=binance.ws_url.rsplit("/", 1)[0]),  # fmt: skip
+        VenueConfig(
+            name="emu",
+            exchange="binance",
+            mode=Mode.LIVE,
+            symbols=("BTC/USDT",),
+            api_url=binance.url,
+            ws_url=binance.ws_url.rsplit("/", 1)[0],
+        ),  # fmt: skip
         credentials=Credentials(api_key=binance.api_key, secret=binance.secret),
         timeout_ms=1500,
     )

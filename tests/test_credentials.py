@@ -13,8 +13,8 @@ from aitbc_tui.credentials import (
     INDEX_USERNAME,
     SERVICE,
     CredentialError,
-    CredentialStore,
     Credentials,
+    CredentialStore,
     KeyringBackend,
     KeyringUnavailable,
     classify_keyring,
@@ -117,8 +117,9 @@ def test_keyrings_alt_plaintext_refused():
 def test_auto_falls_back_to_vault_when_keyring_refused(tmp_path):
     from keyring.backends import fail
 
-    store = CredentialStore.open("auto", lambda new: "pw", vault_path=tmp_path / "v" / "c.vault",
-                                 keyring_backend=fail.Keyring())
+    store = CredentialStore.open(
+        "auto", lambda new: "pw", vault_path=tmp_path / "v" / "c.vault", keyring_backend=fail.Keyring()
+    )
     assert store.backend_name == "vault"
     with pytest.raises(KeyringUnavailable, match="no OS keyring"):
         CredentialStore.open("keyring", keyring_backend=fail.Keyring())
@@ -190,7 +191,8 @@ def _secret_service_reachable() -> bool:
 
 
 secret_service = pytest.mark.skipif(
-    not os.environ.get("AITBC_REQUIRE_SECRET_SERVICE") and not _secret_service_reachable(), reason="no Secret Service reachable (run tests/run_keyring_tests.sh)"
+    not os.environ.get("AITBC_REQUIRE_SECRET_SERVICE") and not _secret_service_reachable(),
+    reason="no Secret Service reachable (run tests/run_keyring_tests.sh)",
 )
 
 
@@ -279,14 +281,16 @@ def _run_keys(argv, capsys, answers=(), monkeypatch=None):
 
 
 def test_keys_set_list_delete(keys_env, capsys, monkeypatch):
-    code, out, err, prompts = _run_keys(["keys", "set", "binance", "--read-only"], capsys,
-                                         ["BINANCEKEY123456 ", "binance-secret-value"], monkeypatch)
+    code, out, err, prompts = _run_keys(
+        ["keys", "set", "binance", "--read-only"], capsys, ["BINANCEKEY123456 ", "binance-secret-value"], monkeypatch
+    )
     assert code == 0, err
     assert "stored read-only key BINA…56 for binance in encrypted vault" in out
     assert len(prompts) == 2 and "passphrase" not in " ".join(prompts)
     assert "binance-secret-value" not in out + err
-    code, out, err, prompts = _run_keys(["keys", "set", "okx"], capsys,
-                                         ["OKXAPIKEY0000001", "okx-secret", "okx-pass"], monkeypatch)
+    code, out, err, prompts = _run_keys(
+        ["keys", "set", "okx"], capsys, ["OKXAPIKEY0000001", "okx-secret", "okx-pass"], monkeypatch
+    )
     assert code == 0 and "passphrase" in prompts[2]
     code, out, _, _ = _run_keys(["keys", "list"], capsys)
     assert code == 0
@@ -304,8 +308,12 @@ def test_keys_set_list_delete(keys_env, capsys, monkeypatch):
 
 
 def test_keys_set_uses_exchange_for_passphrase(keys_env, capsys, monkeypatch):
-    code, _, _, prompts = _run_keys(["keys", "set", "cb-main", "--exchange", "coinbaseexchange"], capsys,
-                                    ["CBKEY00000000001", "s", "p"], monkeypatch)
+    code, _, _, prompts = _run_keys(
+        ["keys", "set", "cb-main", "--exchange", "coinbaseexchange"],
+        capsys,
+        ["CBKEY00000000001", "s", "p"],
+        monkeypatch,
+    )
     assert code == 0 and len(prompts) == 3
 
 
@@ -374,8 +382,9 @@ def test_keys_test_calls_probe(keys_env, capsys, monkeypatch):
 @secret_service
 def test_secret_service_keys_command(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AITBC_CONFIG_DIR", str(tmp_path / "config"))
-    code, out, err, _ = _run_keys(["keys", "set", "aitbc-cmd-test", "--store", "keyring"], capsys,
-                                  ["CMDKEY0000000042", "cmd-secret"], monkeypatch)
+    code, out, err, _ = _run_keys(
+        ["keys", "set", "aitbc-cmd-test", "--store", "keyring"], capsys, ["CMDKEY0000000042", "cmd-secret"], monkeypatch
+    )
     assert code == 0, err
     assert "in OS keyring (keyring.backends.SecretService.Keyring)" in out
     try:

@@ -90,14 +90,13 @@ def panes_show_every_venue(app: AitbcApp) -> bool:
         app.query_one(BookLadder).snapshot is not None
         and len(health) == len(VENUES)
         and all(row[2][0] != "—" for row in health)
-        and "USDT" in balances and len(balances["USDT"]) == 1 + len(VENUES)
+        and "USDT" in balances
+        and len(balances["USDT"]) == 1 + len(VENUES)
         and {row[0][0] for row in app.query_one("#arb", LineTable).rows} == set(SYMBOLS)
     )
 
 
-async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each(
-    tmp_path, emulators, loopback_only
-):
+async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each(tmp_path, emulators, loopback_only):
     config_path = tmp_path / "venues.toml"
     # Every emulator serves websockets; kraken is configured without ws_url so the REST
     # polling path (api_url only) stays covered beside the two streaming venues.
@@ -128,7 +127,9 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
             what="books keep updating",
         )
         assert {v: app.service.venue(v).last_feed_event for v in VENUES} == {
-            "binance": "websocket", "kraken": "rest", "coinbase": "websocket"
+            "binance": "websocket",
+            "kraken": "rest",
+            "coinbase": "websocket",
         }
 
         orders_table = app.query_one("#orders", DataTable)
@@ -156,7 +157,11 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
             [order] = app.service.open_orders()
             # Exchange ids are the protocol's own (binance numbers them per symbol), not the engine's.
             assert (order.venue, order.side, order.price, order.amount, order.status) == (
-                name, Side.BUY, price, Decimal("0.001"), OrderStatus.OPEN
+                name,
+                Side.BUY,
+                price,
+                Decimal("0.001"),
+                OrderStatus.OPEN,
             )
             assert [str(c) for c in orders_table.get_row_at(0)[:3]] == [name, "BTC/USDT", "buy"]
 

@@ -39,7 +39,9 @@ def holder(tmp_path):
     script.write_text(HOLDER)
     child = subprocess.Popen(
         [sys.executable, str(script), str(data), "--marker-arg"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert child.stdout.readline().strip() == "locked"

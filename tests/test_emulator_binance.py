@@ -256,7 +256,9 @@ async def test_emulate_command_prints_what_a_client_needs_and_stops(emulator_fac
     from aitbc_tui.cli import build_parser
     from aitbc_tui.commands.emulate import serve
 
-    args = build_parser().parse_args(["emulate", "--venue", "binance", "--seed", "5", "--api-key", "cmd-key", "--port", "0"])
+    args = build_parser().parse_args(
+        ["emulate", "--venue", "binance", "--seed", "5", "--api-key", "cmd-key", "--port", "0"]
+    )
     out, stop = io.StringIO(), asyncio.Event()
     server = asyncio.create_task(serve(args, out, stop))
     await wait_until(lambda: "Ctrl-C" in out.getvalue())
@@ -264,7 +266,7 @@ async def test_emulate_command_prints_what_a_client_needs_and_stops(emulator_fac
     url = re.search(r"REST\s+(http://127\.0\.0\.1:\d+)", text).group(1)
     secret = re.search(r"secret\s+(\S+)", text).group(1)
     assert "API key    cmd-key" in text and "ws://127.0.0.1:" in text
-    assert "exchange.urls['api'] = " in text and '[venues.binance-emulator]' in text
+    assert "exchange.urls['api'] = " in text and "[venues.binance-emulator]" in text
     assert f'api_url = "{url}"' in text
     options = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
     exchange = ccxt.binance({"apiKey": "cmd-key", "secret": secret, "options": options})

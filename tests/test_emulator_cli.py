@@ -52,7 +52,18 @@ def test_port_in_use_says_so_and_exits_2(capsys, explicit):
 
 async def test_log_requests_prints_each_request_without_secrets():
     args = cli.build_parser().parse_args(
-        ["emulate", "--venue", "binance", "--port", "0", "--api-key", "log-key", "--secret", "s3cr3t" * 8, "--log-requests"]
+        [
+            "emulate",
+            "--venue",
+            "binance",
+            "--port",
+            "0",
+            "--api-key",
+            "log-key",
+            "--secret",
+            "s3cr3t" * 8,
+            "--log-requests",
+        ]
     )
     out, stop = io.StringIO(), asyncio.Event()
     server = asyncio.create_task(serve(args, out, stop))
@@ -74,7 +85,9 @@ async def test_log_requests_prints_each_request_without_secrets():
         lines = log.strip().splitlines()
         assert re.fullmatch(r"GET /api/v3/exchangeInfo 200 \d+\.\d ms", lines[0])
         account = next(line for line in lines if line.startswith("GET /api/v3/account"))
-        assert re.fullmatch(r"GET /api/v3/account\?timestamp=\d+&recvWindow=10000&signature=\*\*\* 200 \d+\.\d ms", account)
+        assert re.fullmatch(
+            r"GET /api/v3/account\?timestamp=\d+&recvWindow=10000&signature=\*\*\* 200 \d+\.\d ms", account
+        )
         assert re.search(r"GET /api/v3/order\?timestamp=\d+&symbol=BTCUSDT&orderId=12345&.*signature=\*\*\* 400 ", log)
         assert signature not in log and "log-key" not in log.split("API key", 1)[-1] and "s3cr3t" not in log
         assert "X-MBX-APIKEY" not in log

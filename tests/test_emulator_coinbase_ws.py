@@ -60,7 +60,12 @@ async def test_user_channel_delivers_an_order_placed_by_rest(emu):
         order = await ex.create_order(SYMBOL, "limit", "buy", 0.001, float(bid - 50), {"client_order_id": "ws-c-1"})
         orders = await until(ex.watch_orders, has_order(order["id"], "open"))
         mine = [o for o in orders if o["id"] == order["id"]][-1]
-        assert (mine["symbol"], mine["side"], mine["clientOrderId"], mine["remaining"]) == (SYMBOL, "buy", "ws-c-1", 0.001)
+        assert (mine["symbol"], mine["side"], mine["clientOrderId"], mine["remaining"]) == (
+            SYMBOL,
+            "buy",
+            "ws-c-1",
+            0.001,
+        )
         await ex.cancel_order(order["id"], SYMBOL)
         await until(ex.watch_orders, has_order(order["id"], "canceled"))
 

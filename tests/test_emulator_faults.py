@@ -28,8 +28,6 @@ SYMBOL = "BTC/USDT"
 VENUES = ("binance", "kraken", "coinbase")
 
 
-
-
 async def client_for(emu, **config):
     context = ccxt_client(emu, **config)
     exchange = await context.__aenter__()
@@ -328,7 +326,9 @@ async def test_admin_endpoint_from_another_process(still_emulator):
                 await ex.fetch_balance()
         await ex.fetch_balance()
         async with aiohttp.ClientSession() as session:
-            async with session.post(f"{emu.url}/__faults", json=[{"kind": "http_429", "endpoint": "account", "count": None}]) as r:
+            async with session.post(
+                f"{emu.url}/__faults", json=[{"kind": "http_429", "endpoint": "account", "count": None}]
+            ) as r:
                 assert r.status == 200
             async with session.get(f"{emu.url}/__faults") as r:
                 assert [f["kind"] for f in (await r.json())["faults"]] == ["http_429"]

@@ -67,7 +67,7 @@ class RawBook:
                 else:
                     side[level["price"]] = level["qty"]
         for side, reverse in ((self.bids, True), (self.asks, False)):
-            for price in sorted(side, reverse=reverse)[self.depth:]:
+            for price in sorted(side, reverse=reverse)[self.depth :]:
                 del side[price]
         return kraken_checksum(self.bids, self.asks) == entry["checksum"]
 
@@ -137,11 +137,16 @@ async def test_order_placed_by_rest_arrives_on_executions(emu):
         ex.has["fetchCurrencies"] = False
         await ex.load_markets()
         bid = emu.engine.book(SYMBOL, 1).best_bid
-        watching = asyncio.ensure_future(ex.watch_orders())  # subscribes (token from GetWebSocketsToken) before the order
+        watching = asyncio.ensure_future(
+            ex.watch_orders()
+        )  # subscribes (token from GetWebSocketsToken) before the order
         order = await ex.create_order(SYMBOL, "limit", "buy", 0.001, float(bid - 50), {"clientOrderId": "ws-k-1"})
         first = await asyncio.wait_for(watching, TIMEOUT_S)
-        orders = first if any(o["id"] == order["id"] for o in first) else await until(
-            ex.watch_orders, lambda os: any(o["id"] == order["id"] for o in os))
+        orders = (
+            first
+            if any(o["id"] == order["id"] for o in first)
+            else await until(ex.watch_orders, lambda os: any(o["id"] == order["id"] for o in os))
+        )
         mine = [o for o in orders if o["id"] == order["id"]][-1]
         assert (mine["status"], mine["symbol"], mine["side"], mine["amount"]) == ("open", SYMBOL, "buy", 0.001)
         await ex.cancel_order(order["id"], SYMBOL)

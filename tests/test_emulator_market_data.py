@@ -62,7 +62,10 @@ async def test_fetch_ohlcv_builds_candles_from_those_trades(traded):
         assert [[dec(v) for v in c[1:]] for c in candles] == [[ask, ask, bid, bid, buy_amount + sell_amount]]
         assert candles[0][0] == int(times[0] // 60) * 60_000
     else:  # the two trades straddle a minute boundary
-        assert [[dec(v) for v in c[1:]] for c in candles] == [[ask, ask, ask, ask, buy_amount], [bid, bid, bid, bid, sell_amount]]
+        assert [[dec(v) for v in c[1:]] for c in candles] == [
+            [ask, ask, ask, ask, buy_amount],
+            [bid, bid, bid, bid, sell_amount],
+        ]
     day = await exchange.fetch_ohlcv(SYMBOL, "1d")
     assert len(day) == 1 and dec(day[0][5]) == D("0.03") and dec(day[0][2]) == ask and dec(day[0][3]) == bid
 

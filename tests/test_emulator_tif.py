@@ -85,7 +85,9 @@ async def test_binance_my_trades_are_the_account_fills_with_trade_ids(binance):
     assert sum(t["amount"] for t in trades) == pytest.approx(0.5) and trades[0]["amount"] == size
     assert all(t["side"] == "buy" and t["takerOrMaker"] == "taker" and t["fee"]["currency"] == "USDT" for t in trades)
     assert trades[0]["fee"]["cost"] == pytest.approx(price * size * 0.001)
-    assert [t["id"] for t in await ex.fetch_my_trades(SYMBOL, params={"orderId": order["id"]})] == [t["id"] for t in trades]
+    assert [t["id"] for t in await ex.fetch_my_trades(SYMBOL, params={"orderId": order["id"]})] == [
+        t["id"] for t in trades
+    ]
     assert await ex.fetch_my_trades("ETH/USDT") == []
 
 
@@ -162,7 +164,9 @@ def top_bid(emu) -> tuple[float, float]:
 async def test_coinbase_ioc_is_sor_limit_ioc(coinbase):
     emu, ex = coinbase
     price, size = top_bid(emu)
-    order = await ex.create_order(SYMBOL, "limit", "sell", 0.1, price, {"timeInForce": "IOC", "client_order_id": "ioc-1"})
+    order = await ex.create_order(
+        SYMBOL, "limit", "sell", 0.1, price, {"timeInForce": "IOC", "client_order_id": "ioc-1"}
+    )
     fetched = await ex.fetch_order(order["id"])
     assert "sor_limit_ioc" in fetched["info"]["order_configuration"]
     assert fetched["info"]["status"] == "EXPIRED" and fetched["status"] == "canceled"
@@ -172,13 +176,17 @@ async def test_coinbase_ioc_is_sor_limit_ioc(coinbase):
 async def test_coinbase_fok_is_limit_limit_fok(coinbase):
     emu, ex = coinbase
     price, _ = top_bid(emu)
-    killed = await ex.create_order(SYMBOL, "limit", "sell", 0.1, price, {"timeInForce": "FOK", "client_order_id": "fok-1"})
+    killed = await ex.create_order(
+        SYMBOL, "limit", "sell", 0.1, price, {"timeInForce": "FOK", "client_order_id": "fok-1"}
+    )
     fetched = await ex.fetch_order(killed["id"])
     assert "limit_limit_fok" in fetched["info"]["order_configuration"]
     assert fetched["info"]["status"] == "EXPIRED" and fetched["filled"] == 0
     assert fetched["info"]["time_in_force"] == "FILL_OR_KILL"
     second = float(emu.engine.book(SYMBOL, 2).bids[1][0])
-    filled = await ex.create_order(SYMBOL, "limit", "sell", 0.1, second, {"timeInForce": "FOK", "client_order_id": "fok-2"})
+    filled = await ex.create_order(
+        SYMBOL, "limit", "sell", 0.1, second, {"timeInForce": "FOK", "client_order_id": "fok-2"}
+    )
     fetched = await ex.fetch_order(filled["id"])
     assert fetched["status"] == "closed" and fetched["filled"] == 0.1
 

@@ -107,8 +107,16 @@ def test_events_command_prints_iso_utc_lines_and_ndjson(capsys):
     assert lines[0].startswith("2026-11-18T11:06:40.000Z  info   fill      sim-a  filled 0.1 BTC/USDT")
     assert main(["events", "--json", "--severity", "warning"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert rows == [{"severity": "warning", "kind": "health", "venue": "sim-b",
-                     "text": "sim-b: connected -> degraded", "seq": 2, "time": "2026-11-18T11:06:40.000Z"}]
+    assert rows == [
+        {
+            "severity": "warning",
+            "kind": "health",
+            "venue": "sim-b",
+            "text": "sim-b: connected -> degraded",
+            "seq": 2,
+            "time": "2026-11-18T11:06:40.000Z",
+        }
+    ]
     assert main(["events", "--json", "--since", "2026-11-18T11:30:00Z"]) == 0
     assert [json.loads(x)["text"] for x in capsys.readouterr().out.splitlines()] == ["late"]
 

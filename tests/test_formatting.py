@@ -64,7 +64,9 @@ from aitbc_tui.formatting import (  # noqa: E402
 
 def _market(symbol: str, tick: str, lot: str) -> Market:
     base, quote = symbol.split("/")
-    return Market(symbol, base, quote, Decimal(tick), Decimal(lot), Decimal(lot), Decimal(1), Decimal("0.001"), Decimal("0.001"))
+    return Market(
+        symbol, base, quote, Decimal(tick), Decimal(lot), Decimal(lot), Decimal(1), Decimal("0.001"), Decimal("0.001")
+    )
 
 
 BINANCE_BTC = _market("BTC/USDT", "0.01", "0.00001")

@@ -61,10 +61,20 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         lines = lines_of(await open_help(pilot))
         expected = {
-            "buy form": "b", "sell form": "s", "cancel the selected open order": "c", "kill switch": "^k",
-            "symbol picker": "/", "open orders / order history": "h", "next theme": "t", "credentials": "K",
-            "this help": "?", "quit": "q", "next pane": "tab", "previous pane": "shift+tab",
-            "event log": "e", "new alert rule": "!",
+            "buy form": "b",
+            "sell form": "s",
+            "cancel the selected open order": "c",
+            "kill switch": "^k",
+            "symbol picker": "/",
+            "open orders / order history": "h",
+            "next theme": "t",
+            "credentials": "K",
+            "this help": "?",
+            "quit": "q",
+            "next pane": "tab",
+            "previous pane": "shift+tab",
+            "event log": "e",
+            "new alert rule": "!",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description

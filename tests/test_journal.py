@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -36,18 +37,30 @@ class Clock:
 
 
 def _req(venue="binance", amount="0.1", price="50000.01", coid=""):
-    return OrderRequest(venue, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal(amount),
-                        None if price is None else Decimal(price), coid)
+    return OrderRequest(
+        venue, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal(amount), None if price is None else Decimal(price), coid
+    )
 
 
 def _order(coid, status=OrderStatus.OPEN, filled="0", oid="V1"):
-    return Order("binance", oid, coid, "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("50000.01"),
-                 Decimal("0.1"), Decimal(filled), status, 0.0, 0.0)
+    return Order(
+        "binance",
+        oid,
+        coid,
+        "BTC/USDT",
+        Side.BUY,
+        OrderType.LIMIT,
+        Decimal("50000.01"),
+        Decimal("0.1"),
+        Decimal(filled),
+        status,
+        0.0,
+        0.0,
+    )
 
 
 def _fill(amount, price="50000.01", fee="0.0000001"):
-    return Fill("binance", "V1", "BTC/USDT", Side.BUY, Decimal(price), Decimal(amount), Decimal(fee),
-                "BTC", 0.0, True)
+    return Fill("binance", "V1", "BTC/USDT", Side.BUY, Decimal(price), Decimal(amount), Decimal(fee), "BTC", 0.0, True)
 
 
 @pytest.fixture
@@ -212,8 +225,9 @@ _CHILD = textwrap.dedent(
 def _child(path, n):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, *sys.path]))
-    return subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(n)], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), str(n)], stdout=subprocess.PIPE, text=True, env=env
+    )
 
 
 def test_sigkill_after_intent_leaves_it_unresolved(tmp_path):
@@ -312,13 +326,12 @@ def test_journal_command_bad_since(data_dir, capsys, bad):
 
 
 def test_parse_since():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from aitbc_tui.commands.journal import parse_since
 
-    now = datetime(2024, 5, 2, 12, 0, tzinfo=timezone.utc)
-    assert parse_since("1h", now) == datetime(2024, 5, 2, 11, 0, tzinfo=timezone.utc)
-    assert parse_since("2d", now) == datetime(2024, 4, 30, 12, 0, tzinfo=timezone.utc)
-    assert parse_since("2024-05-01", now) == datetime(2024, 5, 1, tzinfo=timezone.utc)
-    assert parse_since("2024-05-01T10:00:00+02:00", now).timestamp() == datetime(
-        2024, 5, 1, 8, tzinfo=timezone.utc).timestamp()
+    now = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
+    assert parse_since("1h", now) == datetime(2024, 5, 2, 11, 0, tzinfo=UTC)
+    assert parse_since("2d", now) == datetime(2024, 4, 30, 12, 0, tzinfo=UTC)
+    assert parse_since("2024-05-01", now) == datetime(2024, 5, 1, tzinfo=UTC)
+    assert parse_since("2024-05-01T10:00:00+02:00", now).timestamp() == datetime(2024, 5, 1, 8, tzinfo=UTC).timestamp()

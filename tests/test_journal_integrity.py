@@ -69,8 +69,15 @@ def refused(path: Path, *, read_only: bool = False) -> str:
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "aitbc_tui", *argv], capture_output=True, text=True,
-                          env=env, stdin=subprocess.DEVNULL, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aitbc_tui", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
 
 
 # ---- creating ---------------------------------------------------------------------------
@@ -136,7 +143,7 @@ def test_a_foreign_file_with_tables_named_like_ours_is_refused(path):
     path.parent.mkdir(parents=True)
     other = sqlite3.connect(path)
     other.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT)")
-    other.execute("PRAGMA user_version = %d" % SCHEMA_VERSION)
+    other.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
     other.commit()
     other.close()
     assert "has an unexpected orders table (missing " in refused(path)
@@ -362,8 +369,15 @@ def test_cli_journal_prints_venue_text_without_escape_sequences(path):
     hostile = "\x1b[2J\x1b[Hforged\nline\x1b]0;owned\x07 \u202eevil\x9b31m"
     with Journal(path) as journal:
         coid = journal.record_intent(
-            OrderRequest("bin\x1b[31mance", "BTC/\x1b[5mUSDT", Side.BUY, OrderType.LIMIT, Decimal("1"),
-                         Decimal("2"), client_order_id="id\x1b[8m1"),
+            OrderRequest(
+                "bin\x1b[31mance",
+                "BTC/\x1b[5mUSDT",
+                Side.BUY,
+                OrderType.LIMIT,
+                Decimal("1"),
+                Decimal("2"),
+                client_order_id="id\x1b[8m1",
+            ),
             Mode.LIVE,
         )
         journal.mark_rejected(coid, hostile)

@@ -39,9 +39,22 @@ def test_the_default_keys_are_the_apps_binding_keys():
 def test_every_known_action_id_can_be_remapped():
     ids = list(config_module.KEY_ACTIONS)
     assert set(ids) == {
-        "order.buy", "order.sell", "order.cancel", "order.kill", "venue.next", "venue.previous", "symbol.pick",
-        "orders.history", "theme.next", "app.help", "app.credentials", "app.quit", "focus.next", "focus.previous",
-        "events.show", "alerts.new",
+        "order.buy",
+        "order.sell",
+        "order.cancel",
+        "order.kill",
+        "venue.next",
+        "venue.previous",
+        "symbol.pick",
+        "orders.history",
+        "theme.next",
+        "app.help",
+        "app.credentials",
+        "app.quit",
+        "focus.next",
+        "focus.previous",
+        "events.show",
+        "alerts.new",
     }
     # Each to a key nobody else uses: accepted as written.
     table = "".join(f'"{action}" = "f{n}"\n' for n, action in enumerate(ids, start=1))

@@ -242,7 +242,9 @@ def test_keys_test_reports_the_round_trip_not_the_rate_limiter(emulators, tmp_pa
     emu = emulators["kraken"]
     venue = venue_name("kraken", "vault")
     config = write_practice_config(tmp_path, emulators, "vault")
-    code, _, err, _ = run_cli(["keys", "set", venue, "--exchange", "kraken"], capsys, monkeypatch, (emu.api_key, emu.secret))
+    code, _, err, _ = run_cli(
+        ["keys", "set", venue, "--exchange", "kraken"], capsys, monkeypatch, (emu.api_key, emu.secret)
+    )
     assert code == 0, err
     code, out, err, _ = run_cli(["--config", str(config), "keys", "test", venue], capsys, monkeypatch)
     assert code == 0, err
@@ -263,7 +265,10 @@ def test_keys_set_list_test_delete_through_the_secret_service(exchange, emulator
     stored = seen["stored"]
     assert stored["backend"] == "keyring.backends.SecretService"
     assert (stored["api_key"], stored["secret"], stored["passphrase"], stored["read_only"]) == (
-        emu.api_key, emu.secret, None, False,
+        emu.api_key,
+        emu.secret,
+        None,
+        False,
     )
     import keyring
 
@@ -280,8 +285,13 @@ def run_module(args: list[str], stdin: str = "", timeout: float = 90) -> subproc
     """``python -m aitbc_tui`` in a new session: no controlling terminal, so getpass reads
     the piped stdin (with a terminal it would prompt on /dev/tty instead)."""
     return subprocess.run(
-        [sys.executable, "-m", "aitbc_tui", *args], input=stdin, capture_output=True, text=True,
-        timeout=timeout, start_new_session=True, cwd=REPO,
+        [sys.executable, "-m", "aitbc_tui", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        start_new_session=True,
+        cwd=REPO,
     )
 
 
@@ -296,8 +306,9 @@ def test_keys_through_python_m_with_stdin(store, emulators, tmp_path, monkeypatc
     emu = emulators["kraken"]  # base64 key and secret
     venue = venue_name("kraken", store)
     config = write_practice_config(tmp_path, emulators, store)
-    result = run_module(["keys", "set", venue, "--exchange", "kraken", "--store", store],
-                        f"{emu.api_key}\n{emu.secret}\n")
+    result = run_module(
+        ["keys", "set", venue, "--exchange", "kraken", "--store", store], f"{emu.api_key}\n{emu.secret}\n"
+    )
     assert result.returncode == 0, result.stderr
     assert f"stored trading key {masked(emu.api_key)} for {venue}" in result.stdout
     assert_no_secret(result.stdout + result.stderr, emu.api_key, emu.secret)

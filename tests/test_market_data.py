@@ -31,8 +31,12 @@ def test_t0_is_a_minute_boundary():
 
 
 def test_candles_across_a_boundary():
-    trades = [trade(T0 + 5, "100", "1"), trade(T0 + 30, "105", "2"), trade(T0 + 59.999, "95", "1"),
-              trade(T0 + 60, "101", "0.5")]  # exactly on the boundary: opens the next candle
+    trades = [
+        trade(T0 + 5, "100", "1"),
+        trade(T0 + 30, "105", "2"),
+        trade(T0 + 59.999, "95", "1"),
+        trade(T0 + 60, "101", "0.5"),
+    ]  # exactly on the boundary: opens the next candle
     first, second = build_candles(trades, "1m")
     assert (first.open_time, first.open, first.high, first.low, first.close) == (T0, D(100), D(105), D(95), D(95))
     assert first.volume == D(4) and first.quote_volume == D(405) and first.trades == 3  # 100 + 210 + 95
@@ -42,8 +46,12 @@ def test_candles_across_a_boundary():
 
 def test_late_trades_go_into_their_own_candle():
     builder = CandleBuilder("1m")
-    for t in (trade(T0 + 5, "100", "1"), trade(T0 + 30, "105", "2"), trade(T0 + 59, "95", "1"),
-              trade(T0 + 65, "101", "1")):
+    for t in (
+        trade(T0 + 5, "100", "1"),
+        trade(T0 + 30, "105", "2"),
+        trade(T0 + 59, "95", "1"),
+        trade(T0 + 65, "101", "1"),
+    ):
         builder.add(t)
     changed = builder.add(trade(T0 + 10, "110", "0.5"))  # late, in the middle of the first candle
     assert changed.open_time == T0 and changed.high == D(110) and changed.close == D(95)  # close unchanged
@@ -132,9 +140,11 @@ def test_ticker_without_trades_in_the_window_keeps_the_last_price():
 
 def test_ticker_from_minute_candles_matches_the_trades_on_minute_boundaries():
     now = float(T0 + 86400 + 30)
-    trades = [trade(T0 + 86400 - 86340 + 1, "100", "1"),  # in the oldest minute of the window
-              trade(T0 + 86400 - 86400 + 5, "80", "1"),  # a minute too old
-              trade(T0 + 86400 + 10, "120", "2")]
+    trades = [
+        trade(T0 + 86400 - 86340 + 1, "100", "1"),  # in the oldest minute of the window
+        trade(T0 + 86400 - 86400 + 5, "80", "1"),  # a minute too old
+        trade(T0 + 86400 + 10, "120", "2"),
+    ]
     t = ticker_from_candles("BTC/USDT", build_candles(trades, "1m", 5000), now)
     assert (t.open, t.high, t.low, t.last, t.base_volume, t.trades) == (D(100), D(120), D(100), D(120), D(3), 2)
     assert t.change_pct == D(20)

@@ -112,9 +112,11 @@ async def test_a_resting_order_that_fills_is_toasted_rung_and_in_the_history(tmp
         await wait_until(
             pilot,
             lambda: any(t.startswith("binance: filled") for t in toasts(app)),
-            what=lambda: f"a 'binance: filled' toast; toasts {toasts(app)}, tracked "
-            f"{[(t.coid, t.state, t.filled) for t in app.service.tracker.tracked()]}, "
-            f"resting {engine.open_orders('operator')}",
+            what=lambda: (
+                f"a 'binance: filled' toast; toasts {toasts(app)}, tracked "
+                f"{[(t.coid, t.state, t.filled) for t in app.service.tracker.tracked()]}, "
+                f"resting {engine.open_orders('operator')}"
+            ),
         )
         toast = next(t for t in toasts(app) if t.startswith("binance: filled"))
         fee = bid * D("0.01") * D("0.001")  # binance sandbox maker fee 0.1 %

@@ -79,7 +79,9 @@ def test_fill_with_a_known_trade_id_is_never_counted_twice(journal):
     tracker = OrderTracker(journal, clock=lambda: NOW)
     tracked = sent(tracker)
     tracker.acked(tracked, view())
-    fill = Fill("binance", "42", "BTC/USDT", Side.BUY, D("100"), D("0.25"), D("0.025"), "USDT", NOW, True, trade_id="T-9")
+    fill = Fill(
+        "binance", "42", "BTC/USDT", Side.BUY, D("100"), D("0.25"), D("0.025"), "USDT", NOW, True, trade_id="T-9"
+    )
     assert tracker.apply_fill(tracked, fill, D("0.25")) is True
     assert tracker.apply_fill(tracked, fill, D("0.25")) is False
     # The journal refuses the replay on its own too (a second process, a restart).

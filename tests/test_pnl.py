@@ -14,8 +14,16 @@ DAY = 86400.0
 NOON = 1_700_006_400.0 + 12 * 3600  # 1_700_006_400 is 00:00 UTC
 
 
-def f(side: str, price: str, amount: str, fee: str = "0", cur: str = "USDT", t: float = NOON,
-      symbol: str = "BTC/USDT", venue: str = "binance") -> PnlFill:
+def f(
+    side: str,
+    price: str,
+    amount: str,
+    fee: str = "0",
+    cur: str = "USDT",
+    t: float = NOON,
+    symbol: str = "BTC/USDT",
+    venue: str = "binance",
+) -> PnlFill:
     return PnlFill(venue, symbol, Side(side), D(price), D(amount), D(fee), cur, t)
 
 
@@ -116,11 +124,13 @@ def test_short_from_flat_and_a_flip(method):
 def test_periods_today_session_and_since():
     now = NOON + 3600
     t = PnlTracker(session_start=NOON, clock=lambda: now)
-    t.apply_many([
-        f("buy", "100", "2", "0.2", t=NOON - DAY),  # yesterday
-        f("sell", "110", "1", "0.11", t=NOON - 3600),  # today, before the session: +10
-        f("sell", "120", "1", "0.12", t=NOON + 60),  # in the session: +20
-    ])
+    t.apply_many(
+        [
+            f("buy", "100", "2", "0.2", t=NOON - DAY),  # yesterday
+            f("sell", "110", "1", "0.11", t=NOON - 3600),  # today, before the session: +10
+            f("sell", "120", "1", "0.12", t=NOON + 60),  # in the session: +20
+        ]
+    )
     today = t.today("binance", "BTC/USDT")
     assert (today.realised, today.fees, today.fills) == (D(30), D("0.23"), 2)
     session = t.session("binance", "BTC/USDT")
@@ -137,14 +147,23 @@ def book(venue: str, symbol: str, bid: str, ask: str) -> BookSnapshot:
 
 
 def test_valuation_routes_and_equity():
-    books = [book("binance", "BTC/USDT", "99", "101"), book("kraken", "BTC/USDT", "101", "103"),
-             book("kraken", "ETH/BTC", "0.049", "0.051"), book("coinbase", "USDT/EUR", "0.9", "1.1")]
+    books = [
+        book("binance", "BTC/USDT", "99", "101"),
+        book("kraken", "BTC/USDT", "101", "103"),
+        book("kraken", "ETH/BTC", "0.049", "0.051"),
+        book("coinbase", "USDT/EUR", "0.9", "1.1"),
+    ]
     rates = valuation_rates(books, "USDT")
     assert rates["BTC"].price == D(101) and rates["BTC"].route == "BTC/USDT mid (binance, kraken)"
     assert rates["ETH"].price == D("5.05") and rates["ETH"].route == "ETH/BTC mid (kraken) x BTC"
     assert rates["EUR"].price == D(1) and rates["EUR"].route.startswith("1 / USDT/EUR")
-    eq = equity({"binance": {"BTC": Balance("BTC", D("0.5"), D("0.5")), "USDT": Balance("USDT", D(100))},
-                 "kraken": {"ETH": Balance("ETH", D(2)), "XYZ": Balance("XYZ", D(1))}}, rates)
+    eq = equity(
+        {
+            "binance": {"BTC": Balance("BTC", D("0.5"), D("0.5")), "USDT": Balance("USDT", D(100))},
+            "kraken": {"ETH": Balance("ETH", D(2)), "XYZ": Balance("XYZ", D(1))},
+        },
+        rates,
+    )
     # 1 x 101 + 100 on binance; 2 x 5.05 on kraken; XYZ has no rate
     assert eq.total == D("211.10") and dict(eq.by_venue) == {"binance": D(201), "kraken": D("10.10")}
     assert eq.unvalued == ("XYZ",)
@@ -154,9 +173,14 @@ def test_valuation_routes_and_equity():
 
 def test_summary_converts_each_quote():
     t = tracker()
-    t.apply_many([f("buy", "0.05", "10", "0.0005", "BTC", symbol="ETH/BTC", venue="kraken"),
-                  f("sell", "0.06", "10", symbol="ETH/BTC", venue="kraken"),
-                  f("buy", "100", "1", symbol="BTC/USDT"), f("sell", "90", "1", symbol="BTC/USDT")])
+    t.apply_many(
+        [
+            f("buy", "0.05", "10", "0.0005", "BTC", symbol="ETH/BTC", venue="kraken"),
+            f("sell", "0.06", "10", symbol="ETH/BTC", venue="kraken"),
+            f("buy", "100", "1", symbol="BTC/USDT"),
+            f("sell", "90", "1", symbol="BTC/USDT"),
+        ]
+    )
     rates = valuation_rates([book("binance", "BTC/USDT", "999", "1001")], "USDT")
     s = t.summary("USDT", rates)
     # ETH/BTC: realised 0.1 BTC = 100 USDT, fee 0.0005 BTC = 0.5 USDT; BTC/USDT: realised -10

@@ -39,7 +39,9 @@ def test_no_limits_allows_everything():
 def test_max_order_value_per_venue_names_the_limit():
     g = gate(max_order_value={"binance": D("500")})
     assert check(g, buy("5")) == D("500")  # at the limit is allowed
-    with pytest.raises(RiskLimitBreached, match=r"order value 501 USDT exceeds risk\.max_order_value\.binance = 500 USDT") as err:
+    with pytest.raises(
+        RiskLimitBreached, match=r"order value 501 USDT exceeds risk\.max_order_value\.binance = 500 USDT"
+    ) as err:
         check(g, buy("5.01"))
     assert err.value.limit == "risk.max_order_value" and isinstance(err.value, OrderRejected)
     check(g, buy("100", venue="kraken"))  # no limit configured for kraken
@@ -63,7 +65,9 @@ def test_max_open_orders():
 def test_daily_traded_value_cap():
     g = gate(daily_traded_value=D("1000"))
     check(g, buy("1"), traded="900")
-    with pytest.raises(RiskLimitBreached, match=r"900 \+ this order 200 USDT = 1100 USDT exceeds risk\.daily_traded_value = 1000"):
+    with pytest.raises(
+        RiskLimitBreached, match=r"900 \+ this order 200 USDT = 1100 USDT exceeds risk\.daily_traded_value = 1000"
+    ):
         check(g, buy("2"), traded="900")
 
 

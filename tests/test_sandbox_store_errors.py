@@ -9,7 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -53,8 +53,15 @@ def refused(data_dir: Path) -> str:
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "aitbc_tui", *argv], capture_output=True, text=True,
-                          env=env, stdin=subprocess.DEVNULL, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aitbc_tui", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_error_is_a_user_error():
@@ -120,11 +127,11 @@ def test_an_empty_file_holds_nothing_and_starts_a_new_sandbox(data_dir):
 def test_reset_keeps_a_copy_of_the_old_file(data_dir):
     path = make_sandbox(data_dir)
     before = digest(path)
-    backup = reset_sandbox(data_dir, now=datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc))
+    backup = reset_sandbox(data_dir, now=datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC))
     assert backup == path.with_name("sandbox.sqlite3.bak-20240501T120000Z")
     assert digest(backup) == before and not path.exists()
     again = make_sandbox(data_dir)
-    second = reset_sandbox(data_dir, now=datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc))
+    second = reset_sandbox(data_dir, now=datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC))
     assert second == path.with_name("sandbox.sqlite3.bak-20240501T120000Z-1") and backup.exists()
     assert not again.exists()
     assert reset_sandbox(data_dir) is None  # nothing left to reset

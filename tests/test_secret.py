@@ -24,8 +24,8 @@ def test_repr_str_format_are_redacted():
     assert str(s) == REDACTED
     assert f"{s}" == REDACTED
     assert f"{s!r} {s!s} {s:>40}" == f"{REDACTED} {REDACTED} {REDACTED}"
-    assert "{}".format(s) == REDACTED
-    assert "%s %r" % (s, s) == f"{REDACTED} {REDACTED}"
+    assert f"{s}" == REDACTED
+    assert "%s %r" % (s, s) == f"{REDACTED} {REDACTED}"  # noqa: UP031 - %-formatting is what is tested
     assert VALUE not in repr([s, {"k": s}, (s,)])
     assert s.reveal() == VALUE
 

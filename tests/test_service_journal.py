@@ -181,9 +181,7 @@ async def test_account_poll_journals_fills_and_cancels(world, tmp_path):
     await service.cancel_order(order)
     assert journal.order(order.client_order_id).state is JournalState.CANCELED
     ask = service.book("binance", "BTC/USDT").best_ask
-    market = await service.place_order(
-        OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.MARKET, D("0.01"))
-    )
+    market = await service.place_order(OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.MARKET, D("0.01")))
     row = journal.order(market.client_order_id)
     assert row.state is JournalState.FILLED and row.filled == D("0.01")
     assert ask is not None

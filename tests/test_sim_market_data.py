@@ -44,16 +44,27 @@ def test_crossing_orders_make_public_trades_candles_and_figures():
     assert [t.id for t in engine.recent_trades("BTC/USDT", limit=2)] == ["2", "3"]
     executed = [e for e in events if isinstance(e, TradeExecuted)]
     assert [(e.trade.id, e.maker_account, e.taker_account) for e in executed] == [
-        ("1", "maker", "taker"), ("2", "maker", "taker"), ("3", "maker", "taker")]
+        ("1", "maker", "taker"),
+        ("2", "maker", "taker"),
+        ("3", "maker", "taker"),
+    ]
     first, second = engine.candles("BTC/USDT", "1m")
     assert (first.open_time, first.open, first.high, first.low, first.close, first.volume) == (
-        int(T0), D(100), D("100.5"), D(100), D("100.5"), D("1.5"))
+        int(T0),
+        D(100),
+        D("100.5"),
+        D(100),
+        D("100.5"),
+        D("1.5"),
+    )
     assert first.quote_volume == D("150.25") and first.trades == 2  # 100 + 50.25
     assert (second.open, second.close, second.volume) == (D(99), D(99), D("0.25"))
     assert len(engine.candles("BTC/USDT", "1h")) == 1
     ticker = engine.ticker("BTC/USDT")
     assert (ticker.last, ticker.open, ticker.high, ticker.low) == (D(99), D(100), D("100.5"), D(99))
-    assert ticker.base_volume == D("1.75") and ticker.quote_volume == D("175.00")  # 150.25 + 24.75 and ticker.trades == 3
+    assert ticker.base_volume == D("1.75") and ticker.quote_volume == D(
+        "175.00"
+    )  # 150.25 + 24.75 and ticker.trades == 3
     assert ticker.change_pct == D(-1) and ticker.bid == D(99) and ticker.ask == D("100.5")  # half of it left
     assert engine.trade_count("BTC/USDT") == 3
 

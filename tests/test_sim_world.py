@@ -10,9 +10,15 @@ from decimal import Decimal as D
 import pytest
 
 from aitbc_tui.domain import OrderStatus, OrderType, Side
-from aitbc_tui.sim import SandboxAdminError, SandboxWorld, open_world, reset_sandbox, sandbox_path
-from aitbc_tui.sim import add_liquidity as admin_add_liquidity
-from aitbc_tui.sim import create_pair as admin_create_pair
+from aitbc_tui.sim import (
+    SandboxAdminError,
+    SandboxWorld,
+    add_liquidity as admin_add_liquidity,
+    create_pair as admin_create_pair,
+    open_world,
+    reset_sandbox,
+    sandbox_path,
+)
 from aitbc_tui.sim.specs import LIQUIDITY_PROVIDER, OPERATOR
 
 FROZEN = 1_700_000_000.0
@@ -230,5 +236,7 @@ def test_seed_reproduces_the_price_path_also_from_a_persisted_sandbox(tmp_path):
     again.close()
     # without --seed a persisted sandbox continues from its saved prices
     later = open_world(None, data_dir=tmp_path, clock=lambda: FROZEN)
-    assert later.prices.prices != {a: float(p) for a, p in __import__("aitbc_tui.sim.specs", fromlist=["x"]).REFERENCE_PRICES_USDT.items()}
+    assert later.prices.prices != {
+        a: float(p) for a, p in __import__("aitbc_tui.sim.specs", fromlist=["x"]).REFERENCE_PRICES_USDT.items()
+    }
     later.close()

@@ -86,7 +86,9 @@ async def test_clock_ticks_behind_the_help_screen_and_panes_say_paused(sandbox_a
         app.clock = lambda: FROZEN_NOW + 65  # a minute and five seconds later
         await wait_until(pilot, lambda: "11:07:45" in str(bar.render()))
         assert "panes paused" in str(bar.render())
-        await wait_until(pilot, lambda: "11:07:45" in app.export_screenshot())  # on the terminal, not only in the widget
+        await wait_until(
+            pilot, lambda: "11:07:45" in app.export_screenshot()
+        )  # on the terminal, not only in the widget
         await pilot.press("escape")
         await wait_until(pilot, lambda: "paused" not in str(bar.render()))
 

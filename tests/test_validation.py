@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
@@ -11,13 +11,20 @@ from aitbc_tui.domain import Balance, BookSnapshot, Market, OrderType, Side
 from aitbc_tui.validation import ValidatedOrder, ValidationError, estimate, parse_decimal, validate_order
 
 MARKET = Market(
-    symbol="BTC/USDT", base="BTC", quote="USDT",
-    tick_size=D("0.01"), lot_size=D("0.0001"), min_amount=D("0.001"), min_notional=D("5"),
-    maker_fee=D("0.001"), taker_fee=D("0.002"),
+    symbol="BTC/USDT",
+    base="BTC",
+    quote="USDT",
+    tick_size=D("0.01"),
+    lot_size=D("0.0001"),
+    min_amount=D("0.001"),
+    min_notional=D("5"),
+    maker_fee=D("0.001"),
+    taker_fee=D("0.002"),
 )
 # asks 100 x 0.5, 101 x 1 | bids 99 x 2
 BOOK = BookSnapshot(
-    "sim", "BTC/USDT",
+    "sim",
+    "BTC/USDT",
     bids=((D("99"), D("2")),),
     asks=((D("100"), D("0.5")), (D("101"), D("1"))),
     timestamp=0.0,
@@ -65,7 +72,12 @@ def test_parse_decimal_rejects_with_the_rule_named(text: str | None, rule: str, 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("  1.50 ", "1.50"), (".5", "0.5"), ("7", "7"), ("0.123456789012345678901234567", "0.123456789012345678901234567")],
+    [
+        ("  1.50 ", "1.50"),
+        (".5", "0.5"),
+        ("7", "7"),
+        ("0.123456789012345678901234567", "0.123456789012345678901234567"),
+    ],
 )
 def test_parse_decimal_is_exact(text: str, expected: str) -> None:
     value = parse_decimal(text, "price")

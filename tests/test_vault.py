@@ -11,7 +11,7 @@ import stat
 import pytest
 
 from aitbc_tui import credentials as cr
-from aitbc_tui.credentials import CredentialStore, Credentials, VaultBackend, VaultError
+from aitbc_tui.credentials import Credentials, CredentialStore, VaultBackend, VaultError
 from aitbc_tui.secret import Secret
 
 FAST_N = 2**10
@@ -125,7 +125,9 @@ def test_tampered_salt_is_a_clear_error(vault_path):
         _store(vault_path).get("binance")
 
 
-@pytest.mark.parametrize("content", [b"", b"not json", b'{"format": "other"}', b'{"format": "aitbc-tui-vault", "version": 1}'])
+@pytest.mark.parametrize(
+    "content", [b"", b"not json", b'{"format": "other"}', b'{"format": "aitbc-tui-vault", "version": 1}']
+)
 def test_corrupt_file_is_a_clear_error(vault_path, content):
     vault_path.parent.mkdir(mode=0o700)
     fd = os.open(vault_path, os.O_CREAT | os.O_WRONLY, 0o600)
@@ -147,7 +149,9 @@ def test_refuses_group_readable_file_with_reason(vault_path):
 def test_refuses_world_readable_directory_with_reason(vault_path):
     _store(vault_path).set("binance", _creds())
     os.chmod(vault_path.parent, 0o755)
-    with pytest.raises(VaultError, match=r"vault directory .* group or others have access \(mode 0755\); run: chmod 700"):
+    with pytest.raises(
+        VaultError, match=r"vault directory .* group or others have access \(mode 0755\); run: chmod 700"
+    ):
         _store(vault_path).list()
     with pytest.raises(VaultError, match="mode 0755"):
         _store(vault_path).set("kraken", _creds())

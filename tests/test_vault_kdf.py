@@ -12,7 +12,7 @@ import time
 import pytest
 
 from aitbc_tui import credentials as cr
-from aitbc_tui.credentials import CredentialStore, Credentials, VaultError
+from aitbc_tui.credentials import Credentials, CredentialStore, VaultError
 from aitbc_tui.secret import Secret
 
 FAST_N = 2**10
@@ -85,7 +85,9 @@ def test_the_parameters_we_write_pass_the_check(vault_path, monkeypatch):
     # A store with the reduced test n opens its own vault; the KDF runs once with exactly those.
     used = []
     real = cr.derive_key
-    monkeypatch.setattr(cr, "derive_key", lambda pw, salt, n, r, p: used.append((n, r, p, len(salt))) or real(pw, salt, n, r, p))
+    monkeypatch.setattr(
+        cr, "derive_key", lambda pw, salt, n, r, p: used.append((n, r, p, len(salt))) or real(pw, salt, n, r, p)
+    )
     store = CredentialStore.open("vault", lambda new: "pw", vault_path=vault_path, insecure_test_scrypt_n=FAST_N)
     assert store.get("binance").api_key.reveal() == "KEY1234567890"
     assert used == [(FAST_N, 8, 1, 16)]

@@ -62,8 +62,11 @@ async def test_payload_and_signature(receiver, tmp_path):
         [outcome] = await deliverer.deliver_due(session)
     assert (outcome.result, outcome.detail) == ("delivered", "HTTP 200")
     [request] = seen
-    assert json.loads(request["body"]) == {"event": "fill", "timestamp": "2026-11-18T11:06:40.000Z",
-                                           "data": {"venue": "binance", "symbol": "BTC/USDT", "amount": "0.1"}}
+    assert json.loads(request["body"]) == {
+        "event": "fill",
+        "timestamp": "2026-11-18T11:06:40.000Z",
+        "data": {"venue": "binance", "symbol": "BTC/USDT", "amount": "0.1"},
+    }
     expected = "sha256=" + hmac.new(SECRET.encode(), request["body"], hashlib.sha256).hexdigest()
     assert request["headers"]["X-AITBC-Signature"] == expected
     assert request["headers"]["X-AITBC-Event"] == "fill"
@@ -168,8 +171,11 @@ async def test_cli_add_list_test_remove_keeps_the_secret_in_the_vault(receiver, 
     url, seen, _ = receiver
     monkeypatch.setenv("AITBC_VAULT_PASSPHRASE", "webhook-test-passphrase")
     real_open = CredentialStore.open
-    monkeypatch.setattr(CredentialStore, "open", classmethod(
-        lambda cls, prefer="auto", *a, **k: real_open.__func__(cls, "vault", insecure_test_scrypt_n=2**4)))
+    monkeypatch.setattr(
+        CredentialStore,
+        "open",
+        classmethod(lambda cls, prefer="auto", *a, **k: real_open.__func__(cls, "vault", insecure_test_scrypt_n=2**4)),
+    )
     assert main(["webhook", "add", url, "--events", "fill,alert"]) == 0
     out = capsys.readouterr().out
     secret = out.rsplit(": ", 1)[1].strip()
@@ -183,7 +189,10 @@ async def test_cli_add_list_test_remove_keeps_the_secret_in_the_vault(receiver, 
     assert await in_thread() == 0
     body = seen[-1]["body"]
     assert json.loads(body)["event"] == "test"
-    assert seen[-1]["headers"]["X-AITBC-Signature"] == "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert (
+        seen[-1]["headers"]["X-AITBC-Signature"]
+        == "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    )
     for path in paths.data_dir().rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path  # the vault holds it encrypted

@@ -60,12 +60,20 @@ async def test_order_placed_and_cancelled_by_rest_arrives_by_websocket(emu):
         placed = await venue.place_order(resting_bid(emu, f"wsu{emu.venue[:2]}1"))
         opened = await next_update(venue, first, placed.id, OrderStatus.OPEN)
         assert (opened.amount, opened.filled, opened.symbol, opened.client_order_id) == (
-            AMOUNT, 0, SYMBOL, placed.client_order_id)
+            AMOUNT,
+            0,
+            SYMBOL,
+            placed.client_order_id,
+        )
         pending = asyncio.ensure_future(venue.watch_order_updates())
         await venue.cancel_order(placed.id, SYMBOL)
         canceled = await next_update(venue, pending, placed.id, OrderStatus.CANCELED)
         assert (canceled.amount, canceled.filled, canceled.symbol, canceled.client_order_id) == (
-            AMOUNT, 0, SYMBOL, placed.client_order_id)
+            AMOUNT,
+            0,
+            SYMBOL,
+            placed.client_order_id,
+        )
 
 
 async def test_a_venue_that_never_saw_the_order_reads_it_from_the_frames(emu):
@@ -100,8 +108,15 @@ def pushed(exchange: str, known: Order | None = None, **raw) -> Order:
 
 def test_coinbase_partial_fill_then_cancel_is_canceled_with_its_amount():
     # ccxt.pro coinbase: amount = filled = cumulative_quantity; leaves_quantity 0 once final
-    frame = {"symbol": SYMBOL, "clientOrderId": "c1", "amount": 0.001, "filled": 0.001, "remaining": 0.0,
-             "status": "canceled", "info": {"cumulative_quantity": "0.001", "leaves_quantity": "0"}}
+    frame = {
+        "symbol": SYMBOL,
+        "clientOrderId": "c1",
+        "amount": 0.001,
+        "filled": 0.001,
+        "remaining": 0.0,
+        "status": "canceled",
+        "info": {"cumulative_quantity": "0.001", "leaves_quantity": "0"},
+    }
     unknown = pushed("coinbase", **frame)
     assert (unknown.status, unknown.filled, unknown.amount) == (OrderStatus.CANCELED, Decimal("0.001"), 0)
     open_frame = {**frame, "status": "open", "remaining": 0.002}
@@ -112,10 +127,26 @@ def test_coinbase_partial_fill_then_cancel_is_canceled_with_its_amount():
 
 def test_kraken_final_frames_take_filled_from_cum_qty_and_a_fill_in_full():
     # ccxt.pro kraken: amount from order_qty or else cum_qty, filled None, clientOrderId = order_userref
-    canceled = pushed("kraken", amount=0.001, filled=None, status="canceled", clientOrderId="0",
-                      info={"order_id": "o1", "cum_qty": "0.001", "order_userref": 0, "cl_ord_id": "k1"})
-    assert (canceled.status, canceled.filled, canceled.client_order_id) == (OrderStatus.CANCELED, Decimal("0.001"), "k1")
+    canceled = pushed(
+        "kraken",
+        amount=0.001,
+        filled=None,
+        status="canceled",
+        clientOrderId="0",
+        info={"order_id": "o1", "cum_qty": "0.001", "order_userref": 0, "cl_ord_id": "k1"},
+    )
+    assert (canceled.status, canceled.filled, canceled.client_order_id) == (
+        OrderStatus.CANCELED,
+        Decimal("0.001"),
+        "k1",
+    )
     assert canceled.symbol == SYMBOL and canceled.amount == 0  # no order_qty in the frame, order unknown
-    filled = pushed("kraken", amount=0.002, filled=None, status="closed", clientOrderId="0",
-                    info={"order_id": "o1", "order_qty": "0.002", "cum_qty": "0.0015", "order_userref": 0})
+    filled = pushed(
+        "kraken",
+        amount=0.002,
+        filled=None,
+        status="closed",
+        clientOrderId="0",
+        info={"order_id": "o1", "order_qty": "0.002", "cum_qty": "0.0015", "order_userref": 0},
+    )
     assert (filled.status, filled.filled, filled.amount) == (OrderStatus.FILLED, Decimal("0.002"), Decimal("0.002"))

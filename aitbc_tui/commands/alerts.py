@@ -51,8 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         add.add_argument(option, dest=dest, help=text)
     add.add_argument("--json", action="store_true", help="print the rule as JSON")
     add.set_defaults(func=run_add)
-    for name, func, text in (("remove", run_remove, "remove a rule added here or with !"),
-                             ("pause", run_pause, "pause a rule"), ("resume", run_resume, "resume a paused rule")):
+    for name, func, text in (
+        ("remove", run_remove, "remove a rule added here or with !"),
+        ("pause", run_pause, "pause a rule"),
+        ("resume", run_resume, "resume a paused rule"),
+    ):
         one = actions.add_parser(name, help=text)
         one.add_argument("rule_id", metavar="ID")
         one.add_argument("--json", action="store_true", help="print the result as JSON")

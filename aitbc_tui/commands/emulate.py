@@ -29,15 +29,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--venue", required=True, choices=VENUES, help="which exchange protocol to serve")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=None,
-                   help="port to bind (default: binance 18081, kraken 18082, coinbase 18083; 0: a free port)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to bind (default: binance 18081, kraken 18082, coinbase 18083; 0: a free port)",
+    )
     p.add_argument("--api-key", metavar="KEY", help="API key clients must send (default: generated)")
     p.add_argument("--secret", metavar="SECRET", help="API secret (default: generated; base64 for kraken)")
-    p.add_argument("--seed", dest="emulator_seed", type=int, metavar="N", help="seed of the simulated market (default 0)")
-    p.add_argument("--weight-per-minute", type=int, metavar="W",
-                   help="request weight budget per key and minute before HTTP 429 (default 6000)")
-    p.add_argument("--log-requests", action="store_true",
-                   help="print each request served: method, path (secret parameters masked), status, latency")
+    p.add_argument(
+        "--seed", dest="emulator_seed", type=int, metavar="N", help="seed of the simulated market (default 0)"
+    )
+    p.add_argument(
+        "--weight-per-minute",
+        type=int,
+        metavar="W",
+        help="request weight budget per key and minute before HTTP 429 (default 6000)",
+    )
+    p.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print each request served: method, path (secret parameters masked), status, latency",
+    )
     p.set_defaults(func=run)
 
 

@@ -25,8 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Print the event log: every notice, alert, health change and webhook delivery"
                                    " the dashboard recorded (kept 30 days). Never writes to it.")  # fmt: skip
     p.__class__ = _OneLineParser
-    p.add_argument("--since", metavar="T", type=parse_since,
-                   help="only events since T: ISO date/time (UTC unless an offset is given) or 30m/1h/2d/1w ago")
+    p.add_argument(
+        "--since",
+        metavar="T",
+        type=parse_since,
+        help="only events since T: ISO date/time (UTC unless an offset is given) or 30m/1h/2d/1w ago",
+    )
     p.add_argument("--severity", metavar="S", type=_severity, help="only S and above: info, warning, error")
     p.add_argument("--venue", metavar="V", help="only this venue")
     p.add_argument("--json", action="store_true", help="one JSON object per line (NDJSON)")

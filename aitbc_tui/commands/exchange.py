@@ -37,7 +37,9 @@ def _asset(text: str) -> str:
 def _precision(text: str) -> int:
     value = text.strip()
     if not value.isascii() or not value.isdigit() or not 0 <= int(value) <= 18:
-        raise argparse.ArgumentTypeError(f"precision must be a whole number of decimal places from 0 to 18, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"precision must be a whole number of decimal places from 0 to 18, not {text!r}"
+        )
     return int(value)
 
 
@@ -63,22 +65,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     pair.add_argument("--base-asset", required=True, type=_asset, help="e.g. AITBC")
     pair.add_argument("--quote-asset", required=True, type=_asset, help="e.g. ETH")
     pair.add_argument("--exchange", required=True, help="sandbox venue: binance, kraken or coinbase")
-    pair.add_argument("--min-order-size", required=True, type=_decimal("--min-order-size"), help="smallest amount, in base")
+    pair.add_argument(
+        "--min-order-size", required=True, type=_decimal("--min-order-size"), help="smallest amount, in base"
+    )
     pair.add_argument("--price-precision", required=True, type=_precision, help="decimal places of the price (tick)")
     pair.add_argument("--quantity-precision", required=True, type=_precision, help="decimal places of the amount (lot)")
-    pair.add_argument("--min-notional", type=_decimal("--min-notional"), default=None, help="smallest price*amount, in quote")
+    pair.add_argument(
+        "--min-notional", type=_decimal("--min-notional"), default=None, help="smallest price*amount, in quote"
+    )
     pair.set_defaults(func=run_create_pair)
 
     liquidity = actions.add_parser("add-liquidity", help="rest liquidity-provider orders on a sandbox pair")
     liquidity.add_argument("--pair", required=True, type=_pair, help="e.g. AITBC/BTC")
     liquidity.add_argument(
-        "--amount", required=True, type=_decimal("--amount"),
+        "--amount",
+        required=True,
+        type=_decimal("--amount"),
         help="base amount to rest on each venue (with --side both, half on each side), split over the levels",
     )
     liquidity.add_argument("--side", required=True, choices=["buy", "sell", "both"], help="which side of the book")
-    liquidity.add_argument("--exchange", default=None, help="sandbox venue (default: every venue listing the pair, --amount on each)")
     liquidity.add_argument(
-        "--price", type=_decimal("--price"), default=None,
+        "--exchange", default=None, help="sandbox venue (default: every venue listing the pair, --amount on each)"
+    )
+    liquidity.add_argument(
+        "--price",
+        type=_decimal("--price"),
+        default=None,
         help="centre price, only for a pair with no book and no reference price (refused otherwise: "
         "liquidity centres on the mid)",
     )
@@ -91,7 +103,9 @@ def _sandbox_only(args) -> None:
 
     config = load_config(args)
     if not config.is_sandbox:
-        raise CliError("exchange commands administer the sandbox venues; the config names real venues (remove --config)")
+        raise CliError(
+            "exchange commands administer the sandbox venues; the config names real venues (remove --config)"
+        )
 
 
 @overload

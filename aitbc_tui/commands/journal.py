@@ -23,8 +23,23 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # AMOUNT is always an amount of base this event moved or asked for: ordered (intent) or
 # filled by this one fill (fill). FILLED is the order's cumulative fill as the venue
 # reported it at that event (ack, canceled, reconciled). STATE is the order's state now.
-COLUMNS = ("time", "venue", "client_order_id", "event", "state", "symbol", "side", "price", "amount", "filled",
-           "fee", "fee_currency", "venue_order_id", "trade_id", "message")
+COLUMNS = (
+    "time",
+    "venue",
+    "client_order_id",
+    "event",
+    "state",
+    "symbol",
+    "side",
+    "price",
+    "amount",
+    "filled",
+    "fee",
+    "fee_currency",
+    "venue_order_id",
+    "trade_id",
+    "message",
+)
 _AMOUNT_EVENTS = frozenset({"intent", "fill"})
 _FILLED_EVENTS = frozenset({"ack", "canceled", "reconciled"})
 
@@ -63,18 +78,26 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("journal", help="print the order journal (every order event); `journal check`",
-                       description="Print the order journal's events; `journal check` backs it up and checks it."
-                                   " Neither writes to the journal.")
+    p = sub.add_parser(
+        "journal",
+        help="print the order journal (every order event); `journal check`",
+        description="Print the order journal's events; `journal check` backs it up and checks it."
+        " Neither writes to the journal.",
+    )
     p.__class__ = _OneLineParser  # add_parser builds the parent's class; only its error() differs
     p.add_argument("--venue", metavar="V", help="only this venue")
-    p.add_argument("--since", metavar="T", type=parse_since,
-                   help="only events since T: ISO date/time (UTC unless an offset is given) or 30m/1h/2d/1w ago")
+    p.add_argument(
+        "--since",
+        metavar="T",
+        type=parse_since,
+        help="only events since T: ISO date/time (UTC unless an offset is given) or 30m/1h/2d/1w ago",
+    )
     p.add_argument("--csv", action="store_true", help="CSV with a header row instead of a table")
     p.set_defaults(func=run)
     actions = p.add_subparsers(dest="journal_command", metavar="check")
-    check = actions.add_parser("check", help="copy the journal to journal.sqlite3.bak-<UTC time>, then check it"
-                               " (exit 0 ok, 2 a problem)")
+    check = actions.add_parser(
+        "check", help="copy the journal to journal.sqlite3.bak-<UTC time>, then check it (exit 0 ok, 2 a problem)"
+    )
     check.__class__ = _OneLineParser
     check.set_defaults(func=run_check)
 
@@ -106,11 +129,23 @@ def run(args: argparse.Namespace) -> int:
         except JournalError as exc:
             return _error(str(exc))
         rows = [
-            (_iso(e.at), _cell(e.venue), _cell(e.client_order_id), e.kind.value,
-             states.get(e.client_order_id, ""), _cell(e.symbol), _cell(e.side), _cell(e.price),
-             _cell(e.amount) if e.kind.value in _AMOUNT_EVENTS else "",
-             _cell(e.amount) if e.kind.value in _FILLED_EVENTS else "",
-             _cell(e.fee), _cell(e.fee_currency), _cell(e.venue_order_id), _cell(e.trade_id), _cell(e.message))
+            (
+                _iso(e.at),
+                _cell(e.venue),
+                _cell(e.client_order_id),
+                e.kind.value,
+                states.get(e.client_order_id, ""),
+                _cell(e.symbol),
+                _cell(e.side),
+                _cell(e.price),
+                _cell(e.amount) if e.kind.value in _AMOUNT_EVENTS else "",
+                _cell(e.amount) if e.kind.value in _FILLED_EVENTS else "",
+                _cell(e.fee),
+                _cell(e.fee_currency),
+                _cell(e.venue_order_id),
+                _cell(e.trade_id),
+                _cell(e.message),
+            )
             for e in events
         ]
     if args.csv:

@@ -32,15 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def store_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--store", choices=("auto", "keyring", "vault"), default="auto",
+            "--store",
+            choices=("auto", "keyring", "vault"),
+            default="auto",
             help="where keys live: auto (secure OS keyring, else vault; default), keyring or vault",
         )
 
     set_ = actions.add_parser("set", help="store a venue's API key (prompts without echo)")
     set_.add_argument("venue", help="venue name as in the config, e.g. binance")
     set_.add_argument("--read-only", action="store_true", help="mark the key as read-only (no trading)")
-    set_.add_argument("--exchange", metavar="ID", help="ccxt exchange id when the venue name is not one "
-                      "(decides whether a passphrase is asked for)")
+    set_.add_argument(
+        "--exchange",
+        metavar="ID",
+        help="ccxt exchange id when the venue name is not one (decides whether a passphrase is asked for)",
+    )
     store_option(set_)
 
     list_ = actions.add_parser("list", help="list stored keys (masked)")

@@ -35,8 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     book.add_argument("venue", help="venue name, e.g. binance")
     book.add_argument("symbol", help="symbol, e.g. BTC/USDT")
     book.add_argument("--depth", type=_positive_depth, default=10, help="levels a side (default 10)")
-    book.add_argument("--impact-size", type=_bps, default=None, metavar="AMOUNT",
-                      help="base amount for the price-impact figures (default: worth --impact-value)")
+    book.add_argument(
+        "--impact-size",
+        type=_bps,
+        default=None,
+        metavar="AMOUNT",
+        help="base amount for the price-impact figures (default: worth --impact-value)",
+    )
     book.add_argument("--impact-value", type=_bps, default=None, metavar="USDT",
                       help="order value in USDT for the price-impact figures, converted to the pair's quote "
                       "(default: [ui] impact_value, 10000)")  # fmt: skip
@@ -44,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     book.set_defaults(func=run_book)
 
     arb = sub.add_parser("arb", help="print cross-venue arbitrage, net of taker fees")
-    arb.add_argument("--min-net-bps", type=_bps, default=None, metavar="BPS", help="only opportunities at or above this net")
+    arb.add_argument(
+        "--min-net-bps", type=_bps, default=None, metavar="BPS", help="only opportunities at or above this net"
+    )
     arb.add_argument("--json", action="store_true", help="machine-readable output")
     arb.set_defaults(func=run_arb)
 
@@ -133,7 +140,11 @@ async def _impact_size(args, service, book, market):
     configured = ui.impact_size_for(book.symbol) if ui is not None else None
     if configured is not None:
         return configured, None
-    value = args.impact_value if args.impact_value is not None else getattr(ui, "impact_value", analysis.DEFAULT_IMPACT_VALUE)
+    value = (
+        args.impact_value
+        if args.impact_value is not None
+        else getattr(ui, "impact_value", analysis.DEFAULT_IMPACT_VALUE)
+    )
     deadline = time.monotonic() + WAIT_FOR_BOOKS_S
     while True:
         rates = analysis.valuation_rates(service.books().values(), VALUATION_CURRENCY)
@@ -211,8 +222,10 @@ def _book_text(book, market, depth, result, size, value=None) -> str:
     for price, amount in reversed(book.asks[:depth]):
         lines.append(f"{'ask':<5}{fmt_price(price, market):>18}{fmt_amount(amount, market):>16}")
     # the mid can fall on half a tick: one more decimal shows it exactly
-    lines.append(f"---- mid {fmt_price(result.mid, market, places=pp + 1)}  spread "
-                 f"{fmt_price(result.spread, market)} ({fmt_bps(result.spread_bps, 2)} bps)")
+    lines.append(
+        f"---- mid {fmt_price(result.mid, market, places=pp + 1)}  spread "
+        f"{fmt_price(result.spread, market)} ({fmt_bps(result.spread_bps, 2)} bps)"
+    )
     for price, amount in book.bids[:depth]:
         lines.append(f"{'bid':<5}{fmt_price(price, market):>18}{fmt_amount(amount, market):>16}")
     q = market.quote
@@ -220,7 +233,9 @@ def _book_text(book, market, depth, result, size, value=None) -> str:
     for label, b in (("±0.5%", result.depth_half_pct), ("±1%  ", result.depth_one_pct)):
         if b is not None:
             more = " (book ends inside the band)" if b.truncated else ""
-            lines.append(f"depth {label}: bid {fmt_compact(b.bid_quote, money)} / ask {fmt_compact(b.ask_quote, money)} {q}{more}")
+            lines.append(
+                f"depth {label}: bid {fmt_compact(b.bid_quote, money)} / ask {fmt_compact(b.ask_quote, money)} {q}{more}"
+            )
     ratio = "—" if result.liquidity_ratio is None else fmt_fixed(result.liquidity_ratio, 2, grouping=False)
     lines.append(f"liquidity ratio (bid/ask, ±1%): {ratio}")
 
@@ -229,7 +244,9 @@ def _book_text(book, market, depth, result, size, value=None) -> str:
         if reason == "no_mid":
             return "— (no mid price: one side of the book is empty)"
         if reason == "book_too_thin":
-            return f"book too thin (only {fmt_amount(i.fillable_size, market)} of {fmt_amount(i.size, market)} fillable)"
+            return (
+                f"book too thin (only {fmt_amount(i.fillable_size, market)} of {fmt_amount(i.size, market)} fillable)"
+            )
         return f"{fmt_bps(i.impact_bps)} bps"
 
     if size is None:
@@ -284,9 +301,11 @@ def _arb_text(opportunities, markets_of) -> str:
             f"{o.sell_venue:<9}{fmt_fixed(o.sell_price, pp):>14}{fmt_bps(o.gross_bps):>8}{size:>20}{profit:>20}"
             f"{value:>14}  {capped}".rstrip()
         )
-    lines.append("net bps = (bid·(1−sell fee) − ask·(1+buy fee)) / (ask·(1+buy fee)) × 10,000: "
-                 "taker fees on both legs, the buy leg's fee in the denominator; size is capped by "
-                 "the quote free on the buy venue and the base free on the sell venue")
+    lines.append(
+        "net bps = (bid·(1−sell fee) − ask·(1+buy fee)) / (ask·(1+buy fee)) × 10,000: "
+        "taker fees on both legs, the buy leg's fee in the denominator; size is capped by "
+        "the quote free on the buy venue and the base free on the sell venue"
+    )
     return "\n".join(lines)
 
 
@@ -308,6 +327,7 @@ def run_arb(args) -> int:
             if args.json:
                 print_json([_opp_json(o) for o in opportunities])
             else:
+
                 def markets_of(symbol):
                     found = (service.market(v, symbol) for v in service.venue_names)
                     return [m for m in found if m is not None]
@@ -355,18 +375,20 @@ def run_health(args) -> int:
                 await service.probe_once(name)
             rows = service.health()
             if args.json:
-                print_json([
-                    {
-                        "venue": h.venue,
-                        "status": h.status.value,
-                        "latency_ms": None if h.latency_ms is None else round(h.latency_ms, 3),
-                        "latency_probe": h.probe,
-                        "book_age_s": None if h.book_age_s is None else round(h.book_age_s, 3),
-                        "stale_after_s": round(h.stale_after_s, 3),
-                        "last_error": h.last_error,
-                    }
-                    for h in rows
-                ])
+                print_json(
+                    [
+                        {
+                            "venue": h.venue,
+                            "status": h.status.value,
+                            "latency_ms": None if h.latency_ms is None else round(h.latency_ms, 3),
+                            "latency_probe": h.probe,
+                            "book_age_s": None if h.book_age_s is None else round(h.book_age_s, 3),
+                            "stale_after_s": round(h.stale_after_s, 3),
+                            "last_error": h.last_error,
+                        }
+                        for h in rows
+                    ]
+                )
             else:
                 name_width = max([len("venue"), *(len(h.venue) for h in rows)]) + 2
                 print(f"{'venue':<{name_width}}{'status':<11}{'rtt ms':>8}{'book age':>10}  probe / last error")

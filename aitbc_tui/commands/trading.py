@@ -85,17 +85,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = order.add_subparsers(dest="order_command", metavar="place|cancel|cancel-all", required=True)
 
     place = actions.add_parser(
-        "place", help="place one order",
+        "place",
+        help="place one order",
         description="Place one order. A market order is sent as an IOC limit at the slippage cap "
-                    "(risk.max_slippage_bps), like the dashboard does.",
+        "(risk.max_slippage_bps), like the dashboard does.",
     )
     place.add_argument("venue", help="venue name, e.g. binance")
     place.add_argument("symbol", help="symbol, e.g. BTC/USDT")
     place.add_argument("side", help="buy or sell")
     place.add_argument("amount", help="base amount, plain digits, e.g. 0.01")
     place.add_argument("--price", metavar="P", help="limit price (limit orders only)")
-    place.add_argument("--type", dest="order_type", metavar="limit|market", default=None,
-                       help="order type (default: limit)")
+    place.add_argument(
+        "--type", dest="order_type", metavar="limit|market", default=None, help="order type (default: limit)"
+    )
     place.add_argument("--tif", metavar="gtc|ioc|fok", default=None, help="time in force of a limit (default gtc)")
     place.add_argument("--post-only", action="store_true", help="refused rather than take liquidity (GTC limits)")
     place.add_argument("--yes", action="store_true", help="confirm without a prompt (live venues, far prices)")
@@ -191,7 +193,9 @@ def _confirm(args, summary: list[str], question: str) -> bool:
     if not _stdin_is_tty():  # checked before connecting too; the state may not change in between
         from aitbc_tui.cli import CliError
 
-        raise CliError(f"{question} needs confirmation: type y at the prompt on a terminal, or pass --yes; nothing sent")
+        raise CliError(
+            f"{question} needs confirmation: type y at the prompt on a terminal, or pass --yes; nothing sent"
+        )
     for line in summary:
         print(line, file=sys.stderr)
     print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
@@ -331,7 +335,9 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: int) 
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
 
     def line(cells) -> str:
-        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     return "\n".join(line(r) for r in [header, *rows])
 
@@ -489,7 +495,9 @@ async def _place(args, config, service, side: str, order_type: str, tif_text: st
     markets = service.markets(venue)
     symbol = _by_name(args.symbol, markets)
     if symbol not in markets:
-        raise CliError(f"{plain_text(args.symbol, 40)!r} is not listed on {venue}; symbols: {', '.join(sorted(markets))}")
+        raise CliError(
+            f"{plain_text(args.symbol, 40)!r} is not listed on {venue}; symbols: {', '.join(sorted(markets))}"
+        )
     market = markets[symbol]
     blocked = service.blocked_reason(venue)
     if blocked:
@@ -498,7 +506,13 @@ async def _place(args, config, service, side: str, order_type: str, tif_text: st
     book = await _fresh_book(service, venue, symbol)
     risk = config.risk
     result = validation.validate_order(
-        market, side, order_type, args.amount, args.price, service.balances(venue), book,
+        market,
+        side,
+        order_type,
+        args.amount,
+        args.price,
+        service.balances(venue),
+        book,
         max_slippage_bps=risk.max_slippage_bps,
     )
     if isinstance(result, list):
@@ -599,7 +613,9 @@ def run_cancel(args) -> int:
         try:
             venue = _venue_arg(args.venue, service.venue_names)
             if service.is_read_only(venue):
-                raise CliError(f"{venue}: venue is read-only (venues.{venue}.read_only or read-only keys); nothing sent")
+                raise CliError(
+                    f"{venue}: venue is read-only (venues.{venue}.read_only or read-only keys); nothing sent"
+                )
             _started_or_fail(service, venue)
             await _account(service, venue)
             wanted = args.order_id.strip()
@@ -607,10 +623,14 @@ def run_cancel(args) -> int:
             if not mine:
                 done = [o for o in service.closed_orders() if o.venue == venue and wanted in (o.id, o.client_order_id)]
                 if done:
-                    raise CliError(f"{venue}: order {plain_text(wanted, 80)} is already {done[0].status.value}; nothing sent")
+                    raise CliError(
+                        f"{venue}: order {plain_text(wanted, 80)} is already {done[0].status.value}; nothing sent"
+                    )
                 raise CliError(f"{venue} has no open order {plain_text(wanted, 80)!r} (see `aitbc-tui orders {venue}`)")
             target = mine[0]
-            if _is_live_venue(service, venue) and not _confirm(args, [_order_line(target)], f"Cancel this LIVE order on {venue}?"):
+            if _is_live_venue(service, venue) and not _confirm(
+                args, [_order_line(target)], f"Cancel this LIVE order on {venue}?"
+            ):
                 print("not sent", file=sys.stderr)
                 return EXIT_DECLINED
             result = await service.cancel_order(target, by="cli")
@@ -647,12 +667,20 @@ def run_cancel_all(args) -> int:
             names = [venue] if venue else service.venue_names
             for name in names:
                 if service.is_read_only(name) and venue is not None:
-                    raise CliError(f"{name}: venue is read-only (venues.{name}.read_only or read-only keys); nothing sent")
+                    raise CliError(
+                        f"{name}: venue is read-only (venues.{name}.read_only or read-only keys); nothing sent"
+                    )
                 if service.markets(name):
                     await _account(service, name)
             targets = [o for o in service.open_orders() if o.venue in names]
-            if any(_is_live_venue(service, n) for n in names) and targets and not _confirm(
-                args, [_order_line(o) for o in targets], f"Cancel these {len(targets)} order(s), LIVE ones included?"
+            if (
+                any(_is_live_venue(service, n) for n in names)
+                and targets
+                and not _confirm(
+                    args,
+                    [_order_line(o) for o in targets],
+                    f"Cancel these {len(targets)} order(s), LIVE ones included?",
+                )
             ):
                 print("not sent", file=sys.stderr)
                 return EXIT_DECLINED
@@ -663,10 +691,12 @@ def run_cancel_all(args) -> int:
                 cancelled, failed = await _cancel_venue(service, venue, targets, describe_error)
             await service.wait_idle()
             if args.json:
-                print_json({
-                    "cancelled": [_order_json(_find(service, o.venue, o.client_order_id, o)) for o in cancelled],
-                    "failed": [{**_order_json(o), "reason": plain_text(why, 1000)} for o, why in failed],
-                })
+                print_json(
+                    {
+                        "cancelled": [_order_json(_find(service, o.venue, o.client_order_id, o)) for o in cancelled],
+                        "failed": [{**_order_json(o), "reason": plain_text(why, 1000)} for o, why in failed],
+                    }
+                )
             else:
                 if not cancelled and not failed:
                     print(f"no open orders on {where}")

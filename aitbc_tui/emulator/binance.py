@@ -450,7 +450,9 @@ def check_timestamp(params: dict, server_ms: int | None = None) -> None:
         timestamp = int(params["timestamp"])
         recv_window = int(params.get("recvWindow", DEFAULT_RECV_WINDOW_MS))
     except ValueError:
-        raise BinanceError(-1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'.") from None
+        raise BinanceError(
+            -1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'."
+        ) from None
     if recv_window <= 0 or recv_window > MAX_RECV_WINDOW_MS:
         raise BinanceError(-1131, "recvWindow must be less than 60000")
     if server_ms is None:
@@ -531,9 +533,15 @@ def _decimal(params: dict, name: str, required: bool = True) -> Decimal | None:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.") from None
+        raise BinanceError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.",
+        ) from None
     if not value.is_finite():
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+        raise BinanceError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.",
+        )
     return value
 
 
@@ -548,7 +556,9 @@ def _int(params: dict, name: str, default: int | None = None) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.") from None
+        raise BinanceError(
+            -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+        ) from None
 
 
 # ---- public endpoints ------------------------------------------------------------------
@@ -576,10 +586,21 @@ def exchange_filters(market: Market) -> list[dict]:
             "maxQty": "9000000.00000000",
             "stepSize": "0.00000000",
         },
-        {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
-         "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
-        {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
-         "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
+        {
+            "filterType": "TRAILING_DELTA",
+            "minTrailingAboveDelta": 10,
+            "maxTrailingAboveDelta": 2000,
+            "minTrailingBelowDelta": 10,
+            "maxTrailingBelowDelta": 2000,
+        },
+        {
+            "filterType": "PERCENT_PRICE_BY_SIDE",
+            "bidMultiplierUp": "5",
+            "bidMultiplierDown": "0.2",
+            "askMultiplierUp": "5",
+            "askMultiplierDown": "0.2",
+            "avgPriceMins": 5,
+        },
         {
             "filterType": "NOTIONAL",
             "minNotional": fmt_price(market.min_notional),
@@ -589,7 +610,12 @@ def exchange_filters(market: Market) -> list[dict]:
             "avgPriceMins": 5,
         },
         # Binance retired MIN_NOTIONAL for NOTIONAL; older clients still read it.
-        {"filterType": "MIN_NOTIONAL", "minNotional": fmt_price(market.min_notional), "applyToMarket": True, "avgPriceMins": 5},
+        {
+            "filterType": "MIN_NOTIONAL",
+            "minNotional": fmt_price(market.min_notional),
+            "applyToMarket": True,
+            "avgPriceMins": 5,
+        },
         {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
         {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
     ]
@@ -778,7 +804,11 @@ def agg_trades(ctx: EmulatorContext, req: Req) -> list:
     rows = []
     for t in ctx.engine.recent_trades(market.symbol):
         tid, at = int(t.id), _ms(t.time)
-        if (from_id is not None and tid < from_id) or (start is not None and at < start) or (end is not None and at > end):
+        if (
+            (from_id is not None and tid < from_id)
+            or (start is not None and at < start)
+            or (end is not None and at > end)
+        ):
             continue
         rows.append({"a": tid, "p": fmt_price(t.price), "q": fmt_qty(t.amount), "f": tid, "l": tid, "T": at,
                      "m": t.side is Side.SELL, "M": True})  # fmt: skip
@@ -878,7 +908,12 @@ def account(ctx: EmulatorContext, req: Req) -> dict:
         "takerCommission": 10,
         "buyerCommission": 0,
         "sellerCommission": 0,
-        "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000", "seller": "0.00000000"},
+        "commissionRates": {
+            "maker": "0.00100000",
+            "taker": "0.00100000",
+            "buyer": "0.00000000",
+            "seller": "0.00000000",
+        },
         "canTrade": True,
         "canWithdraw": False,
         "canDeposit": False,
@@ -897,7 +932,9 @@ def _on_step(value: Decimal, step: Decimal) -> bool:
     return step <= 0 or (value % step) == 0
 
 
-def check_filters(market: Market, order_type: OrderType, amount: Decimal, price: Decimal | None, ref_price: Decimal | None) -> None:
+def check_filters(
+    market: Market, order_type: OrderType, amount: Decimal, price: Decimal | None, ref_price: Decimal | None
+) -> None:
     """Binance's filter checks, in Binance's order, with its messages."""
     if price is not None:
         if price <= 0:
@@ -968,7 +1005,10 @@ def new_order(ctx: EmulatorContext, req: Req) -> dict:
         raise BinanceError(-1106, "Parameter 'price' sent when not required.")
     client_id = p.get("newClientOrderId") or "emu" + secrets.token_hex(10)
     if not CLIENT_ORDER_ID_RE.match(client_id):
-        raise BinanceError(-1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        raise BinanceError(
+            -1100,
+            "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
+        )
     ref_price = None
     if order_type is OrderType.MARKET:
         book = ctx.engine.book(market.symbol, 1)
@@ -1311,12 +1351,16 @@ class StreamConnection(FaultySocket):
             req_id = message.get("id")
             params = message.get("params", [])
         except (ValueError, KeyError, TypeError):
-            await self.ws.send_str(dumps({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}}))
+            await self.ws.send_str(
+                dumps({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}})
+            )
             return
         if method == "SUBSCRIBE":
             bad = [p for p in params if not isinstance(p, str) or not self.subscribe(p)]
             if bad:
-                await self.ws.send_str(dumps({"error": {"code": 2, "msg": f"Invalid request: unknown stream {bad[0]}"}, "id": req_id}))
+                await self.ws.send_str(
+                    dumps({"error": {"code": 2, "msg": f"Invalid request: unknown stream {bad[0]}"}, "id": req_id})
+                )
                 return
             await self.ws.send_str(dumps({"result": None, "id": req_id}))
         elif method == "UNSUBSCRIBE":
@@ -1326,11 +1370,15 @@ class StreamConnection(FaultySocket):
         elif method == "LIST_SUBSCRIPTIONS":
             await self.ws.send_str(dumps({"result": sorted([*self.depth, *self.others]), "id": req_id}))
         else:
-            await self.ws.send_str(dumps({"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": req_id}))
+            await self.ws.send_str(
+                dumps({"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": req_id})
+            )
 
 
 async def _serve_stream(request: web.Request, combined: bool, initial: Iterable[str]) -> web.StreamResponse:
-    return await serve_websocket(request, lambda ctx, ws, transport: StreamConnection(ctx, ws, combined, transport, initial))
+    return await serve_websocket(
+        request, lambda ctx, ws, transport: StreamConnection(ctx, ws, combined, transport, initial)
+    )
 
 
 async def combined_stream(request: web.Request) -> web.StreamResponse:
@@ -1361,7 +1409,10 @@ def _ws_api_signature_ok(ctx: EmulatorContext, params: dict) -> tuple[str | None
         return None, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}
     signature = params.get("signature")
     if not signature:
-        return None, {"code": -1102, "msg": "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."}
+        return None, {
+            "code": -1102,
+            "msg": "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        }
     try:
         check_timestamp({k: str(v) for k, v in params.items()}, ctx.now_ms())
     except BinanceError as error:
@@ -1444,7 +1495,9 @@ async def ws_api(request: web.Request) -> web.StreamResponse:
                         task.cancel()
                 await send({"id": req_id, "status": 200, "result": {}})
             else:
-                await send({"id": req_id, "status": 400, "error": {"code": -1100, "msg": f"Unknown method '{method}'."}})
+                await send(
+                    {"id": req_id, "status": 400, "error": {"code": -1100, "msg": f"Unknown method '{method}'."}}
+                )
     finally:
         for task in pumps.values():
             task.cancel()

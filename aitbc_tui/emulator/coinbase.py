@@ -220,7 +220,7 @@ class CoinbaseProtocol:
     def _authenticate(self, request: web.Request, body: str) -> tuple[str, str]:
         authorization = request.headers.get("Authorization", "")
         if authorization.startswith("Bearer "):
-            return self._authenticate_jwt(request, authorization[len("Bearer "):])
+            return self._authenticate_jwt(request, authorization[len("Bearer ") :])
         api_key = request.headers.get("CB-ACCESS-KEY", "")
         account = self.ctx.authenticate(api_key)
         secret = self.ctx.secret_for(api_key)
@@ -397,7 +397,13 @@ class CoinbaseProtocol:
         ]  # fmt: skip
         return {"trades": trades, "best_bid": _s(bid) if bid else "", "best_ask": _s(ask) if ask else ""}
 
-    GRANULARITIES = {"ONE_MINUTE": "1m", "FIVE_MINUTE": "5m", "FIFTEEN_MINUTE": "15m", "ONE_HOUR": "1h", "ONE_DAY": "1d"}
+    GRANULARITIES = {
+        "ONE_MINUTE": "1m",
+        "FIVE_MINUTE": "5m",
+        "FIFTEEN_MINUTE": "15m",
+        "ONE_HOUR": "1h",
+        "ONE_DAY": "1d",
+    }
 
     def candles(self, request: web.Request, account: Any, payload: dict) -> dict:
         market = self._market(request.match_info["product_id"])
@@ -501,7 +507,12 @@ class CoinbaseProtocol:
         items = self._account_list(account)
         page = items[start : start + limit]
         has_next = start + limit < len(items)
-        return {"accounts": page, "has_next": has_next, "cursor": str(start + limit) if has_next else "", "size": len(page)}
+        return {
+            "accounts": page,
+            "has_next": has_next,
+            "cursor": str(start + limit) if has_next else "",
+            "size": len(page),
+        }
 
     def account(self, request: web.Request, account: str, payload: dict) -> dict:
         wanted = request.match_info["account_uuid"]
@@ -571,7 +582,7 @@ class CoinbaseProtocol:
         config = payload.get("order_configuration")
         if not isinstance(config, dict) or len(config) != 1:
             raise _error(400, "INVALID_ARGUMENT", "order_configuration needs exactly one order type")
-        (kind, spec), = config.items()
+        ((kind, spec),) = config.items()
         if not isinstance(spec, dict):
             raise _error(400, "INVALID_ARGUMENT", f"{kind} must be an object")
 
@@ -594,10 +605,16 @@ class CoinbaseProtocol:
             if field_name in spec:
                 value = _decimal(spec[field_name])
                 if value is None or value <= 0:
-                    raise _error(400, "INVALID_ARGUMENT", f"{kind}.{field_name} must be a positive number, got {spec[field_name]!r}")
+                    raise _error(
+                        400,
+                        "INVALID_ARGUMENT",
+                        f"{kind}.{field_name} must be a positive number, got {spec[field_name]!r}",
+                    )
 
         price: Decimal | None = None
-        time_in_force = {"sor_limit_ioc": TimeInForce.IOC, "limit_limit_fok": TimeInForce.FOK}.get(kind, TimeInForce.GTC)
+        time_in_force = {"sor_limit_ioc": TimeInForce.IOC, "limit_limit_fok": TimeInForce.FOK}.get(
+            kind, TimeInForce.GTC
+        )
         post_only = kind == "limit_limit_gtc" and spec.get("post_only") in (True, "true")
         if kind in ("limit_limit_gtc", "sor_limit_ioc", "limit_limit_fok"):
             order_type = OrderType.LIMIT
@@ -641,7 +658,9 @@ class CoinbaseProtocol:
                 time_in_force=time_in_force, post_only=post_only,
             )  # fmt: skip
         except InsufficientFunds as exc:
-            return fail("INSUFFICIENT_FUND", "PREVIEW_INSUFFICIENT_FUND", f"Insufficient balance in source account: {exc}")
+            return fail(
+                "INSUFFICIENT_FUND", "PREVIEW_INSUFFICIENT_FUND", f"Insufficient balance in source account: {exc}"
+            )
         except OrderRejected as exc:
             if post_only and "post-only" in str(exc):
                 return fail("INVALID_LIMIT_PRICE_POST_ONLY", "PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY",
@@ -722,14 +741,20 @@ class CoinbaseProtocol:
             "size_in_quote": False,
             "total_fees": _s(order.fee),
             "size_inclusive_of_fees": False,
-            "total_value_after_fees": _s(filled_value + order.fee if order.side is Side.BUY else filled_value - order.fee),
+            "total_value_after_fees": _s(
+                filled_value + order.fee if order.side is Side.BUY else filled_value - order.fee
+            ),
             "trigger_status": "INVALID_ORDER_TYPE",
             "order_type": order.type.value.upper(),
-            "reject_reason": "REJECT_REASON_UNSPECIFIED" if order.status is not OrderStatus.REJECTED else "HOLD_FAILURE",
+            "reject_reason": "REJECT_REASON_UNSPECIFIED"
+            if order.status is not OrderStatus.REJECTED
+            else "HOLD_FAILURE",
             "settled": order.status.is_final,
             "product_type": "SPOT",
             "reject_message": order.message if order.status is OrderStatus.REJECTED else "",
-            "cancel_message": ("" if expired else "User requested cancel") if order.status is OrderStatus.CANCELED else "",
+            "cancel_message": ("" if expired else "User requested cancel")
+            if order.status is OrderStatus.CANCELED
+            else "",
             "order_placement_source": "RETAIL_ADVANCED",
             "outstanding_hold_amount": "0",
             "is_liquidation": False,

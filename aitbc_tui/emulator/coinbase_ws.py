@@ -118,7 +118,9 @@ class CoinbaseSocket(FaultySocket):
                 return None
         except ValueError:
             return None
-        expected = hmac.new(secret.encode(), (stamp + channel + ",".join(products)).encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            secret.encode(), (stamp + channel + ",".join(products)).encode(), hashlib.sha256
+        ).hexdigest()
         return self.ctx.authenticate(api_key) if hmac.compare_digest(expected, signature) else None
 
     # -- level2 ---------------------------------------------------------------------------
@@ -156,7 +158,9 @@ class CoinbaseSocket(FaultySocket):
                     event = await queue.get()
                     if wanted(event.order):
                         frame = self._frame("user", [{"type": "update", "orders": [self._order(event.order)]}])
-                        await self.send_text(frame, ("user", product_id(self.ctx.engine.markets[event.order.symbol]), PATH))
+                        await self.send_text(
+                            frame, ("user", product_id(self.ctx.engine.markets[event.order.symbol]), PATH)
+                        )
             finally:
                 unsubscribe()
 
@@ -167,7 +171,9 @@ class CoinbaseSocket(FaultySocket):
         status = {OrderStatus.PENDING: "PENDING", OrderStatus.OPEN: "OPEN", OrderStatus.FILLED: "FILLED",
                   OrderStatus.CANCELED: "CANCELLED", OrderStatus.REJECTED: "FAILED",
                   OrderStatus.UNKNOWN: "PENDING"}[order.status]  # fmt: skip
-        if order.status is OrderStatus.CANCELED and (order.type is OrderType.MARKET or order.time_in_force is not TimeInForce.GTC):
+        if order.status is OrderStatus.CANCELED and (
+            order.type is OrderType.MARKET or order.time_in_force is not TimeInForce.GTC
+        ):
             status = "EXPIRED"
         average = order.average_price or Decimal(0)
         return {

@@ -99,7 +99,12 @@ PUBLIC_WEIGHT = 1
 REST_COST = {"AddOrder": 0, "CancelOrder": 0, "CancelAllOrdersAfter": 0,
              "TradesHistory": 2, "QueryTrades": 2, "Ledgers": 2, "QueryLedgers": 2}  # fmt: skip
 DEFAULT_REST_COST = 1
-STARTER_LIMITS = {"rest_counter_max": 15.0, "rest_decay_per_s": 0.33, "order_counter_max": 60.0, "order_decay_per_s": 1.0}
+STARTER_LIMITS = {
+    "rest_counter_max": 15.0,
+    "rest_decay_per_s": 0.33,
+    "order_counter_max": 60.0,
+    "order_decay_per_s": 1.0,
+}
 # Trading-counter penalty of a cancel by the order's age in seconds (Kraken's table).
 CANCEL_PENALTY = ((5, 8), (10, 6), (15, 5), (45, 4), (90, 2), (300, 1))
 
@@ -138,6 +143,7 @@ class DecayingCounter:
 
     def add(self, cost: float) -> None:
         self._value = self.value + cost
+
 
 NONCE_STATE = "kraken.last_nonce"
 
@@ -509,8 +515,13 @@ class KrakenProtocol:
         def figures(volume, quote, count, low, high):
             vwap = quote / volume if volume else last
             # Kraken's vwap has 5 more decimals than its prices
-            return (fmt(volume, ld), fmt(vwap, pd + 5), count, fmt(low if low is not None else last, pd),
-                    fmt(high if high is not None else last, pd))
+            return (
+                fmt(volume, ld),
+                fmt(vwap, pd + 5),
+                count,
+                fmt(low if low is not None else last, pd),
+                fmt(high if high is not None else last, pd),
+            )
 
         t_v, t_p, t_t, t_l, t_h = figures(today.volume if today else Decimal(0), today.quote_volume if today else Decimal(0),
                                           today.trades if today else 0, today.low if today else None,

@@ -161,7 +161,9 @@ class KrakenSocket(FaultySocket):
         for name in symbols:
             market = self._market(name)
             if market is None:
-                await self.send_reply(self._answer("subscribe", req_id, started, error=f"Currency pair not supported {name}"))
+                await self.send_reply(
+                    self._answer("subscribe", req_id, started, error=f"Currency pair not supported {name}")
+                )
                 continue
             result = {"channel": "book", "depth": depth, "snapshot": True, "symbol": name}
             await self.send_reply(self._answer("subscribe", req_id, started, result))

@@ -333,7 +333,9 @@ class EmulatorContext:
     def inject_fault(self, name: str, key: str = "", count: int = 1) -> None:
         self.set_fault(name, key or "*", count=count)
 
-    def set_fault(self, kind: str, endpoint: str = "*", count: int | None = 1, method: str = "", **params: Any) -> FaultRule | None:
+    def set_fault(
+        self, kind: str, endpoint: str = "*", count: int | None = 1, method: str = "", **params: Any
+    ) -> FaultRule | None:
         """Arm a fault (see the module docstring); ``clock_skew`` moves the clock instead."""
         if kind == "clock_skew":
             self.clock_offset_s = float(params.get("offset_s", 0))
@@ -426,7 +428,9 @@ class RunningEmulator:
     def inject_fault(self, name: str, key: str = "", count: int = 1) -> None:
         self.ctx.inject_fault(name, key, count)
 
-    def set_fault(self, kind: str, endpoint: str = "*", count: int | None = 1, method: str = "", **params: Any) -> FaultRule | None:
+    def set_fault(
+        self, kind: str, endpoint: str = "*", count: int | None = 1, method: str = "", **params: Any
+    ) -> FaultRule | None:
         return self.ctx.set_fault(kind, endpoint, count, method, **params)
 
     def clear_faults(self, kind: str | None = None) -> None:
@@ -531,7 +535,9 @@ async def _http_fault(ctx: EmulatorContext, request: web.Request, handler: Any, 
         status = int(params.get("status", 503))
         reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily Unavailable",
                   504: "Gateway Time-out"}.get(status, "Error")  # fmt: skip
-        return web.Response(status=status, text=_HTML_5XX.format(status=status, reason=reason), content_type="text/html")
+        return web.Response(
+            status=status, text=_HTML_5XX.format(status=status, reason=reason), content_type="text/html"
+        )
     if kind == "hold":
         response = await handler(request)  # the request takes effect now
         delay = params.get("delay_s")

@@ -121,7 +121,9 @@ class FaultySocket:
             self.cancel(name)
 
 
-async def serve_websocket(request: web.Request, make: Callable[[EmulatorContext, web.WebSocketResponse, Any], FaultySocket]) -> web.WebSocketResponse:
+async def serve_websocket(
+    request: web.Request, make: Callable[[EmulatorContext, web.WebSocketResponse, Any], FaultySocket]
+) -> web.WebSocketResponse:
     """Accept a websocket, register it for stop(), feed its text frames to the connection."""
     ctx = ctx_of(request)
     ws = web.WebSocketResponse(heartbeat=None, autoping=True)

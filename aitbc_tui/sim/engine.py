@@ -166,8 +166,15 @@ class _Order:
             time_in_force=self.time_in_force,
             post_only=self.post_only,
             last_fill_at=self.last_fill_at,
-            liquidity=("mixed" if self.maker_qty and self.taker_qty else
-                       "maker" if self.maker_qty else "taker" if self.taker_qty else ""),
+            liquidity=(
+                "mixed"
+                if self.maker_qty and self.taker_qty
+                else "maker"
+                if self.maker_qty
+                else "taker"
+                if self.taker_qty
+                else ""
+            ),
         )
 
 
@@ -329,10 +336,7 @@ class MatchingEngine:
         self._wallet(account, asset)[:] = [free, used]
 
     def balances(self, account: str) -> dict[str, Balance]:
-        return {
-            asset: Balance(asset, free, used)
-            for asset, (free, used) in self._balances.get(account, {}).items()
-        }
+        return {asset: Balance(asset, free, used) for asset, (free, used) in self._balances.get(account, {}).items()}
 
     # ---- queries ------------------------------------------------------------------
 
@@ -454,14 +458,12 @@ class MatchingEngine:
                     raise OrderRejected(f"rejected: price must be a positive number, got {price} {where}")
                 if price % market.tick_size:
                     raise OrderRejected(
-                        f"rejected: price {price} is not a multiple of the tick size "
-                        f"{market.tick_size} {where}"
+                        f"rejected: price {price} is not a multiple of the tick size {market.tick_size} {where}"
                     )
                 limit_price = price
             if amount % market.lot_size:
                 raise OrderRejected(
-                    f"rejected: amount {amount} is not a multiple of the lot size "
-                    f"{market.lot_size} {where}"
+                    f"rejected: amount {amount} is not a multiple of the lot size {market.lot_size} {where}"
                 )
             if amount < market.min_amount:
                 raise OrderRejected(
@@ -503,8 +505,9 @@ class MatchingEngine:
         market = self.markets.get(symbol)
         if market is None:
             raise OrderRejected(f"rejected: {self.venue} does not list {symbol}")
-        amount, price = self._validate(market, side, type, _coerce(amount),
-                                       None if type is OrderType.MARKET else _coerce(price))
+        amount, price = self._validate(
+            market, side, type, _coerce(amount), None if type is OrderType.MARKET else _coerce(price)
+        )
         if client_order_id:
             for o in self._open_by_account.get(account, {}).values():
                 if o.client_order_id == client_order_id:
@@ -534,9 +537,7 @@ class MatchingEngine:
         if type is OrderType.MARKET:
             available, cost = self._walk(book.side(side.opposite), account, amount)
             if available <= 0:
-                raise OrderRejected(
-                    f"rejected: no liquidity for a market {side.value} on {self.venue} {symbol}"
-                )
+                raise OrderRejected(f"rejected: no liquidity for a market {side.value} on {self.venue} {symbol}")
             notional = cost * amount / available
             if notional < market.min_notional:
                 raise OrderRejected(
@@ -872,9 +873,7 @@ class MatchingEngine:
             bid_sizes, ask_sizes = book.bids.sizes, book.asks.sizes
             bids = tuple((p, bid_sizes.get(p, ZERO)) for p in sorted(book.touched_bids, reverse=True))
             asks = tuple((p, ask_sizes.get(p, ZERO)) for p in sorted(book.touched_asks))
-            self._pending_events.append(
-                BookDelta(symbol, first, book.sequence, bids, asks, self.venue, self.clock())
-            )
+            self._pending_events.append(BookDelta(symbol, first, book.sequence, bids, asks, self.venue, self.clock()))
         book.touched_bids.clear()
         book.touched_asks.clear()
 

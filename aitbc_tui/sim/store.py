@@ -311,7 +311,7 @@ class SandboxStore:
                     ) -> list[tuple[str, Order, Decimal, int]]:  # fmt: skip
         """(account, order, reserved, priority). Open orders by priority; closed oldest first."""
         if open_only:
-            sql = ("SELECT * FROM orders WHERE venue=? AND status='open' ORDER BY priority")
+            sql = "SELECT * FROM orders WHERE venue=? AND status='open' ORDER BY priority"
             rows = self.conn.execute(sql, (venue,)).fetchall()
         else:
             sql = ("SELECT * FROM (SELECT * FROM orders WHERE venue=? AND status!='open' "

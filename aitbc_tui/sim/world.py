@@ -150,9 +150,7 @@ class SandboxWorld:
     def engine(self, venue: str) -> MatchingEngine:
         engine = self.engines.get(venue)
         if engine is None:
-            raise SandboxAdminError(
-                f"unknown sandbox venue {venue!r}; known: {', '.join(self.engines)}"
-            )
+            raise SandboxAdminError(f"unknown sandbox venue {venue!r}; known: {', '.join(self.engines)}")
         return engine
 
     def step(self, dt_seconds: float) -> None:
@@ -174,9 +172,7 @@ class SandboxWorld:
     def start(self, tick_hz: float = DEFAULT_TICK_HZ) -> None:
         """Tick on the running event loop until ``stop()``; idempotent."""
         if not self.running:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(tick_hz), name="sandbox-world-ticks"
-            )
+            self._task = asyncio.get_running_loop().create_task(self._run(tick_hz), name="sandbox-world-ticks")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -242,9 +238,7 @@ class SandboxWorld:
         min_amount = _positive("min_order_size", min_order_size, allow_zero=False)
         notional = _positive("min_notional", min_notional, allow_zero=True)
         if min_amount % lot:
-            raise SandboxAdminError(
-                f"min_order_size {min_amount} is not a multiple of the quantity step {lot}"
-            )
+            raise SandboxAdminError(f"min_order_size {min_amount} is not a multiple of the quantity step {lot}")
         spec = self.venue_specs[venue]
         market = Market(symbol, base, quote, tick, lot, min_amount, notional,
                         spec.maker_fee, spec.taker_fee)  # fmt: skip
@@ -311,9 +305,7 @@ class SandboxWorld:
             mid = self.reference_price(market.base, market.quote) or bid or ask
         if mid is None:
             if price is None:
-                raise SandboxAdminError(
-                    f"{symbol} on {venue} has no book and no reference price; pass a price"
-                )
+                raise SandboxAdminError(f"{symbol} on {venue} has no book and no reference price; pass a price")
             mid = _positive("price", price, allow_zero=False)
         per_side = total / len(sides)
         per_level = (per_side / levels / market.lot_size).to_integral_value("ROUND_FLOOR") * market.lot_size

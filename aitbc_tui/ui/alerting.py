@@ -33,6 +33,7 @@ class EventsMixin(_AppBase):
     venue: str | None
     symbol: str | None
     if TYPE_CHECKING:
+
         def ring_bell(self) -> None: ...
         def _update_status(self) -> None: ...
 

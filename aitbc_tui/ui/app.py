@@ -607,7 +607,9 @@ class AitbcApp(EventsMixin, App[None]):
             self._paint_orders()
             return
         status = "acknowledged, open" if order.status is OrderStatus.OPEN else order.status.value
-        kind = order.type.value + ("" if order.time_in_force.value == "gtc" else f" {order.time_in_force.value.upper()}")
+        kind = order.type.value + (
+            "" if order.time_in_force.value == "gtc" else f" {order.time_in_force.value.upper()}"
+        )
         self.notify(_plain(f"{order.venue}: {order.side.value} {order.amount} {order.symbol} {kind}: {status}"),
                     markup=False)  # fmt: skip
         self._paint_orders()
@@ -636,9 +638,16 @@ class AitbcApp(EventsMixin, App[None]):
             if yes:
                 self._cancel_worker(order)
 
-        rows = [("Venue", order.venue), ("Order", order.id), ("Side", order.side.value), ("Amount", str(order.amount)),
-                ("Price", "market" if order.price is None else str(order.price))]
-        self.push_screen(ConfirmScreen(f"Cancel {order.symbol} order?", rows, prompt="y cancel it · n / Esc back"), confirmed)
+        rows = [
+            ("Venue", order.venue),
+            ("Order", order.id),
+            ("Side", order.side.value),
+            ("Amount", str(order.amount)),
+            ("Price", "market" if order.price is None else str(order.price)),
+        ]
+        self.push_screen(
+            ConfirmScreen(f"Cancel {order.symbol} order?", rows, prompt="y cancel it · n / Esc back"), confirmed
+        )
 
     @work(name="cancel-order", group="orders", exit_on_error=False)
     async def _cancel_worker(self, order: Order) -> None:
@@ -682,7 +691,9 @@ class AitbcApp(EventsMixin, App[None]):
             done = sum(1 for o in report.cancelled if o.venue == venue)
             bad = [(o, why) for o, why in report.failed if o.venue == venue]
             if done or bad:
-                per_venue.append(f"{venue}: {done} cancelled" + (f", {len(bad)} NOT ({_plain(bad[0][1])[:80]})" if bad else ""))
+                per_venue.append(
+                    f"{venue}: {done} cancelled" + (f", {len(bad)} NOT ({_plain(bad[0][1])[:80]})" if bad else "")
+                )
         summary = "; ".join(per_venue) or "no open orders"
         self.notify(f"kill switch: {summary}", severity="error" if report.failed else "information",
                     timeout=20 if report.failed else 8, markup=False)  # fmt: skip
@@ -725,7 +736,11 @@ class AitbcApp(EventsMixin, App[None]):
         def chosen(symbol: str | None) -> None:
             if not symbol:
                 return
-            venue = self.venue if self.venue and symbol in self.service.markets(self.venue) else self.service.venues_for(symbol)[0]
+            venue = (
+                self.venue
+                if self.venue and symbol in self.service.markets(self.venue)
+                else self.service.venues_for(symbol)[0]
+            )
             self._set_focus(venue, symbol)
 
         self.push_screen(SymbolPicker(symbols, self.symbol), chosen)

@@ -29,8 +29,20 @@ TRADING_VARIABLE_DEFAULTS: dict[str, str] = {
 }
 
 _THEME_KEYS = {
-    "name", "dark", "primary", "secondary", "accent", "warning", "error", "success",
-    "foreground", "background", "surface", "panel", "boost", "variables",
+    "name",
+    "dark",
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+    "variables",
 }
 _COLOUR_KEYS = _THEME_KEYS - {"name", "dark", "variables"}
 
@@ -92,7 +104,7 @@ def load_theme_file(path: Path) -> Theme:
 
 def _check_colour(key: str, value: object) -> None:
     if not isinstance(value, str):
-        raise ValueError(f"key {key!r} must be a colour string like \"#26a69a\"")
+        raise ValueError(f'key {key!r} must be a colour string like "#26a69a"')
     try:
         Color.parse(value)
     except ColorParseError:

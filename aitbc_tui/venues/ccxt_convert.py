@@ -137,7 +137,9 @@ def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | No
         fee=fee,
         fee_currency=fee_currency,
         message=str(o.get("status") or "") if status is OrderStatus.REJECTED else "",
-        time_in_force=_TIF.get(str(o.get("timeInForce") or "").upper(), request.time_in_force if request else TimeInForce.GTC),
+        time_in_force=_TIF.get(
+            str(o.get("timeInForce") or "").upper(), request.time_in_force if request else TimeInForce.GTC
+        ),
         post_only=bool(o.get("postOnly")) or bool(request and request.post_only),
         last_fill_at=(o["lastTradeTimestamp"] / 1000) if o.get("lastTradeTimestamp") else None,
     )
@@ -169,8 +171,7 @@ def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, s
         out = []
         for index, level in enumerate(side[:depth], 1):
             if not isinstance(level, Sequence) or isinstance(level, (str, bytes)) or len(level) < 2:
-                raise BadData(f"{name} {index} is {_short_repr(level)}, not [price, size]",
-                              venue=venue, symbol=symbol)
+                raise BadData(f"{name} {index} is {_short_repr(level)}, not [price, size]", venue=venue, symbol=symbol)
             out.append((number(level[0], f"{name} {index} price"), number(level[1], f"{name} {index} size")))
         return tuple(out)
 
@@ -179,14 +180,16 @@ def book_from_ccxt(venue: str, symbol: str, ob: Mapping[str, Any], depth: int, s
     # type() rather than isinstance: a bool is not a timestamp.
     is_number = type(raw_timestamp) is int or type(raw_timestamp) is float
     timestamp = raw_timestamp if is_number and raw_timestamp is not None and 0 < raw_timestamp < 1e14 else None
-    return check_book(BookSnapshot(
-        venue=venue,
-        symbol=symbol,
-        bids=levels(ob.get("bids") or (), "bid"),
-        asks=levels(ob.get("asks") or (), "ask"),
-        timestamp=timestamp / 1000 if timestamp else time.time(),
-        sequence=int(nonce) if isinstance(nonce, int) else sequence,
-    ))
+    return check_book(
+        BookSnapshot(
+            venue=venue,
+            symbol=symbol,
+            bids=levels(ob.get("bids") or (), "bid"),
+            asks=levels(ob.get("asks") or (), "ask"),
+            timestamp=timestamp / 1000 if timestamp else time.time(),
+            sequence=int(nonce) if isinstance(nonce, int) else sequence,
+        )
+    )
 
 
 def _is_clock_skew(text: str) -> bool:

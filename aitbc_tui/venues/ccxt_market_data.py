@@ -57,7 +57,9 @@ def ticker_from_ccxt(raw: dict, venue: str = "") -> Ticker24h:
                      0, timestamp, _dec(raw.get("bid")), _dec(raw.get("ask")), venue)  # fmt: skip
 
 
-async def fetch_trades(client: Any, symbol: str, limit: int = 100, since: float | None = None, venue: str = "") -> list[Trade]:
+async def fetch_trades(
+    client: Any, symbol: str, limit: int = 100, since: float | None = None, venue: str = ""
+) -> list[Trade]:
     raw = await client.fetch_trades(symbol, int(since * 1000) if since is not None else None, limit)
     trades = [trade_from_ccxt(t, venue) for t in raw]
     trades.sort(key=lambda t: t.time)

@@ -192,7 +192,9 @@ def redirect_urls(api: Any, api_url: str | None, ws_url: str | None, exchange_id
         if facts.ws_private_host and host.startswith(facts.ws_private_host):
             # A private websocket on another host: kept apart on the one ws_url (kraken: /auth/v2).
             parts = urlsplit(_replace_base(api, ws_url.split("://", 1)[0] + "://" + urlsplit(ws_url).netloc))
-            new = urlunsplit((parts.scheme, parts.netloc, facts.ws_private_path + parts.path, parts.query, parts.fragment))
+            new = urlunsplit(
+                (parts.scheme, parts.netloc, facts.ws_private_path + parts.path, parts.query, parts.fragment)
+            )
         return new
     return api
 
@@ -284,7 +286,9 @@ class CcxtVenue:
         cls = getattr(module, self.exchange_id, None)
         if cls is None:
             raise ConfigError(
-                None, f"venues.{self.name}.exchange", f"{self.exchange_id!r} has no {'websocket' if pro else 'REST'} client in ccxt"
+                None,
+                f"venues.{self.name}.exchange",
+                f"{self.exchange_id!r} has no {'websocket' if pro else 'REST'} client in ccxt",
             )
         options = {"maxRetriesOnFailure": 0, **copy.deepcopy(dict(self.quirks.ccxt_options))}
         exchange = cls({"enableRateLimit": True, "timeout": self._timeout_ms, "options": options})
@@ -498,7 +502,9 @@ class CcxtVenue:
     def _require_writable(self) -> None:
         self._require_keys()
         if self.read_only:
-            raise FeatureUnavailable(f"{self.name}: venue is read-only (venues.{self.name}.read_only or read-only keys)")
+            raise FeatureUnavailable(
+                f"{self.name}: venue is read-only (venues.{self.name}.read_only or read-only keys)"
+            )
 
     # ---- lifecycle
 
@@ -554,15 +560,12 @@ class CcxtVenue:
         missing = [s for s in self.config.symbols if s not in raw]
         if missing:
             raise VenueError(
-                f"{self.name}: {', '.join(missing)} not listed on {self.exchange_id}; "
-                f"check venues.{self.name}.symbols"
+                f"{self.name}: {', '.join(missing)} not listed on {self.exchange_id}; check venues.{self.name}.symbols"
             )
         if self._trade is not None:
             self._trade.set_markets(self._rest.markets, self._rest.currencies)
         fees = getattr(self._rest, "fees", None)
-        self._markets = {
-            s: market_from_ccxt(raw[s], self._rest.precisionMode, fees) for s in self.config.symbols
-        }
+        self._markets = {s: market_from_ccxt(raw[s], self._rest.precisionMode, fees) for s in self.config.symbols}
         return dict(self._markets)
 
     # ---- order books
@@ -615,8 +618,10 @@ class CcxtVenue:
         except (ccxt.BaseError, OSError) as exc:
             self._backoff_s[symbol] = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
             await self._rebuild_ws(f"{type(exc).__name__}: {redact_error_text(str(exc))}")
-            error = self._error(exc) if isinstance(exc, ccxt.BaseError) else VenueUnavailable(
-                f"{self.name}: websocket error: {redact_error_text(str(exc))}"
+            error = (
+                self._error(exc)
+                if isinstance(exc, ccxt.BaseError)
+                else VenueUnavailable(f"{self.name}: websocket error: {redact_error_text(str(exc))}")
             )
         else:
             error = None
@@ -637,7 +642,9 @@ class CcxtVenue:
         deadline = loop.time() + self._stale_after_s
         for attempt in range(MAX_RESYNCS_IN_A_ROW + 1):
             try:
-                return await asyncio.wait_for(client.watch_order_book(symbol), timeout=max(0.01, deadline - loop.time()))
+                return await asyncio.wait_for(
+                    client.watch_order_book(symbol), timeout=max(0.01, deadline - loop.time())
+                )
             except ccxt.ChecksumError:
                 if attempt == MAX_RESYNCS_IN_A_ROW:
                     raise
@@ -691,7 +698,9 @@ class CcxtVenue:
                 balances[asset] = Balance(asset=asset, free=f, used=u)
         return balances
 
-    async def _orders_all_symbols(self, method: str, limit: int | None = None, params: dict | None = None) -> list[dict]:
+    async def _orders_all_symbols(
+        self, method: str, limit: int | None = None, params: dict | None = None
+    ) -> list[dict]:
         import ccxt
 
         fetch = getattr(self._rest, method)
@@ -739,7 +748,10 @@ class CcxtVenue:
                     return None
             # kraken filters open/closed orders by cl_ord_id; others are filtered here.
             params = {"clientOrderId": client_order_id} if self.quirks.client_id_list_filter else {}
-            for method, feature in (("fetch_open_orders", "fetchOpenOrders"), ("fetch_closed_orders", "fetchClosedOrders")):
+            for method, feature in (
+                ("fetch_open_orders", "fetchOpenOrders"),
+                ("fetch_closed_orders", "fetchClosedOrders"),
+            ):
                 if not self._rest.has.get(feature):
                     continue
                 found = await getattr(self._rest, method)(symbol, None, None, params)
@@ -859,7 +871,8 @@ class CcxtVenue:
                 lambda: client.create_order(
                     request.symbol, request.type.value, request.side.value, str(request.amount), price, params
                 ),
-                kind="create", client=client,
+                kind="create",
+                client=client,
             )
         except (VenueUnavailable, FeatureUnavailable, OrderRejected):
             raise
@@ -921,15 +934,28 @@ class CcxtVenue:
         known = self._orders.get(order_id)
         if order is not None:
             # Binance answers a cancel with the cancel request's own client id.
-            original = (raw or {}).get("info", {}).get("origClientOrderId") if isinstance((raw or {}).get("info"), dict) else None
+            original = (
+                (raw or {}).get("info", {}).get("origClientOrderId")
+                if isinstance((raw or {}).get("info"), dict)
+                else None
+            )
             client_id = (known.client_order_id if known else "") or original or order.client_order_id
             order = replace(order, client_order_id=client_id)
         if order is None:
             if known is None:
                 return Order(
-                    venue=self.name, id=order_id, client_order_id="", symbol=symbol, side=Side.BUY,
-                    type=OrderType.LIMIT, price=None, amount=ZERO, filled=ZERO,
-                    status=OrderStatus.CANCELED, created_at=time.time(), updated_at=time.time(),
+                    venue=self.name,
+                    id=order_id,
+                    client_order_id="",
+                    symbol=symbol,
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    price=None,
+                    amount=ZERO,
+                    filled=ZERO,
+                    status=OrderStatus.CANCELED,
+                    created_at=time.time(),
+                    updated_at=time.time(),
                 )
             order = replace(known, status=OrderStatus.CANCELED, updated_at=time.time())
         return self._remember(order)
@@ -972,4 +998,3 @@ class CcxtVenue:
         finally:
             _HTTP_TIMES_MS.reset(token)
         return times[-1] if times else (time.perf_counter() - started) * 1000
-

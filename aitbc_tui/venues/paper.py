@@ -110,9 +110,7 @@ class PaperVenue:
     async def fetch_balances(self) -> Mapping[str, Balance]:
         await self._fund()
         assets = set(self._free) | set(self._used)
-        return {
-            a: Balance(asset=a, free=self._free.get(a, ZERO), used=self._used.get(a, ZERO)) for a in sorted(assets)
-        }
+        return {a: Balance(asset=a, free=self._free.get(a, ZERO), used=self._used.get(a, ZERO)) for a in sorted(assets)}
 
     def _move(self, asset: str, free_delta: Decimal, used_delta: Decimal = ZERO) -> None:
         self._free[asset] = self._free.get(asset, ZERO) + free_delta
@@ -148,8 +146,10 @@ class PaperVenue:
         book = self.inner.last_book(request.symbol)
         if book is None or time.time() - book.timestamp > 30:
             book = await self.inner._poll_rest(request.symbol, 50, respect_cadence=False)
-        reference = request.price if request.type is OrderType.LIMIT else (
-            book.best_ask if request.side is Side.BUY else book.best_bid
+        reference = (
+            request.price
+            if request.type is OrderType.LIMIT
+            else (book.best_ask if request.side is Side.BUY else book.best_bid)
         )
         if reference is None:
             raise OrderRejected(f"{self.name}: the {request.symbol} book is empty; cannot price a market order")
@@ -165,7 +165,9 @@ class PaperVenue:
                 raise OrderRejected(f"{self.name}: post-only needs a limit order (paper)")
             best = levels[0][0] if levels else None
             if best is not None and (limit >= best if request.side is Side.BUY else limit <= best):
-                raise OrderRejected(f"{self.name}: post-only {request.side.value} at {limit} would take liquidity (paper)")
+                raise OrderRejected(
+                    f"{self.name}: post-only {request.side.value} at {limit} would take liquidity (paper)"
+                )
         fills = self._walk(levels, request.side, request.amount, limit)
         taker_qty = sum((q for _, q in fills), ZERO)
         if tif is TimeInForce.FOK and taker_qty < request.amount:
@@ -205,15 +207,31 @@ class PaperVenue:
         else:
             status = OrderStatus.CANCELED  # a market order larger than the visible book
         order = Order(
-            venue=self.name, id=order_id, client_order_id=request.client_order_id, symbol=request.symbol,
-            side=request.side, type=request.type, price=request.price, amount=request.amount, filled=taker_qty,
-            status=status, created_at=now, updated_at=now,
+            venue=self.name,
+            id=order_id,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            price=request.price,
+            amount=request.amount,
+            filled=taker_qty,
+            status=status,
+            created_at=now,
+            updated_at=now,
             average_price=(taker_cost / taker_qty) if taker_qty else None,
-            fee=taker_fee, fee_currency=market.quote if taker_fee else "",
-            message=("" if status is not OrderStatus.CANCELED
-                     else f"unfilled remainder expired: {tif.value.upper()}" if tif is not TimeInForce.GTC
-                     else "not enough liquidity in the book: rest expired"),
-            time_in_force=tif, post_only=request.post_only, last_fill_at=now if taker_qty else None,
+            fee=taker_fee,
+            fee_currency=market.quote if taker_fee else "",
+            message=(
+                ""
+                if status is not OrderStatus.CANCELED
+                else f"unfilled remainder expired: {tif.value.upper()}"
+                if tif is not TimeInForce.GTC
+                else "not enough liquidity in the book: rest expired"
+            ),
+            time_in_force=tif,
+            post_only=request.post_only,
+            last_fill_at=now if taker_qty else None,
             liquidity="taker" if taker_qty else "",
         )
         if status is OrderStatus.OPEN:
@@ -230,7 +248,9 @@ class PaperVenue:
         return order
 
     @staticmethod
-    def _walk(levels: Sequence[tuple[Decimal, Decimal]], side: Side, amount: Decimal, limit: Decimal | None) -> list[tuple[Decimal, Decimal]]:
+    def _walk(
+        levels: Sequence[tuple[Decimal, Decimal]], side: Side, amount: Decimal, limit: Decimal | None
+    ) -> list[tuple[Decimal, Decimal]]:
         fills = []
         left = amount
         for price, size in levels:
@@ -270,8 +290,13 @@ class PaperVenue:
             filled = order.filled + qty
             average = ((order.average_price or ZERO) * order.filled + cost) / filled
             order = replace(
-                order, filled=filled, average_price=average, fee=order.fee + fee, fee_currency=market.quote,
-                updated_at=time.time(), status=OrderStatus.FILLED if filled >= order.amount else OrderStatus.OPEN,
+                order,
+                filled=filled,
+                average_price=average,
+                fee=order.fee + fee,
+                fee_currency=market.quote,
+                updated_at=time.time(),
+                status=OrderStatus.FILLED if filled >= order.amount else OrderStatus.OPEN,
             )
             if order.status is OrderStatus.FILLED:
                 self._close(order_id, order)

@@ -91,8 +91,10 @@ DEFAULT_QUIRKS = ExchangeQuirks()
 # Shared by every exchange id with the prefix (binanceus, krakenfutures, coinbaseinternational).
 FAMILY_QUIRKS: dict[str, ExchangeQuirks] = {
     "binance": ExchangeQuirks(
-        validity_window_s=10.0, ws_spot_stream_path=True,
-        weight_header="x-mbx-used-weight-1m", weight_per_minute=6000,
+        validity_window_s=10.0,
+        ws_spot_stream_path=True,
+        weight_header="x-mbx-used-weight-1m",
+        weight_per_minute=6000,
     ),
     "kraken": ExchangeQuirks(validity_window_s=60.0),
     "coinbase": ExchangeQuirks(book_limits=None, validity_window_s=60.0),
@@ -105,14 +107,16 @@ EXCHANGE_QUIRKS: dict[str, ExchangeQuirks] = {
         order_lane=LaneLimit(burst=50, per_second=5),
         order_options=ALL_ORDER_OPTIONS,
         probe_path="GET /api/v3/time",
-        ccxt_options=MappingProxyType({
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            # We ask for all open orders at once on purpose (one call instead of one per symbol).
-            "warnOnFetchOpenOrdersWithoutSymbol": False,
-            "fetchOpenOrders": {"warnWithoutSymbol": False},
-        }),
+        ccxt_options=MappingProxyType(
+            {
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                # We ask for all open orders at once on purpose (one call instead of one per symbol).
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+                "fetchOpenOrders": {"warnWithoutSymbol": False},
+            }
+        ),
         book_limits=(5, 10, 20, 50, 100, 500, 1000, 5000),
         client_id_fetch_param="origClientOrderId",
     ),

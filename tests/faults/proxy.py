@@ -98,7 +98,9 @@ class FaultProxy:
 
     # ---- control -----------------------------------------------------------------------
 
-    def add_fault(self, kind: str, path: str = "", method: str = "", count: int | None = 1, **params: Any) -> ProxyFault:
+    def add_fault(
+        self, kind: str, path: str = "", method: str = "", count: int | None = 1, **params: Any
+    ) -> ProxyFault:
         if kind not in KINDS:
             raise ValueError(f"unknown proxy fault {kind!r}; one of {', '.join(KINDS)}")
         rule = ProxyFault(kind, path, method, count, dict(params))
@@ -217,7 +219,7 @@ class FaultProxy:
         if kind == "hold_reply":
             try:
                 await asyncio.wait_for(self._release.wait(), float(params.get("hold_s", 60.0)))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if kind == "http_5xx":
             code = int(params.get("status", 502))

@@ -39,7 +39,6 @@ LOOKUP = {"binance": ("GET", "/api/v3/order"), "kraken": ("POST", "/OpenOrders")
           "coinbase": ("GET", "/orders/historical/batch")}  # fmt: skip
 
 
-
 def reaches_venue(venue: str, fault: str, method: str) -> bool | None:
     """Whether a request meeting ``fault`` takes effect at the venue: False when it never
     gets there, None when either may happen, True when it does."""

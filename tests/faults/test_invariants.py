@@ -66,7 +66,9 @@ async def test_checker_sees_each_disagreement(emulator_factory, tmp_path):  # no
         found = check_invariants(journal, [emu], settled=False)
         assert any("twice" in v and "placed 2 times" in v for v in found), found
         emu.engine.cancel(emu.ctx.account, second.id)
-        emu.engine._closed[emu.ctx.account].remove(next(o for o in emu.engine._closed[emu.ctx.account] if o.id == second.id))
+        emu.engine._closed[emu.ctx.account].remove(
+            next(o for o in emu.engine._closed[emu.ctx.account] if o.id == second.id)
+        )
         assert check_invariants(journal, [emu]) == []
 
         # (a) journal not placed while the venue holds it

@@ -63,7 +63,9 @@ class ArbitrageView:
 
 class ArbitragePane(LineTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(ARB_COLUMNS, empty_text="no symbol is listed on two venues with books yet", id=id, classes=classes)
+        super().__init__(
+            ARB_COLUMNS, empty_text="no symbol is listed on two venues with books yet", id=id, classes=classes
+        )
 
     def show(self, view: ArbitrageView) -> None:
         if self.columns[2].width != view.venue_width:

@@ -70,6 +70,8 @@ class BalancesPane(LineTable):
                 if free is None:
                     cells.append(("—", "linetable--dim"))
                 else:
-                    cells.append((Fit(balance_text(free, row.places), balance_text(free, row.places, compact=True)), ""))
+                    cells.append(
+                        (Fit(balance_text(free, row.places), balance_text(free, row.places, compact=True)), "")
+                    )
             rows.append(tuple(cells))
         self.set_rows(rows)

@@ -87,5 +87,8 @@ class BookPane(BookLadder):
             self.message = f"waiting for {view.venue} {view.symbol}…"
             self.set_book(None, None, [])
             return
-        self.set_book(view.book, view.market, analysis_lines(view.book, view.market, view.impact_size, brief=view.brief,
-                                                           impact_label=view.impact_label))
+        self.set_book(
+            view.book,
+            view.market,
+            analysis_lines(view.book, view.market, view.impact_size, brief=view.brief, impact_label=view.impact_label),
+        )

@@ -19,7 +19,15 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "back", "Back", show=False, id="confirm.back"),
     ]
 
-    def __init__(self, title: str, rows: list[tuple[str, str]], *, prompt: str = "y place · n / Esc back", live: bool = False, id: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        rows: list[tuple[str, str]],
+        *,
+        prompt: str = "y place · n / Esc back",
+        live: bool = False,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.title_text = title
         self.rows = rows

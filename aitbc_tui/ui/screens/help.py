@@ -133,8 +133,13 @@ class HelpScreen(ModalScreen[None]):
         rows.append(("↑ / ↓", "scroll the focused pane (also PgUp PgDn Home End); orders: move the selection", None))
         if getattr(app, "ENABLE_COMMAND_PALETTE", False):
             palette = getattr(app, "COMMAND_PALETTE_BINDING", "")
-            rows.append((self._keys_display([k.strip() for k in palette.split(",") if k.strip()]),
-                         "command palette: every action by name", None))
+            rows.append(
+                (
+                    self._keys_display([k.strip() for k in palette.split(",") if k.strip()]),
+                    "command palette: every action by name",
+                    None,
+                )
+            )
         return rows
 
     def help_text(self) -> Text:
@@ -154,8 +159,10 @@ class HelpScreen(ModalScreen[None]):
         if off == "read-only":
             line("  READ-ONLY (--read-only): the order actions marked (off) do nothing", style="bold")
         elif off is not None:
-            line("  LIVE trading is locked until the word shown at start is typed: (off) actions do nothing",
-                 style="bold")
+            line(
+                "  LIVE trading is locked until the word shown at start is typed: (off) actions do nothing",
+                style="bold",
+            )
         rows = self.key_rows()
         width = max(len(keys) for keys, _, _ in rows)
         for keys, what, reason in rows:

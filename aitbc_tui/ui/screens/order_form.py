@@ -243,7 +243,9 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         rate = validation.fee_rate(market, self.order_type, self.side, price, book)
         text = Text()
         approx = "≈ " if self.order_type is OrderType.MARKET else ""
-        text.append(f"Notional  {'—' if notional is None else approx + fmt_fixed(notional, places) + ' ' + market.quote}\n")
+        text.append(
+            f"Notional  {'—' if notional is None else approx + fmt_fixed(notional, places) + ' ' + market.quote}\n"
+        )
         if self.order_type is OrderType.LIMIT:
             cross = validation.crosses(self.side, price, book)
             liquidity = ("crosses now: taker" if cross else "rests: maker") if cross is not None else "maker or taker"
@@ -341,7 +343,13 @@ class OrderForm(ModalScreen[OrderRequest | None]):
     def _validate(self, book: BookSnapshot | None):
         amount_text, price_text = self._texts()
         return validation.validate_order(
-            self.market, self.side, self.order_type, amount_text, price_text, self._balances(), book,
+            self.market,
+            self.side,
+            self.order_type,
+            amount_text,
+            price_text,
+            self._balances(),
+            book,
             max_slippage_bps=self.max_slippage_bps,
         )
 
@@ -434,8 +442,13 @@ class OrderForm(ModalScreen[OrderRequest | None]):
             self.app.push_screen(
                 ConfirmScreen(
                     f"Price {fmt_price(order.price, self.market)} is {fmt_fixed(distance, 2, grouping=False)} % from the mid",
-                    [("Band", f"{self.price_band_pct:f} % (risk.price_band_pct)"),
-                     ("Mid", f"{fmt_price(book.mid if (book := self._book()) else None, self.market)} {self.market.quote}")],  # fmt: skip
+                    [
+                        ("Band", f"{self.price_band_pct:f} % (risk.price_band_pct)"),
+                        (
+                            "Mid",
+                            f"{fmt_price(book.mid if (book := self._book()) else None, self.market)} {self.market.quote}",
+                        ),
+                    ],  # fmt: skip
                     prompt="y send it anyway · n / Esc back to the form",
                     live=self.mode is Mode.LIVE,
                     id="price-band-confirm",

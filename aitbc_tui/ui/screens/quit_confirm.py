@@ -26,7 +26,9 @@ class QuitConfirm(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="modal-box live"):
-            yield Static(Text(f"{self.count} LIVE order(s) still open on {', '.join(self.venues)}"), classes="modal-title")
+            yield Static(
+                Text(f"{self.count} LIVE order(s) still open on {', '.join(self.venues)}"), classes="modal-title"
+            )
             yield Static(Text("They keep working at the venue after the dashboard quits."), id="confirm-body")
             yield Static(Text("c cancel all and quit · l quit and leave them · s / Esc stay"), classes="modal-hint")
 

@@ -82,7 +82,9 @@ def layout_columns(columns: list[Column], width: int) -> list[tuple[int, int]]:
 
     while total() > width:
         # Optional columns shrink (to their min_width) before one of them is dropped.
-        room = sum(columns[i].width - (columns[i].min_width or columns[i].width) for i in shown if columns[i].priority > 0)
+        room = sum(
+            columns[i].width - (columns[i].min_width or columns[i].width) for i in shown if columns[i].priority > 0
+        )
         if total() - room <= width:
             shrink(optional_only=True)
             break
@@ -127,7 +129,9 @@ class LineTable(Widget, can_focus=True):
     LineTable > .linetable--live { color: $live; text-style: bold; }
     """
 
-    def __init__(self, columns: list[Column], *, empty_text: str = "", id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, columns: list[Column], *, empty_text: str = "", id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self._columns = columns
         self.empty_text = empty_text
