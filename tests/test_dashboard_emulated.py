@@ -309,3 +309,53 @@ async def test_a_resting_fill_arrives_by_the_binance_user_stream_without_polling
     finally:
         await service.stop()
         journal.close()
+
+
+async def test_partial_fills_pushed_out_of_order_are_counted_once_each(tmp_path, emulator_factory, loopback_only):
+    """The venue's user stream delivers the second partial fill before the first (fault
+    fills_out_of_order): the journal ends with exactly what the venue filled, never the
+    late report on top of the cumulative one, never less."""
+    from aitbc_tui.domain import OrderRequest, OrderType
+    from aitbc_tui.journal import EventKind, Journal, JournalState
+
+    emu = await emulator_factory("binance", seed=3, simulate=False)
+    config_path = tmp_path / "venues.toml"
+    config_path.write_text(venues_toml({"binance": emu}), encoding="utf-8")
+    venues = build_venues(
+        load_config(config_path), credentials={"binance": Credentials(api_key=emu.api_key, secret=emu.secret)}
+    )
+    journal = Journal(tmp_path / "journal.sqlite3")
+    service = MarketService(venues, journal=journal, health_interval_s=3600, account_interval_s=3600)
+    events = []
+    service.add_event_listener(events.append)
+    await service.start()
+    try:
+        await wait_until(lambda: service.book("binance", "BTC/USDT") is not None, what="binance's first book")
+        book = service.book("binance", "BTC/USDT")
+        market = service.market("binance", "BTC/USDT")
+        price = book.best_bid + market.tick_size  # alone at the top: the next sells fill it first
+        assert price < book.best_ask
+        order = await service.place_order(
+            OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), price)
+        )
+        await service.wait_idle()
+        rule = emu.set_fault("fills_out_of_order", "BTCUSDT", count=1, delay_s=30)
+        emu.engine.set_unlimited("someone")
+        emu.engine.place("someone", "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("0.004"))
+        emu.engine.place("someone", "BTC/USDT", Side.SELL, OrderType.MARKET, Decimal("0.003"))
+        await wait_until(
+            lambda: sum((e.amount for e in journal.events() if e.kind is EventKind.FILL), Decimal(0)) >= Decimal("0.007"),
+            timeout=30, what="both fills journalled",
+        )  # fmt: skip
+        [held] = [o for o in emu.engine.open_orders(emu.ctx.account) if o.client_order_id == order.client_order_id]
+        assert held.filled == Decimal("0.007")
+        await wait_until(lambda: journal.order(order.client_order_id).filled == Decimal("0.007"), what="journal filled")
+        await service.wait_idle()
+        entry = journal.order(order.client_order_id)
+        fills = [e.amount for e in journal.events() if e.kind is EventKind.FILL]
+        assert entry.filled == Decimal("0.007") and sum(fills, Decimal(0)) == Decimal("0.007"), fills
+        assert entry.state is JournalState.OPEN
+        assert rule is not None and rule.hits == 1  # the first fill's reports did go out second
+    finally:
+        await service.stop()
+        journal.close()

@@ -192,6 +192,7 @@ class BinanceState:
         self._trade_ids: dict[str, int] = {}  # engine fill trade_id -> binance trade id
         self.listen_keys: dict[str, str] = {}  # listenKey -> account
         self.user_queues: dict[str, set[asyncio.Queue]] = {}  # account -> queues of user events
+        self.held_reports: dict[str, list[dict]] = {}  # fault fills_out_of_order: sent after the next
         self.depth_subscribers: set[DepthStream] = set()
         self.started_ms = ctx.now_ms()
         self.unsubscribe = ctx.subscribe(self.on_engine_event)
@@ -236,9 +237,26 @@ class BinanceState:
             queues = self.user_queues.get(event.account)
             if queues:
                 messages = self.user_events(event)
-                for queue in list(queues):
-                    for message in messages:
-                        queue.put_nowait(message)
+                trade = any(m.get("e") == "executionReport" and m.get("x") == "TRADE" for m in messages)
+                held = self.held_reports.pop(event.account, [])
+                if trade and not held:
+                    rule = self.ctx.faults.take("fills_out_of_order", market_id(event.order.symbol))
+                    if rule is not None:  # this fill's reports go out after the next one's
+                        self.held_reports[event.account] = messages
+                        self.ctx.spawn(self._release_held(event.account, float(rule.params.get("delay_s", 2))))
+                        return
+                self._push(event.account, messages + held)
+
+    def _push(self, account: str, messages: list[dict]) -> None:
+        for queue in list(self.user_queues.get(account, ())):
+            for message in messages:
+                queue.put_nowait(message)
+
+    async def _release_held(self, account: str, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        held = self.held_reports.pop(account, [])
+        if held:
+            self._push(account, held)
 
     def user_events(self, event: Any) -> list[dict]:
         order: Order = event.order

@@ -64,7 +64,9 @@ for ``duration_s``, or while the rule is armed without one; pings are still answ
 ``ws_close_1006`` (the TCP connection is dropped without a close frame), ``ws_reconnect`` (the
 server ends the session with a normal close, ``code`` default 1000, as venues do every 24 h),
 ``depth_gap`` (the next diff event is lost), ``book_checksum`` (kraken: the next book frame
-carries a CRC32 that does not match the book). Venue hooks the protocols read themselves: ``rate_limit``, ``unavailable``,
+carries a CRC32 that does not match the book), ``fills_out_of_order`` (binance user stream,
+keyed by symbol id: the next partial fill's reports are held back and sent after the
+following one, or after ``delay_s``, default 2). Venue hooks the protocols read themselves: ``rate_limit``, ``unavailable``,
 ``busy``, ``delay_reply`` (older spellings kept for existing tests).
 
 Usage::
@@ -103,7 +105,15 @@ PROTOCOL_KEY: web.AppKey[ModuleType] = web.AppKey("emulator_protocol")
 RECEIVED_AT = web.RequestKey("emulator_received_at", float)  # server clock when the request arrived
 DEFERRED = web.RequestKey("emulator_deferred", bool)  # the handler runs after its reply was sent
 HTTP_FAULTS = ("reply_then_act", "hold", "http_5xx", "http_429", "http_418")
-WS_FAULTS = ("ws_malformed", "ws_stall", "ws_close_1006", "ws_reconnect", "depth_gap", "book_checksum")
+WS_FAULTS = (
+    "ws_malformed",
+    "ws_stall",
+    "ws_close_1006",
+    "ws_reconnect",
+    "depth_gap",
+    "book_checksum",
+    "fills_out_of_order",
+)
 FAULT_KINDS = HTTP_FAULTS + WS_FAULTS + ("clock_skew", "rate_limit", "unavailable", "busy", "delay_reply")
 LOOPBACK = ("127.0.0.1", "::1")
 # Query parameters whose values never reach a request log.
