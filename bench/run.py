@@ -21,7 +21,16 @@ if __package__ in (None, ""):  # python bench/run.py
 from bench.common import Result, machine  # noqa: E402
 
 # Launch first (small parent process); the dashboard ones take the most wall time.
-MODULES = ("launch_bench", "book_bench", "arb_bench", "ladder_bench", "dashboard_bench", "order_bench", "alert_bench")
+MODULES = (
+    "launch_bench",
+    "book_bench",
+    "arb_bench",
+    "ladder_bench",
+    "dashboard_bench",
+    "order_bench",
+    "alert_bench",
+    "pnl_bench",
+)
 
 
 def _fmt(v: float | None) -> str:
