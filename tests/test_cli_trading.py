@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
@@ -99,6 +100,8 @@ def test_limit_order_balance_orders_and_cancel(capsys):
     )
 
     listed = ok_json(capsys, *SEED, "orders", "binance", "--json")
+    # Times are ISO 8601 UTC with milliseconds, like every JSON of ours (they were epoch floats).
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["created_at"]) for o in listed), listed
     assert [o["id"] for o in listed] == [placed["id"]]
     after = ok_json(capsys, *SEED, "balance", "--json")
     assert set(after) == {"binance", "kraken", "coinbase"}

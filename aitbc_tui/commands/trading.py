@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NoReturn, overload
 
+from aitbc_tui.formatting import fmt_timestamp
 from aitbc_tui.sanitize import plain_text
 
 BOOK_TIMEOUT_S = 10.0
@@ -303,8 +304,8 @@ def _order_json(order, extra: Mapping[str, Any] | None = None) -> dict:
         "fee_asset": order.fee_currency,
         "liquidity": order.liquidity,
         "message": plain_text(order.message, 1000),
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
+        "created_at": fmt_timestamp(order.created_at),  # ISO 8601 UTC, milliseconds
+        "updated_at": fmt_timestamp(order.updated_at),
     }
     if extra:
         data.update(extra)
