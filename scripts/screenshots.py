@@ -25,7 +25,7 @@ SIZE = (160, 45)
 
 async def shoot(name: str, *, theme: str | None = None, keys: tuple[str, ...] = (), amount: str | None = None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
-        app = make_app(Path(tmp), theme=theme)
+        app = make_app(Path(tmp), theme=theme, impact_size=None)  # the product default: 10,000 USDT
         async with app.run_test(size=SIZE) as pilot:
             await wait_ready(pilot)
             for key in keys:
