@@ -275,26 +275,40 @@ def _write(text: str):
     return path
 
 
+async def _binance_pushing_service(tmp_path, emulator_factory):
+    """A still binance emulator and a started service with a journal, polling off (only the
+    user stream brings order updates), its order events collected; the first book is in."""
+    from aitbc_tui.journal import Journal
+
+    emu = await emulator_factory("binance", seed=3, simulate=False)
+    config_path = tmp_path / "venues.toml"
+    config_path.write_text(venues_toml({"binance": emu}), encoding="utf-8")
+    credentials = {"binance": Credentials(api_key=emu.api_key, secret=emu.secret)}
+    venues = build_venues(load_config(config_path), credentials=credentials)
+    journal = Journal(tmp_path / "journal.sqlite3")
+    service = MarketService(venues, journal=journal, health_interval_s=3600, account_interval_s=3600)
+    events: list = []
+    service.add_event_listener(events.append)
+    await service.start()
+    try:
+        await wait_until(lambda: service.book("binance", "BTC/USDT") is not None, what="binance's first book")
+    except BaseException:
+        await service.stop()
+        journal.close()
+        raise
+    return emu, journal, service, events
+
+
 async def test_a_resting_fill_arrives_by_the_binance_user_stream_without_polling(
     tmp_path, emulator_factory, loopback_only
 ):
     """Private push: ccxt.pro's watch_orders on the emulator's user stream delivers the fill
     of a resting order, journalled with its amount, while account polling is off."""
     from aitbc_tui.domain import OrderRequest, OrderType
-    from aitbc_tui.journal import EventKind, Journal
+    from aitbc_tui.journal import EventKind
 
-    emu = await emulator_factory("binance", seed=3, simulate=False)
-    config_path = tmp_path / "venues.toml"
-    config_path.write_text(venues_toml({"binance": emu}), encoding="utf-8")
-    config = load_config(config_path)
-    venues = build_venues(config, credentials={"binance": Credentials(api_key=emu.api_key, secret=emu.secret)})
-    journal = Journal(tmp_path / "journal.sqlite3")
-    service = MarketService(venues, journal=journal, health_interval_s=3600, account_interval_s=3600)
-    events = []
-    service.add_event_listener(events.append)
-    await service.start()
+    emu, journal, service, events = await _binance_pushing_service(tmp_path, emulator_factory)
     try:
-        await wait_until(lambda: service.book("binance", "BTC/USDT") is not None, what="binance's first book")
         bid = service.book("binance", "BTC/USDT").best_bid
         order = await service.place_order(
             OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.01"), bid)
@@ -316,21 +330,10 @@ async def test_partial_fills_pushed_out_of_order_are_counted_once_each(tmp_path,
     fills_out_of_order): the journal ends with exactly what the venue filled, never the
     late report on top of the cumulative one, never less."""
     from aitbc_tui.domain import OrderRequest, OrderType
-    from aitbc_tui.journal import EventKind, Journal, JournalState
+    from aitbc_tui.journal import EventKind, JournalState
 
-    emu = await emulator_factory("binance", seed=3, simulate=False)
-    config_path = tmp_path / "venues.toml"
-    config_path.write_text(venues_toml({"binance": emu}), encoding="utf-8")
-    venues = build_venues(
-        load_config(config_path), credentials={"binance": Credentials(api_key=emu.api_key, secret=emu.secret)}
-    )
-    journal = Journal(tmp_path / "journal.sqlite3")
-    service = MarketService(venues, journal=journal, health_interval_s=3600, account_interval_s=3600)
-    events = []
-    service.add_event_listener(events.append)
-    await service.start()
+    emu, journal, service, events = await _binance_pushing_service(tmp_path, emulator_factory)
     try:
-        await wait_until(lambda: service.book("binance", "BTC/USDT") is not None, what="binance's first book")
         book = service.book("binance", "BTC/USDT")
         market = service.market("binance", "BTC/USDT")
         price = book.best_bid + market.tick_size  # alone at the top: the next sells fill it first
