@@ -138,6 +138,5 @@ async def wait_ready(pilot, timeout: float = DEFAULT_TIMEOUT_S) -> None:
     await wait_until(pilot, lambda: dashboard_has_data(app), timeout=timeout,
                      what="the dashboard's books, balances and latencies")  # fmt: skip
     await pilot.pause()
-    app._repaint(force=True)  # private: AitbcApp has no public "paint now" (app.py is not ours to edit)
-    app._repaint_slow()
+    app.repaint_now()
     await pilot.pause()

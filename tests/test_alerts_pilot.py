@@ -49,7 +49,7 @@ async def test_bang_creates_a_rule_that_fires_with_toast_bell_badge_and_event(tm
         alert = app.alerts_fired[0]
         assert alert.kind == "spread_above" and alert.venue == app.venue and alert.symbol == app.symbol
         assert app.bells > bells
-        assert any(n.title == "Alert" and app.symbol in n.message for n in app._notifications)
+        assert any(n.title == "Alert" and app.symbol in n.message for n in app.notices)
         logged = [e for e in app.event_log.recent if e.kind == "alert"]
         assert logged and "wider than 0 bps" in logged[-1].text and logged[-1].venue == app.venue
         await _wait(pilot, lambda: "! 1 alert" in str(status._shown))

@@ -125,7 +125,7 @@ async def failing_live_session(store, venue: str, emu, tmp_path) -> list[str]:
             svg = app.export_screenshot()
             (tmp_path / "screen.svg").write_text(svg)
             app.save_screenshot(str(tmp_path / "saved.svg"))
-            outputs.extend(n.message for n in app._notifications)
+            outputs.extend(n.message for n in app.notices)
             await pilot.press("escape")
 
             # Textual's crash screen: an exception inside a handler, rendered with locals.

@@ -20,7 +20,7 @@ WORD = "LIVE binance"
 
 
 def notices(app) -> list[str]:
-    return [n.message for n in app._notifications]
+    return [n.message for n in app.notices]
 
 
 async def test_live_gate_locks_orders_until_the_word_is_typed_and_marks_the_screen(tmp_path):

@@ -26,7 +26,7 @@ def rows(app) -> list[list[str]]:
 
 
 def toasts(app) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    return [str(n.message) for n in app.notices]
 
 
 async def open_form(pilot, key="b", amount="0.01", market=False):

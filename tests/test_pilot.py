@@ -207,7 +207,7 @@ async def test_venue_and_symbol_switching(sandbox_app):
             seen.append((app.venue, app.symbol))
         for venue, symbol in seen:
             assert (symbol == "AITBC/ETH") == (venue in listing), seen
-        assert any("binance does not list AITBC/ETH" in str(n.message) for n in app._notifications)
+        assert any("binance does not list AITBC/ETH" in str(n.message) for n in app.notices)
 
 
 async def test_help_theme_and_panes(sandbox_app):

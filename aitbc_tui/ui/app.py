@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -56,6 +58,15 @@ HEALTH_HZ = 2
 NARROW_WIDTH = 140  # below this many columns the ladder narrows (screen class "narrow")
 SHORT_HEIGHT = 30  # below this many lines, modals use one-line fields (app class "short")
 TINY_WIDTH = 100  # below this the ladder is narrowest and speaks briefly (screen class "tiny")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A toast as the operator saw it (plain text)."""
+
+    title: str
+    message: str
+    severity: str
 
 
 class AitbcApp(EventsMixin, App[None]):
@@ -113,6 +124,7 @@ class AitbcApp(EventsMixin, App[None]):
         self.impact_sizes = dict(impact_sizes or {})  # per symbol, from [ui] impact_size
         # Without a size in base units, impact is measured for an order worth impact_value.
         self.impact_value = impact_value
+        self.notices: deque[Notice] = deque(maxlen=500)  # every toast of the session, newest last
         self.impact_value_currency = impact_value_currency
         self._rates: dict[str, Decimal] = {}  # asset -> price in impact_value_currency
         self._rates_at = float("-inf")
@@ -760,8 +772,14 @@ class AitbcApp(EventsMixin, App[None]):
         """Every toast is plain text: a venue's message or a typed value is never markup.
         Every toast is also an event in the event log (`e`)."""
         self._record_notice(_plain(message), title, str(severity))
+        self.notices.append(Notice(title, _plain(message), str(severity)))
         super().notify(_plain(message) if not markup else message, title=title, severity=severity,
                        timeout=timeout, markup=markup)  # fmt: skip
+
+    def repaint_now(self) -> None:
+        """Paint every pane from the service's state now, not at the next tick."""
+        self._repaint(force=True)
+        self._repaint_slow()
 
     def _live_open_orders(self) -> list[Order]:
         live = set(self._live_venues())
