@@ -96,6 +96,12 @@ def panes_show_every_venue(app: AitbcApp) -> bool:
     )
 
 
+def order_work_running(app) -> bool:
+    """A place or cancel worker still running (waited on with a deadline: the app's
+    wait_for_complete waits on every worker, with none)."""
+    return any(w.is_running and w.name in ("place-order", "cancel-order") for w in app.workers)
+
+
 async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each(tmp_path, emulators, loopback_only):
     config_path = tmp_path / "venues.toml"
     # Every emulator serves websockets; kraken is configured without ws_url so the REST
@@ -135,7 +141,9 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
         orders_table = app.query_one("#orders", DataTable)
         for name in VENUES:
             emu = emulators[name]
-            while app.venue != name:
+            for _ in range(len(VENUES) + 1):  # bounded: a venue that never comes fails below
+                if app.venue == name:
+                    break
                 await pilot.press("v")
             assert app.symbol == "BTC/USDT"
             market = app.service.market(name, "BTC/USDT")
@@ -149,7 +157,7 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what=f"{name} confirmation")
             await pilot.press("y")
             await wait_until(pilot, lambda: not isinstance(app.screen, (OrderForm, ConfirmScreen)), what="form closed")
-            await app.workers.wait_for_complete()
+            await wait_until(pilot, lambda: not order_work_running(app), what="the place-order worker done")
 
             on_exchange = emu.engine.open_orders(ACCOUNT)
             assert [(o.side, o.price, o.amount) for o in on_exchange] == [(Side.BUY, price, Decimal("0.001"))], name
@@ -165,13 +173,15 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
             )
             assert [str(c) for c in orders_table.get_row_at(0)[:3]] == [name, "BTC/USDT", "buy"]
 
-            while app.focused is not orders_table:  # select it: focus the orders pane
+            for _ in range(10):  # select it: focus the orders pane (bounded)
+                if app.focused is orders_table:
+                    break
                 await pilot.press("tab")
             await pilot.press("c")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what=f"{name} cancel confirmation")
             await pilot.press("y")
             await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="confirmation closed")
-            await app.workers.wait_for_complete()
+            await wait_until(pilot, lambda: not order_work_running(app), what="the cancel worker done")
 
             assert emu.engine.open_orders(ACCOUNT) == [], name
             [closed] = emu.engine.closed_orders(ACCOUNT)
