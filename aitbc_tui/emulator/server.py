@@ -48,7 +48,8 @@ optional ``method``, ``count`` (``None``: until cleared) and kind-specific ``par
 from a test with ``emu.set_fault(kind, endpoint, count=1, **params)`` / ``emu.clear_faults()``,
 or from another process over loopback: ``POST /__faults`` with a JSON rule (or a list of them),
 ``GET /__faults`` lists the table, ``DELETE /__faults`` clears it (refused unless the peer is
-127.0.0.1 / ::1).
+127.0.0.1 / ::1). ``GET /__orders`` (loopback only, too) lists every order of the API key's
+account, so a checker in another process can compare a journal with the venue.
 
 HTTP kinds (applied by the server in front of every venue's handlers):
   ``reply_then_act``  reply at once with the venue's "status unknown" error (binance -1007) and
@@ -633,8 +634,38 @@ async def _admin_faults(request: web.Request) -> web.Response:
     return json_response({"venue": ctx.venue, "clock_offset_s": ctx.clock_offset_s, "faults": ctx.faults.to_json()})
 
 
+async def _admin_orders(request: web.Request) -> web.Response:
+    """Loopback-only: every order the engine holds for the API key's account, open first,
+    then closed oldest first, with exact decimals as strings. Lets a checker in another
+    process (``scripts/soak``) compare a journal with what this venue really holds."""
+    ctx = ctx_of(request)
+    if request.remote not in LOOPBACK:
+        return json_response({"error": "the order table is served to 127.0.0.1 only"}, status=403)
+    engine, account = ctx.engine, ctx.account
+    held = list(engine.open_orders(account)) + list(reversed(engine.closed_orders(account, 10**9)))
+    orders = [
+        {
+            "id": o.id,
+            "client_order_id": o.client_order_id,
+            "symbol": o.symbol,
+            "side": o.side.value,
+            "type": o.type.value,
+            "price": None if o.price is None else str(o.price),
+            "amount": str(o.amount),
+            "filled": str(o.filled),
+            "status": o.status.value,
+            "created_at": o.created_at,
+            "updated_at": o.updated_at,
+        }
+        for o in held
+    ]
+    return json_response({"venue": ctx.venue, "orders": orders})
+
+
 def admin_routes() -> list[web.RouteDef]:
-    return [web.route(method, "/__faults", _admin_faults) for method in ("GET", "POST", "DELETE")]
+    return [web.route(method, "/__faults", _admin_faults) for method in ("GET", "POST", "DELETE")] + [
+        web.get("/__orders", _admin_orders)
+    ]
 
 
 # ---- sim world wiring ------------------------------------------------------------------

@@ -10,7 +10,8 @@ Stable API (``scripts/soak`` imports it; keep the signature)::
     an open ``aitbc_tui.journal.Journal``, or the path of a journal file (opened read-only
     for the check and closed again).
 ``emulators``
-    ``{journal venue name: RunningEmulator}`` (the name the service's venue has, e.g. "emu"
+    ``{journal venue name: RunningEmulator}`` (or a ``tests.faults.remote.RemoteEmulator``,
+    whose orders come from its loopback ``GET /__orders``) (the name the service's venue has, e.g. "emu"
     or "binance"), or an iterable of ``RunningEmulator`` (then each is keyed by
     ``emu.venue``). Only the orders of the emulator's API-key account are compared
     (``emu.ctx.account``); the market maker's are not ours. Journal orders of venues not
@@ -69,6 +70,9 @@ _ALL_HISTORY = 10**9
 def venue_orders(emulator: Any) -> list[Order]:
     """Every order the emulator's engine holds for its API-key account: open first, then
     closed (oldest first)."""
+    held_orders = getattr(emulator, "held_orders", None)
+    if held_orders is not None:  # an emulator in another process (tests/faults/remote.py)
+        return list(held_orders())
     account = emulator.ctx.account
     engine = emulator.engine
     return list(engine.open_orders(account)) + list(reversed(engine.closed_orders(account, _ALL_HISTORY)))

@@ -88,3 +88,42 @@ async def test_checker_sees_each_disagreement(emulator_factory, tmp_path):  # no
         assert any("gone" in v and OrderStatus.CANCELED.value in v for v in check_invariants(journal, [emu]))
     finally:
         journal.close()
+
+
+async def test_remote_emulator_reads_orders_and_arms_faults_over_loopback(emulator_factory, tmp_path):  # noqa: F811
+    """What scripts/soak uses when the emulators run in a child process: the same orders
+    the engine holds (exact decimals), the same violations, faults armed over HTTP. Calls
+    are synchronous, so the test makes them from a thread (the emulator runs on this loop)."""
+    import asyncio
+
+    from tests.faults.remote import RemoteEmulator
+
+    emu = await emulator_factory("binance", simulate=False, seed=1)
+    remote = RemoteEmulator.from_json({"venue": "binance", "url": emu.url, "ws_url": emu.ws_url,
+                                       "api_key": emu.api_key, "secret": emu.secret, "ccxt_id": emu.ccxt_id})  # fmt: skip
+    journal = Journal(tmp_path / "j.sqlite3")
+    try:
+        journal.record_intent(request("ok-1"), "live", "binance")
+        journal.mark_sent("ok-1")
+        journal.mark_ack("ok-1", ack_view(place(emu, "ok-1")))
+        canceled = ack_view(place(emu, "stranger", "49000.5"))
+        emu.engine.cancel(emu.ctx.account, canceled.id)
+
+        held = await asyncio.to_thread(remote.held_orders)
+        assert [(o.client_order_id, o.status, o.side, o.amount, o.filled, o.price) for o in held] == [
+            ("ok-1", OrderStatus.OPEN, Side.BUY, D("0.01"), D("0"), D("50000")),
+            ("stranger", OrderStatus.CANCELED, Side.BUY, D("0.01"), D("0"), D("49000.5")),
+        ]
+        found = await asyncio.to_thread(check_invariants, journal.path, {"binance": remote})
+        assert found == check_invariants(journal, {"binance": emu})
+        [violation] = found
+        assert "stranger" in violation and "no such order" in violation
+
+        await asyncio.to_thread(remote.set_fault, "http_5xx", "/api/v3/order", 1, "POST", status=503)
+        [rule] = emu.ctx.faults.to_json()
+        assert (rule["kind"], rule["endpoint"], rule["method"], rule["count"], rule["params"]) == (
+            "http_5xx", "/api/v3/order", "POST", 1, {"status": 503})  # fmt: skip
+        await asyncio.to_thread(remote.clear_faults)
+        assert emu.ctx.faults.to_json() == []
+    finally:
+        journal.close()
