@@ -6,6 +6,7 @@ appear in no output, log, screenshot or file under the data directory."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from pathlib import Path
@@ -113,14 +114,14 @@ async def failing_live_session(store, venue: str, emu, tmp_path) -> list[str]:
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
             await pilot.press("y")
             await wait_until(pilot, lambda: bool(journal.orders()), what="the order reaching the journal")
-            await app.workers.wait_for_complete()
+            await asyncio.wait_for(app.workers.wait_for_complete(), 120)
             await pilot.press("K")
             await wait_until(
                 pilot,
                 lambda: isinstance(app.screen, CredentialsScreen) and app.screen.query_one("DataTable").row_count,
                 what="the credentials screen with its rows",
             )
-            await app.workers.wait_for_complete()  # whatever the screen checks in the background
+            await asyncio.wait_for(app.workers.wait_for_complete(), 120)  # whatever the screen checks in the background
             await pilot.pause()
             svg = app.export_screenshot()
             (tmp_path / "screen.svg").write_text(svg)

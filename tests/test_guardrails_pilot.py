@@ -3,6 +3,8 @@ sessions and venues, UNKNOWN orders blocking a resend, and the credentials scree
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import DataTable, Input, Static
 
 from aitbc_tui.cli import main
@@ -55,7 +57,7 @@ async def test_live_gate_locks_orders_until_the_word_is_typed_and_marks_the_scre
         assert app.screen.query_one("#confirm-box").has_class("live")
         await pilot.press("y")
         await wait_until(pilot, lambda: not isinstance(app.screen, (OrderForm, ConfirmScreen)))
-        await app.workers.wait_for_complete()
+        await asyncio.wait_for(app.workers.wait_for_complete(), 120)
         assert len(app.service.venue("binance").place_requests) == 1
 
 
