@@ -239,6 +239,10 @@ class OrderTracker:
         self.version += 1
         if target.is_final:
             self._orders.pop(tracked.coid, None)
+            # by_venue_id answers for live orders only: drop the ended one's key so a long
+            # session does not keep one entry per order it ever placed.
+            if tracked.order is not None and self._by_venue_id.get((tracked.venue, tracked.order.id)) == tracked.coid:
+                del self._by_venue_id[(tracked.venue, tracked.order.id)]
             self._final_ids[(tracked.venue, tracked.coid)] = None
             while len(self._final_ids) > 2000:
                 self._final_ids.pop(next(iter(self._final_ids)))
