@@ -283,3 +283,28 @@ async def test_quitting_with_open_live_orders_asks(sandbox_app):
         await pilot.press("c")  # cancel all, then quit
         await wait_until(pilot, lambda: not app.is_running)
     assert app.world.engine("binance").open_orders("operator") == []
+
+
+async def test_keys_typed_in_one_burst_land_in_the_fields_they_were_typed_for(sandbox_app):
+    """A fast typist (or a terminal read holding several keys) sends "0.01<Tab>64000" at
+    once. Tab used to reach the app only after the amount field had been handed the keys
+    behind it: the amount became 0.0164000 and the price stayed the default. Posted here
+    as the terminal driver posts one read's keys: all of them before any is handled."""
+    from textual import events
+
+    app = sandbox_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, OrderForm) and app.focused is not None
+                         and app.focused.id == "amount", what="the order form, amount focused")  # fmt: skip
+        form = app.screen
+        names = {".": "full_stop", "\t": "tab"}
+        for ch in "0.01\t64000":
+            app.post_message(events.Key(names.get(ch, ch), ch))
+        await wait_until(pilot, lambda: form.query_one("#price", Input).value == "64000", what="the price typed")
+        assert form.query_one("#amount", Input).value == "0.01"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        shown = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "0.01 BTC" in shown and "64,000.00 USDT" in shown, shown

@@ -90,8 +90,11 @@ class AitbcApp(EventsMixin, App[None]):
         Binding("exclamation_mark", "new_alert", "Alert", show=False, id="alerts.new"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
-        Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, id="focus.previous"),
+        # Priority: focus moves when the app reads the key, before the keys typed after it
+        # are handed to a widget. Without it a burst ("0.01<Tab>64000" from a fast typist or
+        # a paste-like read) put "64000" into the field Tab was leaving: amount 0.0164000.
+        Binding("tab", "app.focus_next", "Next pane", show=False, priority=True, id="focus.next"),
+        Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, priority=True, id="focus.previous"),
     ]
 
     def __init__(
