@@ -308,3 +308,49 @@ async def test_keys_typed_in_one_burst_land_in_the_fields_they_were_typed_for(sa
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         shown = " ".join(str(s.render()) for s in app.screen.query(Static))
         assert "0.01 BTC" in shown and "64,000.00 USDT" in shown, shown
+
+
+async def test_an_amount_typed_right_behind_b_lands_whole_in_the_amount_field(sandbox_app):
+    """ "b1.5" read at once, or "1" typed before the form is up: `b` used to wait its turn
+    behind the focused pane, which had already been handed the "1": amount ".5" (0.5 BTC
+    for 1.5). Also: `b` typed into another screen's text field stays text."""
+    from textual import events
+
+    app = sandbox_app
+    names = {".": "full_stop"}
+
+    def post(text: str) -> None:
+        for ch in text:
+            app.post_message(events.Key(names.get(ch, ch), ch))
+
+    def amount() -> str:
+        return app.screen.query_one("#amount", Input).value
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        # as an operator meets it: the one form is built off screen after start-up
+        await wait_until(pilot, lambda: app.is_screen_installed("order-form"), what="the order form prepared")
+        # the whole order in one read, Tab included
+        names["\t"] = "tab"
+        post("b1.5\t64000")
+        await wait_until(pilot, lambda: isinstance(app.screen, OrderForm)
+                         and app.screen.query_one("#price", Input).value == "64000", what="the price typed")  # fmt: skip
+        assert amount() == "1.5"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, OrderForm), what="the form closed")
+        for first, rest in (("b1.5", ""), ("b1", ".5"), ("s2", "")):
+            post(first)
+            await pilot.pause()
+            post(rest)
+            expected = first[1:] + rest
+            await wait_until(pilot, lambda e=expected: isinstance(app.screen, OrderForm) and amount() == e,
+                             what=f"the amount {expected!r} after {first!r} {rest!r}")  # fmt: skip
+            assert app.screen.side is (Side.BUY if first[0] == "b" else Side.SELL)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not isinstance(app.screen, OrderForm), what="the form closed")
+        # `b` and `s` are letters in the symbol picker's filter, not orders
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: app.screen.query(Input), what="the symbol picker")
+        post("bs")
+        await wait_until(pilot, lambda: app.screen.query_one(Input).value == "bs", what="'bs' in the filter")
+        assert not isinstance(app.screen, OrderForm)

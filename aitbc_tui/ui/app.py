@@ -74,8 +74,12 @@ class AitbcApp(EventsMixin, App[None]):
     TITLE = "aitbc-tui"
 
     BINDINGS = [
-        Binding("b", "order('buy')", "Buy", id="order.buy"),
-        Binding("s", "order('sell')", "Sell", id="order.sell"),
+        # Priority (checked when the app reads the key) so the keys typed right behind `b`
+        # reach the form's amount field: "b1.5" in one read gave amount ".5" when `b`
+        # waited its turn behind the pane that had focus. check_action turns them off
+        # while any other screen is up, where `b` and `s` are text.
+        Binding("b", "order('buy')", "Buy", priority=True, id="order.buy"),
+        Binding("s", "order('sell')", "Sell", priority=True, id="order.sell"),
         Binding("c", "cancel_selected", "Cancel", id="order.cancel"),
         # Not a priority binding: inside a text field ctrl+k is the field's own edit
         # (delete to the end), so the kill switch is never reachable from typing.
@@ -562,6 +566,11 @@ class AitbcApp(EventsMixin, App[None]):
 
     def _selected_order(self) -> Order | None:
         return self._pane("#orders", OrdersPane).selected_order()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "order" and len(self.screen_stack) > 1:
+            return False  # a form, picker or confirmation is up: `b` / `s` are its keys
+        return True
 
     def action_order(self, side: str) -> None:
         refused = self._order_actions_refused(self.venue)

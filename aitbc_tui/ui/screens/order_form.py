@@ -162,7 +162,12 @@ class OrderForm(ModalScreen[OrderRequest | None]):
         self.query_one("#form-market", Static).update(text)
 
     def on_screen_resume(self) -> None:
-        self.query_one("#amount", Input).focus()
+        # _fill focused the amount when `b` was read, and the keys typed behind `b` may
+        # already have moved on (Tab to the price): a late focus() here would pull them
+        # back into the amount ("b1.5<Tab>64000" gave amount 000, price 64). Back from the
+        # confirmation, the field the operator was in keeps the focus.
+        if self.focused is None:
+            self.set_focus(self.query_one("#amount", Input))
 
     def _fill(self) -> None:
         market = self.market
@@ -184,7 +189,9 @@ class OrderForm(ModalScreen[OrderRequest | None]):
             self.query_one(error, Static).update("")
         self.query_one("#price-row").display = True
         self.query_one("#price-error").display = True
-        amount.focus()
+        # At once, not through widget.focus() (deferred a message round): keys typed right
+        # behind `b` are handed to whatever this screen has focused when the app reads them.
+        self.set_focus(amount)
         self._show_market()
         self._update_estimate()
 
