@@ -58,6 +58,19 @@ def check_url(url: str) -> str:
     return url.strip()
 
 
+def display_url(url: str) -> str:
+    """The URL without user info and query (where a token may hide): for logs and lists."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+
+
 def check_events(text: str | Iterable[str]) -> tuple[str, ...]:
     names = [e.strip() for e in (text.split(",") if isinstance(text, str) else text) if e.strip()]
     bad = [e for e in names if e not in EVENT_TYPES]
@@ -190,6 +203,15 @@ class WebhookStore:
         ).fetchall()
         return [Delivery(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
 
+    def next_due_at(self) -> float | None:
+        """When the earliest pending delivery is due (epoch seconds), or None."""
+        row = self._db.execute("SELECT MIN(next_at) FROM queue WHERE status = 'pending'").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def subscribed(self) -> frozenset[str]:
+        """Every event type some hook subscribes to."""
+        return frozenset(e for hook in self.hooks() for e in hook.events)
+
     def pending(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM queue WHERE status = 'pending'").fetchone()[0]
 
@@ -233,8 +255,14 @@ class Deliverer:
 
         import aiohttp
 
-        secret = self.secret_for(hook.id)
-        secret = secret.reveal() if hasattr(secret, "reveal") else str(secret or "")
+        try:
+            secret = self.secret_for(hook.id)
+            secret = secret.reveal() if hasattr(secret, "reveal") else str(secret or "")
+            missing = "" if secret else f"no signing secret {secret_name(hook.id)} in the credential store"
+        except Exception as exc:  # noqa: BLE001 - the store's own one-line message, never the secret
+            secret, missing = "", f"signing secret unavailable: {type(exc).__name__}: {exc}"
+        if missing:  # never sent unsigned: kept, and tried again later
+            return self._retry_or_fail(delivery, True, missing)
         headers = {
             "Content-Type": "application/json",
             "X-AITBC-Event": delivery.event,
@@ -254,6 +282,9 @@ class Deliverer:
             retry, detail = True, f"no answer in {self.timeout_s:g} s"
         except aiohttp.ClientError as exc:
             retry, detail = True, f"network error: {type(exc).__name__}"
+        return self._retry_or_fail(delivery, retry, detail)
+
+    def _retry_or_fail(self, delivery: Delivery, retry: bool, detail: str) -> Outcome:
         attempt = delivery.attempts + 1
         if retry and attempt < self.max_attempts:
             delay = backoff_s(attempt, self.rng)

@@ -6,6 +6,7 @@ A mixin for AitbcApp: it uses ``self.service``, ``self.notify`` and ``self.ring_
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ class EventsMixin(_AppBase):
         self._health_watcher = HealthWatcher()
         self._notice_kind: tuple[str, str] | None = None  # (kind, venue) for the next notify
         self._init_alerts()
+        self._init_webhooks()
 
     # ---- alerts ---------------------------------------------------------------------------
 
@@ -67,10 +69,68 @@ class EventsMixin(_AppBase):
         self.alert_engine = AlertEngine(rules, clock=self.clock, max_per_minute=self.alerts_config.max_per_minute)
         self.alerts_fired: list[Alert] = []
 
+    # ---- webhooks: events handed to the delivery thread (never a wait here) ----------------
+
+    def _init_webhooks(self) -> None:
+        from aitbc_tui.delivery import WebhookDispatcher, env_secret_lookup
+
+        self._ui_loop: asyncio.AbstractEventLoop | None = None
+        self._venue_status: dict[str, str] = {}
+        self.webhooks = WebhookDispatcher(
+            env_secret_lookup(getattr(self, "_credential_store_factory", None)),
+            on_outcome=lambda outcome: self._from_delivery(self._webhook_outcome, outcome),
+            on_problem=lambda text: self._from_delivery(self._webhook_problem, text),
+        )
+
+    def _from_delivery(self, callback: Callable[[Any], None], value: Any) -> None:
+        """Run ``callback(value)`` on the UI's loop (called from the delivery thread; never waits)."""
+        loop = self._ui_loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(callback, value)
+            except RuntimeError:  # the app's loop is gone (shutting down)
+                pass
+
+    def _webhook(self, event: str, data: dict[str, Any], at: float | None = None) -> None:
+        self.webhooks.submit(event, data, self.clock() if at is None else at)
+
+    def _webhook_outcome(self, outcome) -> None:
+        """Every attempt in the event log; a delivery given up on is also a toast."""
+        where = self.webhooks.hook_urls.get(outcome.hook_id, "")
+        text = f"webhook {outcome.hook_id} ({where}): {outcome.event} {outcome.result}: {outcome.detail}"
+        if outcome.result == "failed":
+            self._notice_kind = ("webhook", "")
+            self.notify(text, severity="error", timeout=10)
+        else:
+            severity = "information" if outcome.result == "delivered" else "warning"
+            self.event_log.log(text, severity=severity, kind="webhook")
+
+    def _webhook_problem(self, text: str) -> None:
+        self._notice_kind = ("webhook", "")
+        self.notify(text, severity="error", timeout=10)
+
+    def _webhook_health(self) -> None:
+        """A venue down, degraded or up again: a ``health`` webhook event per change."""
+        for h in self.service.health():
+            status = h.status.value
+            before = self._venue_status.get(h.venue)
+            self._venue_status[h.venue] = status
+            if before is not None and before != status:
+                self._webhook("health", {"venue": h.venue, "status": status, "previous": before,
+                                         "error": h.last_error or ""})  # fmt: skip
+
+    def _webhook_kill_switch(self, report) -> None:
+        """The kill switch's result as one ``order`` event (each cancel is one as well)."""
+        self._webhook("order", {"kind": "kill_switch", "cancelled": len(report.cancelled),
+                                "failed": len(report.failed), "venues": list(self.service.venue_names)})  # fmt: skip
+
     def _deliver_alerts(self, alerts: list[Alert]) -> None:
-        """Event log, toast, bell and the badge's unread count."""
+        """Event log, toast, bell, the badge's unread count and the ``alert`` webhook."""
+        from aitbc_tui.delivery import alert_payload
+
         for alert in alerts:
             self.alerts_fired.append(alert)
+            self._webhook("alert", alert_payload(alert), at=alert.at)
             self.unread_alerts += 1
             if self.alerts_config.toast:
                 self._notice_kind = ("alert", alert.venue)
@@ -114,6 +174,11 @@ class EventsMixin(_AppBase):
             self._deliver_alerts(found)
 
     def _alerts_order_event(self, event) -> None:
+        from aitbc_tui.delivery import order_event_payload
+
+        payload = order_event_payload(event)
+        if payload is not None:
+            self._webhook(*payload)
         order = event.order
         found: list[Alert] = []
         if event.kind == "fill" and event.fill is not None:
@@ -164,6 +229,8 @@ class EventsMixin(_AppBase):
                                    check=self._check_rule), saved)  # fmt: skip
 
     def _events_mounted(self) -> None:
+        self._ui_loop = asyncio.get_running_loop()
+        self.webhooks.start()  # only when a webhook was ever added (its queue file exists)
         self.service.add_event_listener(self._alerts_order_event)
         if self._alert_store_problem:
             self.notify(f"alert rules from the data dir not loaded: {self._alert_store_problem}", severity="warning")
@@ -174,6 +241,7 @@ class EventsMixin(_AppBase):
             self.notify(notice, severity="warning", timeout=10)
 
     def _events_unmounted(self) -> None:
+        self.webhooks.stop()  # what was submitted is in the queue (sent after a restart)
         if self.alert_store is not None:
             self.alert_store.close()
         if self._owns_event_log:
@@ -210,6 +278,7 @@ class EventsMixin(_AppBase):
         """Status changes and new venue errors: events (no toast: the health pane shows them)."""
         for severity, kind, venue, text in self._health_watcher.observe(self.service.health()):
             self.event_log.log(text, severity=severity, kind=kind, venue=venue)
+        self._webhook_health()
         self._alerts_slow()
 
     def action_events(self) -> None:

@@ -698,6 +698,7 @@ class AitbcApp(EventsMixin, App[None]):
         # The report comes as soon as every cancel was answered; the accounts' refresh and a
         # sweep for orders placed since the last poll follow on their own (a notice if any).
         report = await self.service.cancel_all(by="kill switch", wait_sweep=False)
+        self._webhook_kill_switch(report)  # one `order` webhook event for the whole switch
         per_venue = []
         for venue in self.service.venue_names:
             done = sum(1 for o in report.cancelled if o.venue == venue)

@@ -1,0 +1,230 @@
+"""Webhook delivery in the background (aitbc_tui.delivery) against a real aiohttp receiver
+on 127.0.0.1: the dashboard's events reach it signed and exactly once (idempotency key)
+through a 500, the queue survives a restart, nothing is sent unsigned, and failures show
+in the event log and as a toast. The dashboard tests run the real sandbox app."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from aitbc_tui.alert_store import AlertStore
+from aitbc_tui.delivery import WebhookDispatcher, order_event_payload
+from aitbc_tui.domain import Fill, Order, OrderStatus, OrderType, Side
+from aitbc_tui.events import iso_utc
+from aitbc_tui.orders import OrderEvent
+from aitbc_tui.webhooks import WebhookStore
+from tests.apptools import FROZEN_NOW, make_app, wait_ready, wait_until
+from tests.webhook_receiver import Receiver
+
+SECRET = "whsec_delivery-test-7c41e9"
+
+
+@pytest.fixture
+async def receiver(loopback_only):
+    found = await Receiver(SECRET).start()
+    yield found
+    await found.stop()
+
+
+def _dispatcher(path, outcomes: list, **kwargs) -> WebhookDispatcher:
+    return WebhookDispatcher({1: SECRET, 2: SECRET}.get, path=path, on_outcome=outcomes.append,
+                             rng=random.Random(3), **kwargs)  # fmt: skip
+
+
+async def test_a_submitted_event_is_delivered_signed_once_through_a_500(receiver, tmp_path):
+    path = tmp_path / "wh.sqlite3"
+    store = WebhookStore(path)
+    store.add(receiver.url, "fill")
+    store.close()
+    receiver.statuses.append(500)
+    outcomes: list = []
+    dispatcher = _dispatcher(path, outcomes)
+    try:
+        assert dispatcher.submit("fill", {"venue": "binance", "amount": "0.1"}, at=FROZEN_NOW)
+        await wait_until(lambda: [o.result for o in outcomes] == ["retry", "delivered"])
+    finally:
+        dispatcher.stop()
+    assert len(receiver.requests) == 2
+    keys = {r["headers"]["Idempotency-Key"] for r in receiver.requests}
+    assert len(keys) == 1  # the retry is the same delivery
+    assert receiver.requests[0]["body"] == receiver.requests[1]["body"]
+    assert receiver.accepted == [{"event": "fill", "data": {"venue": "binance", "amount": "0.1"},
+                                  "timestamp": "2026-11-18T11:06:40.000Z"}]  # fmt: skip
+    assert receiver.bad_signatures == 0
+    assert outcomes[0].detail.startswith("HTTP 500, retry 1 in ")
+    assert not dispatcher.running
+
+
+async def test_events_nobody_subscribed_to_are_not_sent_and_no_queue_means_no_thread(receiver, tmp_path):
+    outcomes: list = []
+    absent = _dispatcher(tmp_path / "none.sqlite3", outcomes)
+    assert absent.submit("fill", {"n": 1}, at=FROZEN_NOW) is False  # no `webhook add` ever: nothing runs
+    assert not absent.running and not (tmp_path / "none.sqlite3").exists()
+    path = tmp_path / "wh.sqlite3"
+    store = WebhookStore(path)
+    store.add(receiver.url, "alert")
+    store.close()
+    dispatcher = _dispatcher(path, outcomes)
+    try:
+        dispatcher.submit("fill", {"n": 1}, at=FROZEN_NOW)  # not subscribed
+        dispatcher.submit("alert", {"n": 2}, at=FROZEN_NOW)
+        await wait_until(lambda: outcomes)
+    finally:
+        dispatcher.stop()
+    assert [a["data"] for a in receiver.accepted] == [{"n": 2}]
+    assert dispatcher.subscribed == {"alert"} and dispatcher.hook_urls == {1: receiver.url}
+
+
+async def test_the_queue_survives_a_restart_with_the_same_idempotency_key(receiver, tmp_path):
+    path = tmp_path / "wh.sqlite3"
+    store = WebhookStore(path)
+    store.add(receiver.url, "alert")
+    store.close()
+    receiver.statuses.append(503)  # the receiver is down for the first attempt
+    outcomes: list = []
+    first = _dispatcher(path, outcomes)
+    first.submit("alert", {"text": "BTC above 100k"}, at=FROZEN_NOW)
+    await wait_until(lambda: outcomes)
+    first.stop()  # the app quits: the retry (0.5-0.75 s later) has not happened
+    assert [o.result for o in outcomes] == ["retry"]
+    again = WebhookStore(path)
+    assert again.pending() == 1
+    again.close()
+    second = _dispatcher(path, outcomes)
+    second.start()
+    try:
+        await wait_until(lambda: len(outcomes) == 2)
+    finally:
+        second.stop()
+    assert outcomes[1].result == "delivered"
+    assert [r["headers"]["Idempotency-Key"] for r in receiver.requests][0] == receiver.requests[1]["headers"][
+        "Idempotency-Key"
+    ]
+    assert [a["data"] for a in receiver.accepted] == [{"text": "BTC above 100k"}]
+
+
+async def test_events_submitted_just_before_stop_are_queued_not_lost(tmp_path):
+    path = tmp_path / "wh.sqlite3"
+    store = WebhookStore(path)
+    store.add("http://127.0.0.1:9/hook", "order")  # nobody listens: every attempt is a retry
+    store.close()
+    dispatcher = _dispatcher(path, [])
+    for n in range(50):
+        dispatcher.submit("order", {"n": n}, at=FROZEN_NOW)
+    dispatcher.stop()
+    again = WebhookStore(path)
+    assert again.pending() == 50
+    again.close()
+
+
+async def test_never_sent_unsigned_when_the_secret_is_missing(receiver, tmp_path):
+    path = tmp_path / "wh.sqlite3"
+    store = WebhookStore(path)
+    store.add(receiver.url, "alert")
+    store.close()
+    outcomes: list = []
+    dispatcher = WebhookDispatcher(lambda hook_id: None, path=path, on_outcome=outcomes.append)
+    try:
+        dispatcher.submit("alert", {"n": 1}, at=FROZEN_NOW)
+        await wait_until(lambda: outcomes)
+    finally:
+        dispatcher.stop()
+    assert outcomes[0].result == "retry"
+    assert outcomes[0].detail.startswith("no signing secret webhook-1 in the credential store, retry 1 in ")
+    assert receiver.requests == []
+
+
+def test_order_and_fill_payloads_carry_exact_decimals():
+    order = Order("kraken", "O-1", "c-1", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("64000.5"),
+                  Decimal("0.25"), Decimal("0.1"), OrderStatus.OPEN, 1.0, 2.0)  # fmt: skip
+    fill = Fill("kraken", "O-1", "BTC/USDT", Side.BUY, Decimal("64000.5"), Decimal("0.1"), Decimal("1.6"),
+                "USDT", 2.0, False, "T-9")  # fmt: skip
+    event, data = order_event_payload(OrderEvent("fill", order, fill=fill))
+    assert event == "fill"
+    assert (data["fill_price"], data["fill_amount"], data["notional"]) == ("64000.5", "0.1", "6400.05")
+    assert (data["fee"], data["liquidity"], data["trade_id"], data["amount"]) == ("1.6", "taker", "T-9", "0.25")
+    event, data = order_event_payload(OrderEvent("canceled", order, by="kill switch"))
+    assert event == "order" and data["kind"] == "canceled" and data["by"] == "kill switch"
+
+
+# ---- the dashboard ------------------------------------------------------------------------
+
+
+def _vault_factory(monkeypatch):
+    from aitbc_tui.credentials import Credentials, CredentialStore
+    from aitbc_tui.secret import Secret
+
+    monkeypatch.setenv("AITBC_VAULT_PASSPHRASE", "delivery-test-passphrase")
+
+    def factory(provider):
+        return CredentialStore.open("vault", provider, insecure_test_scrypt_n=2**4)
+
+    factory(None).set("webhook-1", Credentials(api_key=Secret("webhook"), secret=Secret(SECRET)))
+    return factory
+
+
+async def test_dashboard_alert_reaches_the_receiver_signed_exactly_once_through_a_500(receiver, tmp_path, monkeypatch):
+    factory = _vault_factory(monkeypatch)
+    store = WebhookStore()
+    store.add(receiver.url, "alert")
+    store.close()
+    rules = AlertStore()
+    rules.add({"kind": "spread_above", "venue": "binance", "symbol": "BTC/USDT", "bps": "0"})
+    rules.close()
+    receiver.statuses.append(500)
+    app = make_app(tmp_path / "sandbox", credential_store_factory=factory)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_ready(pilot)
+        await wait_until(pilot, lambda: receiver.accepted, what=lambda: f"a delivery; got {receiver.requests}")
+        await wait_until(pilot, lambda: any("delivered" in e.text for e in app.event_log.recent if e.kind == "webhook"))
+        book = app.service.book("binance", "BTC/USDT")
+        texts = [e.text for e in app.event_log.recent if e.kind == "webhook"]
+    [alert] = [a for a in app.alerts_fired if a.rule_id == "r1"]
+    mid = (book.best_bid + book.best_ask) / 2
+    spread_bps = round((book.best_ask - book.best_bid) / mid * 10000, 2)
+    assert receiver.accepted == [{
+        "event": "alert",
+        "timestamp": iso_utc(FROZEN_NOW),
+        "data": {"rule": "r1", "kind": "spread_above", "venue": "binance", "symbol": "BTC/USDT",
+                 "spread_bps": str(spread_bps), "bid": str(book.best_bid), "ask": str(book.best_ask),
+                 "severity": "warning", "text": alert.text},
+    }]  # fmt: skip
+    assert len(receiver.requests) == 2 and receiver.bad_signatures == 0
+    assert len({r["headers"]["Idempotency-Key"] for r in receiver.requests}) == 1
+    assert texts[0].startswith(f"webhook 1 ({receiver.url}): alert retry: HTTP 500, retry 1 in ")
+    assert texts[-1] == f"webhook 1 ({receiver.url}): alert delivered: HTTP 200"
+    check = WebhookStore()
+    assert check.pending() == 0  # nothing left to send: it stays delivered once
+    check.close()
+    for event in app.event_log.recent:
+        assert SECRET not in event.text
+    assert not app.webhooks.running  # the delivery thread ended with the app
+
+
+async def test_dashboard_fill_is_a_webhook_and_a_refused_delivery_is_a_toast(receiver, tmp_path, monkeypatch):
+    from aitbc_tui.domain import OrderRequest
+
+    factory = _vault_factory(monkeypatch)
+    store = WebhookStore()
+    store.add(receiver.url, "fill,order")
+    store.close()
+    app = make_app(tmp_path / "sandbox", credential_store_factory=factory)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_ready(pilot)
+        book = app.service.book("binance", "BTC/USDT")
+        receiver.statuses.append(400)  # the receiver refuses the first one (the ack): never retried
+        request = OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.001"), price=book.best_ask)
+        tracked = app.service.prepare_order(request)
+        await app.service.send_order(tracked)
+        await wait_until(pilot, lambda: any(a["event"] == "fill" for a in receiver.accepted),
+                         what=lambda: f"a fill delivery; got {receiver.accepted}")  # fmt: skip
+        await wait_until(pilot, lambda: any(n.severity == "error" and "refused" in n.message for n in app.notices))
+    [fill] = [a["data"] for a in receiver.accepted if a["event"] == "fill"]
+    assert (fill["venue"], fill["symbol"], fill["side"], fill["amount"]) == ("binance", "BTC/USDT", "buy", "0.001")
+    assert Decimal(fill["fill_amount"]) * Decimal(fill["fill_price"]) == Decimal(fill["notional"])
+    [refused] = [n for n in app.notices if "refused" in n.message]
+    assert refused.message.startswith(f"webhook 1 ({receiver.url}): order failed: HTTP 400, refused, not retried")
+    assert any(e.kind == "webhook" and e.severity == "error" for e in app.event_log.recent)
