@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from textual.css.query import NoMatches
+
 from aitbc_tui.alert_store import AlertStore, AlertStoreError
 from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig, Rule
 from aitbc_tui.events import EventLog, EventLogError, HealthWatcher
@@ -68,6 +70,7 @@ class EventsMixin(_AppBase):
             self._alert_store_problem = str(exc)
         self.alert_engine = AlertEngine(rules, clock=self.clock, max_per_minute=self.alerts_config.max_per_minute)
         self.alerts_fired: list[Alert] = []
+        self._books_held: set[tuple[str, str]] = set()  # changed behind a modal, not yet painted
 
     # ---- webhooks: events handed to the delivery thread (never a wait here) ----------------
 
@@ -157,6 +160,33 @@ class EventsMixin(_AppBase):
                 found += engine.on_book(venue, symbol, book.best_bid, book.best_ask)
         if found:
             self._deliver_alerts(found)
+
+    def _alerts_behind_modal(self) -> None:
+        """While a modal is open the panes hold still, but alerts do not pause: the changed
+        books are drained and evaluated now (and the arbitrage index kept current for the
+        arbitrage rules), and held for the repaint when the modal closes."""
+        try:
+            dirty = self.service.drain_dirty_books()
+            if not dirty:
+                return
+            self._books_held |= dirty
+            self._alerts_on_books(dirty)
+            index = getattr(self, "_arb_index", None)
+            if index is not None:
+                books = self.service.books()
+                excluded: set[str] = getattr(self, "_arb_excluded", set())
+                for key in dirty:
+                    book = books.get(key)
+                    if book is None or key[0] in excluded:
+                        index.remove(*key)
+                    else:
+                        index.update(book)
+        except (NoMatches, IndexError):  # a tick landing while the app shuts down
+            pass
+
+    def _take_books_held(self) -> set[tuple[str, str]]:
+        held, self._books_held = self._books_held, set()
+        return held
 
     def _alerts_slow(self) -> None:
         """Health, balances and arbitrage rules, at the health tick (2 Hz)."""

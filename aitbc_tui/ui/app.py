@@ -401,6 +401,7 @@ class AitbcApp(EventsMixin, App[None]):
 
     def _repaint(self, force: bool = False) -> None:
         if self._behind_modal() and not force:
+            self._alerts_behind_modal()  # alerts never pause: the books are evaluated, not painted
             return
         try:
             self._repaint_fast(force)
@@ -411,6 +412,7 @@ class AitbcApp(EventsMixin, App[None]):
         dirty = self.service.drain_dirty_books()
         if dirty:
             self._alerts_on_books(dirty)  # only the changed symbols' rules
+        dirty |= self._take_books_held()  # changed behind a modal: evaluated then, painted now
         if self._arb_index is not None and (dirty or force):
             books = self.service.books()
             for key in dirty:
@@ -431,6 +433,7 @@ class AitbcApp(EventsMixin, App[None]):
     def _repaint_slow(self, force: bool = False) -> None:
         if self._behind_modal() and not force:
             try:
+                self._watch_health_events()  # health events, webhooks and alert rules go on
                 self._update_status()  # the clock stays live; the panes say they are paused
             except (NoMatches, IndexError):
                 pass
