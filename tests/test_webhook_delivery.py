@@ -228,3 +228,56 @@ async def test_dashboard_fill_is_a_webhook_and_a_refused_delivery_is_a_toast(rec
     [refused] = [n for n in app.notices if "refused" in n.message]
     assert refused.message.startswith(f"webhook 1 ({receiver.url}): order failed: HTTP 400, refused, not retried")
     assert any(e.kind == "webhook" and e.severity == "error" for e in app.event_log.recent)
+
+
+async def test_dashboard_publishes_price_events_with_a_confidence(receiver, tmp_path, monkeypatch):
+    factory = _vault_factory(monkeypatch)
+    store = WebhookStore()
+    store.add(receiver.url, "price")
+    store.close()
+    app = make_app(tmp_path / "sandbox", credential_store_factory=factory)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_ready(pilot)
+        count = len(app.service.books())
+        await wait_until(pilot, lambda: len(receiver.accepted) >= count, what=lambda: f"{receiver.accepted}")
+        book = app.service.book("binance", "BTC/USDT")
+    prices = {(a["data"]["venue"], a["data"]["symbol"]): a for a in receiver.accepted}
+    assert len(prices) == count  # every book once (the next round is 10 s later)
+    sent = prices[("binance", "BTC/USDT")]
+    mid = (book.best_bid + book.best_ask) / 2
+    spread_bps = (book.best_ask - book.best_bid) / mid * 10000
+    # The frozen service clock: book age 0, so freshness 1 and the confidence is 10 / (10 + spread).
+    confidence = (Decimal(10) / (10 + spread_bps)).quantize(Decimal("0.001"), rounding="ROUND_DOWN")
+    assert sent["event"] == "price" and sent["timestamp"] == iso_utc(FROZEN_NOW)
+    assert sent["data"] == {"venue": "binance", "symbol": "BTC/USDT", "last": str(mid), "bid": str(book.best_bid),
+                            "ask": str(book.best_ask), "mid": str(mid),
+                            "spread_bps": str(spread_bps.quantize(Decimal("0.01"))), "book_age_s": 0.0,
+                            "confidence": str(confidence), "source": "aitbc-tui binance",
+                            "timestamp": iso_utc(FROZEN_NOW)}  # fmt: skip
+
+
+async def test_dashboard_pnl_rule_fires_after_a_losing_round_trip(tmp_path):
+    from aitbc_tui.domain import OrderRequest
+
+    rules = AlertStore()
+    rules.add({"kind": "pnl_below", "threshold": "0", "period": "session", "venue": "binance"})
+    rules.close()
+    app = make_app(tmp_path / "sandbox")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_ready(pilot)
+        fills: list = []
+        app.service.add_event_listener(lambda e: fills.append(e.fill) if e.kind == "fill" else None)
+        book = app.service.book("binance", "BTC/USDT")
+        for side, price in ((Side.BUY, book.best_ask), (Side.SELL, book.best_bid)):  # crosses the spread twice
+            tracked = app.service.prepare_order(OrderRequest("binance", "BTC/USDT", side, OrderType.LIMIT,
+                                                             Decimal("0.01"), price=price))  # fmt: skip
+            await app.service.send_order(tracked)
+        await wait_until(pilot, lambda: any(a.kind == "pnl_below" for a in app.alerts_fired),
+                         what=lambda: f"a P&L alert; fills {fills}")  # fmt: skip
+    [alert] = [a for a in app.alerts_fired if a.kind == "pnl_below"]
+    bought = sum((f.price * f.amount for f in fills if f.side is Side.BUY), Decimal(0))
+    sold = sum((f.price * f.amount for f in fills if f.side is Side.SELL), Decimal(0))
+    fees = sum((f.fee for f in fills), Decimal(0))  # in USDT on the sandbox
+    assert {f.fee_currency for f in fills} == {"USDT"}
+    assert alert.data["pnl"] == str(sold - bought - fees) and Decimal(alert.data["pnl"]) < 0
+    assert alert.text.startswith("binance: session P&L -")

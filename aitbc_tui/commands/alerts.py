@@ -26,7 +26,11 @@ FIELD_OPTIONS = (  # option, rule field, help
     ("--status", "status", "venue_down: degraded (degraded or down) or down"),
     ("--min-notional", "min_notional", "fill: worth at least (quote)"),
     ("--asset", "asset", "balance_below: the asset"),
-    ("--threshold", "threshold", "balance_below: the threshold"),
+    ("--threshold", "threshold", "balance_below / pnl_below: the threshold (P&L may be negative)"),
+    ("--count", "count", "resync_storm: more than this many resyncs ..."),
+    ("--within", "within_s", "resync_storm: ... within this many seconds"),
+    ("--period", "period", "pnl_below: session, today or total (default session)"),
+    ("--currency", "currency", "pnl_below: valuation currency (default USDT)"),
     ("--hysteresis-bps", "hysteresis_bps", "re-arm margin (default 10)"),
     ("--cooldown", "cooldown_s", "seconds between two alerts of the rule (default 60)"),
     ("--max-per-hour", "max_per_hour", "rate limit of the rule (default 20)"),
@@ -46,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.set_defaults(func=run_list)
     add = actions.add_parser("add", help="add a rule: --kind K and its fields")
     add.add_argument("--kind", required=True, help="price_above, price_below, spread_above, arbitrage_above, "
-                     "venue_down, fill, order_rejected, balance_below")  # fmt: skip
+                     "venue_down, resync_storm, fill, order_rejected, balance_below, pnl_below")  # fmt: skip
     for option, dest, text in FIELD_OPTIONS:
         add.add_argument(option, dest=dest, help=text)
     add.add_argument("--json", action="store_true", help="print the rule as JSON")

@@ -71,11 +71,46 @@ class EventsMixin(_AppBase):
         self.alert_engine = AlertEngine(rules, clock=self.clock, max_per_minute=self.alerts_config.max_per_minute)
         self.alerts_fired: list[Alert] = []
         self._books_held: set[tuple[str, str]] = set()  # changed behind a modal, not yet painted
+        self._pnl: Any = None  # a pnl.PnlTracker once a P&L rule exists
+        self._pnl_trades: set[tuple[str, str]] = set()  # (venue, trade id) already in it
+
+    def _pnl_tracker(self) -> Any:
+        """The session's P&L for the P&L rules: the journal's fills, then each new fill."""
+        if self._pnl is None:
+            from aitbc_tui.pnl import PnlTracker, journal_fills
+
+            self._pnl = PnlTracker(clock=self.clock, session_start=self.clock())
+            journal = getattr(self.service, "journal", None)
+            if journal is not None:
+                try:
+                    fills = journal_fills(journal)
+                except Exception as exc:  # noqa: BLE001 - said once; new fills still count
+                    fills = []
+                    self.notify(f"P&L alerts: the journal's fills not read: {exc}", severity="warning")
+                for fill in fills:
+                    key = (fill.venue, fill.trade_id)
+                    if fill.trade_id and key in self._pnl_trades:
+                        continue
+                    self._pnl_trades.add(key)
+                    self._pnl.apply(fill)
+        return self._pnl
+
+    def _pnl_fill(self, fill) -> None:
+        if self._pnl is None:
+            return
+        key = (fill.venue, fill.trade_id)
+        if fill.trade_id and key in self._pnl_trades:
+            return  # already counted (from the journal at start)
+        self._pnl_trades.add(key)
+        self._pnl.apply(fill)
 
     # ---- webhooks: events handed to the delivery thread (never a wait here) ----------------
 
     def _init_webhooks(self) -> None:
-        from aitbc_tui.delivery import WebhookDispatcher, env_secret_lookup
+        from aitbc_tui.delivery import PricePublisher, WebhookDispatcher, env_secret_lookup
+
+        config = self.alerts_config
+        self._prices = PricePublisher(config.price_interval_s, config.price_symbols)
 
         self._ui_loop: asyncio.AbstractEventLoop | None = None
         self._venue_status: dict[str, str] = {}
@@ -121,6 +156,12 @@ class EventsMixin(_AppBase):
             if before is not None and before != status:
                 self._webhook("health", {"venue": h.venue, "status": status, "previous": before,
                                          "error": h.last_error or ""})  # fmt: skip
+
+    def _webhook_prices(self) -> None:
+        """The ``price`` event (for an oracle), per symbol at its interval, when a hook wants it."""
+        if self.webhooks.wants("price"):
+            for data in self._prices.due(self.service.books(), self.service.health(), self.clock()):
+                self._webhook("price", data)
 
     def _webhook_kill_switch(self, report) -> None:
         """The kill switch's result as one ``order`` event (each cancel is one as well)."""
@@ -196,6 +237,16 @@ class EventsMixin(_AppBase):
             for venue in self.service.venue_names:
                 for asset, balance in self.service.balances(venue).items():
                     found += engine.on_balance(venue, asset, balance.free)
+        if engine._by_kind.get("resync_storm"):
+            for venue in self.service.venue_names:
+                resyncs = getattr(self.service.venue(venue), "resyncs", None)
+                if isinstance(resyncs, int):
+                    found += engine.on_resyncs(venue, resyncs)
+        wanted = engine.pnl_wanted()
+        if wanted:
+            from aitbc_tui.alerts import pnl_figures
+
+            found += engine.on_pnl(pnl_figures(self._pnl_tracker(), self.service.books().values(), wanted))
         index = getattr(self, "_arb_index", None)
         if engine._by_kind.get("arbitrage_above") and index is not None:
             for o in index.opportunities():
@@ -212,6 +263,7 @@ class EventsMixin(_AppBase):
         order = event.order
         found: list[Alert] = []
         if event.kind == "fill" and event.fill is not None:
+            self._pnl_fill(event.fill)
             found = self.alert_engine.on_fill(order.venue, order.symbol, order.side.value, event.fill.amount,
                                               event.fill.price)  # fmt: skip
         elif event.kind == "rejected":
@@ -309,6 +361,7 @@ class EventsMixin(_AppBase):
         for severity, kind, venue, text in self._health_watcher.observe(self.service.health()):
             self.event_log.log(text, severity=severity, kind=kind, venue=venue)
         self._webhook_health()
+        self._webhook_prices()
         self._alerts_slow()
 
     def action_events(self) -> None:
