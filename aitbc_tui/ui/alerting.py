@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from textual.css.query import NoMatches
 
 from aitbc_tui.alert_store import AlertStore, AlertStoreError
-from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig, Rule
+from aitbc_tui.alerts import Alert, AlertsConfig, Rule
 from aitbc_tui.events import EventLog, EventLogError, HealthWatcher
 
 if TYPE_CHECKING:
@@ -54,11 +54,13 @@ class EventsMixin(_AppBase):
         self._health_watcher = HealthWatcher()
         self._notice_kind: tuple[str, str] | None = None  # (kind, venue) for the next notify
         self._init_alerts()
-        self._init_webhooks()
 
     # ---- alerts ---------------------------------------------------------------------------
 
     def _init_alerts(self) -> None:
+        from aitbc_tui.alert_runner import AlertRunner
+        from aitbc_tui.delivery import WebhookDispatcher, env_secret_lookup
+
         configured = getattr(self.config, "alerts", None)
         self.alerts_config = configured if isinstance(configured, AlertsConfig) else AlertsConfig()
         self._alert_store_problem = ""
@@ -68,57 +70,19 @@ class EventsMixin(_AppBase):
         except AlertStoreError as exc:
             self.alert_store, rules = None, list(self.alerts_config.rules)
             self._alert_store_problem = str(exc)
-        self.alert_engine = AlertEngine(rules, clock=self.clock, max_per_minute=self.alerts_config.max_per_minute)
-        self.alerts_fired: list[Alert] = []
-        self._books_held: set[tuple[str, str]] = set()  # changed behind a modal, not yet painted
-        self._pnl: Any = None  # a pnl.PnlTracker once a P&L rule exists
-        self._pnl_trades: set[tuple[str, str]] = set()  # (venue, trade id) already in it
-
-    def _pnl_tracker(self) -> Any:
-        """The session's P&L for the P&L rules: the journal's fills, then each new fill."""
-        if self._pnl is None:
-            from aitbc_tui.pnl import PnlTracker, journal_fills
-
-            self._pnl = PnlTracker(clock=self.clock, session_start=self.clock())
-            journal = getattr(self.service, "journal", None)
-            if journal is not None:
-                try:
-                    fills = journal_fills(journal)
-                except Exception as exc:  # noqa: BLE001 - said once; new fills still count
-                    fills = []
-                    self.notify(f"P&L alerts: the journal's fills not read: {exc}", severity="warning")
-                for fill in fills:
-                    key = (fill.venue, fill.trade_id)
-                    if fill.trade_id and key in self._pnl_trades:
-                        continue
-                    self._pnl_trades.add(key)
-                    self._pnl.apply(fill)
-        return self._pnl
-
-    def _pnl_fill(self, fill) -> None:
-        if self._pnl is None:
-            return
-        key = (fill.venue, fill.trade_id)
-        if fill.trade_id and key in self._pnl_trades:
-            return  # already counted (from the journal at start)
-        self._pnl_trades.add(key)
-        self._pnl.apply(fill)
-
-    # ---- webhooks: events handed to the delivery thread (never a wait here) ----------------
-
-    def _init_webhooks(self) -> None:
-        from aitbc_tui.delivery import PricePublisher, WebhookDispatcher, env_secret_lookup
-
-        config = self.alerts_config
-        self._prices = PricePublisher(config.price_interval_s, config.price_symbols)
-
+        # Webhooks: events handed to the delivery thread (never a wait here).
         self._ui_loop: asyncio.AbstractEventLoop | None = None
-        self._venue_status: dict[str, str] = {}
         self.webhooks = WebhookDispatcher(
             env_secret_lookup(getattr(self, "_credential_store_factory", None)),
             on_outcome=lambda outcome: self._from_delivery(self._webhook_outcome, outcome),
             on_problem=lambda text: self._from_delivery(self._webhook_problem, text),
         )
+        self.alert_runner = AlertRunner(self.service, self.alerts_config, rules, clock=self.clock,
+                                        webhooks=self.webhooks,
+                                        on_warning=lambda text: self.notify(text, severity="warning"))  # fmt: skip
+        self.alert_engine = self.alert_runner.engine
+        self.alerts_fired: list[Alert] = []
+        self._books_held: set[tuple[str, str]] = set()  # changed behind a modal, not yet painted
 
     def _from_delivery(self, callback: Callable[[Any], None], value: Any) -> None:
         """Run ``callback(value)`` on the UI's loop (called from the delivery thread; never waits)."""
@@ -128,9 +92,6 @@ class EventsMixin(_AppBase):
                 loop.call_soon_threadsafe(callback, value)
             except RuntimeError:  # the app's loop is gone (shutting down)
                 pass
-
-    def _webhook(self, event: str, data: dict[str, Any], at: float | None = None) -> None:
-        self.webhooks.submit(event, data, self.clock() if at is None else at)
 
     def _webhook_outcome(self, outcome) -> None:
         """Every attempt in the event log; a delivery given up on is also a toast."""
@@ -147,34 +108,14 @@ class EventsMixin(_AppBase):
         self._notice_kind = ("webhook", "")
         self.notify(text, severity="error", timeout=10)
 
-    def _webhook_health(self) -> None:
-        """A venue down, degraded or up again: a ``health`` webhook event per change."""
-        for h in self.service.health():
-            status = h.status.value
-            before = self._venue_status.get(h.venue)
-            self._venue_status[h.venue] = status
-            if before is not None and before != status:
-                self._webhook("health", {"venue": h.venue, "status": status, "previous": before,
-                                         "error": h.last_error or ""})  # fmt: skip
-
-    def _webhook_prices(self) -> None:
-        """The ``price`` event (for an oracle), per symbol at its interval, when a hook wants it."""
-        if self.webhooks.wants("price"):
-            for data in self._prices.due(self.service.books(), self.service.health(), self.clock()):
-                self._webhook("price", data)
-
     def _webhook_kill_switch(self, report) -> None:
-        """The kill switch's result as one ``order`` event (each cancel is one as well)."""
-        self._webhook("order", {"kind": "kill_switch", "cancelled": len(report.cancelled),
-                                "failed": len(report.failed), "venues": list(self.service.venue_names)})  # fmt: skip
+        self.alert_runner.kill_switch(report)
 
     def _deliver_alerts(self, alerts: list[Alert]) -> None:
         """Event log, toast, bell, the badge's unread count and the ``alert`` webhook."""
-        from aitbc_tui.delivery import alert_payload
-
+        self.alert_runner.alert_webhooks(alerts)
         for alert in alerts:
             self.alerts_fired.append(alert)
-            self._webhook("alert", alert_payload(alert), at=alert.at)
             self.unread_alerts += 1
             if self.alerts_config.toast:
                 self._notice_kind = ("alert", alert.venue)
@@ -189,16 +130,7 @@ class EventsMixin(_AppBase):
 
     def _alerts_on_books(self, dirty) -> None:
         """Only the changed symbols' rules are evaluated (after each 20 Hz drain)."""
-        engine = self.alert_engine
-        books = None
-        found: list[Alert] = []
-        for venue, symbol in dirty:
-            if not engine.wants_symbol(symbol):
-                continue
-            books = books or self.service.books()
-            book = books.get((venue, symbol))
-            if book is not None:
-                found += engine.on_book(venue, symbol, book.best_bid, book.best_ask)
+        found = self.alert_runner.on_books(dirty)
         if found:
             self._deliver_alerts(found)
 
@@ -230,44 +162,13 @@ class EventsMixin(_AppBase):
         return held
 
     def _alerts_slow(self) -> None:
-        """Health, balances and arbitrage rules, at the health tick (2 Hz)."""
-        engine = self.alert_engine
-        found = engine.on_health({h.venue: h.status.value for h in self.service.health()})
-        if engine._by_kind.get("balance_below"):
-            for venue in self.service.venue_names:
-                for asset, balance in self.service.balances(venue).items():
-                    found += engine.on_balance(venue, asset, balance.free)
-        if engine._by_kind.get("resync_storm"):
-            for venue in self.service.venue_names:
-                resyncs = getattr(self.service.venue(venue), "resyncs", None)
-                if isinstance(resyncs, int):
-                    found += engine.on_resyncs(venue, resyncs)
-        wanted = engine.pnl_wanted()
-        if wanted:
-            from aitbc_tui.alerts import pnl_figures
-
-            found += engine.on_pnl(pnl_figures(self._pnl_tracker(), self.service.books().values(), wanted))
-        index = getattr(self, "_arb_index", None)
-        if engine._by_kind.get("arbitrage_above") and index is not None:
-            for o in index.opportunities():
-                found += engine.on_arbitrage(o.symbol, o.net_bps, o.executable_size, f"{o.buy_venue}->{o.sell_venue}")
+        """Health, balances, resync, P&L and arbitrage rules, at the health tick (2 Hz)."""
+        found = self.alert_runner.slow(getattr(self, "_arb_index", None))
         if found:
             self._deliver_alerts(found)
 
     def _alerts_order_event(self, event) -> None:
-        from aitbc_tui.delivery import order_event_payload
-
-        payload = order_event_payload(event)
-        if payload is not None:
-            self._webhook(*payload)
-        order = event.order
-        found: list[Alert] = []
-        if event.kind == "fill" and event.fill is not None:
-            self._pnl_fill(event.fill)
-            found = self.alert_engine.on_fill(order.venue, order.symbol, order.side.value, event.fill.amount,
-                                              event.fill.price)  # fmt: skip
-        elif event.kind == "rejected":
-            found = self.alert_engine.on_rejected(order.venue, order.symbol, event.message or order.message or "")
+        found = self.alert_runner.on_order_event(event)
         if found:
             self._deliver_alerts(found)
 
@@ -360,8 +261,8 @@ class EventsMixin(_AppBase):
         """Status changes and new venue errors: events (no toast: the health pane shows them)."""
         for severity, kind, venue, text in self._health_watcher.observe(self.service.health()):
             self.event_log.log(text, severity=severity, kind=kind, venue=venue)
-        self._webhook_health()
-        self._webhook_prices()
+        self.alert_runner.health_webhooks()
+        self.alert_runner.price_webhooks()
         self._alerts_slow()
 
     def action_events(self) -> None:
