@@ -7,7 +7,7 @@ The caller drives it: ``on_books(dirty)`` after each drain of the service's chan
 (only those symbols' rules are looked at), ``slow(arbitrage_index)`` at the health tick
 (venue health, balances, resync storms, P&L, arbitrage), ``on_order_event`` from the
 service's order events (fills, rejections). Each returns the alerts to show; the caller
-shows them and calls ``alert_webhooks``.
+shows them and calls ``deliver`` (webhooks, desktop, apprise).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig, Rule, pnl_figures
 from aitbc_tui.delivery import PricePublisher, WebhookDispatcher, alert_payload, order_event_payload
+from aitbc_tui.notify import Notifier
 
 
 class AlertRunner:
@@ -28,12 +29,14 @@ class AlertRunner:
         *,
         clock: Callable[[], float],
         webhooks: WebhookDispatcher,
+        notifier: Notifier | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.service = service
         self.config = config
         self.clock = clock
         self.webhooks = webhooks
+        self.notifier = notifier
         self.on_warning = on_warning
         self.engine = AlertEngine(rules, clock=clock, max_per_minute=config.max_per_minute)
         self.prices = PricePublisher(config.price_interval_s, config.price_symbols)
@@ -46,9 +49,12 @@ class AlertRunner:
     def webhook(self, event: str, data: dict[str, Any], at: float | None = None) -> None:
         self.webhooks.submit(event, data, self.clock() if at is None else at)
 
-    def alert_webhooks(self, alerts: Iterable[Alert]) -> None:
+    def deliver(self, alerts: Iterable[Alert]) -> None:
+        """The channels outside the app: the ``alert`` webhook, desktop and apprise."""
         for alert in alerts:
             self.webhook("alert", alert_payload(alert), at=alert.at)
+            if self.notifier is not None:
+                self.notifier.alert(alert)
 
     def health_webhooks(self) -> None:
         """A venue down, degraded or up again: a ``health`` event per change."""

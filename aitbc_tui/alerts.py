@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from aitbc_tui.notify import NotifyConfig, NotifyConfigError, parse_notify
+
 TEN_K = Decimal(10000)
 
 RULE_KINDS = ("price_above", "price_below", "spread_above", "arbitrage_above", "venue_down", "resync_storm",
@@ -263,9 +265,11 @@ class AlertsConfig:
     # price_symbols, each at its own interval (seconds).
     price_interval_s: float = 10.0
     price_symbols: tuple[tuple[str, float], ...] = ()
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # desktop and apprise channels
 
 
-_ALERTS_KEYS = ("rules", "max_per_minute", "bell", "toast", "price_interval_s", "price_symbols")
+_ALERTS_KEYS = ("rules", "max_per_minute", "bell", "toast", "price_interval_s", "price_symbols", "desktop",
+                "notify_command", "apprise_urls")  # fmt: skip
 
 
 def _interval(value: Any, key: str) -> float:
@@ -314,7 +318,12 @@ def parse_alerts(table: Mapping[str, Any]) -> AlertsConfig:
         if any(r.id == rule.id for r in rules):
             raise RuleError(f"{key}.id", f"{rule.id!r} is used by another rule")
         rules.append(rule)
-    return AlertsConfig(tuple(rules), per_minute, flags["bell"], flags["toast"], interval, tuple(price_symbols))
+    try:
+        notify = parse_notify(table)
+    except NotifyConfigError as exc:
+        raise RuleError(exc.key, exc.problem) from None
+    return AlertsConfig(tuple(rules), per_minute, flags["bell"], flags["toast"], interval, tuple(price_symbols),
+                        notify)  # fmt: skip
 
 
 # ---- the engine -------------------------------------------------------------------------------

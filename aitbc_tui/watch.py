@@ -62,7 +62,7 @@ class HeadlessWatch:
     def _show(self, alerts: list[Alert]) -> None:
         if not alerts:
             return
-        self.runner.alert_webhooks(alerts)
+        self.runner.deliver(alerts)
         for alert in alerts:
             self.alerts.append(alert)
             self.event_log.log(alert.text, severity=alert.severity, kind="alert", venue=alert.venue, at=alert.at)
@@ -99,11 +99,12 @@ class HeadlessWatch:
         self.event_log.log(f"webhook {outcome.hook_id} ({where}): {outcome.event} {outcome.result}: {outcome.detail}",
                            severity=severity, kind="webhook")  # fmt: skip
 
-    def problem(self, text: str) -> None:
+    def problem(self, text: str, kind: str = "webhook") -> None:
+        """From the delivery or notifier thread: an error event on the watch's loop."""
         loop = self._loop
         if loop is not None:
             try:
-                loop.call_soon_threadsafe(lambda: self.event_log.log(text, severity="error", kind="webhook"))
+                loop.call_soon_threadsafe(lambda: self.event_log.log(text, severity="error", kind=kind))
             except RuntimeError:
                 pass
 
@@ -143,6 +144,9 @@ class HeadlessWatch:
         rules = self.runner.engine.rules.values()
         self.event_log.log(f"watching {', '.join(self.service.venue_names)}: {sum(not r.paused for r in rules)} "
                            f"alert rule(s) active", kind="notice")  # fmt: skip
+        if self.runner.notifier is not None:
+            for severity, text in self.runner.notifier.startup_notes:
+                self.event_log.log(text, severity=severity, kind="notice")
         await self.service.start()
         self._index = analysis.ArbitrageIndex(self.service.taker_fees())
         next_slow = 0.0
@@ -160,3 +164,5 @@ class HeadlessWatch:
         finally:
             await self.service.stop()
             self.runner.webhooks.stop()  # what was submitted is in the queue
+            if self.runner.notifier is not None:
+                self.runner.notifier.stop()

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from aitbc_tui.datalock import DataDirLock
     from aitbc_tui.delivery import WebhookDispatcher, env_secret_lookup
     from aitbc_tui.events import EventLog
+    from aitbc_tui.notify import Notifier
     from aitbc_tui.watch import HeadlessWatch
 
     args.read_only = True  # watch never trades (live venues need no --live)
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             on_outcome=lambda outcome: holder[0].webhook_outcome(outcome),
             on_problem=lambda text: holder[0].problem(text),
         )
-        runner = AlertRunner(service, alerts_config, rules, clock=time.time, webhooks=webhooks,
+        notifier = Notifier(alerts_config.notify, on_problem=lambda text: holder[0].problem(text, kind="notice"))
+        runner = AlertRunner(service, alerts_config, rules, clock=time.time, webhooks=webhooks, notifier=notifier,
                              on_warning=lambda text: _log_warning(event_log, text))  # fmt: skip
         watch = HeadlessWatch(service, runner, event_log, write=_write, as_json=args.json,
                               alerts_only=args.alerts_only)  # fmt: skip

@@ -60,6 +60,7 @@ class EventsMixin(_AppBase):
     def _init_alerts(self) -> None:
         from aitbc_tui.alert_runner import AlertRunner
         from aitbc_tui.delivery import WebhookDispatcher, env_secret_lookup
+        from aitbc_tui.notify import Notifier
 
         configured = getattr(self.config, "alerts", None)
         self.alerts_config = configured if isinstance(configured, AlertsConfig) else AlertsConfig()
@@ -77,8 +78,11 @@ class EventsMixin(_AppBase):
             on_outcome=lambda outcome: self._from_delivery(self._webhook_outcome, outcome),
             on_problem=lambda text: self._from_delivery(self._webhook_problem, text),
         )
+        self.notifier = Notifier(
+            self.alerts_config.notify, on_problem=lambda text: self._from_delivery(self._webhook_problem, text)
+        )
         self.alert_runner = AlertRunner(self.service, self.alerts_config, rules, clock=self.clock,
-                                        webhooks=self.webhooks,
+                                        webhooks=self.webhooks, notifier=self.notifier,
                                         on_warning=lambda text: self.notify(text, severity="warning"))  # fmt: skip
         self.alert_engine = self.alert_runner.engine
         self.alerts_fired: list[Alert] = []
@@ -113,7 +117,7 @@ class EventsMixin(_AppBase):
 
     def _deliver_alerts(self, alerts: list[Alert]) -> None:
         """Event log, toast, bell, the badge's unread count and the ``alert`` webhook."""
-        self.alert_runner.alert_webhooks(alerts)
+        self.alert_runner.deliver(alerts)
         for alert in alerts:
             self.alerts_fired.append(alert)
             self.unread_alerts += 1
@@ -215,6 +219,11 @@ class EventsMixin(_AppBase):
         self._ui_loop = asyncio.get_running_loop()
         self.webhooks.start()  # only when a webhook was ever added (its queue file exists)
         self.service.add_event_listener(self._alerts_order_event)
+        for severity, text in self.notifier.startup_notes:  # a headless machine: the event log only
+            if severity == "information":
+                self.event_log.log(text, kind="notice")
+            else:
+                self.notify(text, severity="warning", timeout=10)
         if self._alert_store_problem:
             self.notify(f"alert rules from the data dir not loaded: {self._alert_store_problem}", severity="warning")
         if self._event_log_problem:
@@ -225,6 +234,7 @@ class EventsMixin(_AppBase):
 
     def _events_unmounted(self) -> None:
         self.webhooks.stop()  # what was submitted is in the queue (sent after a restart)
+        self.notifier.stop()
         if self.alert_store is not None:
             self.alert_store.close()
         if self._owns_event_log:
