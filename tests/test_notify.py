@@ -134,3 +134,36 @@ async def test_a_headless_dashboard_says_it_once_in_the_event_log_not_as_a_toast
         notes = [e.text for e in app.event_log.recent if "desktop notifications" in e.text]
         assert notes == ["desktop notifications not used: notify-send is not installed (Debian: libnotify-bin)"]
         assert not any("desktop" in n.message for n in app.notices)
+
+
+async def test_apprise_posts_the_alert_to_a_json_url_on_loopback(loopback_only):
+    pytest.importorskip("apprise")  # the [notify] extra (in the test extra too)
+    from aiohttp import web
+
+    received: list[dict] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/notify", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    problems: list[str] = []
+    notifier = Notifier(NotifyConfig(desktop="off", apprise_urls=(f"json://127.0.0.1:{port}/notify",)),
+                        on_problem=problems.append)  # fmt: skip
+    try:
+        notifier.alert(alert("binance BTC/USDT: mid 100000 crossed above 100000", "error"))
+        await wait_until(lambda: received or problems, what="apprise's POST")
+    finally:
+        notifier.stop()
+        await runner.cleanup()
+    assert problems == []
+    [body] = received
+    assert (body["title"], body["message"]) == ("aitbc-tui alert: btc-100k",
+                                                "binance BTC/USDT: mid 100000 crossed above 100000")  # fmt: skip
+    assert notifier.sent["apprise"] == 1
