@@ -148,15 +148,16 @@ class WebhookDispatcher:
             self.on_outcome(outcome)
 
     def _drain(self, store: WebhookStore) -> None:
-        while True:
-            with self._lock:
-                if not self._inbox:
-                    return
-                event, data, at = self._inbox.popleft()
-            try:
-                store.enqueue(event, data, at=at)
-            except Exception as exc:  # noqa: BLE001 - one bad event never stops the others
-                self._problem(f"webhook event {event} not queued: {type(exc).__name__}: {exc}")
+        """Everything submitted so far into the queue, in one transaction."""
+        with self._lock:
+            batch = list(self._inbox)
+            self._inbox.clear()
+        if not batch:
+            return
+        try:
+            store.enqueue_many(batch)
+        except Exception as exc:  # noqa: BLE001 - said; the dashboard goes on
+            self._problem(f"{len(batch)} webhook event(s) not queued: {type(exc).__name__}: {exc}")
 
     async def _main(self) -> None:
         import aiohttp
