@@ -20,6 +20,16 @@ from aitbc_tui.delivery import PricePublisher, WebhookDispatcher, alert_payload,
 from aitbc_tui.notify import Notifier
 
 
+def resync_count(venue: Any) -> int | None:
+    """A venue's book resyncs so far (ccxt venues count them; a paper venue's feed is its
+    inner ccxt venue's); None for a venue that has no such counter (the sandbox)."""
+    for candidate in (venue, getattr(venue, "inner", None)):
+        count = getattr(candidate, "resyncs", None)
+        if isinstance(count, int) and not isinstance(count, bool):
+            return count
+    return None
+
+
 class AlertRunner:
     def __init__(
         self,
@@ -103,7 +113,7 @@ class AlertRunner:
                     found += engine.on_balance(venue, asset, balance.free)
         if engine._by_kind.get("resync_storm"):
             for venue in service.venue_names:
-                resyncs = getattr(service.venue(venue), "resyncs", None)
+                resyncs = resync_count(service.venue(venue))
                 if isinstance(resyncs, int):
                     found += engine.on_resyncs(venue, resyncs)
         wanted = engine.pnl_wanted()

@@ -119,3 +119,42 @@ async def test_the_watch_command_streams_ndjson_delivers_the_webhook_and_stops_o
     logged = [e for e in read_events() if e.kind == "alert"]
     assert [e.text for e in logged] == [first["text"]]
     assert SECRET not in err and all(SECRET not in e.text for e in read_events())
+
+
+async def test_a_resync_storm_on_a_real_ccxt_feed_is_an_alert(emulator_factory, loopback_only, tmp_path):
+    """A paper venue on the binance emulator (real ccxt.pro client, a moving market); the
+    emulator drops one depth diff: ccxt sees the U/u gap and resubscribes (one resync); the
+    rule "more than 0 resyncs within 60 s" fires in the headless watch."""
+    from aitbc_tui.config import VenueConfig
+    from aitbc_tui.domain import Mode
+    from aitbc_tui.venues.ccxt_venue import CcxtVenue
+    from aitbc_tui.venues.paper import PaperVenue
+
+    emu = await emulator_factory("binance", simulate=True, seed=1)
+    config = VenueConfig(name="emu-binance", exchange=emu.ccxt_id, mode=Mode.PAPER, symbols=("BTC/USDT",),
+                         api_url=emu.url, ws_url=emu.ws_url or None)  # fmt: skip
+    venue = PaperVenue(CcxtVenue(config, credentials=None, poll_interval_s=0.05))
+    service = MarketService([venue], health_interval_s=0.5, account_interval_s=5)
+    rule = parse_rule({"kind": "resync_storm", "venue": "emu-binance", "count": 0, "within_s": 60}, default_id="gaps")
+    webhooks = WebhookDispatcher(lambda _: None, path=tmp_path / "no-webhooks.sqlite3")
+    runner = AlertRunner(service, AlertsConfig(), [rule], clock=lambda: FROZEN_NOW, webhooks=webhooks)
+    lines: list[str] = []
+    watch = HeadlessWatch(service, runner, EventLog(persist=False), write=lines.append, alerts_only=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch.run(stop))
+    try:
+        await wait_until(lambda: service.book("emu-binance", "BTC/USDT") is not None, timeout=30,
+                         what="the emulator's book through ccxt")  # fmt: skip
+        await wait_until(lambda: venue.inner.resyncs == 0 and runner.engine._resync_total.get("emu-binance") == 0,
+                         what="the watch's first look at the resync counter")  # fmt: skip
+        emu.inject_fault("depth_gap", "BTCUSDT")  # the next diff event is dropped: a U/u gap
+        await wait_until(
+            lambda: watch.alerts, timeout=30, what=lambda: f"a resync alert; resyncs {venue.inner.resyncs}"
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    [alert] = watch.alerts
+    assert (alert.rule_id, alert.kind, alert.venue, alert.severity) == ("gaps", "resync_storm", "emu-binance", "error")
+    assert alert.text == "emu-binance: 1 book resyncs within 60 s (more than 0)"
+    assert lines == [f"2026-11-18T11:06:40.000Z  error  alert     emu-binance  {alert.text}"]
