@@ -31,6 +31,7 @@ MODULES = (
     "alert_bench",
     "pnl_bench",
     "webhook_bench",
+    "alert_dashboard_bench",
 )
 
 
