@@ -35,6 +35,7 @@ from aitbc_tui.webhooks import WEBHOOKS_FILENAME, Deliverer, Outcome, WebhookErr
 
 log = logging.getLogger(__name__)
 
+INBOX_MAX = 100_000  # events handed over and not yet in the queue (the thread drains them in ms)
 IDLE_WAKE_S = 2.0  # re-read the hooks this often when nothing is due (a `webhook add` meanwhile)
 
 
@@ -60,6 +61,7 @@ class WebhookDispatcher:
         self.subscribed: frozenset[str] = frozenset()  # event types some hook wants (refreshed by the thread)
         self.hook_urls: dict[int, str] = {}  # id -> URL without user info or query
         self.submitted = 0
+        self.dropped = 0  # refused because the delivery thread fell INBOX_MAX behind
         self.outcomes: collections.Counter[str] = collections.Counter()
         self._inbox: collections.deque[tuple[str, dict[str, Any], float]] = collections.deque()
         self._lock = threading.Lock()
@@ -99,7 +101,14 @@ class WebhookDispatcher:
         (the queue's file does not exist). Never blocks on the disk or the network."""
         if not self.start():
             return False
+        if self._thread is not None and not self._thread.is_alive():
+            return False  # the delivery thread ended (its problem was said): nothing piles up
         with self._lock:
+            if len(self._inbox) >= INBOX_MAX:  # the thread is stuck (a secret lookup that hangs)
+                self.dropped += 1
+                if self.dropped == 1:
+                    self._problem(f"webhook events dropped: {INBOX_MAX:,} are waiting for the delivery thread")
+                return False
             self._inbox.append((event, data, at))
         self.submitted += 1
         self._poke()

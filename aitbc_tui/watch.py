@@ -94,6 +94,8 @@ class HeadlessWatch:
                 pass
 
     def _log_outcome(self, outcome: Any) -> None:
+        if outcome.result == "delivered" and outcome.event == "price":
+            return  # a price every few seconds per book: only its problems are events
         where = self.runner.webhooks.hook_urls.get(outcome.hook_id, "")
         severity = {"delivered": "information", "retry": "warning"}.get(outcome.result, "error")
         self.event_log.log(f"webhook {outcome.hook_id} ({where}): {outcome.event} {outcome.result}: {outcome.detail}",

@@ -281,3 +281,15 @@ async def test_dashboard_pnl_rule_fires_after_a_losing_round_trip(tmp_path):
     assert {f.fee_currency for f in fills} == {"USDT"}
     assert alert.data["pnl"] == str(sold - bought - fees) and Decimal(alert.data["pnl"]) < 0
     assert alert.text.startswith("binance: session P&L -")
+
+
+async def test_a_dispatcher_whose_thread_ended_takes_no_more_events(tmp_path):
+    path = tmp_path / "wh.sqlite3"
+    path.write_bytes(b"not a database at all, " * 100)  # the queue cannot be opened
+    problems: list[str] = []
+    dispatcher = WebhookDispatcher(lambda _: SECRET, path=path, on_problem=problems.append)
+    dispatcher.submit("alert", {"n": 1}, at=FROZEN_NOW)
+    await wait_until(lambda: problems and not dispatcher.running)
+    assert problems[0].startswith(f"{path}: cannot open the webhook queue: ")
+    assert dispatcher.submit("alert", {"n": 2}, at=FROZEN_NOW) is False
+    assert len(dispatcher._inbox) <= 1  # nothing piles up behind a dead thread

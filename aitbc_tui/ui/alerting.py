@@ -104,7 +104,7 @@ class EventsMixin(_AppBase):
         if outcome.result == "failed":
             self._notice_kind = ("webhook", "")
             self.notify(text, severity="error", timeout=10)
-        else:
+        elif not (outcome.result == "delivered" and outcome.event == "price"):  # prices: only their problems
             severity = "information" if outcome.result == "delivered" else "warning"
             self.event_log.log(text, severity=severity, kind="webhook")
 
