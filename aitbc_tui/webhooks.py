@@ -221,6 +221,21 @@ class WebhookStore:
         """Every event type some hook subscribes to."""
         return frozenset(e for hook in self.hooks() for e in hook.events)
 
+    def queue_counts(self) -> dict[int, dict[str, int]]:
+        """Per hook: how many deliveries are delivered, pending and failed."""
+        out: dict[int, dict[str, int]] = {}
+        for hook_id, status, n in self._db.execute(
+            "SELECT hook_id, status, COUNT(*) FROM queue GROUP BY hook_id, status"
+        ):
+            out.setdefault(hook_id, {"delivered": 0, "pending": 0, "failed": 0})[status] = n
+        return out
+
+    def last_error(self, hook_id: int) -> str:
+        """The last failed or retried delivery's reason for ``hook_id`` ("" if none)."""
+        row = self._db.execute("SELECT last_error FROM queue WHERE hook_id = ? AND status != 'delivered' AND"
+                               " last_error != '' ORDER BY id DESC LIMIT 1", (hook_id,)).fetchone()  # fmt: skip
+        return row[0] if row else ""
+
     def pending(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM queue WHERE status = 'pending'").fetchone()[0]
 
