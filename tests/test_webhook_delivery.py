@@ -5,6 +5,7 @@ in the event log and as a toast. The dashboard tests run the real sandbox app.""
 
 from __future__ import annotations
 
+import json
 import random
 from decimal import Decimal
 
@@ -293,3 +294,55 @@ async def test_a_dispatcher_whose_thread_ended_takes_no_more_events(tmp_path):
     assert problems[0].startswith(f"{path}: cannot open the webhook queue: ")
     assert dispatcher.submit("alert", {"n": 2}, at=FROZEN_NOW) is False
     assert len(dispatcher._inbox) <= 1  # nothing piles up behind a dead thread
+
+
+async def test_the_dashboard_never_waits_for_a_receiver_that_hangs(tmp_path, monkeypatch, loopback_only):
+    """The receiver holds the first POST open until the test lets it go; meanwhile the
+    dashboard answers keys and fires more alerts: nothing on the UI's side waits for it."""
+    import asyncio
+
+    from aiohttp import web
+
+    from aitbc_tui.ui.screens.help import HelpScreen
+
+    release = asyncio.Event()
+    held: list[bytes] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        held.append(await request.read())
+        await release.wait()
+        return web.Response(status=200)
+
+    server = web.Application()
+    server.router.add_post("/hook", handle)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
+    factory = _vault_factory(monkeypatch)
+    store = WebhookStore()
+    store.add(url, "alert")
+    store.close()
+    rules = AlertStore()
+    rules.add({"kind": "spread_above", "venue": "binance", "symbol": "BTC/USDT", "bps": "0"})
+    rules.close()
+    app = make_app(tmp_path / "sandbox", credential_store_factory=factory)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_ready(pilot)
+            await wait_until(pilot, lambda: held, what="the receiver holding the first POST")
+            await pilot.press("question_mark")  # answered while the POST hangs
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            app.alert_store.add({"kind": "spread_above", "venue": "kraken", "symbol": "BTC/USDT", "bps": "0"})
+            app._reload_rules()
+            app.world.run_steps(3, 0.1)
+            await wait_until(pilot, lambda: any(a.venue == "kraken" for a in app.alerts_fired))
+            assert not release.is_set() and len(held) == 1  # still hanging: the first POST holds the thread
+            assert app.webhooks.submitted >= 2  # both alerts handed over (health changes may be too)
+            release.set()
+            await wait_until(pilot, lambda: len(held) == 2, what="the second alert after the first POST ended")
+    finally:
+        release.set()
+        await runner.cleanup()
+    assert [json.loads(body)["data"]["venue"] for body in held] == ["binance", "kraken"]
