@@ -63,8 +63,9 @@ class AlertRunner:
         """The channels outside the app: the ``alert`` webhook, desktop and apprise."""
         for alert in alerts:
             self.webhook("alert", alert_payload(alert), at=alert.at)
-            if self.notifier is not None:
-                self.notifier.alert(alert)
+            rule = self.engine.rules.get(alert.rule_id)
+            if self.notifier is not None and (rule is None or rule.notify):
+                self.notifier.alert(alert, rule.apprise_urls if rule is not None else ())
 
     def health_webhooks(self) -> None:
         """A venue down, degraded or up again: a ``health`` event per change."""

@@ -37,7 +37,7 @@ PRICE_FIELDS = ("last", "bid", "ask", "mid")
 VENUE_STATES = ("degraded", "down")
 PNL_PERIODS = ("session", "today", "total")  # realised - fees since start / since 00:00 UTC; total adds unrealised
 
-_COMMON = ("id", "kind", "cooldown_s", "max_per_hour", "hysteresis_bps")
+_COMMON = ("id", "kind", "cooldown_s", "max_per_hour", "hysteresis_bps", "notify", "apprise_urls")
 FIELDS: Mapping[str, tuple[str, ...]] = {
     "price_above": ("symbol", "venue", "price", "level"),
     "price_below": ("symbol", "venue", "price", "level"),
@@ -98,6 +98,8 @@ class Rule:
     hysteresis_bps: Decimal = Decimal(10)
     cooldown_s: float = 60.0
     max_per_hour: int = 20
+    notify: bool = True  # desktop and apprise for this rule's alerts (the app and webhooks always)
+    apprise_urls: tuple[str, ...] = ()  # this rule's own apprise URLs, beside [alerts] apprise_urls
     paused: bool = False
     source: str = "config"  # "config" (the [alerts] table) or "runtime" (the data dir's store)
 
@@ -133,7 +135,7 @@ class Rule:
             value = getattr(self, name)
             if value is None or (value == getattr(defaults, name) and name not in REQUIRED[self.kind]):
                 continue
-            out[name] = str(value) if isinstance(value, Decimal) else value
+            out[name] = str(value) if isinstance(value, Decimal) else list(value) if isinstance(value, tuple) else value
         return out
 
 
@@ -248,6 +250,17 @@ def parse_rule(table: Mapping[str, Any], *, default_id: str = "", source: str = 
             values[name] = _seconds(raw, name)
             if values[name] <= 0:
                 raise RuleError(name, f"{raw!r} must be more than 0 seconds")
+        elif name == "notify":
+            if raw in (True, "true"):
+                values[name] = True
+            elif raw in (False, "false"):
+                values[name] = False
+            else:
+                raise RuleError(name, f"{raw!r} is not allowed; use true or false")
+        elif name == "apprise_urls":
+            if not isinstance(raw, (list, tuple)) or not all(isinstance(u, str) and "://" in u for u in raw):
+                raise RuleError(name, 'must be a list of apprise URLs, e.g. ["ntfy://topic"]')
+            values[name] = tuple(raw)
         elif name == "max_per_hour":
             if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 3600:
                 raise RuleError(name, f"{raw!r} is not allowed; use a whole number from 1 to 3600")

@@ -148,14 +148,15 @@ class Notifier:
             with contextlib.suppress(Exception):
                 self.on_problem(text)
 
-    def alert(self, alert: Any) -> None:
-        """Hand ``alert`` over (never waits)."""
-        if not self.channels:
+    def alert(self, alert: Any, apprise_urls: Sequence[str] = ()) -> None:
+        """Hand ``alert`` over (never waits); ``apprise_urls``: its rule's own, beside the config's."""
+        urls = tuple(dict.fromkeys((*self.config.apprise_urls, *apprise_urls)))
+        if not self.desktop and not urls:
             return
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="alert-notifier", daemon=True)
             self._thread.start()
-        self._queue.put(alert_values(alert))
+        self._queue.put((alert_values(alert), urls))
 
     def stop(self, timeout: float = COMMAND_TIMEOUT_S) -> None:
         if self._thread is not None:
@@ -164,13 +165,14 @@ class Notifier:
 
     def _run(self) -> None:
         while True:
-            values = self._queue.get()
-            if values is None:
+            item = self._queue.get()
+            if item is None:
                 return
+            values, urls = item
             if self.desktop:
                 self._desktop(values)
-            if self.config.apprise_urls:
-                self._apprise_notify(values)
+            if urls:
+                self._apprise_notify(values, urls)
 
     def _desktop(self, values: Mapping[str, str]) -> None:
         argv = fill_template(self.desktop, values)
@@ -187,7 +189,7 @@ class Notifier:
             return
         self.sent["desktop"] += 1
 
-    def _apprise_notify(self, values: Mapping[str, str]) -> None:
+    def _apprise_notify(self, values: Mapping[str, str], urls: tuple[str, ...]) -> None:
         if self._apprise is None:
             try:
                 import apprise  # type: ignore[import-not-found, unused-ignore]
@@ -196,16 +198,18 @@ class Notifier:
                           once="apprise")  # fmt: skip
                 self._apprise = False
                 return
-            client = apprise.Apprise()
-            for url in self.config.apprise_urls:
-                if not client.add(url):
-                    self._say(f"apprise refused a URL in apprise_urls (number {self.config.apprise_urls.index(url) + 1})",
-                              once=f"apprise-url-{url}")  # fmt: skip
-            self._apprise = client
+            self._apprise = apprise
+            self._clients: dict[tuple[str, ...], Any] = {}
         if self._apprise is False:
             return
+        client = self._clients.get(urls)
+        if client is None:
+            client = self._clients[urls] = self._apprise.Apprise()
+            for number, url in enumerate(urls, 1):
+                if not client.add(url):  # the URL itself is never said: it may hold a token
+                    self._say(f"apprise refused an apprise URL (number {number} of this alert's)", once=f"url-{url}")
         try:
-            ok = self._apprise.notify(title=values["title"], body=values["text"])
+            ok = client.notify(title=values["title"], body=values["text"])
         except Exception as exc:  # noqa: BLE001 - a channel's failure never stops the others
             ok = False
             self._say(f"apprise notification failed: {type(exc).__name__}", once="apprise-send")

@@ -159,11 +159,54 @@ async def test_apprise_posts_the_alert_to_a_json_url_on_loopback(loopback_only):
     try:
         notifier.alert(alert("binance BTC/USDT: mid 100000 crossed above 100000", "error"))
         await wait_until(lambda: received or problems, what="apprise's POST")
+        # A rule's own URL, beside the config's: both get the next one.
+        notifier.alert(alert("second"), (f"json://127.0.0.1:{port}/notify?rule=1",))
+        await wait_until(lambda: len(received) == 3 or problems, what="apprise's POSTs to both URLs")
     finally:
         notifier.stop()
         await runner.cleanup()
     assert problems == []
-    [body] = received
+    body = received[0]
     assert (body["title"], body["message"]) == ("aitbc-tui alert: btc-100k",
                                                 "binance BTC/USDT: mid 100000 crossed above 100000")  # fmt: skip
-    assert notifier.sent["apprise"] == 1
+    assert [b["message"] for b in received[1:]] == ["second", "second"]
+    assert notifier.sent["apprise"] == 2  # one notify call per alert
+
+
+def test_per_rule_channels_parse_store_and_list_without_the_url(capsys):
+    from aitbc_tui.alerts import parse_rule
+    from aitbc_tui.cli import main
+
+    rule = parse_rule({"kind": "fill", "notify": False, "apprise_urls": ["ntfy://desk"]}, default_id="f")
+    assert (rule.notify, rule.apprise_urls) == (False, ("ntfy://desk",))
+    with pytest.raises(RuleError, match=r"^notify: 'no' is not allowed; use true or false"):
+        parse_rule({"kind": "fill", "notify": "no"}, default_id="f")
+    with pytest.raises(RuleError, match=r"^apprise_urls: must be a list of apprise URLs"):
+        parse_rule({"kind": "fill", "apprise_urls": "ntfy://desk"}, default_id="f")
+    assert main(["alerts", "add", "--kind", "fill", "--no-notify", "--apprise-url", "tgram://123:SECRETTOKEN/456",
+                 "--json"]) == 0  # fmt: skip
+    row = json.loads(capsys.readouterr().out)
+    assert (row["notify"], row["apprise_urls"]) == (False, ["tgram://…"])  # the token is not printed
+    from aitbc_tui.alert_store import AlertStore
+
+    store = AlertStore()
+    [stored] = store.runtime_rules()
+    store.close()
+    assert stored.apprise_urls == ("tgram://123:SECRETTOKEN/456",) and stored.notify is False
+
+
+async def test_a_rule_with_notify_false_is_not_sent_to_the_desktop(tmp_path, recorder):
+    from aitbc_tui.alert_runner import AlertRunner
+    from aitbc_tui.alerts import AlertsConfig, parse_rule
+    from aitbc_tui.delivery import WebhookDispatcher
+
+    command, calls = recorder
+    rules = [parse_rule({"kind": "fill"}, default_id="loud"), parse_rule({"kind": "fill", "notify": False},
+                                                                          default_id="quiet")]  # fmt: skip
+    notifier = Notifier(NotifyConfig(command=(*command, "{rule}")))
+    runner = AlertRunner(None, AlertsConfig(), rules, clock=lambda: 0.0, notifier=notifier,
+                         webhooks=WebhookDispatcher(lambda _: None, path=tmp_path / "none.sqlite3"))  # fmt: skip
+    runner.deliver([Alert("quiet", 0.0, "fill", "binance", "BTC/USDT", "q"),
+                    Alert("loud", 0.0, "fill", "binance", "BTC/USDT", "l")])  # fmt: skip
+    notifier.stop()  # waits for what was handed over
+    assert calls() == [["loud"]]

@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "venue_down, resync_storm, fill, order_rejected, balance_below, pnl_below")  # fmt: skip
     for option, dest, text in FIELD_OPTIONS:
         add.add_argument(option, dest=dest, help=text)
+    add.add_argument("--no-notify", action="store_true", help="no desktop or apprise notification for this rule")
+    add.add_argument("--apprise-url", action="append", metavar="URL", help="this rule's own apprise URL (repeatable)")
     add.add_argument("--json", action="store_true", help="print the rule as JSON")
     add.set_defaults(func=run_add)
     for name, func, text in (
@@ -78,7 +80,10 @@ def _context(args):
 
 
 def _row(rule) -> dict:
-    return {**rule.as_table(), "source": rule.source, "paused": rule.paused, "describe": rule.describe()}
+    table = rule.as_table()
+    if "apprise_urls" in table:  # an apprise URL may hold a token: its scheme only
+        table["apprise_urls"] = [url.split("://", 1)[0] + "://…" for url in table["apprise_urls"]]
+    return {**table, "source": rule.source, "paused": rule.paused, "describe": rule.describe()}
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -106,6 +111,10 @@ def run_add(args: argparse.Namespace) -> int:
         value = getattr(args, dest)
         if value is not None:
             table[dest] = int(value) if dest == "max_per_hour" and value.isdigit() else value
+    if args.no_notify:
+        table["notify"] = False
+    if args.apprise_url:
+        table["apprise_urls"] = args.apprise_url
     try:
         rule = store.add(table, config_rules)
     finally:
