@@ -346,3 +346,37 @@ async def test_the_dashboard_never_waits_for_a_receiver_that_hangs(tmp_path, mon
         release.set()
         await runner.cleanup()
     assert [json.loads(body)["data"]["venue"] for body in held] == ["binance", "kraken"]
+
+
+async def test_the_kill_switch_is_one_order_event_beside_each_cancel(receiver, tmp_path, monkeypatch):
+    from textual.widgets import Input
+
+    from aitbc_tui.ui.screens.confirm import ConfirmScreen
+    from aitbc_tui.ui.screens.order_form import OrderForm
+
+    factory = _vault_factory(monkeypatch)
+    store = WebhookStore()
+    store.add(receiver.url, "order")
+    store.close()
+    app = make_app(tmp_path / "sandbox", credential_store_factory=factory)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("b")  # a limit buy at the best bid: it rests
+        await wait_until(pilot, lambda: isinstance(app.screen, OrderForm))
+        app.screen.query_one("#amount", Input).value = "0.01"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(app.service.open_orders()) == 1)
+        await pilot.press("ctrl+k")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any(a["data"].get("kind") == "kill_switch" for a in receiver.accepted),
+                         what=lambda: f"the kill switch event; got {[a['data'].get('kind') for a in receiver.accepted]}")  # fmt: skip
+        await wait_until(pilot, lambda: any(a["data"].get("by") == "kill switch" for a in receiver.accepted))
+    kinds = [a["data"]["kind"] for a in receiver.accepted]
+    assert kinds.index("ack") < kinds.index("kill_switch")
+    [switch] = [a["data"] for a in receiver.accepted if a["data"]["kind"] == "kill_switch"]
+    assert (switch["cancelled"], switch["failed"], switch["venues"]) == (1, 0, ["binance", "kraken", "coinbase"])
+    [cancel] = [a["data"] for a in receiver.accepted if a["data"].get("by") == "kill switch"]
+    assert (cancel["kind"], cancel["venue"], cancel["side"], cancel["amount"]) == ("canceled", "binance", "buy", "0.01")
