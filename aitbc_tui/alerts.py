@@ -2,11 +2,13 @@
 
 A rule watches one condition: a price crossing a level, a wide spread held for a time, an
 arbitrage route's net above N bps with a minimum size, a venue degraded or down for a
-time, a fill, a rejected order, a balance below a threshold. Against alert fatigue:
+time, a book resync storm (more than N resyncs within T), a fill, a rejected order, a
+balance below a threshold, P&L below a threshold (session, today or total, from
+``pnl.PnlTracker``). Against alert fatigue:
 
 - hysteresis: a "level" rule fires once, then re-arms only after its condition cleared by
-  ``hysteresis_bps`` (price rules: of the level; spread and arbitrage: bps points; balance:
-  of the threshold); a price rule needs a real crossing (its first observation on the
+  ``hysteresis_bps`` (price rules: of the level; spread and arbitrage: bps points; balance
+  and P&L: of the threshold's size; a resync storm re-arms once N or fewer remain in T); a price rule needs a real crossing (its first observation on the
   wrong side only arms it once the price is back below/above);
 - cooldown: a rule never fires twice within ``cooldown_s`` (an armed rule waits it out);
 - rate limits: at most ``max_per_hour`` per rule and ``max_per_minute`` over all rules; an
@@ -25,23 +27,28 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from aitbc_tui.notify import NotifyConfig, NotifyConfigError, parse_notify
+
 TEN_K = Decimal(10000)
 
-RULE_KINDS = ("price_above", "price_below", "spread_above", "arbitrage_above", "venue_down", "fill",
-              "order_rejected", "balance_below")  # fmt: skip
+RULE_KINDS = ("price_above", "price_below", "spread_above", "arbitrage_above", "venue_down", "resync_storm",
+              "fill", "order_rejected", "balance_below", "pnl_below")  # fmt: skip
 PRICE_FIELDS = ("last", "bid", "ask", "mid")
 VENUE_STATES = ("degraded", "down")
+PNL_PERIODS = ("session", "today", "total")  # realised - fees since start / since 00:00 UTC; total adds unrealised
 
-_COMMON = ("id", "kind", "cooldown_s", "max_per_hour", "hysteresis_bps")
+_COMMON = ("id", "kind", "cooldown_s", "max_per_hour", "hysteresis_bps", "notify", "apprise_urls")
 FIELDS: Mapping[str, tuple[str, ...]] = {
     "price_above": ("symbol", "venue", "price", "level"),
     "price_below": ("symbol", "venue", "price", "level"),
     "spread_above": ("symbol", "venue", "bps", "for_s"),
     "arbitrage_above": ("symbol", "bps", "min_size"),
     "venue_down": ("venue", "status", "for_s"),
+    "resync_storm": ("venue", "count", "within_s"),
     "fill": ("venue", "symbol", "min_notional"),
     "order_rejected": ("venue", "symbol"),
     "balance_below": ("venue", "asset", "threshold"),
+    "pnl_below": ("venue", "period", "threshold", "currency"),
 }
 REQUIRED: Mapping[str, tuple[str, ...]] = {
     "price_above": ("symbol", "level"),
@@ -49,9 +56,11 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "spread_above": ("symbol", "bps"),
     "arbitrage_above": ("symbol", "bps"),
     "venue_down": (),
+    "resync_storm": ("count", "within_s"),
     "fill": (),
     "order_rejected": (),
     "balance_below": ("asset", "threshold"),
+    "pnl_below": ("threshold",),
 }
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$")
@@ -81,10 +90,16 @@ class Rule:
     status: str = "degraded"  # venue_down: "degraded" (degraded or down) or "down"
     min_notional: Decimal | None = None  # fill: only fills worth at least this (quote)
     asset: str | None = None  # balance
-    threshold: Decimal | None = None  # balance
+    threshold: Decimal | None = None  # balance; pnl (may be negative)
+    count: int = 0  # resync_storm: more than this many resyncs ...
+    within_s: float = 0.0  # ... within this many seconds
+    period: str = "session"  # pnl_below: session, today or total
+    currency: str = "USDT"  # pnl_below: the valuation currency
     hysteresis_bps: Decimal = Decimal(10)
     cooldown_s: float = 60.0
     max_per_hour: int = 20
+    notify: bool = True  # desktop and apprise for this rule's alerts (the app and webhooks always)
+    apprise_urls: tuple[str, ...] = ()  # this rule's own apprise URLs, beside [alerts] apprise_urls
     paused: bool = False
     source: str = "config"  # "config" (the [alerts] table) or "runtime" (the data dir's store)
 
@@ -106,6 +121,10 @@ class Rule:
             return f"fill{above} on {where}" + (f" {self.symbol}" if self.symbol else "")
         if self.kind == "order_rejected":
             return f"order rejected on {where}" + (f" {self.symbol}" if self.symbol else "")
+        if self.kind == "resync_storm":
+            return f"{where}: more than {self.count} book resyncs within {self.within_s:g} s"
+        if self.kind == "pnl_below":
+            return f"{self.period} P&L below {self.threshold} {self.currency} ({where})"
         return f"{self.asset} balance below {self.threshold} ({where})"
 
     def as_table(self) -> dict[str, Any]:
@@ -116,7 +135,7 @@ class Rule:
             value = getattr(self, name)
             if value is None or (value == getattr(defaults, name) and name not in REQUIRED[self.kind]):
                 continue
-            out[name] = str(value) if isinstance(value, Decimal) else value
+            out[name] = str(value) if isinstance(value, Decimal) else list(value) if isinstance(value, tuple) else value
         return out
 
 
@@ -210,10 +229,38 @@ def parse_rule(table: Mapping[str, Any], *, default_id: str = "", source: str = 
             values[name] = _decimal(raw, name, strict=True)
         elif name == "bps":
             values[name] = _decimal(raw, name, minimum=None if kind == "arbitrage_above" else Decimal(0))
-        elif name in ("threshold", "hysteresis_bps"):
+        elif name == "threshold":
+            values[name] = _decimal(raw, name, minimum=None if kind == "pnl_below" else Decimal(0))
+        elif name == "hysteresis_bps":
             values[name] = _decimal(raw, name)
+        elif name == "currency":
+            values[name] = _text(raw, name, re.compile(r"^[A-Za-z0-9._-]{1,20}$"), '"USDT"')
+        elif name == "period":
+            if raw not in PNL_PERIODS:
+                raise RuleError(name, f"{raw!r} is not allowed; use one of {', '.join(PNL_PERIODS)}")
+            values[name] = raw
+        elif name == "count":
+            if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).isdigit() \
+                    or not 0 <= int(raw) <= 100000:  # fmt: skip
+                raise RuleError(name, f"{raw!r} is not allowed; use a whole number from 0 to 100000")
+            values[name] = int(raw)
         elif name in ("for_s", "cooldown_s"):
             values[name] = _seconds(raw, name)
+        elif name == "within_s":
+            values[name] = _seconds(raw, name)
+            if values[name] <= 0:
+                raise RuleError(name, f"{raw!r} must be more than 0 seconds")
+        elif name == "notify":
+            if raw in (True, "true"):
+                values[name] = True
+            elif raw in (False, "false"):
+                values[name] = False
+            else:
+                raise RuleError(name, f"{raw!r} is not allowed; use true or false")
+        elif name == "apprise_urls":
+            if not isinstance(raw, (list, tuple)) or not all(isinstance(u, str) and "://" in u for u in raw):
+                raise RuleError(name, 'must be a list of apprise URLs, e.g. ["ntfy://topic"]')
+            values[name] = tuple(raw)
         elif name == "max_per_hour":
             if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 3600:
                 raise RuleError(name, f"{raw!r} is not allowed; use a whole number from 1 to 3600")
@@ -227,9 +274,21 @@ class AlertsConfig:
     max_per_minute: int = 30
     bell: bool = True
     toast: bool = True
+    # The `price` webhook event: every symbol each price_interval_s, or only the symbols of
+    # price_symbols, each at its own interval (seconds).
+    price_interval_s: float = 10.0
+    price_symbols: tuple[tuple[str, float], ...] = ()
+    notify: NotifyConfig = field(default_factory=NotifyConfig)  # desktop and apprise channels
 
 
-_ALERTS_KEYS = ("rules", "max_per_minute", "bell", "toast")
+_ALERTS_KEYS = ("rules", "max_per_minute", "bell", "toast", "price_interval_s", "price_symbols", "desktop",
+                "notify_command", "apprise_urls")  # fmt: skip
+
+
+def _interval(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 86400:
+        raise RuleError(key, f"{value!r} is not allowed; use a number of seconds from 0.5 to 86400")
+    return float(value)
 
 
 def parse_alerts(table: Mapping[str, Any]) -> AlertsConfig:
@@ -248,6 +307,15 @@ def parse_alerts(table: Mapping[str, Any]) -> AlertsConfig:
         if not isinstance(value, bool):
             raise RuleError(f"alerts.{name}", f"{value!r} is not allowed; use true or false")
         flags[name] = value
+    interval = _interval(table.get("price_interval_s", 10.0), "alerts.price_interval_s")
+    raw_symbols = table.get("price_symbols", {})
+    if not isinstance(raw_symbols, Mapping):
+        raise RuleError("alerts.price_symbols", 'must be a table of symbol = seconds, e.g. {"BTC/USDT" = 5}')
+    price_symbols = []
+    for symbol, seconds in raw_symbols.items():
+        key = f'alerts.price_symbols."{symbol}"'
+        _text(symbol, key, _SYMBOL_RE, '"BTC/USDT"')
+        price_symbols.append((symbol, _interval(seconds, key)))
     raw_rules = table.get("rules", [])
     if not isinstance(raw_rules, list):
         raise RuleError("alerts.rules", "must be an array of tables ([[alerts.rules]])")
@@ -263,7 +331,12 @@ def parse_alerts(table: Mapping[str, Any]) -> AlertsConfig:
         if any(r.id == rule.id for r in rules):
             raise RuleError(f"{key}.id", f"{rule.id!r} is used by another rule")
         rules.append(rule)
-    return AlertsConfig(tuple(rules), per_minute, flags["bell"], flags["toast"])
+    try:
+        notify = parse_notify(table)
+    except NotifyConfigError as exc:
+        raise RuleError(exc.key, exc.problem) from None
+    return AlertsConfig(tuple(rules), per_minute, flags["bell"], flags["toast"], interval, tuple(price_symbols),
+                        notify)  # fmt: skip
 
 
 # ---- the engine -------------------------------------------------------------------------------
@@ -291,6 +364,8 @@ class AlertEngine:
         self.suppressed_total = 0
         self._recent: collections.deque[float] = collections.deque()  # global window
         self._states: dict[tuple[str, str], _State] = {}
+        self._resync_total: dict[str, int] = {}  # venue -> its resync counter when last seen
+        self._resync_times: dict[str, collections.deque[float]] = {}  # venue -> when each resync was seen
         self.set_rules(rules)
 
     def set_rules(self, rules: Iterable[Rule]) -> None:
@@ -483,6 +558,55 @@ class AlertEngine:
                 alerts.append(alert)
         return alerts
 
+    RESYNC_HISTORY = 10000  # resync times kept per venue (a storm of more is a storm all the same)
+
+    def on_resyncs(self, venue: str, total: int) -> list[Alert]:
+        """A venue's resync counter (book resubscriptions after sequence gaps) now; call it on
+        each health tick. The first value seen, and a counter that went back (the client was
+        rebuilt), only set the baseline."""
+        now = self.clock()
+        before = self._resync_total.get(venue)
+        self._resync_total[venue] = total
+        times = self._resync_times.setdefault(venue, collections.deque(maxlen=self.RESYNC_HISTORY))
+        if before is not None and total > before:
+            times.extend([now] * min(total - before, self.RESYNC_HISTORY))
+        alerts = []
+        for rule in self._by_kind.get("resync_storm", ()):
+            if rule.venue not in (None, venue):
+                continue
+            recent = sum(1 for t in times if now - t < rule.within_s)
+            alert = self._level(rule, venue, "", recent > rule.count, recent <= rule.count, now,
+                                lambda: f"{venue}: {recent} book resyncs within {rule.within_s:g} s "
+                                        f"(more than {rule.count})",
+                                severity="error", resyncs=recent, within_s=rule.within_s)  # fmt: skip
+            if alert is not None:
+                alerts.append(alert)
+        return alerts
+
+    def pnl_wanted(self) -> set[tuple[str | None, str]]:
+        """(venue or None for all venues, valuation currency) of every active P&L rule."""
+        return {(r.venue, r.currency) for r in self._by_kind.get("pnl_below", ())}
+
+    def on_pnl(self, figures: Mapping[tuple[str | None, str], Mapping[str, Decimal | None]]) -> list[Alert]:
+        """P&L now: ``figures[(venue or None, currency)][period]`` for the periods session,
+        today and total (None: not known, e.g. an open position without a mark)."""
+        now = self.clock()
+        alerts = []
+        for rule in self._by_kind.get("pnl_below", ()):
+            value = figures.get((rule.venue, rule.currency), {}).get(rule.period)
+            if value is None:
+                continue
+            threshold = rule.threshold if rule.threshold is not None else Decimal(0)
+            margin = abs(threshold) * rule.hysteresis_bps / TEN_K
+            where = rule.venue or "all venues"
+            alert = self._level(rule, rule.venue or "", "", value < threshold, value >= threshold + margin, now,
+                                lambda: f"{where}: {rule.period} P&L {value} {rule.currency} below {threshold}",
+                                severity="error", period=rule.period, pnl=str(value), threshold=str(threshold),
+                                currency=rule.currency)  # fmt: skip
+            if alert is not None:
+                alerts.append(alert)
+        return alerts
+
     def wants_symbol(self, symbol: str) -> bool:
         return symbol in self._by_symbol
 
@@ -492,5 +616,26 @@ class AlertEngine:
             self.set_rules([replace(rule, paused=paused) if r.id == rule_id else r for r in self.rules.values()])
 
 
-__all__ = ["Alert", "AlertEngine", "AlertsConfig", "PRICE_FIELDS", "RULE_KINDS", "Rule", "RuleError",
-           "parse_alerts", "parse_rule"]  # fmt: skip
+def pnl_figures(tracker: Any, books: Iterable[Any], wanted: Iterable[tuple[str | None, str]]
+                ) -> dict[tuple[str | None, str], dict[str, Decimal | None]]:  # fmt: skip
+    """``on_pnl``'s input from a ``pnl.PnlTracker`` and the books (marks at their mids, rates
+    into each valuation currency from the mids): per (venue or None, currency) the session's
+    and today's realised P&L net of fees, and the total (realised + unrealised - fees; None
+    while a position has no mark or a currency no rate, so a partial total never alerts)."""
+    from aitbc_tui.pnl import valuation_rates
+
+    books = list(books)
+    tracker.set_marks(books)
+    rates: dict[str, Any] = {}
+    out: dict[tuple[str | None, str], dict[str, Decimal | None]] = {}
+    for venue, currency in wanted:
+        if currency not in rates:
+            rates[currency] = valuation_rates(books, currency)
+        summary = tracker.summary(currency, rates[currency], venue=venue)
+        out[(venue, currency)] = {"session": summary.session_net, "today": summary.today_net,
+                                  "total": None if summary.unvalued else summary.net}  # fmt: skip
+    return out
+
+
+__all__ = ["Alert", "AlertEngine", "AlertsConfig", "PNL_PERIODS", "PRICE_FIELDS", "RULE_KINDS", "Rule", "RuleError",
+           "parse_alerts", "parse_rule", "pnl_figures"]  # fmt: skip

@@ -58,6 +58,19 @@ def check_url(url: str) -> str:
     return url.strip()
 
 
+def display_url(url: str) -> str:
+    """The URL without user info and query (where a token may hide): for logs and lists."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+
+
 def check_events(text: str | Iterable[str]) -> tuple[str, ...]:
     names = [e.strip() for e in (text.split(",") if isinstance(text, str) else text) if e.strip()]
     bad = [e for e in names if e not in EVENT_TYPES]
@@ -121,6 +134,9 @@ class WebhookStore:
                 raise WebhookError(f"{self.path}: schema version {version} is newer than this aitbc-tui")
             self._db.executescript(
                 "PRAGMA journal_mode=WAL;"
+                # Commits survive the process dying (a crash, a kill); only a power loss may
+                # take the last ones: each commit is not an fsync (one per delivery cost ~10 ms).
+                "PRAGMA synchronous=NORMAL;"
                 "CREATE TABLE IF NOT EXISTS hooks (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL,"
                 " events TEXT NOT NULL, created_at REAL NOT NULL);"
                 "CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY AUTOINCREMENT, hook_id INTEGER NOT NULL,"
@@ -167,19 +183,25 @@ class WebhookStore:
     def enqueue(self, event: str, data: dict[str, Any], *, at: float | None = None,
                 hook_ids: Iterable[int] | None = None) -> list[int]:  # fmt: skip
         """One delivery per hook subscribed to ``event`` (or the given hooks); returns their ids."""
-        at = self.clock() if at is None else at
-        body = body_of(event, data, at)
+        return self.enqueue_many([(event, data, self.clock() if at is None else at)], hook_ids=hook_ids)
+
+    def enqueue_many(self, events: Iterable[tuple[str, dict[str, Any], float]], *,
+                     hook_ids: Iterable[int] | None = None) -> list[int]:  # fmt: skip
+        """``enqueue`` for many (event, data, at) in one transaction."""
         wanted = set(hook_ids) if hook_ids is not None else None
+        hooks = self.hooks()
         ids = []
         with self._db:
-            for hook in self.hooks():
-                if (wanted is None and event not in hook.events) or (wanted is not None and hook.id not in wanted):
-                    continue
-                cursor = self._db.execute(
-                    "INSERT INTO queue(hook_id, idempotency_key, event, body, next_at) VALUES (?, ?, ?, ?, ?)",
-                    (hook.id, str(uuid.uuid4()), event, body, self.clock()),
-                )
-                ids.append(int(cursor.lastrowid or 0))
+            for event, data, at in events:
+                body = body_of(event, data, at)
+                for hook in hooks:
+                    if (wanted is None and event not in hook.events) or (wanted is not None and hook.id not in wanted):
+                        continue
+                    cursor = self._db.execute(
+                        "INSERT INTO queue(hook_id, idempotency_key, event, body, next_at) VALUES (?, ?, ?, ?, ?)",
+                        (hook.id, str(uuid.uuid4()), event, body, self.clock()),
+                    )
+                    ids.append(int(cursor.lastrowid or 0))
         return ids
 
     def due(self, limit: int = 50) -> list[Delivery]:
@@ -189,6 +211,30 @@ class WebhookStore:
             (self.clock(), limit),
         ).fetchall()
         return [Delivery(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
+
+    def next_due_at(self) -> float | None:
+        """When the earliest pending delivery is due (epoch seconds), or None."""
+        row = self._db.execute("SELECT MIN(next_at) FROM queue WHERE status = 'pending'").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def subscribed(self) -> frozenset[str]:
+        """Every event type some hook subscribes to."""
+        return frozenset(e for hook in self.hooks() for e in hook.events)
+
+    def queue_counts(self) -> dict[int, dict[str, int]]:
+        """Per hook: how many deliveries are delivered, pending and failed."""
+        out: dict[int, dict[str, int]] = {}
+        for hook_id, status, n in self._db.execute(
+            "SELECT hook_id, status, COUNT(*) FROM queue GROUP BY hook_id, status"
+        ):
+            out.setdefault(hook_id, {"delivered": 0, "pending": 0, "failed": 0})[status] = n
+        return out
+
+    def last_error(self, hook_id: int) -> str:
+        """The last failed or retried delivery's reason for ``hook_id`` ("" if none)."""
+        row = self._db.execute("SELECT last_error FROM queue WHERE hook_id = ? AND status != 'delivered' AND"
+                               " last_error != '' ORDER BY id DESC LIMIT 1", (hook_id,)).fetchone()  # fmt: skip
+        return row[0] if row else ""
 
     def pending(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM queue WHERE status = 'pending'").fetchone()[0]
@@ -233,8 +279,14 @@ class Deliverer:
 
         import aiohttp
 
-        secret = self.secret_for(hook.id)
-        secret = secret.reveal() if hasattr(secret, "reveal") else str(secret or "")
+        try:
+            secret = self.secret_for(hook.id)
+            secret = secret.reveal() if hasattr(secret, "reveal") else str(secret or "")
+            missing = "" if secret else f"no signing secret {secret_name(hook.id)} in the credential store"
+        except Exception as exc:  # noqa: BLE001 - the store's own one-line message, never the secret
+            secret, missing = "", f"signing secret unavailable: {type(exc).__name__}: {exc}"
+        if missing:  # never sent unsigned: kept, and tried again later
+            return self._retry_or_fail(delivery, True, missing)
         headers = {
             "Content-Type": "application/json",
             "X-AITBC-Event": delivery.event,
@@ -254,6 +306,9 @@ class Deliverer:
             retry, detail = True, f"no answer in {self.timeout_s:g} s"
         except aiohttp.ClientError as exc:
             retry, detail = True, f"network error: {type(exc).__name__}"
+        return self._retry_or_fail(delivery, retry, detail)
+
+    def _retry_or_fail(self, delivery: Delivery, retry: bool, detail: str) -> Outcome:
         attempt = delivery.attempts + 1
         if retry and attempt < self.max_attempts:
             delay = backoff_s(attempt, self.rng)

@@ -30,6 +30,8 @@ MODULES = (
     "order_bench",
     "alert_bench",
     "pnl_bench",
+    "webhook_bench",
+    "alert_dashboard_bench",
 )
 
 

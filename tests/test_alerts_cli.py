@@ -47,3 +47,16 @@ def test_bad_rules_and_unknown_ids_exit_2_with_one_line(capsys):
     assert "asset: unknown field for a spread_above rule" in capsys.readouterr().err
     assert main(["alerts", "pause", "r9"]) == 2
     assert capsys.readouterr().err == "aitbc-tui: error: no alert rule 'r9'; `aitbc-tui alerts list` shows them\n"
+
+
+def test_add_the_resync_storm_and_pnl_rules(capsys):
+    assert (
+        main(["alerts", "add", "--kind", "resync_storm", "--venue", "binance", "--count", "5", "--within", "60"]) == 0
+    )
+    assert capsys.readouterr().out == "added r1: binance: more than 5 book resyncs within 60 s\n"
+    assert main(["alerts", "add", "--kind", "pnl_below", "--threshold", "-250", "--period", "today"]) == 0
+    assert capsys.readouterr().out == "added r2: today P&L below -250 USDT (any venue)\n"
+    assert main(["alerts", "add", "--kind", "pnl_below", "--threshold", "-1", "--period", "week"]) == 2
+    assert "period: 'week' is not allowed; use one of session, today, total" in capsys.readouterr().err
+    assert main(["alerts", "add", "--kind", "resync_storm", "--count", "x", "--within", "60"]) == 2
+    assert "count: 'x' is not allowed" in capsys.readouterr().err

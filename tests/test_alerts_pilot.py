@@ -61,3 +61,36 @@ async def test_bang_creates_a_rule_that_fires_with_toast_bell_badge_and_event(tm
     store = AlertStore()
     assert [(r.id, r.kind, r.symbol) for r in store.runtime_rules()] == [("r1", "spread_above", app.symbol)]
     store.close()
+
+
+async def test_alerts_keep_evaluating_while_a_modal_is_open_and_the_panes_catch_up_after(tmp_path):
+    from aitbc_tui.ui.panes.book import BookPane
+    from aitbc_tui.ui.screens.help import HelpScreen
+    from tests.apptools import wait_until
+
+    app = make_app(tmp_path / "sandbox")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_ready(pilot)
+        ladder = app.query_one("#ladder", BookPane)
+        shown = ladder._snapshot.sequence
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        # A rule saved meanwhile (as `aitbc-tui alerts add` or a second form would), then the
+        # market moves while the help screen is open.
+        app.alert_store.add({"kind": "spread_above", "venue": app.venue, "symbol": app.symbol, "bps": "0"})
+        app._reload_rules()
+        bells = app.bells
+        app.world.run_steps(5, 0.1)
+        await wait_until(pilot, lambda: app.alerts_fired, what="an alert behind the help screen")
+        assert isinstance(app.screen, HelpScreen)  # it fired behind the modal
+        [alert] = app.alerts_fired
+        assert (alert.kind, alert.venue, alert.symbol) == ("spread_above", app.venue, app.symbol)
+        assert app.bells == bells + 1
+        assert any(e.kind == "alert" for e in app.event_log.recent)
+        status = app.query_one(StatusBar)
+        await wait_until(pilot, lambda: "! 1 alert" in str(status._shown) and "paused" in str(status._shown))
+        assert ladder._snapshot.sequence == shown  # the panes held still meanwhile
+        await pilot.press("escape")
+        moved = app.service.book(app.venue, app.symbol).sequence
+        assert moved != shown
+        await wait_until(pilot, lambda: ladder._snapshot.sequence == moved, what="the ladder catching up")

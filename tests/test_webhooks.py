@@ -114,6 +114,8 @@ async def test_no_retry_on_400(receiver, tmp_path):
         assert await deliverer.deliver_due(session) == []
     assert (outcome.result, outcome.detail) == ("failed", "HTTP 400, refused, not retried")
     assert len(seen) == 1 and store.status(delivery_id)[0] == "failed"
+    assert store.queue_counts() == {1: {"delivered": 0, "pending": 0, "failed": 1}}  # `webhook list` shows them
+    assert store.last_error(1) == "HTTP 400"
     store.close()
 
 
@@ -181,7 +183,9 @@ async def test_cli_add_list_test_remove_keeps_the_secret_in_the_vault(receiver, 
     secret = out.rsplit(": ", 1)[1].strip()
     assert out.startswith(f"added webhook 1: {url} (fill, alert)") and secret.startswith("whsec_")
     assert main(["webhook", "list", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == [{"id": 1, "url": url, "events": ["fill", "alert"]}]
+    assert json.loads(capsys.readouterr().out) == [{"id": 1, "url": url, "events": ["fill", "alert"],
+                                                    "queue": {"delivered": 0, "pending": 0, "failed": 0},
+                                                    "last_error": ""}]  # fmt: skip
 
     async def in_thread():  # `webhook test` runs its own event loop; the receiver runs in this one
         return await asyncio.to_thread(main, ["webhook", "test", "1"])
@@ -196,6 +200,9 @@ async def test_cli_add_list_test_remove_keeps_the_secret_in_the_vault(receiver, 
     for path in paths.data_dir().rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path  # the vault holds it encrypted
+    assert capsys.readouterr().out == "webhook 1: delivered: HTTP 200\n"  # `webhook test`
+    assert main(["webhook", "list"]) == 0
+    assert capsys.readouterr().out == f"1  {url}  fill,alert  (delivered 1, pending 0, failed 0)\n"
     assert main(["webhook", "add", "ftp://127.0.0.1/x", "--events", "fill"]) == 2
     assert "not allowed: use an http:// or https:// URL" in capsys.readouterr().err
     assert main(["webhook", "remove", "1"]) == 0 and main(["webhook", "remove", "1"]) == 2

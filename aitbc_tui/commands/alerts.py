@@ -26,7 +26,11 @@ FIELD_OPTIONS = (  # option, rule field, help
     ("--status", "status", "venue_down: degraded (degraded or down) or down"),
     ("--min-notional", "min_notional", "fill: worth at least (quote)"),
     ("--asset", "asset", "balance_below: the asset"),
-    ("--threshold", "threshold", "balance_below: the threshold"),
+    ("--threshold", "threshold", "balance_below / pnl_below: the threshold (P&L may be negative)"),
+    ("--count", "count", "resync_storm: more than this many resyncs ..."),
+    ("--within", "within_s", "resync_storm: ... within this many seconds"),
+    ("--period", "period", "pnl_below: session, today or total (default session)"),
+    ("--currency", "currency", "pnl_below: valuation currency (default USDT)"),
     ("--hysteresis-bps", "hysteresis_bps", "re-arm margin (default 10)"),
     ("--cooldown", "cooldown_s", "seconds between two alerts of the rule (default 60)"),
     ("--max-per-hour", "max_per_hour", "rate limit of the rule (default 20)"),
@@ -46,9 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.set_defaults(func=run_list)
     add = actions.add_parser("add", help="add a rule: --kind K and its fields")
     add.add_argument("--kind", required=True, help="price_above, price_below, spread_above, arbitrage_above, "
-                     "venue_down, fill, order_rejected, balance_below")  # fmt: skip
+                     "venue_down, resync_storm, fill, order_rejected, balance_below, pnl_below")  # fmt: skip
     for option, dest, text in FIELD_OPTIONS:
         add.add_argument(option, dest=dest, help=text)
+    add.add_argument("--no-notify", action="store_true", help="no desktop or apprise notification for this rule")
+    add.add_argument("--apprise-url", action="append", metavar="URL", help="this rule's own apprise URL (repeatable)")
     add.add_argument("--json", action="store_true", help="print the rule as JSON")
     add.set_defaults(func=run_add)
     for name, func, text in (
@@ -74,7 +80,10 @@ def _context(args):
 
 
 def _row(rule) -> dict:
-    return {**rule.as_table(), "source": rule.source, "paused": rule.paused, "describe": rule.describe()}
+    table = rule.as_table()
+    if "apprise_urls" in table:  # an apprise URL may hold a token: its scheme only
+        table["apprise_urls"] = [url.split("://", 1)[0] + "://…" for url in table["apprise_urls"]]
+    return {**table, "source": rule.source, "paused": rule.paused, "describe": rule.describe()}
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -102,6 +111,10 @@ def run_add(args: argparse.Namespace) -> int:
         value = getattr(args, dest)
         if value is not None:
             table[dest] = int(value) if dest == "max_per_hour" and value.isdigit() else value
+    if args.no_notify:
+        table["notify"] = False
+    if args.apprise_url:
+        table["apprise_urls"] = args.apprise_url
     try:
         rule = store.add(table, config_rules)
     finally:

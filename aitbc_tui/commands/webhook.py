@@ -72,14 +72,21 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     store = _store()
     hooks = store.hooks()
+    counts = store.queue_counts()
+    errors = {h.id: store.last_error(h.id) for h in hooks}
     store.close()
+    empty = {"delivered": 0, "pending": 0, "failed": 0}
     if args.json:
-        json.dump([{"id": h.id, "url": h.url, "events": list(h.events)} for h in hooks], sys.stdout, indent=2)
+        json.dump([{"id": h.id, "url": h.url, "events": list(h.events), "queue": counts.get(h.id, empty),
+                    "last_error": errors[h.id]} for h in hooks], sys.stdout, indent=2)  # fmt: skip
         sys.stdout.write("\n")
     elif not hooks:
         print("no webhooks")
     for h in hooks if not args.json else ():
-        print(f"{h.id}  {plain_text(h.url, 300)}  {','.join(h.events)}")
+        queue = counts.get(h.id, empty)
+        said = f"delivered {queue['delivered']}, pending {queue['pending']}, failed {queue['failed']}"
+        error = f"; last problem: {plain_text(errors[h.id], 200)}" if errors[h.id] else ""
+        print(f"{h.id}  {plain_text(h.url, 300)}  {','.join(h.events)}  ({said}{error})")
     return 0
 
 

@@ -6,11 +6,14 @@ A mixin for AitbcApp: it uses ``self.service``, ``self.notify`` and ``self.ring_
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from textual.css.query import NoMatches
+
 from aitbc_tui.alert_store import AlertStore, AlertStoreError
-from aitbc_tui.alerts import Alert, AlertEngine, AlertsConfig, Rule
+from aitbc_tui.alerts import Alert, AlertsConfig, Rule
 from aitbc_tui.events import EventLog, EventLogError, HealthWatcher
 
 if TYPE_CHECKING:
@@ -55,6 +58,10 @@ class EventsMixin(_AppBase):
     # ---- alerts ---------------------------------------------------------------------------
 
     def _init_alerts(self) -> None:
+        from aitbc_tui.alert_runner import AlertRunner
+        from aitbc_tui.delivery import WebhookDispatcher, env_secret_lookup
+        from aitbc_tui.notify import Notifier
+
         configured = getattr(self.config, "alerts", None)
         self.alerts_config = configured if isinstance(configured, AlertsConfig) else AlertsConfig()
         self._alert_store_problem = ""
@@ -64,11 +71,53 @@ class EventsMixin(_AppBase):
         except AlertStoreError as exc:
             self.alert_store, rules = None, list(self.alerts_config.rules)
             self._alert_store_problem = str(exc)
-        self.alert_engine = AlertEngine(rules, clock=self.clock, max_per_minute=self.alerts_config.max_per_minute)
+        # Webhooks: events handed to the delivery thread (never a wait here).
+        self._ui_loop: asyncio.AbstractEventLoop | None = None
+        self.webhooks = WebhookDispatcher(
+            env_secret_lookup(getattr(self, "_credential_store_factory", None)),
+            on_outcome=lambda outcome: self._from_delivery(self._webhook_outcome, outcome),
+            on_problem=lambda text: self._from_delivery(self._webhook_problem, text),
+        )
+        self.notifier = Notifier(
+            self.alerts_config.notify, on_problem=lambda text: self._from_delivery(self._webhook_problem, text)
+        )
+        self.alert_runner = AlertRunner(self.service, self.alerts_config, rules, clock=self.clock,
+                                        webhooks=self.webhooks, notifier=self.notifier,
+                                        on_warning=lambda text: self.notify(text, severity="warning"))  # fmt: skip
+        self.alert_engine = self.alert_runner.engine
         self.alerts_fired: list[Alert] = []
+        self._books_held: set[tuple[str, str]] = set()  # changed behind a modal, not yet painted
+
+    def _from_delivery(self, callback: Callable[[Any], None], value: Any) -> None:
+        """Run ``callback(value)`` on the UI's loop (called from the delivery thread; never waits)."""
+        loop = self._ui_loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(callback, value)
+            except RuntimeError:  # the app's loop is gone (shutting down)
+                pass
+
+    def _webhook_outcome(self, outcome) -> None:
+        """Every attempt in the event log; a delivery given up on is also a toast."""
+        where = self.webhooks.hook_urls.get(outcome.hook_id, "")
+        text = f"webhook {outcome.hook_id} ({where}): {outcome.event} {outcome.result}: {outcome.detail}"
+        if outcome.result == "failed":
+            self._notice_kind = ("webhook", "")
+            self.notify(text, severity="error", timeout=10)
+        elif not (outcome.result == "delivered" and outcome.event == "price"):  # prices: only their problems
+            severity = "information" if outcome.result == "delivered" else "warning"
+            self.event_log.log(text, severity=severity, kind="webhook")
+
+    def _webhook_problem(self, text: str) -> None:
+        self._notice_kind = ("webhook", "")
+        self.notify(text, severity="error", timeout=10)
+
+    def _webhook_kill_switch(self, report) -> None:
+        self.alert_runner.kill_switch(report)
 
     def _deliver_alerts(self, alerts: list[Alert]) -> None:
-        """Event log, toast, bell and the badge's unread count."""
+        """Event log, toast, bell, the badge's unread count and the ``alert`` webhook."""
+        self.alert_runner.deliver(alerts)
         for alert in alerts:
             self.alerts_fired.append(alert)
             self.unread_alerts += 1
@@ -85,42 +134,45 @@ class EventsMixin(_AppBase):
 
     def _alerts_on_books(self, dirty) -> None:
         """Only the changed symbols' rules are evaluated (after each 20 Hz drain)."""
-        engine = self.alert_engine
-        books = None
-        found: list[Alert] = []
-        for venue, symbol in dirty:
-            if not engine.wants_symbol(symbol):
-                continue
-            books = books or self.service.books()
-            book = books.get((venue, symbol))
-            if book is not None:
-                found += engine.on_book(venue, symbol, book.best_bid, book.best_ask)
+        found = self.alert_runner.on_books(dirty)
         if found:
             self._deliver_alerts(found)
 
+    def _alerts_behind_modal(self) -> None:
+        """While a modal is open the panes hold still, but alerts do not pause: the changed
+        books are drained and evaluated now (and the arbitrage index kept current for the
+        arbitrage rules), and held for the repaint when the modal closes."""
+        try:
+            dirty = self.service.drain_dirty_books()
+            if not dirty:
+                return
+            self._books_held |= dirty
+            self._alerts_on_books(dirty)
+            index = getattr(self, "_arb_index", None)
+            if index is not None:
+                books = self.service.books()
+                excluded: set[str] = getattr(self, "_arb_excluded", set())
+                for key in dirty:
+                    book = books.get(key)
+                    if book is None or key[0] in excluded:
+                        index.remove(*key)
+                    else:
+                        index.update(book)
+        except (NoMatches, IndexError):  # a tick landing while the app shuts down
+            pass
+
+    def _take_books_held(self) -> set[tuple[str, str]]:
+        held, self._books_held = self._books_held, set()
+        return held
+
     def _alerts_slow(self) -> None:
-        """Health, balances and arbitrage rules, at the health tick (2 Hz)."""
-        engine = self.alert_engine
-        found = engine.on_health({h.venue: h.status.value for h in self.service.health()})
-        if engine._by_kind.get("balance_below"):
-            for venue in self.service.venue_names:
-                for asset, balance in self.service.balances(venue).items():
-                    found += engine.on_balance(venue, asset, balance.free)
-        index = getattr(self, "_arb_index", None)
-        if engine._by_kind.get("arbitrage_above") and index is not None:
-            for o in index.opportunities():
-                found += engine.on_arbitrage(o.symbol, o.net_bps, o.executable_size, f"{o.buy_venue}->{o.sell_venue}")
+        """Health, balances, resync, P&L and arbitrage rules, at the health tick (2 Hz)."""
+        found = self.alert_runner.slow(getattr(self, "_arb_index", None))
         if found:
             self._deliver_alerts(found)
 
     def _alerts_order_event(self, event) -> None:
-        order = event.order
-        found: list[Alert] = []
-        if event.kind == "fill" and event.fill is not None:
-            found = self.alert_engine.on_fill(order.venue, order.symbol, order.side.value, event.fill.amount,
-                                              event.fill.price)  # fmt: skip
-        elif event.kind == "rejected":
-            found = self.alert_engine.on_rejected(order.venue, order.symbol, event.message or order.message or "")
+        found = self.alert_runner.on_order_event(event)
         if found:
             self._deliver_alerts(found)
 
@@ -164,7 +216,14 @@ class EventsMixin(_AppBase):
                                    check=self._check_rule), saved)  # fmt: skip
 
     def _events_mounted(self) -> None:
+        self._ui_loop = asyncio.get_running_loop()
+        self.webhooks.start()  # only when a webhook was ever added (its queue file exists)
         self.service.add_event_listener(self._alerts_order_event)
+        for severity, text in self.notifier.startup_notes:  # a headless machine: the event log only
+            if severity == "information":
+                self.event_log.log(text, kind="notice")
+            else:
+                self.notify(text, severity="warning", timeout=10)
         if self._alert_store_problem:
             self.notify(f"alert rules from the data dir not loaded: {self._alert_store_problem}", severity="warning")
         if self._event_log_problem:
@@ -174,6 +233,8 @@ class EventsMixin(_AppBase):
             self.notify(notice, severity="warning", timeout=10)
 
     def _events_unmounted(self) -> None:
+        self.webhooks.stop()  # what was submitted is in the queue (sent after a restart)
+        self.notifier.stop()
         if self.alert_store is not None:
             self.alert_store.close()
         if self._owns_event_log:
@@ -210,6 +271,8 @@ class EventsMixin(_AppBase):
         """Status changes and new venue errors: events (no toast: the health pane shows them)."""
         for severity, kind, venue, text in self._health_watcher.observe(self.service.health()):
             self.event_log.log(text, severity=severity, kind=kind, venue=venue)
+        self.alert_runner.health_webhooks()
+        self.alert_runner.price_webhooks()
         self._alerts_slow()
 
     def action_events(self) -> None:

@@ -408,6 +408,7 @@ class AitbcApp(EventsMixin, App[None]):
 
     def _repaint(self, force: bool = False) -> None:
         if self._behind_modal() and not force:
+            self._alerts_behind_modal()  # alerts never pause: the books are evaluated, not painted
             return
         try:
             self._repaint_fast(force)
@@ -418,6 +419,7 @@ class AitbcApp(EventsMixin, App[None]):
         dirty = self.service.drain_dirty_books()
         if dirty:
             self._alerts_on_books(dirty)  # only the changed symbols' rules
+        dirty |= self._take_books_held()  # changed behind a modal: evaluated then, painted now
         if self._arb_index is not None and (dirty or force):
             books = self.service.books()
             for key in dirty:
@@ -438,6 +440,7 @@ class AitbcApp(EventsMixin, App[None]):
     def _repaint_slow(self, force: bool = False) -> None:
         if self._behind_modal() and not force:
             try:
+                self._watch_health_events()  # health events, webhooks and alert rules go on
                 self._update_status()  # the clock stays live; the panes say they are paused
             except (NoMatches, IndexError):
                 pass
@@ -710,6 +713,7 @@ class AitbcApp(EventsMixin, App[None]):
         # The report comes as soon as every cancel was answered; the accounts' refresh and a
         # sweep for orders placed since the last poll follow on their own (a notice if any).
         report = await self.service.cancel_all(by="kill switch", wait_sweep=False)
+        self._webhook_kill_switch(report)  # one `order` webhook event for the whole switch
         per_venue = []
         for venue in self.service.venue_names:
             done = sum(1 for o in report.cancelled if o.venue == venue)

@@ -17,7 +17,10 @@ from aitbc_tui.alerts import FIELDS, RULE_KINDS
 
 # Form field -> rule field (the number field means level, bps or threshold by kind).
 NUMBER_FIELD = {"price_above": "level", "price_below": "level", "spread_above": "bps", "arbitrage_above": "bps",
-                "balance_below": "threshold", "fill": "min_notional"}  # fmt: skip
+                "balance_below": "threshold", "fill": "min_notional", "pnl_below": "threshold",
+                "resync_storm": "count"}  # fmt: skip
+# The "For (s)" field: how long the condition holds; for a resync storm, the window.
+SECONDS_FIELD = {"resync_storm": "within_s"}
 
 
 class AlertForm(ModalScreen[dict | None]):
@@ -60,8 +63,9 @@ class AlertForm(ModalScreen[dict | None]):
         number = NUMBER_FIELD.get(kind)
         if number and value["number"]:
             table[number] = value["number"]
-        if "for_s" in table:
-            table["for_s"] = table["for_s"]
+        seconds = SECONDS_FIELD.get(kind)
+        if seconds and value["for_s"]:
+            table[seconds] = value["for_s"]
         return table
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
