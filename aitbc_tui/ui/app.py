@@ -92,6 +92,9 @@ class AitbcApp(EventsMixin, App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
         Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, id="focus.previous"),
+        # Charts and ladder grouping (aitbc_tui/ui/screens/chart.py, panes/book.py).
+        Binding("C", "chart('price')", "Chart", show=False, id="chart.show"),
+        Binding("D", "chart('depth')", "Depth chart", show=False, id="depth.show"),
     ]
 
     def __init__(
@@ -812,6 +815,16 @@ class AitbcApp(EventsMixin, App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_chart(self, which: str = "price") -> None:
+        """The price (``C``) or depth (``D``) chart of the focused venue and symbol."""
+        from aitbc_tui.ui.screens.chart import ChartScreen
+
+        if self.venue is None or self.symbol is None:
+            self.notify("no venue is running", severity="error")
+            return
+        self.push_screen(ChartScreen(self.service, self.venue, self.symbol, chart=which),
+                         lambda _: self._repaint(force=True))  # fmt: skip
 
     def action_credentials(self) -> None:
         kwargs = {}

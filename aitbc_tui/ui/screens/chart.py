@@ -1,0 +1,121 @@
+"""Charts of the focused venue and symbol on their own screen: the price chart (``C``) and
+the depth chart (``D``), one at a time over the whole terminal; ``,`` / ``.`` change the
+timeframe, ``C`` / ``D`` switch chart, Esc goes back.
+
+The dashboard holds still while this screen is up (as behind any screen). The candles come
+from a CandleFeed run in a worker; the depth chart reads the service's book. A timer at
+CHART_HZ repaints a chart only when its data changed, however fast trades arrive.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker
+
+from aitbc_tui.chart_feed import CandleFeed
+from aitbc_tui.domain import Mode
+from aitbc_tui.formatting import decimals_of
+from aitbc_tui.market_data import TIMEFRAMES
+from aitbc_tui.ui.panes.chart import ChartView, PriceChart
+
+CHART_HZ = 10  # repaints per second at most (people cannot read faster)
+VISIBLE_CANDLES = 500  # backfilled: more than the widest terminal shows
+
+
+class ChartScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="chart.close"),
+        Binding("full_stop", "timeframe(1)", "Next timeframe", id="chart.timeframe.next"),
+        Binding("comma", "timeframe(-1)", "Prev timeframe", id="chart.timeframe.previous"),
+        Binding("C", "show_chart('price')", "Price chart", id="chart.price"),
+        Binding("D", "show_chart('depth')", "Depth chart", id="chart.depth"),
+    ]
+
+    def __init__(self, service, venue: str, symbol: str, *, timeframe: str = "1m", chart: str = "price",
+                 poll_s: float | None = None) -> None:  # fmt: skip
+        super().__init__(id="chart-screen")
+        self.service = service
+        self.venue = venue
+        self.symbol = symbol
+        self.timeframe = timeframe
+        self.chart = chart
+        venue_obj = service.venue(venue)
+        if poll_s is None:
+            poll_s = 0.25 if getattr(venue_obj, "mode", None) is Mode.SANDBOX else 1.0
+        self.poll_s = poll_s
+        self.feed: CandleFeed | None = None
+        self._seen = -1
+        self._worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield PriceChart(id="price-chart")
+        yield Static(id="chart-hint", classes="modal-hint")
+
+    def on_mount(self) -> None:
+        self._start_feed()
+        self._show_hint()
+        self.query_one(PriceChart).focus()
+        self.set_interval(1 / CHART_HZ, self._tick, name="chart-repaint")
+
+    # ---- data ---------------------------------------------------------------------------
+
+    def _start_feed(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        self.feed = CandleFeed(self.service.venue(self.venue), self.symbol, self.timeframe,
+                               backfill=VISIBLE_CANDLES, poll_s=self.poll_s)  # fmt: skip
+        self._seen = -1
+        self._worker = self.run_worker(self.feed.run(), name="chart-feed", group="chart", exclusive=True,
+                                       exit_on_error=False)  # fmt: skip
+        chart = self.query_one(PriceChart)
+        chart.show(self._view())
+
+    def _view(self) -> ChartView:
+        feed = self.feed
+        market = self.service.market(self.venue, self.symbol)
+        price_places = decimals_of(market.tick_size) if market else 2
+        amount_places = min(4, decimals_of(market.lot_size)) if market else 4
+        if feed is None:
+            return ChartView(self.venue, self.symbol, self.timeframe, ())
+        if feed.error:
+            message = f"{self.venue} {self.symbol} {self.timeframe}: {feed.error}"
+        elif not feed.ready:
+            message = f"loading {self.venue} {self.symbol} {self.timeframe} candles…"
+        else:
+            message = f"{self.venue} {self.symbol}: no trades yet"
+        return ChartView(self.venue, self.symbol, self.timeframe, tuple(feed.candles(VISIBLE_CANDLES)),
+                         feed.last, tuple(feed.fills), price_places, amount_places, message)  # fmt: skip
+
+    def _tick(self) -> None:
+        feed = self.feed
+        if feed is None or feed.version == self._seen:
+            return
+        self._seen = feed.version
+        self.query_one(PriceChart).show(self._view())
+
+    def _show_hint(self) -> None:
+        parts = Text(" ")
+        for tf in TIMEFRAMES:
+            parts.append(f" {tf} ", style="reverse bold" if tf == self.timeframe else "")
+        parts.append("   , . timeframe · C price · D depth · Esc back")
+        self.query_one("#chart-hint", Static).update(parts)
+
+    # ---- actions ------------------------------------------------------------------------
+
+    def action_timeframe(self, step: int) -> None:
+        names = list(TIMEFRAMES)
+        self.timeframe = names[(names.index(self.timeframe) + step) % len(names)]
+        self._show_hint()
+        self._start_feed()
+
+    def action_show_chart(self, which: str) -> None:
+        self.chart = which
+
+    def action_close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        self.dismiss(None)
