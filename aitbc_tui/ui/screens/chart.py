@@ -21,6 +21,7 @@ from aitbc_tui.domain import Mode
 from aitbc_tui.formatting import decimals_of
 from aitbc_tui.market_data import TIMEFRAMES
 from aitbc_tui.ui.panes.chart import ChartView, PriceChart
+from aitbc_tui.ui.panes.depth_chart import DepthChart, DepthView
 
 CHART_HZ = 10  # repaints per second at most (people cannot read faster)
 VISIBLE_CANDLES = 500  # backfilled: more than the widest terminal shows
@@ -50,15 +51,16 @@ class ChartScreen(Screen[None]):
         self.feed: CandleFeed | None = None
         self._seen = -1
         self._worker: Worker[None] | None = None
+        self._book_shown: object = None  # the book snapshot the depth chart shows
 
     def compose(self) -> ComposeResult:
         yield PriceChart(id="price-chart")
+        yield DepthChart(id="depth-chart")
         yield Static(id="chart-hint", classes="modal-hint")
 
     def on_mount(self) -> None:
         self._start_feed()
-        self._show_hint()
-        self.query_one(PriceChart).focus()
+        self._switch(self.chart)
         self.set_interval(1 / CHART_HZ, self._tick, name="chart-repaint")
 
     # ---- data ---------------------------------------------------------------------------
@@ -90,7 +92,22 @@ class ChartScreen(Screen[None]):
         return ChartView(self.venue, self.symbol, self.timeframe, tuple(feed.candles(VISIBLE_CANDLES)),
                          feed.last, tuple(feed.fills), price_places, amount_places, message)  # fmt: skip
 
+    def _depth_view(self) -> DepthView:
+        market = self.service.market(self.venue, self.symbol)
+        price_places = decimals_of(market.tick_size) if market else 2
+        amount_places = min(4, decimals_of(market.lot_size)) if market else 4
+        book = self.service.book(self.venue, self.symbol)
+        return DepthView(self.venue, self.symbol, book, price_places, amount_places,
+                         "" if book is not None else f"waiting for {self.venue} {self.symbol}…")  # fmt: skip
+
     def _tick(self) -> None:
+        """Only the chart on screen is repainted, and only when its data changed."""
+        if self.chart == "depth":
+            book = self.service.book(self.venue, self.symbol)
+            if book is not self._book_shown:
+                self._book_shown = book
+                self.query_one(DepthChart).show(self._depth_view())
+            return
         feed = self.feed
         if feed is None or feed.version == self._seen:
             return
@@ -101,7 +118,10 @@ class ChartScreen(Screen[None]):
         parts = Text(" ")
         for tf in TIMEFRAMES:
             parts.append(f" {tf} ", style="reverse bold" if tf == self.timeframe else "")
-        parts.append("   , . timeframe · C price · D depth · Esc back")
+        if self.chart == "depth":
+            parts = Text("  depth chart: cumulative size around the mid · C price chart · Esc back")
+        else:
+            parts.append("   , . timeframe · C price · D depth · Esc back")
         self.query_one("#chart-hint", Static).update(parts)
 
     # ---- actions ------------------------------------------------------------------------
@@ -113,7 +133,18 @@ class ChartScreen(Screen[None]):
         self._start_feed()
 
     def action_show_chart(self, which: str) -> None:
+        self._switch(which)
+
+    def _switch(self, which: str) -> None:
         self.chart = which
+        price, depth = self.query_one(PriceChart), self.query_one(DepthChart)
+        price.display = which == "price"
+        depth.display = which == "depth"
+        self._show_hint()
+        self._book_shown = None
+        self._seen = -1
+        (depth if which == "depth" else price).focus()
+        self._tick()
 
     def action_close(self) -> None:
         if self._worker is not None:
