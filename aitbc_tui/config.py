@@ -70,6 +70,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "focus.previous": ("shift+tab",),
         "chart.show": ("C",),
         "depth.show": ("D",),
+        "ladder.group": ("g",),
     }
 )
 

@@ -95,6 +95,7 @@ class AitbcApp(EventsMixin, App[None]):
         # Charts and ladder grouping (aitbc_tui/ui/screens/chart.py, panes/book.py).
         Binding("C", "chart('price')", "Chart", show=False, id="chart.show"),
         Binding("D", "chart('depth')", "Depth chart", show=False, id="depth.show"),
+        Binding("g", "cycle_grouping", "Group", show=False, id="ladder.group"),
     ]
 
     def __init__(
@@ -825,6 +826,12 @@ class AitbcApp(EventsMixin, App[None]):
             return
         self.push_screen(ChartScreen(self.service, self.venue, self.symbol, chart=which),
                          lambda _: self._repaint(force=True))  # fmt: skip
+
+    def action_cycle_grouping(self) -> None:
+        """`g`: the ladder groups its levels by the next increment (1, 5, 10, 50 ticks)."""
+        pane = self._pane("#ladder", BookPane)
+        pane.cycle_grouping()
+        self._paint_ladder()
 
     def action_credentials(self) -> None:
         kwargs = {}
