@@ -50,7 +50,7 @@ async def main() -> None:
         await shoot("confirm", keys=("s", "0", ".", "2", "5", "enter")),
         await shoot("help", keys=("question_mark",)),
     ]
-    for theme in ("aitbc-dark", "aitbc-light", "aitbc-amber"):
+    for theme in ("aitbc-dark", "aitbc-light", "aitbc-amber", "aitbc-colorblind", "aitbc-high-contrast"):
         shots.append(await shoot(f"theme-{theme}", theme=theme))
     for path in shots:
         print(path.relative_to(ROOT))
