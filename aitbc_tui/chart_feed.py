@@ -55,11 +55,20 @@ class CandleFeed:
         self.ready = False  # the backfill arrived
         self._since: float | None = None
         self._seen_at_since: set[str] = set()
+        # The candles as last read, oldest first: a trade into the newest bucket replaces only
+        # the last one, so a repaint does not rebuild every Candle (and the chart can tell the
+        # older ones did not change by identity).
+        self._cache: list[Candle] | None = None
 
     # ---- data ---------------------------------------------------------------------------
 
     def candles(self, limit: int | None = None) -> list[Candle]:
-        return self.builder.candles(limit)
+        """Oldest first; the newest ``limit``."""
+        if self._cache is None:
+            self._cache = self.builder.candles()
+        if limit is None:
+            return list(self._cache)
+        return self._cache[-limit:] if limit > 0 else []
 
     def ingest(self, trades: list[Trade]) -> int:
         """Add the trades not seen before (by id); how many were new."""
@@ -72,7 +81,12 @@ class CandleFeed:
                 self._since = trade.time
                 self._seen_at_since = set()
             self._seen_at_since.add(trade.id)
-            self.builder.add(trade)
+            changed = self.builder.add(trade)
+            cache = self._cache
+            if cache and changed is not None and changed.open_time == cache[-1].open_time:
+                cache[-1] = changed
+            else:
+                self._cache = None
             self.last = trade.price
             if trade.own:
                 self.fills.append(FillMark(trade.time, trade.price, trade.side))
@@ -84,11 +98,13 @@ class CandleFeed:
 
     def load_backfill(self, candles: list[Candle], trades: list[Trade]) -> None:
         """The venue's candles (oldest first) and its trades since the newest one opened."""
+        self._cache = None
         if candles:
             self.builder.merge(candles[:-1])
         self.ingest([t for t in trades if not candles or t.time >= candles[-1].open_time])
         if candles:
             self.builder.merge(candles[-1:])
+            self._cache = None
             if self.last is None:
                 self.last = candles[-1].close
         self.ready = True

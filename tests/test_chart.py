@@ -117,6 +117,14 @@ def test_feed_backfill_does_not_count_the_current_candle_twice():
     now = feed.candles()[-1]
     assert (now.high, now.close, now.volume) == (D(13), D(13), D("2.5"))
     assert feed.last == D(13) and feed.fills == [FillMark(62, D(13), Side.BUY)]
+    # A trade into the newest bucket replaces only the newest candle (the older are the same objects).
+    before = feed.candles()
+    feed.ingest([trade(63, 11, 1, "d")])
+    after = feed.candles()
+    assert after[0] is before[0] and after[1] != before[1] and after[1].low == D(10) and after[1].close == D(11)
+    # A trade in a new bucket opens a candle.
+    feed.ingest([trade(125, 14, 2, "e")])
+    assert [c.open_time for c in feed.candles()] == [0, 60, 120] and feed.candles(1)[0].volume == D(2)
 
 
 async def test_chart_screen_on_the_sandbox(sandbox_app):

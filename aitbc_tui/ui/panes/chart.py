@@ -137,33 +137,47 @@ def scale_for(shown: Sequence[tuple[int, Candle]], extra: Sequence[Decimal], ste
     return Scale(float(max(highs)), float(min(lows)), steps)
 
 
-def candle_column(candle: Candle, scale: Scale, rows: int) -> list[Cell]:
-    """The cells (top to bottom) of one candle over ``rows`` lines of price area."""
+def _draw_candle(candle: Candle, column: int, scale: Scale, chars: list[list[str]], classes: list[list[str]]) -> None:
+    """Draw one candle into the price rows (only the rows it spans are touched)."""
     top, bottom = scale.sub(float(candle.high)), scale.sub(float(candle.low))
     body_top = scale.sub(float(max(candle.open, candle.close)))
     body_bottom = scale.sub(float(min(candle.open, candle.close)))
     cls = "chart--up" if candle.close >= candle.open else "chart--down"
-    out: list[Cell] = []
-    for r in range(rows):
-        halves = []
-        for s in (2 * r, 2 * r + 1):
-            halves.append(2 if body_top <= s <= body_bottom else 1 if top <= s <= bottom else 0)
-        glyph = GLYPHS[(halves[0], halves[1])]
-        out.append((glyph, cls if glyph != " " else ""))
-    return out
+    for r in range(top // 2, bottom // 2 + 1):
+        upper, lower = 2 * r, 2 * r + 1
+        glyph = GLYPHS[(2 if body_top <= upper <= body_bottom else 1 if top <= upper <= bottom else 0,
+                        2 if body_top <= lower <= body_bottom else 1 if top <= lower <= bottom else 0)]  # fmt: skip
+        if glyph != " ":
+            chars[r][column] = glyph
+            classes[r][column] = cls
 
 
-def volume_column(candle: Candle, max_volume: Decimal, rows: int) -> list[Cell]:
-    """The volume bar of one candle, ``rows`` lines, top to bottom, in eighths of a line."""
+def _draw_volume(candle: Candle, column: int, max_volume: Decimal, first_row: int, rows: int,
+                 chars: list[list[str]], classes: list[list[str]]) -> None:  # fmt: skip
+    """The volume bar of one candle in eighths of a line, over ``rows`` lines from ``first_row``."""
     if max_volume <= 0 or candle.volume <= 0:
-        return [BLANK] * rows
-    eighths = max(1, int(float(candle.volume) / float(max_volume) * rows * 8 + 0.5))
+        return
+    eighths = min(rows * 8, max(1, int(float(candle.volume) / float(max_volume) * rows * 8 + 0.5)))
     cls = "chart--vol-up" if candle.close >= candle.open else "chart--vol-down"
-    out: list[Cell] = []
-    for j in range(rows):
-        level = min(8, max(0, eighths - (rows - 1 - j) * 8))
-        out.append((VOLUME_GLYPHS[level], cls if level else ""))
-    return out
+    full, part = divmod(eighths, 8)
+    bottom = first_row + rows - 1
+    for j in range(full):  # whole lines from the bottom up, then the partial one
+        chars[bottom - j][column] = "█"
+        classes[bottom - j][column] = cls
+    if part:
+        chars[bottom - full][column] = VOLUME_GLYPHS[part]
+        classes[bottom - full][column] = cls
+
+
+def _draw_fills(view: ChartView, candle: Candle, column: int, scale: Scale, chars: list[list[str]],
+                classes: list[list[str]]) -> None:  # fmt: skip
+    end = candle.close_time
+    for fill in view.fills:
+        if candle.open_time <= fill.time < end:
+            row = scale.sub(float(fill.price)) // 2
+            buy = fill.side is Side.BUY
+            chars[row][column] = "▲" if buy else "▼"
+            classes[row][column] = "chart--buy" if buy else "chart--sell"
 
 
 def _price_label(value: float, places: int) -> str:
@@ -192,8 +206,9 @@ class Frame:
     newest: int  # open time of the newest bucket (the last column)
     last_row: int | None  # the price line's row (None: no last price)
     older: tuple[Candle, ...]  # the visible candles but the newest
-    columns: dict[int, list[Cell]]  # column -> cells of the whole plot height (price + volume)
-    axis: list[str]  # per line of the plot (price + volume rows), the axis label text
+    chars: list[list[str]]  # plot lines (price, then volume) x plot columns
+    classes: list[list[str]]  # the component class of each of those cells
+    axis: list[str]  # per plot line, the axis label text
     axis_cls: list[str]
     fills: tuple[FillMark, ...] = ()
 
@@ -206,9 +221,8 @@ def chart_grid(view: ChartView, width: int, height: int) -> tuple[list[list[Cell
     lay = layout_for(width, height, axis_width_for(view))
     frame = _frame(view, lay)
     grid = [_header_cells(view, width)]
-    plot_rows = lay.price_rows + lay.volume_rows
-    for r in range(plot_rows):
-        grid.append(_plot_row(frame, r) + _axis_cells(frame, r))
+    for r in range(len(frame.chars)):
+        grid.append(list(zip(frame.chars[r], frame.classes[r], strict=True)) + _axis_cells(frame, r))
     grid.append(_time_cells(view, lay, frame))
     return grid, frame
 
@@ -220,23 +234,24 @@ def _frame(view: ChartView, lay: Layout) -> Frame:
     scale = scale_for(shown, extra, 2 * lay.price_rows)
     max_volume = max(c.volume for _, c in shown)
     last_row = scale.sub(float(view.last)) // 2 if view.last is not None else None
-    columns = {}
+    width, rows = lay.plot_width, lay.price_rows + lay.volume_rows
+    chars = [[" "] * width for _ in range(rows)]
+    classes = [[""] * width for _ in range(rows)]
+    if last_row is not None:
+        chars[last_row] = [LAST_LINE] * width
+        classes[last_row] = ["chart--last"] * width
     for column, candle in shown:
-        columns[column] = _column(view, candle, scale, max_volume, lay)
+        _draw(view, candle, column, scale, max_volume, lay, chars, classes)
     axis, axis_cls = _axis(view, lay, scale, last_row)
     return Frame(lay, scale, max_volume, shown[-1][1].open_time, last_row, tuple(c for _, c in shown[:-1]),
-                 columns, axis, axis_cls, view.fills)  # fmt: skip
+                 chars, classes, axis, axis_cls, view.fills)  # fmt: skip
 
 
-def _column(view: ChartView, candle: Candle, scale: Scale, max_volume: Decimal, lay: Layout) -> list[Cell]:
-    cells = candle_column(candle, scale, lay.price_rows)
-    end = candle.close_time
-    for fill in view.fills:
-        if candle.open_time <= fill.time < end:
-            row = scale.sub(float(fill.price)) // 2
-            buy = fill.side is Side.BUY
-            cells[row] = ("▲" if buy else "▼", "chart--buy" if buy else "chart--sell")
-    return cells + volume_column(candle, max_volume, lay.volume_rows)
+def _draw(view: ChartView, candle: Candle, column: int, scale: Scale, max_volume: Decimal, lay: Layout,
+          chars: list[list[str]], classes: list[list[str]]) -> None:  # fmt: skip
+    _draw_candle(candle, column, scale, chars, classes)
+    _draw_fills(view, candle, column, scale, chars, classes)
+    _draw_volume(candle, column, max_volume, lay.price_rows, lay.volume_rows, chars, classes)
 
 
 def _axis(view: ChartView, lay: Layout, scale: Scale, last_row: int | None) -> tuple[list[str], list[str]]:
@@ -253,20 +268,6 @@ def _axis(view: ChartView, lay: Layout, scale: Scale, last_row: int | None) -> t
         classes[last_row] = "chart--last-label"
     texts[rows] = "vol"
     return [f" {t:>{width - 2}} "[:width] if t else " " * width for t in texts], classes
-
-
-def _plot_row(frame: Frame, r: int, upto: int | None = None) -> list[Cell]:
-    lay = frame.layout
-    end = lay.plot_width if upto is None else upto
-    row: list[Cell] = []
-    line = r == frame.last_row
-    for column in range(end):
-        cells = frame.columns.get(column)
-        cell = cells[r] if cells is not None else BLANK
-        if line and cell[0] == " ":
-            cell = (LAST_LINE, "chart--last")
-        row.append(cell)
-    return row
 
 
 def _axis_cells(frame: Frame, r: int) -> list[Cell]:
@@ -429,19 +430,45 @@ class PriceChart(Widget, can_focus=True):
             segments.append(Segment("".join(run), self._style(cls or "")))
         return Strip(segments, len(cells) if width is None else width)
 
+    def _runs(self, chars: list[str], classes: list[str], start: int, end: int) -> Strip:
+        """One Strip of cells ``start:end`` of a plot line, a Segment per run of one class."""
+        style = self._style
+        segments = []
+        first, current = start, classes[start]
+        for i in range(start + 1, end):
+            cls = classes[i]
+            if cls != current:
+                segments.append(Segment("".join(chars[first:i]), style(current)))
+                first, current = i, cls
+        segments.append(Segment("".join(chars[first:end]), style(current)))
+        return Strip(segments, end - start)
+
+    def _plot_line(self, frame: Frame, r: int) -> Strip:
+        last = frame.layout.plot_width - 1
+        chars, classes = frame.chars[r], frame.classes[r]
+        axis = Strip([Segment(frame.axis[r], self._style(frame.axis_cls[r]))], frame.layout.axis_width)
+        return Strip.join([self._prefix[r], self._runs(chars, classes, last, last + 1), axis])
+
     def _build(self, width: int, height: int) -> list[Strip]:
         """The whole chart from scratch (also what a naive redraw costs)."""
         self.full_builds += 1
-        if self._view is None:
-            self._frame = None
-            return []
-        grid, frame = chart_grid(self._view, width, height)
-        self._frame = frame
-        strips = [self._strip(row, width) for row in grid]
+        view = self._view
+        self._frame = None
         self._prefix = []
-        if frame is not None:
-            last = frame.layout.plot_width - 1
-            self._prefix = [self._strip(_plot_row(frame, r, upto=last)) for r in range(len(frame.axis))]
+        if view is None:
+            return []
+        if not view.candles or width < 8 or height < 5:
+            return [self._strip(row, width) for row in chart_grid(view, width, height)[0]]
+        lay = layout_for(width, height, axis_width_for(view))
+        frame = self._frame = _frame(view, lay)
+        last = lay.plot_width - 1
+        if last > 0:
+            self._prefix = [self._runs(frame.chars[r], frame.classes[r], 0, last) for r in range(len(frame.chars))]
+        else:
+            self._prefix = [Strip([], 0) for _ in frame.chars]
+        strips = [self._strip(_header_cells(view, width), width)]
+        strips += [self._plot_line(frame, r) for r in range(len(frame.chars))]
+        strips.append(self._strip(_time_cells(view, lay, frame), width))
         return strips
 
     def _update(self, width: int, height: int) -> list[Strip] | None:
@@ -451,8 +478,8 @@ class PriceChart(Widget, can_focus=True):
         if view is None or frame is None or old is None or not view.candles:
             return None
         lay = frame.layout
-        if axis_width_for(view) != lay.axis_width:
-            return None
+        if axis_width_for(view) != lay.axis_width or view.fills != frame.fills:
+            return None  # a new fill may sit on an older candle
         shown = visible(view.candles, lay.plot_width)
         newest = shown[-1][1]
         if newest.open_time != frame.newest or tuple(c for _, c in shown[:-1]) != frame.older:
@@ -464,28 +491,21 @@ class PriceChart(Widget, can_focus=True):
         last_row = scale.sub(float(view.last)) // 2 if view.last is not None else None
         if scale != frame.scale or max_volume != frame.max_volume or last_row != frame.last_row:
             return None
-        if view.fills != frame.fills:  # a new fill may sit on an older candle
-            return None
         self.partial_builds += 1
         column = lay.plot_width - 1
-        cells = _column(view, newest, scale, max_volume, lay)
-        old_cells = frame.columns.get(column)
-        frame.columns[column] = cells
+        chars, classes = frame.chars, frame.classes
+        before = [(chars[r][column], classes[r][column]) for r in range(len(chars))]
+        for r in range(len(chars)):
+            line = r == last_row
+            chars[r][column] = LAST_LINE if line else " "
+            classes[r][column] = "chart--last" if line else ""
+        _draw(view, newest, column, scale, max_volume, lay, chars, classes)
         axis, axis_cls = _axis(view, lay, scale, last_row)
+        changed = [r for r in range(len(chars))
+                   if before[r] != (chars[r][column], classes[r][column]) or axis[r] != frame.axis[r]]  # fmt: skip
+        frame.axis, frame.axis_cls = axis, axis_cls
         new = list(old)
         new[0] = self._strip(_header_cells(view, width), width)
-        for r in range(len(frame.axis)):
-            if old_cells is not None and old_cells[r] == cells[r] and axis[r] == frame.axis[r]:
-                continue
-            cell = cells[r]
-            if r == last_row and cell[0] == " ":
-                cell = (LAST_LINE, "chart--last")
-            new[1 + r] = Strip.join(
-                [self._prefix[r], self._strip([cell]), self._strip(_axis_cells_of(axis, axis_cls, r))]
-            )
-        frame.axis, frame.axis_cls = axis, axis_cls
+        for r in changed:
+            new[1 + r] = self._plot_line(frame, r)
         return new
-
-
-def _axis_cells_of(axis: list[str], classes: list[str], r: int) -> list[Cell]:
-    return [(ch, classes[r]) for ch in axis[r]]

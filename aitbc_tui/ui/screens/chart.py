@@ -89,7 +89,9 @@ class ChartScreen(Screen[None]):
             message = f"loading {self.venue} {self.symbol} {self.timeframe} candles…"
         else:
             message = f"{self.venue} {self.symbol}: no trades yet"
-        return ChartView(self.venue, self.symbol, self.timeframe, tuple(feed.candles(VISIBLE_CANDLES)),
+        # As many candles as the chart has columns (building Candle objects is most of a repaint).
+        shown = max(60, self.query_one(PriceChart).size.width)
+        return ChartView(self.venue, self.symbol, self.timeframe, tuple(feed.candles(shown)),
                          feed.last, tuple(feed.fills), price_places, amount_places, message)  # fmt: skip
 
     def _depth_view(self) -> DepthView:
