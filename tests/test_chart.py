@@ -10,7 +10,15 @@ from textual.app import App, ComposeResult
 from aitbc_tui.chart_feed import CandleFeed, FillMark
 from aitbc_tui.domain import Side
 from aitbc_tui.market_data import Candle, Trade
-from aitbc_tui.ui.panes.chart import ChartView, PriceChart, Scale, chart_grid, grid_text, header_text
+from aitbc_tui.ui.panes.chart import (
+    ChartView,
+    PriceChart,
+    Scale,
+    axis_width_for,
+    chart_grid,
+    grid_text,
+    header_text,
+)
 from tests.apptools import wait_ready, wait_until
 
 
@@ -155,3 +163,34 @@ async def test_chart_screen_on_the_sandbox(sandbox_app):
         assert chart.view.candles[-1].volume == engine.candles(app.symbol, "5m")[-1].volume
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ChartScreen))
+
+
+async def test_own_fill_is_marked_and_the_chart_follows_the_venue_key(sandbox_app):
+    from aitbc_tui.domain import OrderRequest, OrderType
+    from aitbc_tui.ui.screens.chart import ChartScreen
+
+    app = sandbox_app
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_ready(pilot)
+        venue, symbol = app.venue, app.symbol
+        await pilot.press("C")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChartScreen))
+        chart = app.screen.query_one(PriceChart)
+        await wait_until(pilot, lambda: chart.view is not None and bool(chart.view.candles))
+        # The operator buys 0.01 at the best ask: a trade of their own, marked on the candle.
+        ask = app.service.book(venue, symbol).best_ask
+        await app.service.venue(venue).place_order(
+            OrderRequest(venue, symbol, Side.BUY, OrderType.LIMIT, D("0.01"), ask, "chart-fill-1")
+        )
+        await wait_until(pilot, lambda: chart.view.fills == (FillMark(app.world.clock(), ask, Side.BUY),),
+                         what=lambda: f"fills {chart.view.fills}")  # fmt: skip
+        marks = [line for line in chart.lines() if "▲" in line]
+        # On the newest candle: the last column before the price axis.
+        assert len(marks) == 1 and marks[0].index("▲") == chart.size.width - axis_width_for(chart.view) - 1
+        # `v` (the dashboard's next venue) moves the chart to that venue's candles.
+        await pilot.press("v")
+        await wait_until(pilot, lambda: app.venue != venue)
+        other = app.service.venue(app.venue).engine
+        await wait_until(pilot, lambda: chart.view.venue == app.venue
+                         and list(chart.view.candles) == other.candles(app.symbol, "1m"))  # fmt: skip
+        assert chart.view.fills == ()

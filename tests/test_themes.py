@@ -13,6 +13,7 @@ from rich.color import Color as RichColor, ColorSystem
 from textual.color import Color
 
 import aitbc_tui
+from aitbc_tui.ui.panes.chart import VOLUME_ALPHA
 from aitbc_tui.ui.themes import load_themes
 
 PACKAGE = Path(aitbc_tui.__file__).resolve().parent
@@ -60,9 +61,9 @@ def test_bid_and_ask_stay_distinct_and_coloured_in_256_colours(name):
     v = theme.variables
     background = Color.parse(theme.background or "#000000")
     colours = {key: in_256(v[key]) for key in ("bid", "ask", "bid-bar", "ask-bar")}
-    # The chart's volume bars: bid / ask at 55 % over the background (PriceChart's CSS).
-    colours["vol-bid"] = in_256(background.blend(Color.parse(v["bid"]), 0.55))
-    colours["vol-ask"] = in_256(background.blend(Color.parse(v["ask"]), 0.55))
+    # The chart's volume bars: bid / ask at 55 % over the background (PriceChart.VOLUME_ALPHA).
+    colours["vol-bid"] = in_256(background.blend(Color.parse(v["bid"]), VOLUME_ALPHA))
+    colours["vol-ask"] = in_256(background.blend(Color.parse(v["ask"]), VOLUME_ALPHA))
     for key, rgb in colours.items():
         assert not is_grey(rgb), f"{name}: {key} {v.get(key, '')} is grey {rgb} in 256 colours"
     for bid, ask in (("bid", "ask"), ("bid-bar", "ask-bar"), ("vol-bid", "vol-ask")):

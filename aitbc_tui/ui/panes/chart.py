@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.color import Color
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -48,6 +49,7 @@ GLYPHS: dict[tuple[int, int], str] = {
 }
 VOLUME_GLYPHS = " ▁▂▃▄▅▆▇█"
 LAST_LINE = "─"
+VOLUME_ALPHA = 0.55  # volume bars: the candle colour at 55 % over the background
 BLANK: Cell = (" ", "")
 
 
@@ -334,9 +336,9 @@ class PriceChart(Widget, can_focus=True):
     PriceChart { height: 1fr; }
     PriceChart > .chart--up { color: $bid; }
     PriceChart > .chart--down { color: $ask; }
-    PriceChart > .chart--vol-up { color: $bid 55%; }
-    PriceChart > .chart--vol-down { color: $ask 55%; }
-    PriceChart > .chart--last { color: $dim 60%; }
+    PriceChart > .chart--vol-up { color: $bid; }
+    PriceChart > .chart--vol-down { color: $ask; }
+    PriceChart > .chart--last { color: $dim; }
     PriceChart > .chart--last-label { color: $background; background: $foreground; text-style: bold; }
     PriceChart > .chart--axis { color: $dim; }
     PriceChart > .chart--label { color: $dim; }
@@ -413,6 +415,13 @@ class PriceChart(Widget, can_focus=True):
             styles = {"": base}
             for name in self.COMPONENT_CLASSES:
                 styles[name] = base + self.get_component_rich_style(name, partial=True)
+            # Volume bars: the candle colours blended into the background (a component
+            # class's colour alpha is not applied in a Line-API widget, so it is done here).
+            for name in ("chart--vol-up", "chart--vol-down"):
+                fg, bg = styles[name].color, base.bgcolor
+                if fg is not None and bg is not None and fg.triplet is not None and bg.triplet is not None:
+                    blended = Color.from_rich_color(bg).blend(Color.from_rich_color(fg), VOLUME_ALPHA)
+                    styles[name] = styles[name] + Style(color=blended.rich_color)
             self._styles = styles
         return styles[component]
 

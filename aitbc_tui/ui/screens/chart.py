@@ -1,6 +1,7 @@
 """Charts of the focused venue and symbol on their own screen: the price chart (``C``) and
 the depth chart (``D``), one at a time over the whole terminal; ``,`` / ``.`` change the
-timeframe, ``C`` / ``D`` switch chart, Esc goes back.
+timeframe, ``C`` / ``D`` switch chart, Esc goes back; the dashboard's ``v`` and ``/`` move
+the charts to another venue or symbol.
 
 The dashboard holds still while this screen is up (as behind any screen). The candles come
 from a CandleFeed run in a worker; the depth chart reads the service's book. A timer at
@@ -46,7 +47,8 @@ class ChartScreen(Screen[None]):
         self.chart = chart
         venue_obj = service.venue(venue)
         if poll_s is None:
-            poll_s = 0.25 if getattr(venue_obj, "mode", None) is Mode.SANDBOX else 1.0
+            # A venue's trades endpoint costs request weight (binance: 25 of 6,000 a minute).
+            poll_s = 0.25 if getattr(venue_obj, "mode", None) is Mode.SANDBOX else 2.0
         self.poll_s = poll_s
         self.feed: CandleFeed | None = None
         self._seen = -1
@@ -103,7 +105,13 @@ class ChartScreen(Screen[None]):
                          "" if book is not None else f"waiting for {self.venue} {self.symbol}…")  # fmt: skip
 
     def _tick(self) -> None:
-        """Only the chart on screen is repainted, and only when its data changed."""
+        """Only the chart on screen is repainted, and only when its data changed. The
+        dashboard's venue and symbol keys (v, /) work here too: the charts follow them."""
+        venue, symbol = getattr(self.app, "venue", None), getattr(self.app, "symbol", None)
+        if venue is not None and symbol is not None and (venue, symbol) != (self.venue, self.symbol):
+            self.venue, self.symbol = str(venue), str(symbol)
+            self._book_shown = None
+            self._start_feed()
         if self.chart == "depth":
             book = self.service.book(self.venue, self.symbol)
             if book is not self._book_shown:
@@ -121,9 +129,11 @@ class ChartScreen(Screen[None]):
         for tf in TIMEFRAMES:
             parts.append(f" {tf} ", style="reverse bold" if tf == self.timeframe else "")
         if self.chart == "depth":
-            parts = Text("  depth chart: cumulative size around the mid · C price chart · Esc back")
+            parts = Text(
+                "  depth chart: cumulative size around the mid · C price chart · v venue · / symbol · Esc back"
+            )
         else:
-            parts.append("   , . timeframe · C price · D depth · Esc back")
+            parts.append("   , . timeframe · C price · D depth · v venue · / symbol · Esc back")
         self.query_one("#chart-hint", Static).update(parts)
 
     # ---- actions ------------------------------------------------------------------------
