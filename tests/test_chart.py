@@ -194,3 +194,23 @@ async def test_own_fill_is_marked_and_the_chart_follows_the_venue_key(sandbox_ap
         await wait_until(pilot, lambda: chart.view.venue == app.venue
                          and list(chart.view.candles) == other.candles(app.symbol, "1m"))  # fmt: skip
         assert chart.view.fills == ()
+
+
+def test_a_flat_single_candle_and_venue_text_with_controls():
+    flat = (candle(0, 5, 5, 5, 5, 1),)
+    v = ChartView("sim\x1b[2J", "T/U\n[red]", "1m", flat, D(5), (), price_places=0, amount_places=0)
+    grid, frame = chart_grid(v, 8, 7)
+    # hi == lo: every price sits in the middle half-cell (4 of 8: row 2, upper half): a body top.
+    assert frame is not None and frame.scale.sub(5.0) == 4
+    # The axis is 3 cells (" 5 "), so 5 plot columns; the candle is the newest, column 4.
+    assert grid_text(grid) == [
+        " sim · T",
+        "      5 ",
+        "        ",
+        "────▀ 5 ",  # the last price line through the empty cells, the candle's body top
+        "      5 ",
+        "    █   ",  # its volume is the largest: a full line (no room for "vol")
+        " 23:56 0",  # the first column is 4 minutes before the candle
+    ]
+    text = "".join(t for t, _ in header_text(v))
+    assert text.startswith(" sim · T/U [red] · 1m ") and "\x1b" not in text and "\n" not in text

@@ -83,3 +83,12 @@ async def test_depth_chart_on_the_sandbox(sandbox_app):
         await wait_until(pilot, lambda: app.screen.query_one("#price-chart").display and not depth.display)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ChartScreen))
+
+
+def test_a_locked_book_draws_without_a_range():
+    # bid == ask: mid 100, no reach on either side: every column sits on the mid price.
+    book = BookSnapshot("sim\x1b[1m", "T/U", ((D(100), D(2)),), ((D(100), D(1)),), 0.0)
+    cols = depth_columns(book, 4)
+    assert cols is not None and cols.reach == 0 and cols.sizes == (D(2), D(2), D(1), D(1))
+    lines = grid_text(depth_grid(DepthView("sim\x1b[1m", "T/U", book, price_places=0, amount_places=0), 60, 4))
+    assert lines[0].startswith(" sim · T/U · depth  mid 100.0  spread 0") and "\x1b" not in lines[0]

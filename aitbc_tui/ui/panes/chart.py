@@ -32,6 +32,7 @@ from aitbc_tui.chart_feed import FillMark
 from aitbc_tui.domain import Side
 from aitbc_tui.formatting import fmt_fixed
 from aitbc_tui.market_data import TIMEFRAMES, Candle
+from aitbc_tui.sanitize import plain_text
 
 Cell = tuple[str, str]  # (one character, component class)
 
@@ -218,7 +219,7 @@ class Frame:
 def chart_grid(view: ChartView, width: int, height: int) -> tuple[list[list[Cell]], Frame | None]:
     """Every cell of the chart, line by line (header, price area, volume, time axis)."""
     if not view.candles or width < 8 or height < 5:
-        text = view.message or "no candles yet"
+        text = plain_text(view.message, 300) or "no candles yet"
         return [_text_cells(f" {text}", width, "chart--stale")], None
     lay = layout_for(width, height, axis_width_for(view))
     frame = _frame(view, lay)
@@ -268,7 +269,7 @@ def _axis(view: ChartView, lay: Layout, scale: Scale, last_row: int | None) -> t
     if last_row is not None and view.last is not None:
         texts[last_row] = fmt_fixed(view.last, view.price_places)
         classes[last_row] = "chart--last-label"
-    texts[rows] = "vol"
+    texts[rows] = "vol" if width >= 4 else ""  # " vol" where it fits whole
     return [f" {t:>{width - 2}} "[:width] if t else " " * width for t in texts], classes
 
 
@@ -284,7 +285,8 @@ def _text_cells(text: str, width: int, cls: str) -> list[Cell]:
 def header_text(view: ChartView) -> list[tuple[str, str]]:
     c = view.candles[-1]
     p, a = view.price_places, view.amount_places
-    runs = [(f" {view.venue} · {view.symbol} · {view.timeframe} ", "chart--value")]
+    # Venue and symbol names come from a config or a venue: never a terminal control.
+    runs = [(f" {plain_text(view.venue, 40)} · {plain_text(view.symbol, 40)} · {view.timeframe} ", "chart--value")]
     for label, value in (("O", c.open), ("H", c.high), ("L", c.low), ("C", c.close)):
         runs += [(f" {label} ", "chart--label"), (fmt_fixed(value, p), "chart--value")]
     runs += [(" V ", "chart--label"), (fmt_fixed(c.volume, a), "chart--value")]

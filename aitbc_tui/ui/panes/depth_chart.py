@@ -21,6 +21,7 @@ from textual.widget import Widget
 
 from aitbc_tui.domain import BookSnapshot
 from aitbc_tui.formatting import fmt_fixed
+from aitbc_tui.sanitize import plain_text
 
 Cell = tuple[str, str]
 EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -86,7 +87,7 @@ def depth_grid(view: DepthView, width: int, height: int) -> list[list[Cell]]:
     """Every cell: a header, the plot (with a cumulative-size axis on the right), prices."""
     book = view.book
     if book is None or book.mid is None or width < 8 or height < 4:
-        text = view.message or (
+        text = plain_text(view.message, 300) or (
             "waiting for the book…" if book is None else "one side of the book is empty: no mid, no depth"
         )
         return [_text(f" {text}", width, "depth--stale")]
@@ -126,7 +127,7 @@ def _header(view: DepthView, cols: DepthColumns, width: int) -> list[Cell]:
     assert book is not None and book.best_bid is not None and book.best_ask is not None
     p = view.price_places
     runs = [
-        (f" {view.venue} · {view.symbol} · depth ", "depth--value"),
+        (f" {plain_text(view.venue, 40)} · {plain_text(view.symbol, 40)} · depth ", "depth--value"),
         (" mid ", "depth--label"),
         (fmt_fixed(cols.mid, p + 1), "depth--value"),
         ("  spread ", "depth--label"),
