@@ -92,3 +92,20 @@ def test_a_locked_book_draws_without_a_range():
     assert cols is not None and cols.reach == 0 and cols.sizes == (D(2), D(2), D(1), D(1))
     lines = grid_text(depth_grid(DepthView("sim\x1b[1m", "T/U", book, price_places=0, amount_places=0), 60, 4))
     assert lines[0].startswith(" sim · T/U · depth  mid 100.0  spread 0") and "\x1b" not in lines[0]
+
+
+async def test_the_depth_chart_alone_asks_the_venue_for_no_candles(sandbox_app):
+    from aitbc_tui.ui.screens.chart import ChartScreen
+
+    app = sandbox_app
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("D")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChartScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.query_one(DepthChart).view is not None)
+        assert screen.feed is None and not [w for w in app.workers if w.name == "chart-feed"]
+        await pilot.press("C")  # the price chart starts its feed
+        await wait_until(pilot, lambda: screen.feed is not None and screen.feed.ready)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not [w for w in app.workers if w.name == "chart-feed" and w.is_running])

@@ -61,15 +61,19 @@ class ChartScreen(Screen[None]):
         yield Static(id="chart-hint", classes="modal-hint")
 
     def on_mount(self) -> None:
-        self._start_feed()
-        self._switch(self.chart)
+        self._switch(self.chart)  # the candle feed starts with the price chart, not before
         self.set_interval(1 / CHART_HZ, self._tick, name="chart-repaint")
 
     # ---- data ---------------------------------------------------------------------------
 
-    def _start_feed(self) -> None:
+    def _stop_feed(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
+            self._worker = None
+        self.feed = None
+
+    def _start_feed(self) -> None:
+        self._stop_feed()
         self.feed = CandleFeed(self.service.venue(self.venue), self.symbol, self.timeframe,
                                backfill=VISIBLE_CANDLES, poll_s=self.poll_s)  # fmt: skip
         self._seen = -1
@@ -111,7 +115,9 @@ class ChartScreen(Screen[None]):
         if venue is not None and symbol is not None and (venue, symbol) != (self.venue, self.symbol):
             self.venue, self.symbol = str(venue), str(symbol)
             self._book_shown = None
-            self._start_feed()
+            self._stop_feed()
+            if self.chart == "price":
+                self._start_feed()
         if self.chart == "depth":
             book = self.service.book(self.venue, self.symbol)
             if book is not self._book_shown:
@@ -141,8 +147,8 @@ class ChartScreen(Screen[None]):
     def action_timeframe(self, step: int) -> None:
         names = list(TIMEFRAMES)
         self.timeframe = names[(names.index(self.timeframe) + step) % len(names)]
-        self._show_hint()
-        self._start_feed()
+        self._stop_feed()
+        self._switch("price")
 
     def action_show_chart(self, which: str) -> None:
         self._switch(which)
@@ -155,10 +161,11 @@ class ChartScreen(Screen[None]):
         self._show_hint()
         self._book_shown = None
         self._seen = -1
+        if which == "price" and self.feed is None:
+            self._start_feed()
         (depth if which == "depth" else price).focus()
         self._tick()
 
     def action_close(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        self._stop_feed()
         self.dismiss(None)
