@@ -214,3 +214,10 @@ def test_a_flat_single_candle_and_venue_text_with_controls():
     ]
     text = "".join(t for t, _ in header_text(v))
     assert text.startswith(" sim · T/U [red] · 1m ") and "\x1b" not in text and "\n" not in text
+
+
+def test_too_narrow_for_the_axis_says_so():
+    # The axis needs 4 cells (" 14 "): 7 columns leave 3 for candles, fewer than 4.
+    grid, frame = chart_grid(view(), 7, 7)
+    assert frame is None and grid_text(grid) == [" too sm"]
+    assert chart_grid(view(), 8, 7)[1] is not None

@@ -194,6 +194,11 @@ def axis_width_for(view: ChartView) -> int:
     return len(fmt_fixed(widest, view.price_places)) + 2
 
 
+def fits(view: ChartView, width: int, height: int) -> bool:
+    """Candles to draw and room for them: at least 4 columns beside the axis, 5 lines."""
+    return bool(view.candles) and height >= 5 and width >= axis_width_for(view) + 4
+
+
 def _time_label(open_time: int, timeframe: str) -> str:
     fmt = "%Y-%m-%d" if timeframe == "1d" else "%m-%d %H:%M" if timeframe in ("1h", "4h") else "%H:%M"
     return _time.strftime(fmt, _time.gmtime(open_time))
@@ -218,8 +223,10 @@ class Frame:
 
 def chart_grid(view: ChartView, width: int, height: int) -> tuple[list[list[Cell]], Frame | None]:
     """Every cell of the chart, line by line (header, price area, volume, time axis)."""
-    if not view.candles or width < 8 or height < 5:
+    if not fits(view, width, height):
         text = plain_text(view.message, 300) or "no candles yet"
+        if view.candles:
+            text = f"too small for a chart: {width}x{height}"
         return [_text_cells(f" {text}", width, "chart--stale")], None
     lay = layout_for(width, height, axis_width_for(view))
     frame = _frame(view, lay)
@@ -355,7 +362,8 @@ class PriceChart(Widget, can_focus=True):
         self._view: ChartView | None = None
         self._frame: Frame | None = None
         self._strips: list[Strip] | None = None
-        self._prefix: list[Strip] = []  # per plot line: the older columns (incremental updates)
+        # Per plot line, the Segments of the older columns (reused by incremental updates).
+        self._prefix: list[list[Segment]] = []
         self._built_for: tuple[int, int] = (0, 0)
         self._styles: dict[str, Style] | None = None
         self.full_builds = 0  # how many times the whole grid was rebuilt (the tests read it)
@@ -441,8 +449,10 @@ class PriceChart(Widget, can_focus=True):
             segments.append(Segment("".join(run), self._style(cls or "")))
         return Strip(segments, len(cells) if width is None else width)
 
-    def _runs(self, chars: list[str], classes: list[str], start: int, end: int) -> Strip:
-        """One Strip of cells ``start:end`` of a plot line, a Segment per run of one class."""
+    def _runs(self, chars: list[str], classes: list[str], start: int, end: int) -> list[Segment]:
+        """The Segments of cells ``start:end`` of a plot line, one per run of one class."""
+        if end <= start:
+            return []
         style = self._style
         segments = []
         first, current = start, classes[start]
@@ -452,13 +462,16 @@ class PriceChart(Widget, can_focus=True):
                 segments.append(Segment("".join(chars[first:i]), style(current)))
                 first, current = i, cls
         segments.append(Segment("".join(chars[first:end]), style(current)))
-        return Strip(segments, end - start)
+        return segments
 
     def _plot_line(self, frame: Frame, r: int) -> Strip:
-        last = frame.layout.plot_width - 1
-        chars, classes = frame.chars[r], frame.classes[r]
-        axis = Strip([Segment(frame.axis[r], self._style(frame.axis_cls[r]))], frame.layout.axis_width)
-        return Strip.join([self._prefix[r], self._runs(chars, classes, last, last + 1), axis])
+        """Prefix + the newest column + the axis label; the cell length is known, so the
+        Strip is made from the Segments directly (Strip.join would measure every one)."""
+        lay = frame.layout
+        last = lay.plot_width - 1
+        cell = Segment(frame.chars[r][last], self._style(frame.classes[r][last]))
+        axis = Segment(frame.axis[r], self._style(frame.axis_cls[r]))
+        return Strip([*self._prefix[r], cell, axis], lay.width)
 
     def _build(self, width: int, height: int) -> list[Strip]:
         """The whole chart from scratch (also what a naive redraw costs)."""
@@ -468,15 +481,12 @@ class PriceChart(Widget, can_focus=True):
         self._prefix = []
         if view is None:
             return []
-        if not view.candles or width < 8 or height < 5:
+        if not fits(view, width, height):
             return [self._strip(row, width) for row in chart_grid(view, width, height)[0]]
         lay = layout_for(width, height, axis_width_for(view))
         frame = self._frame = _frame(view, lay)
         last = lay.plot_width - 1
-        if last > 0:
-            self._prefix = [self._runs(frame.chars[r], frame.classes[r], 0, last) for r in range(len(frame.chars))]
-        else:
-            self._prefix = [Strip([], 0) for _ in frame.chars]
+        self._prefix = [self._runs(frame.chars[r], frame.classes[r], 0, last) for r in range(len(frame.chars))]
         strips = [self._strip(_header_cells(view, width), width)]
         strips += [self._plot_line(frame, r) for r in range(len(frame.chars))]
         strips.append(self._strip(_time_cells(view, lay, frame), width))
