@@ -68,6 +68,9 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "app.quit": ("q",),
         "focus.next": ("tab",),
         "focus.previous": ("shift+tab",),
+        "chart.show": ("C",),
+        "depth.show": ("D",),
+        "ladder.group": ("g",),
     }
 )
 

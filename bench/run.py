@@ -32,6 +32,7 @@ MODULES = (
     "pnl_bench",
     "webhook_bench",
     "alert_dashboard_bench",
+    "chart_bench",
 )
 
 

@@ -41,6 +41,24 @@ async def shoot(name: str, *, theme: str | None = None, keys: tuple[str, ...] = 
             return path
 
 
+async def shoot_chart(name: str, key: str) -> Path:
+    """The chart screen (C) or the depth chart (D) on a sandbox that traded for 90 minutes."""
+    from tests.apptools import make_chart_app, wait_until
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = make_chart_app(Path(tmp))
+        async with app.run_test(size=(120, 35)) as pilot:
+            await wait_ready(pilot)
+            await pilot.press(key)
+            chart = "#price-chart" if key == "C" else "#depth-chart"
+            await wait_until(pilot, lambda: app.screen.query(chart) and app.screen.query_one(chart).view is not None)
+            await wait_until(pilot, lambda: bool(app.screen.query_one(chart).lines()[1:]))
+            await pilot.pause()
+            path = OUT / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(OUT))
+            return path
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     shots = [
@@ -50,8 +68,10 @@ async def main() -> None:
         await shoot("confirm", keys=("s", "0", ".", "2", "5", "enter")),
         await shoot("help", keys=("question_mark",)),
     ]
-    for theme in ("aitbc-dark", "aitbc-light", "aitbc-amber"):
+    for theme in ("aitbc-dark", "aitbc-light", "aitbc-amber", "aitbc-colorblind", "aitbc-high-contrast"):
         shots.append(await shoot(f"theme-{theme}", theme=theme))
+    shots.append(await shoot_chart("chart", "C"))
+    shots.append(await shoot_chart("depth-chart", "D"))
     for path in shots:
         print(path.relative_to(ROOT))
 

@@ -140,3 +140,20 @@ async def wait_ready(pilot, timeout: float = DEFAULT_TIMEOUT_S) -> None:
     await pilot.pause()
     app.repaint_now()
     await pilot.pause()
+
+
+def make_chart_app(data_dir: Path, *, seed: int = 7, minutes: int = 90, theme: str | None = None) -> AitbcApp:
+    """The dashboard on a seeded sandbox that traded for ``minutes`` of simulated time (one
+    step every 3 s), then froze at FROZEN_NOW: candles to chart, deterministic like make_app."""
+    now = [FROZEN_NOW - minutes * 60]
+    world, venues = create_sandbox_venues(seed=seed, reset=True, data_dir=data_dir, clock=lambda: now[0],
+                                          autostart_ticks=False, latency=False, persist=False)  # fmt: skip
+    while now[0] < FROZEN_NOW:
+        world.step(0.5)
+        now[0] += 3
+    now[0] = FROZEN_NOW
+    venues = [SteadyPingSimVenue(world, v.name, ping_seed=i, autostart_ticks=False) for i, v in enumerate(venues)]
+    service = MarketService(venues, monotonic=lambda: 1000.0, health_interval_s=3600, account_interval_s=3600)
+    app = AitbcApp(service, clock=lambda: FROZEN_NOW, theme=theme, impact_size=Decimal("1"))
+    app.world = world
+    return app

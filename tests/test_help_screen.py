@@ -75,10 +75,13 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "previous pane": "shift+tab",
             "event log": "e",
             "new alert rule": "!",
+            "price chart": "C",
+            "depth chart": "D",
+            "ladder grouping": "g",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description
-        assert len(AitbcApp.BINDINGS) == 16
+        assert len(AitbcApp.BINDINGS) == 19
 
 
 async def test_a_remapped_key_is_shown_and_the_old_one_is_not(tmp_path):

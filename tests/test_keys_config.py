@@ -55,6 +55,9 @@ def test_every_known_action_id_can_be_remapped():
         "focus.previous",
         "events.show",
         "alerts.new",
+        "chart.show",
+        "depth.show",
+        "ladder.group",
     }
     # Each to a key nobody else uses: accepted as written.
     table = "".join(f'"{action}" = "f{n}"\n' for n, action in enumerate(ids, start=1))

@@ -20,7 +20,7 @@ from aitbc_tui.ui import themes
 
 PACKAGE = Path(aitbc_tui.__file__).resolve().parent
 ROOT = PACKAGE.parent
-BUILT_IN = {"aitbc-dark", "aitbc-light", "aitbc-amber"}
+BUILT_IN = {"aitbc-dark", "aitbc-light", "aitbc-amber", "aitbc-colorblind", "aitbc-high-contrast"}
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,9 @@ class TestMainScreen:
     def test_main_screen_sizes(self, snap_compare, tmp_path, size):
         assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=_ready)
 
-    @pytest.mark.parametrize("theme", ["aitbc-dark", "aitbc-light", "aitbc-amber"])
+    @pytest.mark.parametrize(
+        "theme", ["aitbc-dark", "aitbc-light", "aitbc-amber", "aitbc-colorblind", "aitbc-high-contrast"]
+    )
     def test_theme(self, snap_compare, tmp_path, theme):
         assert snap_compare(make_app(tmp_path, theme=theme), terminal_size=SIZE, run_before=_ready)
 

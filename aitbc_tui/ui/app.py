@@ -99,6 +99,10 @@ class AitbcApp(EventsMixin, App[None]):
         # a paste-like read) put "64000" into the field Tab was leaving: amount 0.0164000.
         Binding("tab", "app.focus_next", "Next pane", show=False, priority=True, id="focus.next"),
         Binding("shift+tab", "app.focus_previous", "Prev pane", show=False, priority=True, id="focus.previous"),
+        # Charts and ladder grouping (aitbc_tui/ui/screens/chart.py, panes/book.py).
+        Binding("C", "chart('price')", "Chart", show=False, id="chart.show"),
+        Binding("D", "chart('depth')", "Depth chart", show=False, id="depth.show"),
+        Binding("g", "cycle_grouping", "Group", show=False, id="ladder.group"),
     ]
 
     def __init__(
@@ -828,6 +832,22 @@ class AitbcApp(EventsMixin, App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_chart(self, which: str = "price") -> None:
+        """The price (``C``) or depth (``D``) chart of the focused venue and symbol."""
+        from aitbc_tui.ui.screens.chart import ChartScreen
+
+        if self.venue is None or self.symbol is None:
+            self.notify("no venue is running", severity="error")
+            return
+        self.push_screen(ChartScreen(self.service, self.venue, self.symbol, chart=which),
+                         lambda _: self._repaint(force=True))  # fmt: skip
+
+    def action_cycle_grouping(self) -> None:
+        """`g`: the ladder groups its levels by the next increment (1, 5, 10, 50 ticks)."""
+        pane = self._pane("#ladder", BookPane)
+        pane.cycle_grouping()
+        self._paint_ladder()
 
     def action_credentials(self) -> None:
         kwargs = {}

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from aitbc_tui import analysis
 from aitbc_tui.domain import BookSnapshot, Market
-from aitbc_tui.formatting import fmt_compact, fmt_fixed
+from aitbc_tui.formatting import decimals_of, fmt_compact, fmt_fixed
+from aitbc_tui.grouping import group_book, next_grouping
 from aitbc_tui.ui.widgets.ladder import BookLadder, Cell
 
 
@@ -72,7 +73,15 @@ def analysis_lines(book: BookSnapshot, market: Market, size: Decimal | None, *, 
 
 
 class BookPane(BookLadder):
-    """The ladder (a Line-API widget) fed from a BookView."""
+    """The ladder (a Line-API widget) fed from a BookView, its levels grouped by
+    ``group_ticks`` ticks (`g`); depth, liquidity and impact always use the real levels."""
+
+    group_ticks = 1
+
+    def cycle_grouping(self) -> int:
+        """The next grouping (1, 5, 10, 50 ticks); the new number of ticks."""
+        self.group_ticks = next_grouping(self.group_ticks)
+        return self.group_ticks
 
     def show(self, view: BookView) -> None:
         if view.venue is None or view.symbol is None:
@@ -81,6 +90,13 @@ class BookPane(BookLadder):
             return
         # A narrow ladder keeps venue and symbol whole in its title.
         title = f"{view.venue} · {view.symbol}" if view.brief else f"Order book · {view.venue} · {view.symbol}"
+        book = view.book
+        if self.group_ticks > 1 and view.market is not None:
+            increment = view.market.tick_size * self.group_ticks
+            shown = fmt_fixed(increment, decimals_of(view.market.tick_size), grouping=False)
+            title += f" · by {shown}" if view.brief else f" · grouped by {shown}"
+            if book is not None:
+                book = group_book(book, increment)
         if self.border_title != title:  # setting it (even unchanged) repaints the whole ladder
             self.border_title = title
         if view.book is None or view.market is None:
@@ -88,7 +104,7 @@ class BookPane(BookLadder):
             self.set_book(None, None, [])
             return
         self.set_book(
-            view.book,
+            book,
             view.market,
             analysis_lines(view.book, view.market, view.impact_size, brief=view.brief, impact_label=view.impact_label),
         )

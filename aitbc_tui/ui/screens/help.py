@@ -38,6 +38,9 @@ ACTION_HELP: dict[str, str] = {
     "app.quit": "quit",
     "focus.next": "next pane",
     "focus.previous": "previous pane",
+    "chart.show": "price chart: candles, volume, last price, your fills (, . timeframe; Esc back)",
+    "depth.show": "depth chart: cumulative bids and asks around the mid (Esc back)",
+    "ladder.group": "ladder grouping: 1, 5, 10, 50 ticks (bids round down, asks up)",
 }
 
 # Keys inside the order form, by its binding ids.
