@@ -1077,7 +1077,6 @@ class MarketService:
             with contextlib.suppress(Exception):
                 callback(message)
 
-
     # ---- market context: trade tapes, tickers, positions (aitbc_tui.market_feed) ----------
 
     def market_feed(self) -> MarketFeed:
@@ -1150,4 +1149,3 @@ __all__ = [
     "MarketService",
     "describe_error",
 ]
-
