@@ -68,6 +68,11 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "app.quit": ("q",),
         "focus.next": ("tab",),
         "focus.previous": ("shift+tab",),
+        "layout.default": ("1",),
+        "layout.trade": ("2",),
+        "layout.watch": ("3",),
+        "layout.account": ("4",),
+        "pane.maximise": ("z",),
     }
 )
 

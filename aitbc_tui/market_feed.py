@@ -20,7 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aitbc_tui import pnl
@@ -67,11 +67,13 @@ class _Tape:
         self.error = ""
         self.task_started = False
 
-    def add(self, trades: Iterable[Trade]) -> int:
+    def add(self, trades: Iterable[Trade], own_ids: set[tuple[str, str]] | frozenset = frozenset()) -> int:
         added = 0
         for trade in sorted(trades, key=lambda t: t.time):
             if trade.id and trade.id in self.ids:
                 continue
+            if not trade.own and (self.venue, trade.id) in own_ids:
+                trade = replace(trade, own=True)  # one of the operator's fills (same trade id)
             if len(self.entries) == self.entries.maxlen:
                 gone = self.entries[0]
                 if isinstance(gone, Trade):
@@ -82,6 +84,14 @@ class _Tape:
         if added:
             self.version += 1
         return added
+
+    def mark_own(self, trade_id: str) -> None:
+        if trade_id not in self.ids:
+            return
+        for index, entry in enumerate(self.entries):
+            if isinstance(entry, Trade) and entry.id == trade_id and not entry.own:
+                self.entries[index] = replace(entry, own=True)
+                self.version += 1
 
     def add_gap(self, gap: TapeGap) -> None:
         self.entries.append(gap)
@@ -133,8 +143,12 @@ class MarketFeed:
             self.pnl_version += 1
 
     def _on_order_event(self, event: Any) -> None:
-        if getattr(event, "kind", "") == "fill" and getattr(event, "fill", None) is not None:
-            self._apply_fills([pnl.PnlFill.from_fill(event.fill)])
+        fill = getattr(event, "fill", None)
+        if getattr(event, "kind", "") == "fill" and fill is not None:
+            self._apply_fills([pnl.PnlFill.from_fill(fill)])
+            tape = self._tapes.get((fill.venue, fill.symbol))
+            if tape is not None and fill.trade_id:
+                tape.mark_own(fill.trade_id)
 
     def set_method(self, method: pnl.CostMethod | str) -> None:
         """Recompute every position with another cost-basis method (from the same fills)."""
@@ -178,7 +192,7 @@ class MarketFeed:
         while True:
             try:
                 if not backfilled:
-                    tape.add(await fetch_trades(venue, tape.symbol, limit=TAPE_SIZE))
+                    tape.add(await fetch_trades(venue, tape.symbol, limit=TAPE_SIZE), self._fill_ids)
                     backfilled = True
                     continue
                 fresh = await venue.watch_trades(tape.symbol)
@@ -207,7 +221,7 @@ class MarketFeed:
                 new = [t for t in missed + list(fresh) if t.id not in tape.ids]
                 tape.add_gap(TapeGap(lost_at, self.clock(), sum(1 for t in missed if t.id not in tape.ids),
                                      lost_reason))  # fmt: skip
-                tape.add(new)
+                tape.add(new, self._fill_ids)
                 lost_at, lost_reason, failures = None, "", 0
                 tape.error = ""
                 continue
@@ -218,7 +232,7 @@ class MarketFeed:
             if not fresh:
                 await asyncio.sleep(TAPE_RETRY_S[0])  # a closed venue answers [] at once
                 continue
-            tape.add(fresh)
+            tape.add(fresh, self._fill_ids)
 
     # ---- tickers --------------------------------------------------------------------------
 

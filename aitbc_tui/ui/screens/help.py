@@ -38,6 +38,11 @@ ACTION_HELP: dict[str, str] = {
     "app.quit": "quit",
     "focus.next": "next pane",
     "focus.previous": "previous pane",
+    "layout.default": "layout 1: the default dashboard (ladder, health, balances, arbitrage, orders)",
+    "layout.trade": "layout 2 trade: ladder + trade tape (focused venue and symbol)",
+    "layout.watch": "layout 3 watch: watchlist (o sort, O reverse, Enter focus) + health + arbitrage",
+    "layout.account": "layout 4 account: positions & P&L, balances and their value, open orders, order history",
+    "pane.maximise": "maximise the focused pane; again to restore",
 }
 
 # Keys inside the order form, by its binding ids.
