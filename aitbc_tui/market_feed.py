@@ -108,6 +108,24 @@ class _Tape:
         return TapeSnapshot(self.venue, self.symbol, tuple(self.entries), self.version, self.error)
 
 
+def venue_fills(journal: Any, modes: Mapping[str, str]) -> list[pnl.PnlFill]:
+    """The journal's fills of the venues in ``modes`` (name -> mode), each only from orders
+    of that mode: a sandbox "binance" and a live "binance" share a name, never a position."""
+    mode_of = {o.client_order_id: o.mode for o in journal.orders() if o.venue in modes}
+    return [pnl.PnlFill.from_journal_event(e) for e in journal.events()
+            if e.kind.value == "fill" and e.price is not None and e.amount and e.venue in modes
+            and mode_of.get(e.client_order_id) == modes[e.venue]]  # fmt: skip
+
+
+def service_modes(service: Any) -> dict[str, str]:
+    """venue name -> mode value, for ``venue_fills``."""
+    out = {}
+    for name in service.venue_names:
+        mode = getattr(service.venue(name), "mode", "")
+        out[name] = str(getattr(mode, "value", mode))
+    return out
+
+
 class MarketFeed:
     def __init__(self, service: Any, *, clock: Callable[[], float] = time.time) -> None:
         self.service = service
@@ -125,7 +143,7 @@ class MarketFeed:
         journal = getattr(service, "journal", None)
         if journal is not None:
             try:
-                self._apply_fills(pnl.journal_fills(journal))
+                self._apply_fills(venue_fills(journal, service_modes(service)))
             except Exception:  # noqa: BLE001 - the journal's own errors surface on its order path
                 log.warning("P&L: reading the journal's fills failed", exc_info=True)
         service.add_event_listener(self._on_order_event)

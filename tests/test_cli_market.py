@@ -71,7 +71,9 @@ def journal_fills(fills: list[tuple[str, str, str, str, str]], *, venue: str = "
     """Journal one order per fill (side, amount, price, fee, fee currency), as the order path does."""
     with Journal(clock=lambda: at) as journal:
         for index, (side, amount, price, fee, fee_currency) in enumerate(fills):
-            request = OrderRequest(venue, symbol, Side(side), OrderType.LIMIT, D(amount), D(price), f"t-{index}")
+            request = OrderRequest(
+                venue, symbol, Side(side), OrderType.LIMIT, D(amount), D(price), f"t-{mode.value}-{index}"
+            )
             coid = journal.record_intent(request, mode)
             journal.mark_sent(coid)
             order = Order(venue, f"V{index}", coid, symbol, Side(side), OrderType.LIMIT, D(price), D(amount), D(0),
@@ -109,6 +111,14 @@ def test_sandbox_pnl_from_the_journals_fills(capsys, method, realised, average, 
     assert set(data["equity"]["by_venue"]) == {"binance"}
     btc = next(r for r in data["equity"]["balances"] if r["asset"] == "BTC")
     assert D(btc["total"]) == D(btc["free"]) + D(btc["used"]) and "BTC/USDT mid" in btc["route"]
+
+
+def test_pnl_counts_only_fills_of_the_venues_own_mode(capsys):
+    journal_fills(FILLS)
+    journal_fills([("buy", "5", "1000", "0", "USDT")], mode=Mode.LIVE)  # a live "binance": another account
+    code, out, _ = run(capsys, "--seed", "5", "pnl", "binance", "--json")
+    (position,) = json.loads(out)["positions"]
+    assert D(position["quantity"]) == D("0.015") and position["fills"] == 3
 
 
 def test_sandbox_pnl_text_states_method_and_route(capsys):

@@ -342,8 +342,8 @@ def pnl_text(report, markets_of) -> str:
 
 def run_pnl(args) -> int:
     from aitbc_tui.cli import CliError, print_json
-    from aitbc_tui.market_feed import build_pnl_report
-    from aitbc_tui.pnl import PnlTracker, journal_fills
+    from aitbc_tui.market_feed import build_pnl_report, service_modes, venue_fills
+    from aitbc_tui.pnl import PnlTracker
 
     async def go() -> int:
         config, service = await _service(args, stream=True)
@@ -362,7 +362,7 @@ def run_pnl(args) -> int:
                     journal = Journal(path, read_only=True)
                 except JournalError as exc:
                     raise CliError(str(exc)) from None
-                fills = [f for f in journal_fills(journal) if f.venue in service.venue_names]
+                fills = venue_fills(journal, service_modes(service))
             tracker = PnlTracker(args.method)
             tracker.apply_many(fills)
             await _wait_books(service)
