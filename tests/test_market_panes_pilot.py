@@ -195,6 +195,25 @@ async def test_tape_marks_a_gap_after_a_disconnect_and_backfills_it(tmp_path):
         assert feed.tape(app.venue, app.symbol).error == ""
 
 
+async def test_tape_size_filter_keeps_only_the_larger_trades(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await press(pilot, "2")
+        await wait_until(pilot, lambda: len(tape_trades(app)) > 2)
+        app.screen_stack[0].query_one("#tape").focus()
+        await press(pilot, "f")  # at least the median amount
+        amounts = sorted(t.amount for t in tape_trades(app))
+        median = amounts[len(amounts) // 2]
+        pane = app.screen_stack[0].query_one("#tape")
+        assert pane.border_title.endswith(f"≥ {median}")
+        shown_amounts = [D(row[3][0]) for row in pane.rows if len(row) > 1]
+        assert shown_amounts and all(a >= median for a in shown_amounts)
+        assert len(shown_amounts) == sum(1 for a in amounts if a >= median)
+        await press(pilot, "f", "f", "f")  # 5x, 20x, then off again
+        assert len([row for row in pane.rows if len(row) > 1]) == len(amounts)
+
+
 # ---- watchlist ----------------------------------------------------------------------------
 
 
@@ -262,6 +281,13 @@ async def test_positions_and_equity_on_sandbox_after_a_fill(tmp_path):
         assert cells[:4] == ["binance", "BTC/USDT", "0.01", f"{ask:,.2f}"] and cells[4] == "0.00"
         assert cells[6] == f"{fee.quantize(D('0.01'))}"
         assert "average cost · USDT" in "\n".join(lines(app, "positions"))
+        await press(pilot, "m")  # the cost method, stated where the figures are
+        assert feed.tracker.method.value == "fifo" and "FIFO (m switches)" in str(
+            app.screen_stack[0].query_one("#positions").border_title
+        )
+        assert feed.tracker.position(venue, symbol).average_cost == ask  # one lot: the same either way
+        await press(pilot, "m")
+        assert feed.tracker.method.value == "average"
         pane = app.screen_stack[0].query_one("#equity")
         report = feed.pnl_report("USDT")
         assert pane.border_title == f"Balances · equity {report.equity.total:,.2f} USDT (at the books' mids)"

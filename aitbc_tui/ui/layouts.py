@@ -19,6 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from textual.widget import Widget
 from aitbc_tui.paths import data_dir, ensure_private_dir
 from aitbc_tui.ui.panes.orders import OrdersPane, OrdersView
 from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane, PositionsView
-from aitbc_tui.ui.panes.tape import TapePane, TapeView
+from aitbc_tui.ui.panes.tape import TapePane, TapeView, size_filter
 from aitbc_tui.ui.panes.watchlist import WatchlistPane, WatchlistView
 
 if TYPE_CHECKING:
@@ -122,6 +123,9 @@ class LayoutsMixin(_AppBase):
         self._tape_seen: tuple[str | None, str | None, int] | None = None
         self._watch_sort = ("symbol", False)
         self._pnl_seen = -1
+        self._tape_filter_step = 0
+        self._tape_min_amount: Decimal | None = None
+        self._tape_filter_key: tuple[str | None, str | None] = (None, None)  # the filter is per symbol
         self._valuation = str(getattr(getattr(self.config, "ui", None), "valuation", "USDT") or "USDT")
 
     def _layouts_mounted(self) -> None:
@@ -206,7 +210,9 @@ class LayoutsMixin(_AppBase):
         seen = (self.venue, self.symbol, feed.tape_version(self.venue, self.symbol))
         if force or seen != self._tape_seen:
             self._tape_seen = seen
-            self._pane("#tape", TapePane).show(TapeView.build(self.service, self.venue, self.symbol))
+            self._pane("#tape", TapePane).show(
+                TapeView.build(self.service, self.venue, self.symbol, self._tape_filter_for(self.venue, self.symbol))
+            )
 
     def _paint_market_panes_slow(self, force: bool = False) -> None:
         """The 2 Hz tick: watchlist (spreads and ages move all the time), positions (marks)."""
@@ -228,6 +234,22 @@ class LayoutsMixin(_AppBase):
 
     def _paint_market_now(self) -> None:
         self._paint_market_panes(force=True)
+        self._paint_market_panes_slow(force=True)
+
+    # ---- pane messages -----------------------------------------------------------------
+
+    def _tape_filter_for(self, venue: str | None, symbol: str | None) -> Decimal | None:
+        return self._tape_min_amount if (venue, symbol) == self._tape_filter_key else None
+
+    def on_tape_pane_filter_changed(self, message: TapePane.FilterChanged) -> None:
+        view = TapeView.build(self.service, self.venue, self.symbol)
+        self._tape_min_amount = size_filter(view, message.step)
+        self._tape_filter_key = (self.venue, self.symbol)
+        self._paint_market_panes(force=True)
+
+    def on_positions_pane_method_toggled(self, _message: PositionsPane.MethodToggled) -> None:
+        feed = self.service.market_feed()
+        feed.set_method("fifo" if feed.tracker.method.value == "average" else "average")
         self._paint_market_panes_slow(force=True)
 
     # ---- watchlist messages ------------------------------------------------------------------

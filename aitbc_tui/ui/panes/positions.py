@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from textual.binding import Binding
+from textual.message import Message
+
 from aitbc_tui.domain import Market
 from aitbc_tui.formatting import decimals_of, fmt_fixed, fmt_money
 from aitbc_tui.market_feed import PnlReport
@@ -96,11 +99,19 @@ def totals_line(report: PnlReport) -> str:
 
 
 class PositionsPane(LineTable):
+    BINDINGS = [Binding("m", "toggle_method", "Cost method", show=False)]
+
+    class MethodToggled(Message):
+        """m: average cost <-> FIFO (every position recomputed from the same fills)."""
+
+    def action_toggle_method(self) -> None:
+        self.post_message(self.MethodToggled())
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(position_columns(), empty_text="no fills journalled: no positions", id=id, classes=classes)
 
     def show(self, view: PositionsView) -> None:
-        title = f"Positions & P&L · {METHOD_TEXT.get(view.report.method.value, view.report.method.value)}"
+        title = f"Positions & P&L · {METHOD_TEXT.get(view.report.method.value, view.report.method.value)} (m switches)"
         if self.border_title != title:
             self.border_title = title
         self.set_rows(position_rows(view), [((totals_line(view.report), "linetable--dim"),)])

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from textual.binding import Binding
+from textual.message import Message
+
 from aitbc_tui.domain import Market, Side
 from aitbc_tui.formatting import decimals_of, fmt_fixed
 from aitbc_tui.market_data import Trade
@@ -19,6 +22,7 @@ from aitbc_tui.sanitize import plain_text
 from aitbc_tui.ui.widgets.linetable import Cell, Column, LineTable
 
 OWN_MARK = "◆"
+FILTER_STEPS = (None, 1, 5, 20)  # f: off, then trades of at least 1x / 5x / 20x the median amount
 TAPE_ROWS = 120  # rows built at most (more never fit a screen)
 
 
@@ -86,9 +90,34 @@ def tape_rows(view: TapeView) -> list[tuple[Cell, ...]]:
     return rows
 
 
+def size_filter(view: TapeView, step: int) -> Decimal | None:
+    """The minimum amount of FILTER_STEPS[step]: a multiple of the tape's median trade amount
+    (fixed when chosen, so the tape does not re-filter as trades come)."""
+    factor = FILTER_STEPS[step % len(FILTER_STEPS)]
+    if factor is None or view.tape is None:
+        return None
+    amounts = sorted(e.amount for e in view.tape.entries if isinstance(e, Trade))
+    if not amounts:
+        return None
+    minimum = amounts[len(amounts) // 2] * factor
+    return minimum.quantize(view.market.lot_size) if view.market is not None else minimum
+
+
 class TapePane(LineTable):
+    BINDINGS = [Binding("f", "cycle_filter", "Size filter", show=False)]
+
+    class FilterChanged(Message):
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(tape_columns(), empty_text="no trades yet", id=id, classes=classes)
+        self.filter_step = 0
+
+    def action_cycle_filter(self) -> None:
+        self.filter_step = (self.filter_step + 1) % len(FILTER_STEPS)
+        self.post_message(self.FilterChanged(self.filter_step))
 
     def show(self, view: TapeView) -> None:
         title = f"Trades · {view.venue} {view.symbol}" if view.venue and view.symbol else "Trades"
@@ -100,5 +129,5 @@ class TapePane(LineTable):
         if view.tape is not None and view.tape.error:
             footer = [((f"⚠ {plain_text(view.tape.error, 200)}", "linetable--warn"),)]
         elif view.tape is not None:
-            footer = [((f"side = aggressor · {OWN_MARK} your fill", "linetable--dim"),)]
+            footer = [((f"side = aggressor · {OWN_MARK} your fill · f size filter", "linetable--dim"),)]
         self.set_rows(tape_rows(view), footer)

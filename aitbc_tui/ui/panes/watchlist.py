@@ -175,6 +175,12 @@ class WatchlistPane(LineTable):
             self._scroll_to_offset(self.cursor - self.visible_rows + 1)
         self.refresh()
 
+    def on_focus(self) -> None:
+        self.refresh()  # the cursor row: reverse when focused, underlined when not
+
+    def on_blur(self) -> None:
+        self.refresh()
+
     def action_select(self) -> None:
         if self.selected is not None:
             self.post_message(self.Selected(*self.selected))
