@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 TAPE_SIZE = 200  # trades kept per tape (the pane shows the newest that fit)
 TICKERS_INTERVAL_S = 5.0
 TAPE_RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+TAPE_POLL_S = 1.0  # a venue without watch_trades
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +181,34 @@ class MarketFeed:
     # ---- tape -----------------------------------------------------------------------------
 
     def watch_tape(self, venue: str, symbol: str) -> None:
-        """Start the tape of ``venue``/``symbol`` (once; it runs until the service stops)."""
+        """Run the tape of ``venue``/``symbol`` and no other: one tape feeds the pane, and a
+        polled venue spends its request budget on one symbol only. A tape started again
+        begins afresh from ``fetch_trades`` (what it missed while stopped is not a gap)."""
         key = (venue, symbol)
         tape = self._tapes.get(key)
         if tape is None:
             tape = self._tapes[key] = _Tape(venue, symbol)
-        if not tape.task_started and venue in self.service.venue_names:
+        if tape.task_started:
+            return
+        self.stop_tapes()
+        if venue in self.service.venue_names:
+            tape.entries.clear()
+            tape.ids.clear()
+            tape.error = ""
+            tape.version += 1
             tape.task_started = True
             self.service._spawn(lambda: self._run_tape(tape), f"tape:{venue}:{symbol}")
+
+    def stop_tapes(self) -> None:
+        """Stop every tape's feed (the tape pane is off the screen); their entries stay."""
+        names = set()
+        for (venue, symbol), tape in self._tapes.items():
+            if tape.task_started:
+                tape.task_started = False
+                names.add(f"tape:{venue}:{symbol}")
+        for task in getattr(self.service, "_tasks", ()):
+            if task.get_name() in names and not task.done():
+                task.cancel()
 
     def tape(self, venue: str | None, symbol: str | None) -> TapeSnapshot | None:
         tape = self._tapes.get((venue or "", symbol or ""))
@@ -199,10 +220,15 @@ class MarketFeed:
 
     async def _run_tape(self, tape: _Tape) -> None:
         venue = self.service.venue(tape.venue)
-        if not hasattr(venue, "watch_trades") and not hasattr(venue, "fetch_trades"):
+        if not hasattr(venue, "fetch_trades"):
             tape.error = f"{tape.venue} serves no public trades"
             tape.version += 1
             return
+
+        async def poll(symbol: str) -> list[Trade]:  # a venue with fetch_trades only: new trades by id
+            await asyncio.sleep(TAPE_POLL_S)
+            return [t for t in await fetch_trades(venue, symbol, limit=TAPE_SIZE) if t.id not in tape.ids]
+
         lost_at: float | None = None  # the newest trade's time when the feed was lost
         lost_reason = ""
         failures = 0
@@ -213,7 +239,8 @@ class MarketFeed:
                     tape.add(await fetch_trades(venue, tape.symbol, limit=TAPE_SIZE), self._fill_ids)
                     backfilled = True
                     continue
-                fresh = await venue.watch_trades(tape.symbol)
+                watch = getattr(venue, "watch_trades", None) or poll
+                fresh = await watch(tape.symbol)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - shown on the tape, retried

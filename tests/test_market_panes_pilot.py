@@ -195,6 +195,25 @@ async def test_tape_marks_a_gap_after_a_disconnect_and_backfills_it(tmp_path):
         assert feed.tape(app.venue, app.symbol).error == ""
 
 
+def running_tapes(app: AitbcApp) -> list[str]:
+    return sorted(t.get_name() for t in app.service._tasks if t.get_name().startswith("tape:") and not t.done())
+
+
+async def test_only_the_focused_tape_runs_and_none_off_screen(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert running_tapes(app) == []  # the default layout has no tape: no feed
+        await press(pilot, "2")
+        await wait_until(pilot, lambda: running_tapes(app) == [f"tape:{app.venue}:{app.symbol}"])
+        first = app.venue
+        await press(pilot, "v")  # the next venue: its tape, and only its
+        assert app.venue != first
+        await wait_until(pilot, lambda: running_tapes(app) == [f"tape:{app.venue}:{app.symbol}"])
+        await press(pilot, "3")
+        await wait_until(pilot, lambda: running_tapes(app) == [])
+
+
 async def test_tape_size_filter_keeps_only_the_larger_trades(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

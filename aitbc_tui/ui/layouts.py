@@ -129,6 +129,7 @@ class LayoutsMixin(_AppBase):
         self._valuation = str(getattr(getattr(self.config, "ui", None), "valuation", "USDT") or "USDT")
 
     def _layouts_mounted(self) -> None:
+        self.service.market_feed()  # from the start, so P&L sees every fill of the session
         wanted = load_layout(self.config)
         if wanted != "default":
             self.apply_layout(wanted, remember=False)
@@ -146,7 +147,10 @@ class LayoutsMixin(_AppBase):
         self.layout_name = name
         self._tape_seen = None
         self._pnl_seen = -1
-        self.service.market_feed().want_tickers(name == "watch")
+        feed = self.service.market_feed()
+        feed.want_tickers(name == "watch")
+        if name != "trade":
+            feed.stop_tapes()
         if remember:
             save_layout(self.config, name)
         focused = self.focused
