@@ -109,12 +109,14 @@ class _Tape:
         return TapeSnapshot(self.venue, self.symbol, tuple(self.entries), self.version, self.error)
 
 
-def venue_fills(journal: Any, modes: Mapping[str, str]) -> list[pnl.PnlFill]:
+def venue_fills(journal: Any, modes: Mapping[str, str], before: float | None = None) -> list[pnl.PnlFill]:
     """The journal's fills of the venues in ``modes`` (name -> mode), each only from orders
-    of that mode: a sandbox "binance" and a live "binance" share a name, never a position."""
+    of that mode: a sandbox "binance" and a live "binance" share a name, never a position.
+    ``before``: only fills journalled before that time (epoch s)."""
     mode_of = {o.client_order_id: o.mode for o in journal.orders() if o.venue in modes}
     return [pnl.PnlFill.from_journal_event(e) for e in journal.events()
             if e.kind.value == "fill" and e.price is not None and e.amount and e.venue in modes
+            and (before is None or e.at < before)
             and mode_of.get(e.client_order_id) == modes[e.venue]]  # fmt: skip
 
 
@@ -141,13 +143,27 @@ class MarketFeed:
         self._fill_ids: set[tuple[str, str]] = set()
         self._fills: list[pnl.PnlFill] = []  # every fill applied, to recompute with another method
         self.pnl_version = 0
-        journal = getattr(service, "journal", None)
-        if journal is not None:
-            try:
-                self._apply_fills(venue_fills(journal, service_modes(service)))
-            except Exception:  # noqa: BLE001 - the journal's own errors surface on its order path
-                log.warning("P&L: reading the journal's fills failed", exc_info=True)
+        # The journal's earlier fills are read on first use (the account layout), not at start;
+        # fills from now on come from the service's events.
+        self._journal_before = time.time()  # the journal's clock
+        self._journal_loaded = getattr(service, "journal", None) is None
         service.add_event_listener(self._on_order_event)
+
+    def load_journal(self) -> None:
+        """Apply the journal's fills from before this feed existed, ahead of this session's
+        (the tracker is rebuilt so the cost basis follows the fills' order)."""
+        if self._journal_loaded:
+            return
+        self._journal_loaded = True
+        journal = getattr(self.service, "journal", None)
+        try:
+            earlier = venue_fills(journal, service_modes(self.service), before=self._journal_before)
+        except Exception:  # noqa: BLE001 - the journal's own errors surface on its order path
+            log.warning("P&L: reading the journal's fills failed", exc_info=True)
+            return
+        session, self._fills, self._fill_ids = self._fills, [], set()
+        self.tracker = pnl.PnlTracker(self.tracker.method, session_start=self.tracker.session_start, clock=self.clock)
+        self._apply_fills(earlier + session)
 
     # ---- P&L ------------------------------------------------------------------------------
 
@@ -172,6 +188,7 @@ class MarketFeed:
     def set_method(self, method: pnl.CostMethod | str) -> None:
         """Recompute every position with another cost-basis method (from the same fills)."""
         method = pnl.CostMethod(method)
+        self.load_journal()
         if method is self.tracker.method:
             return
         self.tracker = pnl.PnlTracker(method, session_start=self.tracker.session_start, clock=self.clock)
@@ -322,6 +339,7 @@ class MarketFeed:
     # ---- the positions pane's and `pnl`'s figures ------------------------------------------
 
     def pnl_report(self, valuation: str = "USDT", venue: str | None = None, since: float | None = None) -> PnlReport:
+        self.load_journal()
         books = list(self.service.books().values())
         balances = {v: dict(self.service.balances(v)) for v in self.service.venue_names if venue in (None, v)}
         return build_pnl_report(self.tracker, balances, books, valuation, venue=venue, since=since)

@@ -318,6 +318,32 @@ async def test_positions_and_equity_on_sandbox_after_a_fill(tmp_path):
             assert total == free + used
 
 
+async def test_positions_from_the_journal_then_this_sessions_fills_counted_once(tmp_path):
+    from aitbc_tui.journal import Journal
+    from tests.test_cli_market import FILLS, journal_fills
+
+    journal_fills(FILLS)  # earlier sessions: 0.015 BTC left at 61,000 (average), 75 USDT realised
+    app = make_app(tmp_path)
+    app.service.journal = Journal()  # the order path journals this session's order too
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_ready(pilot)
+            await press(pilot, "4")
+            feed = app.service.market_feed()
+            position = feed.tracker.position("binance", "BTC/USDT")
+            assert (position.quantity, position.average_cost, position.realised) == (D("0.015"), D("61000"), D("75"))
+            ask = app.service.book("binance", "BTC/USDT").best_ask
+            request = OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("0.01"), ask, "j-session-1")
+            await app.service.place_order(request)
+            await wait_until(pilot, lambda: feed.tracker.position("binance", "BTC/USDT").quantity == D("0.025"))
+            position = feed.tracker.position("binance", "BTC/USDT")
+            # (915 + 0.01 x ask) / 0.025 for the average; the realised 75 unchanged; 4 fills, not 5
+            assert position.average_cost == (D("915") + D("0.01") * ask) / D("0.025")
+            assert (position.realised, position.fills) == (D("75"), 4)
+    finally:
+        app.service.journal.close()
+
+
 # ---- on an exchange emulator through the real ccxt client -----------------------------------
 
 
