@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +44,7 @@ else:
 log = logging.getLogger(__name__)
 
 LAYOUTS = ("default", "trade", "watch", "account")
+TAPE_REPAINT_S = 0.1  # the tape repaints at most 10 times a second: nobody reads a faster tape
 STATE_FILE = "layouts.json"
 STATE_LIMIT = 64 * 1024
 # Which panes each layout shows: the others are not painted.
@@ -124,6 +126,7 @@ class LayoutsMixin(_AppBase):
         self._watch_sort = ("symbol", False)
         self._pnl_seen = -1
         self._tape_filter_step = 0
+        self._tape_painted_at = float("-inf")
         self._tape_min_amount: Decimal | None = None
         self._tape_filter_key: tuple[str | None, str | None] = (None, None)  # the filter is per symbol
         self._valuation = str(getattr(getattr(self.config, "ui", None), "valuation", "USDT") or "USDT")
@@ -212,8 +215,10 @@ class LayoutsMixin(_AppBase):
         feed = self.service.market_feed()
         feed.watch_tape(self.venue, self.symbol)
         seen = (self.venue, self.symbol, feed.tape_version(self.venue, self.symbol))
-        if force or seen != self._tape_seen:
+        now = time.monotonic()
+        if force or (seen != self._tape_seen and now - self._tape_painted_at >= TAPE_REPAINT_S):
             self._tape_seen = seen
+            self._tape_painted_at = now
             self._pane("#tape", TapePane).show(
                 TapeView.build(self.service, self.venue, self.symbol, self._tape_filter_for(self.venue, self.symbol))
             )

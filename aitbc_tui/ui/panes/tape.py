@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from textual.binding import Binding
 from textual.message import Message
+from textual.strip import Strip
 
 from aitbc_tui.domain import Market, Side
 from aitbc_tui.formatting import decimals_of, fmt_fixed
@@ -104,7 +105,11 @@ def size_filter(view: TapeView, step: int) -> Decimal | None:
 
 
 class TapePane(LineTable):
+    """Newest on top: a new trade moves every row down one, so strips are memoised by what a
+    row shows (not by its index, as LineTable does) and shifting rows costs no rebuild."""
+
     BINDINGS = [Binding("f", "cycle_filter", "Size filter", show=False)]
+    MEMO_SIZE = 512
 
     class FilterChanged(Message):
         def __init__(self, step: int) -> None:
@@ -114,6 +119,20 @@ class TapePane(LineTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(tape_columns(), empty_text="no trades yet", id=id, classes=classes)
         self.filter_step = 0
+        self._memo: dict[tuple, Strip] = {}
+
+    def _line(self, cells, width: int) -> Strip:
+        key = (tuple(cells), width)
+        strip = self._memo.get(key)
+        if strip is None:
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            strip = self._memo[key] = super()._line(cells, width)
+        return strip
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._memo = {}  # a theme change: every colour again
 
     def action_cycle_filter(self) -> None:
         self.filter_step = (self.filter_step + 1) % len(FILTER_STEPS)
