@@ -71,6 +71,11 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "chart.show": ("C",),
         "depth.show": ("D",),
         "ladder.group": ("g",),
+        "layout.default": ("1",),
+        "layout.trade": ("2",),
+        "layout.watch": ("3",),
+        "layout.account": ("4",),
+        "pane.maximise": ("z",),
     }
 )
 
@@ -128,6 +133,7 @@ class UiConfig:
     impact_value_currency: str = "USDT"
     min_arb_net_bps: Decimal = Decimal(-50)
     bell: bool = True  # ring the terminal bell on every fill
+    valuation: str = "USDT"  # equity and P&L totals (positions pane, `pnl`) in this currency
 
     def impact_size_for(self, symbol: str) -> Decimal | None:
         """Base units set in the config for ``symbol`` (or for every symbol); None: measure
@@ -233,7 +239,8 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 _TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
-_UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value")
+_UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value", "valuation")
+_ASSET_RE = re.compile(r"^[A-Za-z0-9]{1,16}$")
 
 
 def _type_name(value: Any) -> str:
@@ -475,6 +482,9 @@ class _Parser:
             else:
                 impact_size = self.decimal(raw, "ui.impact_size")
         min_arb = table.get("min_arb_net_bps", "-50")
+        valuation = table.get("valuation", "USDT")
+        if not isinstance(valuation, str) or not _ASSET_RE.match(valuation):
+            raise self.error("ui.valuation", f'{valuation!r} is not allowed; use an asset code such as "USDT"')
         return UiConfig(
             theme=theme,
             impact_size=impact_size,
@@ -482,6 +492,7 @@ class _Parser:
             impact_value=self.decimal(table.get("impact_value", "10000"), "ui.impact_value"),
             min_arb_net_bps=self.decimal(min_arb, "ui.min_arb_net_bps", positive=False),
             bell=self.boolean(table.get("bell", True), "ui.bell"),
+            valuation=valuation.upper(),
         )
 
     def keys(self, value: Any) -> dict[str, str]:

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from aitbc_tui.config import RiskConfig
 from aitbc_tui.domain import (
@@ -54,6 +55,9 @@ from aitbc_tui.orders import (
 from aitbc_tui.risk import RiskGate, traded_value, utc_day_start
 from aitbc_tui.sanitize import BadData, check_book
 from aitbc_tui.venues.base import Venue
+
+if TYPE_CHECKING:
+    from aitbc_tui.market_feed import MarketFeed
 
 log = logging.getLogger(__name__)
 
@@ -1072,6 +1076,17 @@ class MarketService:
         for callback in list(self._listeners):
             with contextlib.suppress(Exception):
                 callback(message)
+
+    # ---- market context: trade tapes, tickers, positions (aitbc_tui.market_feed) ----------
+
+    def market_feed(self) -> MarketFeed:
+        """Made on first use; its tasks are the service's (supervised, stopped with it)."""
+        feed: MarketFeed | None = getattr(self, "_market_feed_instance", None)
+        if feed is None:
+            from aitbc_tui.market_feed import MarketFeed
+
+            feed = self._market_feed_instance = MarketFeed(self, clock=self._clock)
+        return feed
 
 
 def exchange_id_of(venue: Venue) -> str:

@@ -33,6 +33,7 @@ MODULES = (
     "webhook_bench",
     "alert_dashboard_bench",
     "chart_bench",
+    "market_panes_bench",
 )
 
 

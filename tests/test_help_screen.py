@@ -78,10 +78,15 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "price chart": "C",
             "depth chart": "D",
             "ladder grouping": "g",
+            "layout 1": "1",
+            "layout 2 trade": "2",
+            "layout 3 watch": "3",
+            "layout 4 account": "4",
+            "maximise the focused pane": "z",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description
-        assert len(AitbcApp.BINDINGS) == 19
+        assert len(AitbcApp.BINDINGS) == 24
 
 
 async def test_a_remapped_key_is_shown_and_the_old_one_is_not(tmp_path):

@@ -58,6 +58,11 @@ def test_every_known_action_id_can_be_remapped():
         "chart.show",
         "depth.show",
         "ladder.group",
+        "layout.default",
+        "layout.trade",
+        "layout.watch",
+        "layout.account",
+        "pane.maximise",
     }
     # Each to a key nobody else uses: accepted as written.
     table = "".join(f'"{action}" = "f{n}"\n' for n, action in enumerate(ids, start=1))

@@ -43,6 +43,10 @@ from aitbc_tui.ui.screens.picker import SymbolPicker
 from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, ThemeProblem, load_themes
 from aitbc_tui.ui.alerting import EventsMixin
+from aitbc_tui.ui.layouts import LayoutsMixin
+from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane
+from aitbc_tui.ui.panes.tape import TapePane
+from aitbc_tui.ui.panes.watchlist import WatchlistPane
 from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
 from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
 from aitbc_tui.ui.panes.book import BookPane, BookView
@@ -69,8 +73,8 @@ class Notice:
     severity: str
 
 
-class AitbcApp(EventsMixin, App[None]):
-    CSS_PATH = "app.tcss"
+class AitbcApp(EventsMixin, LayoutsMixin, App[None]):
+    CSS_PATH = ["app.tcss", "layouts.tcss"]
     TITLE = "aitbc-tui"
 
     BINDINGS = [
@@ -103,6 +107,11 @@ class AitbcApp(EventsMixin, App[None]):
         Binding("C", "chart('price')", "Chart", show=False, id="chart.show"),
         Binding("D", "chart('depth')", "Depth chart", show=False, id="depth.show"),
         Binding("g", "cycle_grouping", "Group", show=False, id="ladder.group"),
+        Binding("1", "layout('default')", "Layout: default", show=False, id="layout.default"),
+        Binding("2", "layout('trade')", "Layout: trade", show=False, id="layout.trade"),
+        Binding("3", "layout('watch')", "Layout: watch", show=False, id="layout.watch"),
+        Binding("4", "layout('account')", "Layout: account", show=False, id="layout.account"),
+        Binding("z", "maximise", "Maximise pane", show=False, id="pane.maximise"),
     ]
 
     def __init__(
@@ -171,6 +180,7 @@ class AitbcApp(EventsMixin, App[None]):
         self.bell_on_fill = bool(getattr(ui, "bell", True))
         self.bells = 0  # rung so far (the tests read it)
         self._init_events(event_log)  # every notice also goes to the event log (`e`)
+        self._init_layouts()  # layouts 1-4, z maximise, the market panes (ui/layouts.py)
 
     def on_resize(self, event: events.Resize) -> None:
         """Each pane fits itself to its width (columns dropped by priority); the app
@@ -228,6 +238,11 @@ class AitbcApp(EventsMixin, App[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with Horizontal(id="main"):
+            with Vertical(id="watch-col"):  # layouts (ui/layouts.py): hidden in the default one
+                yield WatchlistPane(id="watchlist")
+            with Vertical(id="account-col"):
+                yield PositionsPane(id="positions")
+                yield EquityPane(id="equity")
             with Vertical(id="left"):
                 yield BookPane(id="ladder")
                 yield HealthPane(id="health")
@@ -235,6 +250,9 @@ class AitbcApp(EventsMixin, App[None]):
                 yield BalancesPane(id="balances")
                 yield ArbitragePane(id="arb")
                 yield OrdersPane(id="orders")
+                yield OrdersPane(id="account-history")
+            with Vertical(id="trade-col"):
+                yield TapePane(id="tape")
         yield DeskFooter()
 
     def on_mount(self) -> None:
@@ -264,6 +282,7 @@ class AitbcApp(EventsMixin, App[None]):
             self.set_interval(1 / HEALTH_HZ, self._repaint_slow, name="repaint-slow"),
         ]
         self.query_one("#ladder").focus()
+        self._layouts_mounted()
         if self._start_service:
             self.run_worker(self._start(), name="service-start", exit_on_error=False)
         else:
@@ -440,6 +459,7 @@ class AitbcApp(EventsMixin, App[None]):
             self._cap_arbitrage_by_balances()
             self._paint_orders()
             self._paint_balances()
+        self._paint_market_panes(force)
 
     def _repaint_slow(self, force: bool = False) -> None:
         if self._behind_modal() and not force:
@@ -459,6 +479,7 @@ class AitbcApp(EventsMixin, App[None]):
             if second != self._orders_second:  # ages tick once a second; only changed cells are touched
                 self._orders_second = second
                 self._paint_orders()
+            self._paint_market_panes_slow(force)
         except (NoMatches, IndexError):  # a tick that lands while the app is shutting down
             pass
 

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from decimal import InvalidOperation
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from aitbc_tui.config import ConfigError, VenueConfig
@@ -59,6 +59,9 @@ from aitbc_tui.venues.ccxt_convert import (  # noqa: F401 - re-exported for impo
 )
 from aitbc_tui.venues.paper import PaperVenue  # noqa: F401 - re-exported
 from aitbc_tui.venues.quirks import TokenBucket, quirks
+
+if TYPE_CHECKING:
+    from aitbc_tui.market_data import Candle, Ticker24h, Trade
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +252,7 @@ class CcxtVenue:
         self._sequence = 0
         self.resyncs = 0  # book resubscriptions after a sequence gap (ccxt ChecksumError)
         self._orders: dict[str, Order] = {}  # by venue order id, as last seen
+        self._trade_cursors: dict[str, tuple[float, frozenset[str]]] = {}  # watch_trades: newest seen
         self._dead_man_task: asyncio.Task | None = None
         self.dead_man_armed_until: float | None = None  # epoch seconds, as last re-armed
         self.probe = ""
@@ -998,3 +1002,96 @@ class CcxtVenue:
         finally:
             _HTTP_TIMES_MS.reset(token)
         return times[-1] if times else (time.perf_counter() - started) * 1000
+
+    # ---- public trades, candles, 24 h figures (venues.ccxt_market_data) ---------------------
+    #
+    # Trades stream by ccxt.pro ``watch_trades`` only where the venue's own websocket is used
+    # (no api_url redirection: the emulators serve no trade streams), else by polling
+    # ``fetch_trades`` at the book polling cadence, new trades told apart by id.
+
+    async def fetch_trades(self, symbol: str, limit: int = 100, since: float | None = None) -> list[Trade]:
+        from aitbc_tui.venues import ccxt_market_data as md
+
+        self._require("fetchTrades", "public trades")
+        return await self._call(lambda: md.fetch_trades(self._rest, symbol, limit, since, self.name))
+
+    async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", limit: int = 100,
+                          since: float | None = None) -> list[Candle]:  # fmt: skip
+        from aitbc_tui.market_data import TIMEFRAMES
+        from aitbc_tui.venues import ccxt_market_data as md
+
+        self._require("fetchOHLCV", "candles")
+        offered = getattr(self._rest, "timeframes", None) or {}
+        if timeframe not in TIMEFRAMES or (offered and timeframe not in offered):
+            choices = [tf for tf in TIMEFRAMES if not offered or tf in offered]
+            raise FeatureUnavailable(f"{self.name} has no {timeframe!r} candles; timeframes: {', '.join(choices)}")
+        return await self._call(lambda: md.fetch_ohlcv(self._rest, symbol, timeframe, limit, since))
+
+    async def fetch_tickers(self, symbols: Sequence[str] | None = None) -> dict[str, Ticker24h]:
+        from aitbc_tui.venues import ccxt_market_data as md
+
+        if not (self._rest.has.get("fetchTickers") or self._rest.has.get("fetchTicker")):
+            raise FeatureUnavailable(f"{self.name}: {self.exchange_id} does not support 24 h tickers through ccxt")
+        wanted = list(symbols) if symbols is not None else list(self.config.symbols) or None
+        return await self._call(lambda: md.fetch_tickers(self._rest, wanted, self.name))
+
+    @property
+    def trades_by_websocket(self) -> bool:
+        if not self.uses_websocket or self.config.api_url:
+            return False
+        import ccxt.pro
+
+        cls = getattr(ccxt.pro, self.exchange_id, None)
+        return bool(cls is not None and cls().has.get("watchTrades"))
+
+    async def watch_trades(self, symbol: str) -> list[Trade]:
+        """The public trades made since the previous call, oldest first (the first call
+        waits for the next new trade). ccxt does not backfill after a reconnect: the caller
+        fetches the gap with ``fetch_trades``."""
+        cursor = self._trade_cursors.get(symbol)
+        if self.trades_by_websocket:
+            return await self._watch_trades_ws(symbol)
+        if cursor is None:  # where "new" starts: the newest trades now
+            cursor = self._advance(symbol, await self.fetch_trades(symbol, limit=100), None)[1]
+        while True:
+            await asyncio.sleep(self._poll_interval_s)
+            fresh, cursor = self._advance(symbol, await self.fetch_trades(symbol, limit=100), cursor)
+            if fresh:
+                return fresh
+
+    def _advance(self, symbol: str, trades: Sequence[Trade],
+                 cursor: tuple[float, frozenset[str]] | None) -> tuple[list[Trade], tuple[float, frozenset[str]]]:  # fmt: skip
+        """The trades newer than ``cursor`` (time of the newest seen, ids seen at that time)."""
+        last_time, seen = cursor if cursor is not None else (float("-inf"), frozenset())
+        fresh = [t for t in trades if t.time > last_time or (t.time == last_time and t.id not in seen)]
+        if trades:
+            newest = max(t.time for t in trades)
+            if newest >= last_time:
+                ids = {t.id for t in trades if t.time == newest}
+                seen = frozenset(ids | (set(seen) if newest == last_time else set()))
+                last_time = newest
+        self._trade_cursors[symbol] = (last_time, seen)
+        return (fresh if cursor is not None else list(trades)), (last_time, seen)
+
+    async def _watch_trades_ws(self, symbol: str) -> list[Trade]:
+        import ccxt
+
+        from aitbc_tui.venues.ccxt_market_data import trade_from_ccxt
+
+        client = await self._ws_client()
+        error: VenueError | None
+        try:
+            raw = await asyncio.wait_for(client.watch_trades(symbol), timeout=self._stale_after_s * 4)
+        except asyncio.TimeoutError:
+            error = None
+            raw = []
+        except (ccxt.BaseError, OSError) as exc:
+            error = self._error(exc) if isinstance(exc, ccxt.BaseError) else VenueUnavailable(
+                f"{self.name}: websocket error: {redact_error_text(str(exc))}")  # fmt: skip
+        else:
+            error = None
+        if error is not None:
+            raise error
+        trades = sorted((trade_from_ccxt(t, self.name) for t in raw or ()), key=lambda t: t.time)
+        fresh, _ = self._advance(symbol, trades, self._trade_cursors.get(symbol) or (float("-inf"), frozenset()))
+        return fresh

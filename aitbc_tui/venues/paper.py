@@ -317,3 +317,17 @@ class PaperVenue:
         order = replace(order, status=OrderStatus.CANCELED, updated_at=time.time())
         self._close(order_id, order)
         return order
+
+    # ---- public market data: the real venue's (paper fills are local, so not on its tape)
+
+    async def fetch_trades(self, symbol: str, limit: int = 100, since: float | None = None):
+        return await self.inner.fetch_trades(symbol, limit=limit, since=since)
+
+    async def watch_trades(self, symbol: str):
+        return await self.inner.watch_trades(symbol)
+
+    async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", limit: int = 100, since: float | None = None):
+        return await self.inner.fetch_ohlcv(symbol, timeframe=timeframe, limit=limit, since=since)
+
+    async def fetch_tickers(self, symbols=None):
+        return await self.inner.fetch_tickers(symbols)

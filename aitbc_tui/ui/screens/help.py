@@ -41,6 +41,11 @@ ACTION_HELP: dict[str, str] = {
     "chart.show": "price chart: candles, volume, last price, your fills (, . timeframe; Esc back)",
     "depth.show": "depth chart: cumulative bids and asks around the mid (Esc back)",
     "ladder.group": "ladder grouping: 1, 5, 10, 50 ticks (bids round down, asks up)",
+    "layout.default": "layout 1: the default dashboard (ladder, health, balances, arbitrage, orders)",
+    "layout.trade": "layout 2 trade: ladder + trade tape (focused venue and symbol)",
+    "layout.watch": "layout 3 watch: watchlist (o sort, O reverse, Enter focus) + health + arbitrage",
+    "layout.account": "layout 4 account: positions & P&L, balances and their value, open orders, order history",
+    "pane.maximise": "maximise the focused pane; again to restore",
 }
 
 # Keys inside the order form, by its binding ids.
