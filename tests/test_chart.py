@@ -221,3 +221,39 @@ def test_too_narrow_for_the_axis_says_so():
     grid, frame = chart_grid(view(), 7, 7)
     assert frame is None and grid_text(grid) == [" too sm"]
     assert chart_grid(view(), 8, 7)[1] is not None
+
+
+async def test_fills_from_the_journal_are_marked(tmp_path):
+    """A venue's public trades need not say which were ours: the journal's fills are marked too."""
+    from aitbc_tui.domain import OrderRequest, OrderType
+    from aitbc_tui.journal import EventKind, Journal
+    from aitbc_tui.ui.screens.chart import ChartScreen
+    from tests.apptools import FROZEN_NOW, make_app
+
+    app = make_app(tmp_path / "sandbox")
+    # The journal's clock a second after the venue's: its fill lands on the same (newest) candle.
+    journal = app.service.journal = Journal(tmp_path / "journal.sqlite3", clock=lambda: FROZEN_NOW + 1)
+    try:
+        async with app.run_test(size=(120, 35)) as pilot:
+            await wait_ready(pilot)
+            venue, symbol = app.venue, app.symbol
+            await pilot.press("C")
+            await wait_until(pilot, lambda: isinstance(app.screen, ChartScreen))
+            screen = app.screen
+            chart = screen.query_one(PriceChart)
+            await wait_until(pilot, lambda: chart.view is not None and bool(chart.view.candles))
+            bid = app.service.book(venue, symbol).best_bid
+            tracked = app.service.prepare_order(
+                OrderRequest(venue, symbol, Side.SELL, OrderType.LIMIT, D("0.01"), bid, "chart-journal-1")
+            )
+            await app.service.send_order(tracked)
+            fills = lambda: [e for e in journal.events(venue) if e.kind is EventKind.FILL]  # noqa: E731
+            await wait_until(pilot, lambda: bool(fills()))
+            event = fills()[0]
+            assert (event.price, event.side) == (bid, "sell")
+            await wait_until(pilot, lambda: FillMark(event.at, bid, Side.SELL) in chart.view.fills,
+                             what=lambda: f"fills {chart.view.fills}")  # fmt: skip
+            assert screen._journal_marks == (FillMark(FROZEN_NOW + 1, bid, Side.SELL),)
+            assert any("▼" in line for line in chart.lines())
+    finally:
+        journal.close()

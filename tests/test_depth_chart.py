@@ -109,3 +109,31 @@ async def test_the_depth_chart_alone_asks_the_venue_for_no_candles(sandbox_app):
         await wait_until(pilot, lambda: screen.feed is not None and screen.feed.ready)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not [w for w in app.workers if w.name == "chart-feed" and w.is_running])
+
+
+async def test_only_changed_lines_are_rebuilt():
+    from textual.app import App, ComposeResult
+
+    from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS
+
+    class DepthApp(App[None]):
+        def get_theme_variable_defaults(self) -> dict[str, str]:
+            return {**super().get_theme_variable_defaults(), **TRADING_VARIABLE_DEFAULTS}
+
+        def compose(self) -> ComposeResult:
+            yield DepthChart()
+
+    app = DepthApp()
+    async with app.run_test(size=(18, 4)) as pilot:
+        chart = app.query_one(DepthChart)
+        chart.show(DepthView("sim", "T/U", BOOK, price_places=0, amount_places=0))
+        await wait_until(pilot, lambda: chart._strips is not None and len(chart._strips) == 4)
+        before = list(chart._strips)
+        # The worst ask grows from 3 to 4: the peak (5 -> 6) rescales every bar; the header
+        # (same mid, spread, range) and the price line stay the very same Strips.
+        asks = ((D(101), D(1)), (D(102), D(1)), (D(104), D(4)))
+        chart.show(DepthView("sim", "T/U", BookSnapshot("sim", "T/U", BOOK.bids, asks, 0.0), 0, 0))
+        after = chart._strips
+        assert after[0] is before[0] and after[3] is before[3]
+        assert after[1] is not before[1] and after[2] is not before[2]
+        assert chart.lines()[1].endswith(" 6 ")

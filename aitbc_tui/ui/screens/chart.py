@@ -17,9 +17,10 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker
 
-from aitbc_tui.chart_feed import CandleFeed
-from aitbc_tui.domain import Mode
+from aitbc_tui.chart_feed import CandleFeed, FillMark
+from aitbc_tui.domain import Mode, Side
 from aitbc_tui.formatting import decimals_of
+from aitbc_tui.journal import EventKind
 from aitbc_tui.market_data import TIMEFRAMES
 from aitbc_tui.ui.panes.chart import ChartView, PriceChart
 from aitbc_tui.ui.panes.depth_chart import DepthChart, DepthView
@@ -51,9 +52,11 @@ class ChartScreen(Screen[None]):
             poll_s = 0.25 if getattr(venue_obj, "mode", None) is Mode.SANDBOX else 2.0
         self.poll_s = poll_s
         self.feed: CandleFeed | None = None
-        self._seen = -1
+        self._seen: object = None
         self._worker: Worker[None] | None = None
         self._book_shown: object = None  # the book snapshot the depth chart shows
+        self._journal_key: tuple = ()
+        self._journal_marks: tuple[FillMark, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield PriceChart(id="price-chart")
@@ -76,7 +79,7 @@ class ChartScreen(Screen[None]):
         self._stop_feed()
         self.feed = CandleFeed(self.service.venue(self.venue), self.symbol, self.timeframe,
                                backfill=VISIBLE_CANDLES, poll_s=self.poll_s)  # fmt: skip
-        self._seen = -1
+        self._seen = None
         self._worker = self.run_worker(self.feed.run(), name="chart-feed", group="chart", exclusive=True,
                                        exit_on_error=False)  # fmt: skip
         chart = self.query_one(PriceChart)
@@ -97,8 +100,32 @@ class ChartScreen(Screen[None]):
             message = f"{self.venue} {self.symbol}: no trades yet"
         # As many candles as the chart has columns (building Candle objects is most of a repaint).
         shown = max(60, self.query_one(PriceChart).size.width)
-        return ChartView(self.venue, self.symbol, self.timeframe, tuple(feed.candles(shown)),
-                         feed.last, tuple(feed.fills), price_places, amount_places, message)  # fmt: skip
+        candles = tuple(feed.candles(shown))
+        fills = tuple(sorted({*feed.fills, *self._journal_fills(candles[0].open_time if candles else None)},
+                             key=lambda f: (f.time, f.price)))  # fmt: skip
+        return ChartView(self.venue, self.symbol, self.timeframe, candles, feed.last, fills, price_places,
+                         amount_places, message)  # fmt: skip
+
+    def _journal_fills(self, since: float | None) -> tuple[FillMark, ...]:
+        """The operator's fills on this venue and symbol from the journal (every mode: a
+        venue's public trades do not say which were ours), read again only when the
+        service's orders changed."""
+        journal = getattr(self.service, "journal", None)
+        if journal is None or since is None:
+            return ()
+        key = (self.service.orders_version, self.venue, self.symbol, since)
+        if key != self._journal_key:
+            self._journal_key = key
+            try:
+                events = journal.events(self.venue, since=since)
+            except Exception:  # noqa: BLE001 - the chart still shows the fills the trades marked
+                events = []
+            self._journal_marks = tuple(
+                FillMark(e.at, e.price, Side(e.side))
+                for e in events
+                if e.kind is EventKind.FILL and e.symbol == self.symbol and e.price is not None
+            )
+        return self._journal_marks
 
     def _depth_view(self) -> DepthView:
         market = self.service.market(self.venue, self.symbol)
@@ -125,9 +152,9 @@ class ChartScreen(Screen[None]):
                 self.query_one(DepthChart).show(self._depth_view())
             return
         feed = self.feed
-        if feed is None or feed.version == self._seen:
+        if feed is None or (feed.version, self.service.orders_version) == self._seen:
             return
-        self._seen = feed.version
+        self._seen = (feed.version, self.service.orders_version)
         self.query_one(PriceChart).show(self._view())
 
     def _show_hint(self) -> None:
@@ -160,7 +187,7 @@ class ChartScreen(Screen[None]):
         depth.display = which == "depth"
         self._show_hint()
         self._book_shown = None
-        self._seen = -1
+        self._seen = None
         if which == "price" and self.feed is None:
             self._start_feed()
         (depth if which == "depth" else price).focus()
