@@ -116,6 +116,7 @@ class Notifier:
         self.config = config
         self.on_problem = on_problem
         self.sent: dict[str, int] = {"desktop": 0, "apprise": 0}
+        self.handled = 0  # alerts the thread has been through (sent or not)
         self.startup_notes: list[tuple[str, str]] = []  # (severity, text): the caller says them once
         self._said: set[str] = set()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -173,6 +174,7 @@ class Notifier:
                 self._desktop(values)
             if urls:
                 self._apprise_notify(values, urls)
+            self.handled += 1
 
     def _desktop(self, values: Mapping[str, str]) -> None:
         argv = fill_template(self.desktop, values)

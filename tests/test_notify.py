@@ -56,7 +56,8 @@ async def test_a_failing_command_is_said_once(tmp_path):
     notifier = Notifier(NotifyConfig(command=(sys.executable, str(script), "{text}")), on_problem=problems.append)
     for n in range(3):
         notifier.alert(alert(f"a{n}"))
-    notifier.stop()  # waits for the three
+    await wait_until(lambda: notifier.handled == 3, what="the three commands")
+    notifier.stop()
     assert problems == [f"desktop notification failed: {sys.executable} exited 3: no bus"]
     assert notifier.sent["desktop"] == 0
 
@@ -79,13 +80,14 @@ def test_desktop_auto_needs_the_command_and_a_desktop_session(tmp_path):
     assert Notifier(NotifyConfig(desktop="off"), environ={"PATH": str(tmp_path), "DISPLAY": ":0"}).channels == []
 
 
-def test_apprise_missing_is_said_once(monkeypatch):
+async def test_apprise_missing_is_said_once(monkeypatch):
     monkeypatch.setitem(sys.modules, "apprise", None)  # as where the [notify] extra is not installed
     problems: list[str] = []
     notifier = Notifier(NotifyConfig(desktop="off", apprise_urls=("json://127.0.0.1:9/x",)),
                         on_problem=problems.append)  # fmt: skip
     notifier.alert(alert("one"))
     notifier.alert(alert("two"))
+    await wait_until(lambda: notifier.handled == 2)
     notifier.stop()
     assert problems == ["apprise_urls are set but apprise is not installed: pip install 'aitbc-tui[notify]'"]
 
@@ -208,5 +210,6 @@ async def test_a_rule_with_notify_false_is_not_sent_to_the_desktop(tmp_path, rec
                          webhooks=WebhookDispatcher(lambda _: None, path=tmp_path / "none.sqlite3"))  # fmt: skip
     runner.deliver([Alert("quiet", 0.0, "fill", "binance", "BTC/USDT", "q"),
                     Alert("loud", 0.0, "fill", "binance", "BTC/USDT", "l")])  # fmt: skip
-    notifier.stop()  # waits for what was handed over
+    await wait_until(lambda: notifier.handled == 1, what="the one alert the notifier got")
+    notifier.stop()
     assert calls() == [["loud"]]

@@ -89,7 +89,8 @@ async def test_the_queue_survives_a_restart_with_the_same_idempotency_key(receiv
     first = _dispatcher(path, outcomes)
     first.submit("alert", {"text": "BTC above 100k"}, at=FROZEN_NOW)
     await wait_until(lambda: outcomes)
-    first.stop()  # the app quits with the delivery still pending
+    first.stop(timeout=60)  # the app quits with the delivery still pending
+    assert not first.running
     assert {o.result for o in outcomes} == {"retry"}
     again = WebhookStore(path)
     assert again.pending() == 1
@@ -113,7 +114,8 @@ async def test_events_submitted_just_before_stop_are_queued_not_lost(tmp_path):
     dispatcher = _dispatcher(path, [])
     for n in range(50):
         dispatcher.submit("order", {"n": n}, at=FROZEN_NOW)
-    dispatcher.stop()
+    dispatcher.stop(timeout=60)  # a bound for a busy machine: it returns as soon as the thread ends
+    assert not dispatcher.running
     again = WebhookStore(path)
     assert again.pending() == 50
     again.close()

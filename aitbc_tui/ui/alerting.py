@@ -1,5 +1,7 @@
 """The dashboard's event log and alert hooks, kept out of app.py: every toast is also an
-event; health changes become events; the `e` screen; unread alert count for the badge.
+event; health changes become events; the `e` screen; unread alert count for the badge;
+the alert rules (``alert_runner``), the webhook delivery thread and the desktop / apprise
+notifier, none of which the UI ever waits for.
 
 A mixin for AitbcApp: it uses ``self.service``, ``self.notify`` and ``self.ring_bell``.
 """
@@ -79,7 +81,7 @@ class EventsMixin(_AppBase):
             on_problem=lambda text: self._from_delivery(self._webhook_problem, text),
         )
         self.notifier = Notifier(
-            self.alerts_config.notify, on_problem=lambda text: self._from_delivery(self._webhook_problem, text)
+            self.alerts_config.notify, on_problem=lambda text: self._from_delivery(self._channel_problem, text)
         )
         self.alert_runner = AlertRunner(self.service, self.alerts_config, rules, clock=self.clock,
                                         webhooks=self.webhooks, notifier=self.notifier,
@@ -111,6 +113,11 @@ class EventsMixin(_AppBase):
     def _webhook_problem(self, text: str) -> None:
         self._notice_kind = ("webhook", "")
         self.notify(text, severity="error", timeout=10)
+
+    def _channel_problem(self, text: str) -> None:
+        """A desktop or apprise notification that failed (said once per channel)."""
+        self._notice_kind = ("notice", "")
+        self.notify(text, severity="warning", timeout=10)
 
     def _webhook_kill_switch(self, report) -> None:
         self.alert_runner.kill_switch(report)
