@@ -44,7 +44,7 @@ ACTION_HELP: dict[str, str] = {
     "layout.default": "layout 1: the default dashboard (ladder, health, balances, arbitrage, orders)",
     "layout.trade": "layout 2 trade: ladder + trade tape (focused venue and symbol)",
     "layout.watch": "layout 3 watch: watchlist (o sort, O reverse, Enter focus) + health + arbitrage",
-    "layout.account": "layout 4 account: positions & P&L, balances and their value, open orders, order history",
+    "layout.account": "layout 4 account: positions & P&L, balances and value, orders, history",
     "pane.maximise": "maximise the focused pane; again to restore",
 }
 
