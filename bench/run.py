@@ -82,6 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", metavar="MODULES", help=f"comma-separated subset of {', '.join(MODULES)}")
     args = parser.parse_args(argv)
     os.environ.setdefault("TEXTUAL_FPS", "60")
+    # A fresh install's data and config dirs, never the operator's: their alert rules,
+    # webhooks, sandbox and journal would change the figures (and get written to).
+    import atexit
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="aitbc-bench-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    os.environ["AITBC_DATA_DIR"] = str(scratch / "data")
+    os.environ["AITBC_CONFIG_DIR"] = str(scratch / "config")
     wanted = [m.strip() for m in args.only.split(",")] if args.only else list(MODULES)
     results: list[Result] = []
     errors: list[str] = []
