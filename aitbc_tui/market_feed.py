@@ -307,9 +307,12 @@ class MarketFeed:
                 self._tickers_task = True
                 self.service._spawn(self._poll_tickers, "tickers")
 
-    async def refresh_tickers(self) -> None:
+    async def refresh_tickers(self) -> bool:
+        """Every started venue's tickers; False while a venue has no markets yet (starting)."""
+        complete = True
         for name in self.service.venue_names:
             if not self.service.markets(name):
+                complete = False
                 continue
             try:
                 found = await fetch_tickers(self.service.venue(name), list(self.service.markets(name)))
@@ -320,16 +323,17 @@ class MarketFeed:
                 continue
             self._tickers[name] = dict(found)
         self.tickers_version += 1
+        return complete
 
     async def _poll_tickers(self) -> None:
         while True:
             if not self._tickers_wanted:
                 self._tickers_wake.clear()
                 await self._tickers_wake.wait()
-            await self.refresh_tickers()
+            complete = await self.refresh_tickers()
             self._tickers_wake.clear()
-            try:
-                await asyncio.wait_for(self._tickers_wake.wait(), TICKERS_INTERVAL_S)
+            try:  # soon again while venues are still starting
+                await asyncio.wait_for(self._tickers_wake.wait(), TICKERS_INTERVAL_S if complete else 0.5)
             except TimeoutError:
                 pass
 

@@ -177,3 +177,24 @@ def test_emulator_trades_candles_and_tickers_are_what_it_traded(capsys, tmp_path
 
     code, out, _ = run(capsys, "--config", str(config), "trades", "binance", "BTC/USDT", "--limit", "1")
     assert code == 0 and "binance BTC/USDT: 1 trade(s)" in out and "sell" in out.splitlines()[-1]
+
+
+def test_ui_valuation_is_validated_and_upper_cased():
+    from aitbc_tui.config import ConfigError, parse_config
+
+    assert parse_config('[ui]\nvaluation = "usdc"\n', "c.toml").ui.valuation == "USDC"
+    assert parse_config("", "c.toml").ui.valuation == "USDT"
+    for bad in ('"US$"', "5", '""'):
+        with pytest.raises(ConfigError) as info:
+            parse_config(f"[ui]\nvaluation = {bad}\n", "c.toml")
+        assert str(info.value).startswith("c.toml: ui.valuation: ") and "asset code" in str(info.value)
+
+
+@pytest.mark.parametrize(("since", "net"), [("2026-11-18", "72.18"), ("2026-11-19T00:00", "0")])
+def test_pnl_since_is_the_realised_minus_fees_of_the_fills_since_then(capsys, since, net):
+    journal_fills(FILLS)  # journalled at 2026-11-18 11:06:40 UTC: realised 75, fees 2.82
+    code, out, _ = run(capsys, "--seed", "5", "pnl", "binance", "--since", since, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["since"].startswith(since[:10]) and D(data["totals"]["since_net"]) == D(net)
+    assert D(data["positions"][0]["since_net"]) == D(net)
