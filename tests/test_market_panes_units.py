@@ -60,3 +60,14 @@ def test_tape_rows_newest_first_with_the_gap_where_the_feed_was_lost():
     assert size_filter(view, 1) == D("0.2") and size_filter(view, 2) == D("1.0") and size_filter(view, 0) is None
     filtered = tape_rows(TapeView("binance", "BTC/USDT", view.tape, None, D("0.2")))
     assert [r[0][0] for r in filtered] == ["11:06:45", gap_text(gap), "11:06:41"]  # the gap always shows
+
+
+def test_watchlist_volumes_fit_their_column_without_cutting_a_number():
+    from decimal import Decimal as D
+
+    from aitbc_tui.ui.panes.watchlist import _volume
+
+    assert _volume(D("11.597849"), 8) == "11.60"
+    assert _volume(D("1290.4"), 8) == "1.29k"
+    assert _volume(D("3400000"), 2) == "3.40M"
+    assert _volume(D("0.04963875"), 8) == "0.04963875"

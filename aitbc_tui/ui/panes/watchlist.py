@@ -97,6 +97,12 @@ def watch_columns() -> list[Column]:
     ]
 
 
+def _volume(value: Decimal, places: int) -> str:
+    """A 24 h volume in a narrow column: two decimals from 1 up (11.60, 1.29k, 3.4M), the
+    asset's own precision below 1 (0.04963875), so the column never cuts a number."""
+    return fmt_compact(value, 2 if value >= 1 else places)
+
+
 def watch_cells(row: WatchRow) -> tuple[Cell, ...]:
     change_class = ""
     change = "—"
@@ -106,8 +112,8 @@ def watch_cells(row: WatchRow) -> tuple[Cell, ...]:
         if row.change_pct > 0:
             change = "+" + change
     last = "—" if row.last is None else fmt_fixed(row.last, row.price_places)
-    base = "—" if row.base_volume is None else fmt_compact(row.base_volume, row.amount_places)
-    quote = "—" if row.quote_volume is None else fmt_compact(row.quote_volume, row.quote_places)
+    base = "—" if row.base_volume is None else _volume(row.base_volume, row.amount_places)
+    quote = "—" if row.quote_volume is None else _volume(row.quote_volume, row.quote_places)
     spread = "—" if row.spread_bps is None else fmt_fixed(row.spread_bps, 1, grouping=False)
     return (
         (row.venue, ""),
