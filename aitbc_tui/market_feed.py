@@ -256,6 +256,15 @@ class MarketFeed:
                     tape.add(await fetch_trades(venue, tape.symbol, limit=TAPE_SIZE), self._fill_ids)
                     backfilled = True
                     continue
+                if lost_at is not None and (caught := await self._backfill(venue, tape, lost_at)) is not None:
+                    # The trades since the loss, as soon as the venue answers REST: a
+                    # websocket that reconnected may stay silent until the next trade.
+                    tape.add_gap(TapeGap(lost_at, self.clock(), len(caught), lost_reason))
+                    tape.add(caught, self._fill_ids)
+                    lost_at, lost_reason, failures = None, "", 0
+                    tape.error = ""
+                    tape.version += 1
+                    continue
                 watch = getattr(venue, "watch_trades", None) or poll
                 fresh = await watch(tape.symbol)
             except asyncio.CancelledError:
@@ -295,6 +304,18 @@ class MarketFeed:
                 await asyncio.sleep(TAPE_RETRY_S[0])  # a closed venue answers [] at once
                 continue
             tape.add(fresh, self._fill_ids)
+
+    async def _backfill(self, venue: Any, tape: Any, since: float) -> list[Trade] | None:
+        """The trades since ``since`` not on the tape yet, or None when the venue does not
+        answer (the gap is then closed when the watch answers)."""
+        try:
+            missed = await fetch_trades(venue, tape.symbol, limit=TAPE_SIZE, since=since)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried through the watch
+            log.info("%s %s: backfill after a gap failed", tape.venue, tape.symbol, exc_info=True)
+            return None
+        return [t for t in missed if t.id not in tape.ids]
 
     # ---- tickers --------------------------------------------------------------------------
 

@@ -31,9 +31,9 @@ async def cross(emu, buy: str = "0.02", sell: str = "0.01") -> list[tuple[D, D, 
     return [(D(str(ask)), D(buy), Side.BUY), (D(str(bid)), D(sell), Side.SELL)]
 
 
-def paper_venue(emu) -> CcxtVenue:
+def paper_venue(emu, ws: bool = True) -> CcxtVenue:
     config = VenueConfig(name=f"emu-{emu.venue}", exchange=emu.ccxt_id, mode=Mode.PAPER, symbols=(SYMBOL, "ETH/USDT"),
-                         api_url=emu.url, ws_url=emu.ws_url or None)  # fmt: skip
+                         api_url=emu.url, ws_url=(emu.ws_url or None) if ws else None)  # fmt: skip
     venue = CcxtVenue(config, poll_interval_s=0.05)
     venue._rest.enableRateLimit = False  # kraken's 1 s public throttle only slows the test
     return venue
@@ -43,9 +43,9 @@ def paper_venue(emu) -> CcxtVenue:
 async def venue_on(emulator_factory):
     opened: list[CcxtVenue] = []
 
-    async def make(name: str):
+    async def make(name: str, ws: bool = True):
         emu = await emulator_factory(name, seed=3, simulate=False)
-        venue = paper_venue(emu)
+        venue = paper_venue(emu, ws)
         opened.append(venue)
         await venue.start()
         return emu, venue
@@ -77,9 +77,9 @@ async def test_trades_candles_and_tickers_through_ccxt(venue_on, name, loopback_
 
 
 async def test_watch_trades_polls_and_returns_only_new_trades(venue_on):
-    emu, venue = await venue_on("binance")
+    emu, venue = await venue_on("binance", ws=False)
     await cross(emu)  # before the watch: not "new"
-    assert not venue.trades_by_websocket  # the emulator serves no trade stream: REST polling
+    assert not venue.trades_by_websocket  # REST redirected, no websocket: fetch_trades polling
     watching = asyncio.ensure_future(venue.watch_trades(SYMBOL))
     from tests.apptools import wait_until
 
@@ -88,6 +88,29 @@ async def test_watch_trades_polls_and_returns_only_new_trades(venue_on):
     fresh = await asyncio.wait_for(watching, 10)
     assert [(t.price, t.amount, t.side) for t in fresh] == made
     assert [t.id for t in fresh] == ["3", "4"]
+
+
+async def test_watch_trades_by_ccxt_pro_on_the_emulators_trade_stream(venue_on):
+    """binance's emulator serves <sym>@trade: ccxt.pro's watch_trades, not polling."""
+    emu, venue = await venue_on("binance")
+    assert venue.trades_by_websocket
+    watching = asyncio.ensure_future(venue.watch_trades(SYMBOL))
+    made: list = []
+    for _ in range(10):  # the subscription is in place once a trade comes back
+        made += await cross(emu)
+        done, _ = await asyncio.wait({watching}, timeout=2)
+        if done:
+            break
+    first = watching.result()
+    assert first and all((t.price, t.amount, t.side) in made for t in first)
+    # subscribed now: the next trades come over the stream, exactly
+    later = await cross(emu, "0.03", "0.02")
+    fresh: list = []
+    while len(fresh) < 2:
+        fresh += await asyncio.wait_for(venue.watch_trades(SYMBOL), 10)
+    assert [(t.price, t.amount, t.side) for t in fresh] == later
+    assert int(fresh[0].id) < int(fresh[1].id)
+    assert venue.trades_by_websocket  # it delivered: still the websocket
 
 
 async def test_a_failed_poll_is_venue_unavailable_then_polling_resumes(venue_on):

@@ -15,7 +15,9 @@ What ccxt 4.5.90 needs and gets:
 - Websockets: the combined stream endpoint ``/stream`` (ccxt connects to ``/stream/<n>``)
   with SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS for ``<sym>@depth@100ms`` and
   ``<sym>@depth`` (diff events, U/u continuous with REST depth's lastUpdateId) and
-  ``<sym>@bookTicker``; the user data stream on ``/ws/<listenKey>`` or as a stream of ``/stream``,
+  ``<sym>@bookTicker``, ``<sym>@trade`` / ``<sym>@aggTrade`` (each engine trade after the
+  subscription) and ``<sym>@kline_<1m..1d>`` (the current candle on each change, the finished
+  one with ``x`` true); the user data stream on ``/ws/<listenKey>`` or as a stream of ``/stream``,
   and the WebSocket API ``/ws-api/v3`` (``userDataStream.subscribe.signature``, which ccxt.pro
   uses for spot watch_orders / watch_balance) with executionReport and outboundAccountPosition.
 - Orders: LIMIT with timeInForce GTC / IOC / FOK (an IOC or FOK remainder ends EXPIRED, as on
@@ -1302,7 +1304,61 @@ class StreamConnection(FaultySocket):
         if kind == ["bookTicker"]:
             self.others[name] = self.ctx.spawn(self._book_ticker(name, market))
             return True
+        if kind in (["trade"], ["aggTrade"]):
+            self.others[name] = self.ctx.spawn(self._trades(name, market, aggregate=kind[0] == "aggTrade"))
+            return True
+        if len(kind) == 1 and kind[0].startswith("kline_") and kind[0][len("kline_") :] in KLINE_INTERVALS:
+            self.others[name] = self.ctx.spawn(self._klines(name, market, kind[0][len("kline_") :]))
+            return True
         return False
+
+    async def _trades(self, name: str, market: Market, aggregate: bool) -> None:
+        """``<sym>@trade`` / ``<sym>@aggTrade``: each engine trade after the subscription,
+        in order (one aggregate per trade, as the REST aggTrades)."""
+        sym = market_id(market.symbol)
+        newest = self.ctx.engine.recent_trades(market.symbol, 1)
+        last = int(newest[-1].id) if newest else 0
+        while True:
+            await asyncio.sleep(0.1)
+            for t in self.ctx.engine.recent_trades(market.symbol, 1000):
+                tid = int(t.id)
+                if tid <= last:
+                    continue
+                last = tid
+                common = {"E": int(time.time() * 1000), "s": sym, "p": fmt_price(t.price), "q": fmt_qty(t.amount),
+                          "T": _ms(t.time), "m": t.side is Side.SELL, "M": True}  # fmt: skip
+                if aggregate:
+                    await self.send(name, {"e": "aggTrade", "a": tid, "f": tid, "l": tid, **common})
+                else:
+                    await self.send(name, {"e": "trade", "t": tid, **common})
+
+    async def _klines(self, name: str, market: Market, interval: str) -> None:
+        """``<sym>@kline_<interval>``: the current candle whenever it changes (``x`` false),
+        and the finished one (``x`` true) when the next begins, as binance pushes them."""
+        sym = market_id(market.symbol)
+        sent: tuple | None = None
+        current: Any = None
+        while True:
+            candles = self.ctx.engine.candles(market.symbol, interval)
+            if candles:
+                latest = candles[-1]
+                if current is not None and latest.open_time != current.open_time:
+                    done = next((c for c in reversed(candles) if c.open_time == current.open_time), current)
+                    await self.send(name, self._kline(sym, interval, done, closed=True))
+                key = (latest.open_time, latest.close, latest.volume, latest.trades)
+                if key != sent:
+                    sent = key
+                    await self.send(name, self._kline(sym, interval, latest, closed=False))
+                current = latest
+            await asyncio.sleep(0.25)
+
+    @staticmethod
+    def _kline(sym: str, interval: str, c: Any, closed: bool) -> dict:
+        return {"e": "kline", "E": int(time.time() * 1000), "s": sym,
+                "k": {"t": c.open_time * 1000, "T": c.close_time * 1000 - 1, "s": sym, "i": interval,
+                      "f": -1, "L": -1, "o": fmt_price(c.open), "c": fmt_price(c.close), "h": fmt_price(c.high),
+                      "l": fmt_price(c.low), "v": fmt_qty(c.volume), "n": c.trades, "x": closed,
+                      "q": fmt_qty(c.quote_volume), "V": "0", "Q": "0", "B": "0"}}  # fmt: skip
 
     def _subscribe_user(self, name: str, account_name: str) -> None:
         state = _state(self.ctx)

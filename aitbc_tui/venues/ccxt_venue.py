@@ -253,6 +253,10 @@ class CcxtVenue:
         self.resyncs = 0  # book resubscriptions after a sequence gap (ccxt ChecksumError)
         self._orders: dict[str, Order] = {}  # by venue order id, as last seen
         self._trade_cursors: dict[str, tuple[float, frozenset[str]]] = {}  # watch_trades: newest seen
+        # watch_trades by websocket: None until decided; False once the websocket refused the
+        # trade channel or never delivered (then fetch_trades polling, for the session).
+        self._trades_ws: bool | None = None
+        self._trades_ws_delivered = False
         self._dead_man_task: asyncio.Task | None = None
         self.dead_man_armed_until: float | None = None  # epoch seconds, as last re-armed
         self.probe = ""
@@ -1037,12 +1041,17 @@ class CcxtVenue:
 
     @property
     def trades_by_websocket(self) -> bool:
-        if not self.uses_websocket or self.config.api_url:
-            return False
-        import ccxt.pro
+        """ccxt.pro's watch_trades, when the venue's websocket has it: the real venue's, or
+        a redirected one (``ws_url``, e.g. the emulators); not for a REST-only redirect."""
+        if self._trades_ws is None:
+            if not self.uses_websocket or (self.config.api_url and not self.config.ws_url):
+                self._trades_ws = False
+            else:
+                import ccxt.pro
 
-        cls = getattr(ccxt.pro, self.exchange_id, None)
-        return bool(cls is not None and cls().has.get("watchTrades"))
+                cls = getattr(ccxt.pro, self.exchange_id, None)
+                self._trades_ws = bool(cls is not None and cls().has.get("watchTrades"))
+        return self._trades_ws
 
     async def watch_trades(self, symbol: str) -> list[Trade]:
         """The public trades made since the previous call, oldest first (the first call
@@ -1050,7 +1059,27 @@ class CcxtVenue:
         fetches the gap with ``fetch_trades``."""
         cursor = self._trade_cursors.get(symbol)
         if self.trades_by_websocket:
-            return await self._watch_trades_ws(symbol)
+            try:
+                fresh = await self._watch_trades_ws(symbol)
+            except VenueUnavailable:
+                raise  # the connection failed: the caller marks the gap, backfills, retries
+            except VenueError as exc:
+                if self._trades_ws_delivered:
+                    raise
+                # Refused before it ever delivered: this websocket has no trade channel for
+                # us (a redirected venue that serves books only). Poll instead, for the session.
+                log.info("%s: no trades over the websocket (%s); polling fetch_trades", self.name, exc)
+                self._trades_ws = False
+            else:
+                if fresh:
+                    self._trades_ws_delivered = True
+                    return fresh
+                if self._trades_ws_delivered:
+                    return fresh  # a quiet market: nothing within the wait
+                log.info("%s: no trade over the websocket before the first wait ran out; polling fetch_trades",
+                         self.name)  # fmt: skip
+                self._trades_ws = False
+            cursor = self._trade_cursors.get(symbol)
         if cursor is None:  # where "new" starts: the newest trades now
             cursor = self._advance(symbol, await self.fetch_trades(symbol, limit=100), None)[1]
         while True:
@@ -1079,6 +1108,18 @@ class CcxtVenue:
         from aitbc_tui.venues.ccxt_market_data import trade_from_ccxt
 
         client = await self._ws_client()
+
+        def fresh_in(raw: Any) -> list[Trade]:
+            trades = sorted((trade_from_ccxt(t, self.name) for t in raw or ()), key=lambda t: t.time)
+            cursor = self._trade_cursors.get(symbol) or (float("-inf"), frozenset())
+            return self._advance(symbol, trades, cursor)[0]
+
+        # ccxt resolves a watch only with a message that arrives while it waits: trades that
+        # came between two calls sit in its cache (exchange.trades) until the next message,
+        # which in a quiet market may be minutes away. Take them from the cache first.
+        cached = fresh_in(list((getattr(client, "trades", None) or {}).get(symbol) or ()))
+        if cached:
+            return cached
         error: VenueError | None
         try:
             raw = await asyncio.wait_for(client.watch_trades(symbol), timeout=self._stale_after_s * 4)
@@ -1092,6 +1133,4 @@ class CcxtVenue:
             error = None
         if error is not None:
             raise error
-        trades = sorted((trade_from_ccxt(t, self.name) for t in raw or ()), key=lambda t: t.time)
-        fresh, _ = self._advance(symbol, trades, self._trade_cursors.get(symbol) or (float("-inf"), frozenset()))
-        return fresh
+        return fresh_in([*(raw or ()), *((getattr(client, "trades", None) or {}).get(symbol) or ())])
