@@ -228,6 +228,48 @@ async def test_listen_key_user_stream(emu):
         assert {b["a"]: b["l"] for b in position["B"]}["BTC"] == "0.00100000"
 
 
+async def test_trade_aggtrade_and_kline_streams(emu):
+    """Raw /ws streams: each trade after the subscription as binance sends it, and the
+    current 1m candle; a trade of 0.002 at the best ask lifted by a buy."""
+    ask = emu.engine.book(SYMBOL, 1).best_ask
+    streams = "btcusdt@trade/btcusdt@aggTrade/btcusdt@kline_1m"
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{emu.ws_url}?streams={streams}") as ws:
+        await wait_until(lambda: emu.ctx.open_websockets >= 1, what="the stream connected")
+        async with ccxt_client(emu) as ex:
+            await ex.load_markets()
+            await ex.create_order(SYMBOL, "limit", "buy", 0.002, float(ask))
+        got: dict[str, dict] = {}
+        while len(got) < 3:
+            frame = json.loads((await ws.receive(timeout=10)).data)
+            got.setdefault(frame["stream"], frame["data"])
+    trade, agg, kline = got["btcusdt@trade"], got["btcusdt@aggTrade"], got["btcusdt@kline_1m"]
+    assert (trade["e"], trade["s"], trade["p"], trade["q"], trade["m"]) == (
+        "trade",
+        "BTCUSDT",
+        f"{ask:f}",
+        "0.00200000",
+        False,
+    )
+    assert (agg["e"], agg["a"], agg["f"], agg["l"], agg["p"], agg["q"]) == (
+        "aggTrade",
+        trade["t"],
+        trade["t"],
+        trade["t"],
+        trade["p"],
+        trade["q"],
+    )
+    k = kline["k"]
+    assert (kline["e"], k["i"], k["o"], k["c"], k["v"], k["n"], k["x"]) == (
+        "kline",
+        "1m",
+        trade["p"],
+        trade["p"],
+        "0.00200000",
+        1,
+        False,
+    )
+
+
 async def test_unknown_rest_path_is_a_json_error(emu):
     async with aiohttp.ClientSession() as session, session.get(f"{emu.url}/api/v3/nope") as response:
         assert response.status == 404
