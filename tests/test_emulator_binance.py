@@ -246,7 +246,7 @@ async def test_trade_aggtrade_and_kline_streams(emu):
     assert (trade["e"], trade["s"], trade["p"], trade["q"], trade["m"]) == (
         "trade",
         "BTCUSDT",
-        f"{ask:f}",
+        f"{ask:.8f}",
         "0.00200000",
         False,
     )
