@@ -256,6 +256,7 @@ class LegFill:
     cost: Decimal = ZERO  # quote: sum of price × amount of its fills
     fee_quote: Decimal = ZERO  # its fees, in quote
     venue: str = ""
+    fee_estimated: bool = False  # the venue did not report the fee in base or quote: taker rate used
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +270,7 @@ class GroupOutcome:
     at_risk: Decimal
     realised_net_quote: Decimal  # sell proceeds − buy cost − every fee
     realised_net_bps: Decimal | None  # over buy cost + buy fees; None before anything was bought
+    fees_estimated: bool = False  # some fee was not reported in base or quote (see LegFill)
 
     @property
     def resolved(self) -> bool:
@@ -295,16 +297,30 @@ def group_outcome(orders: Iterable[LegFill]) -> GroupOutcome:
     sell_net = sum((o.cost - o.fee_quote for o in orders if o.side is Side.SELL), ZERO)
     realised = sell_net - buy_cost
     return GroupOutcome(state, bought, sold, bought - sold, at_risk, realised,
-                        realised / buy_cost * BPS if buy_cost else None)  # fmt: skip
+                        realised / buy_cost * BPS if buy_cost else None,
+                        any(o.fee_estimated for o in orders))  # fmt: skip
 
 
-def fee_in_quote(fee: Decimal, fee_currency: str, price: Decimal, base: str, quote: str) -> Decimal:
-    """A fill's fee valued in quote (a fee charged in base is worth fee × fill price)."""
-    if not fee or fee_currency in ("", quote):
+def fee_in_quote(fee: Decimal, fee_currency: str, price: Decimal, base: str, quote: str) -> Decimal | None:
+    """A fill's fee valued in quote (a fee charged in base is worth fee × fill price); None
+    when it cannot be valued here (no fee reported, or a third currency such as BNB)."""
+    if fee and fee_currency == quote:
         return fee
-    if fee_currency == base:
+    if fee and fee_currency == base:
         return fee * price
-    return ZERO  # a third currency (e.g. BNB): not valued here
+    return None
+
+
+def realised_fee(fee: Decimal, fee_currency: str, filled: Decimal, cost: Decimal, taker_fee: Decimal,
+                 base: str, quote: str) -> tuple[Decimal, bool]:  # fmt: skip
+    """The fee of an order in quote and whether it is estimated: as the venue reported it
+    where that is in base or quote, else the taker rate on its cost (an IOC takes)."""
+    if not filled:
+        return ZERO, False
+    valued = fee_in_quote(fee, fee_currency, cost / filled, base, quote)
+    if valued is not None:
+        return valued, False
+    return cost * taker_fee, True
 
 
 __all__ = [
@@ -321,5 +337,6 @@ __all__ = [
     "fundable_size",
     "group_outcome",
     "plan_route",
+    "realised_fee",
     "value_capped_amount",
 ]

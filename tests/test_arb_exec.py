@@ -17,6 +17,7 @@ from aitbc_tui.arb_exec import (
     fundable_size,
     group_outcome,
     plan_route,
+    realised_fee,
     value_capped_amount,
 )
 from aitbc_tui.domain import Balance, BookSnapshot, Market, OrderStatus, Side
@@ -178,3 +179,16 @@ def test_nothing_filled_on_either_leg_is_balanced_at_zero():
 def test_fee_in_base_is_valued_at_the_fill_price():
     assert fee_in_quote(D("0.002"), "ETH", D("100"), "ETH", "USDT") == D("0.200")
     assert fee_in_quote(D("0.2"), "USDT", D("100"), "ETH", "USDT") == D("0.2")
+    assert fee_in_quote(D("0.2"), "BNB", D("100"), "ETH", "USDT") is None
+
+
+def test_a_fee_not_reported_in_base_or_quote_is_estimated_at_the_taker_rate():
+    # 2 ETH for 201 USDT, fee 0.002 ETH reported: 0.002 × 100.5 = 0.201 USDT, actual.
+    assert realised_fee(D("0.002"), "ETH", D("2"), D("201"), D("0.001"), "ETH", "USDT") == (D("0.2010"), False)
+    # No fee reported, or in another currency: 201 × 0.1 % = 0.201, estimated.
+    assert realised_fee(D("0"), "", D("2"), D("201"), D("0.001"), "ETH", "USDT") == (D("0.201"), True)
+    assert realised_fee(D("1"), "BNB", D("2"), D("201"), D("0.001"), "ETH", "USDT") == (D("0.201"), True)
+    assert realised_fee(D("0"), "", D("0"), D("0"), D("0.001"), "ETH", "USDT") == (D("0"), False)
+    out = group_outcome([BUY_FILLED, LegFill(Side.SELL, D("2"), D("2"), OrderStatus.FILLED, D("205.5"), D("0.411"),
+                                             fee_estimated=True)])  # fmt: skip
+    assert out.fees_estimated and out.realised_net_quote == D("3.888")
