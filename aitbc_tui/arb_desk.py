@@ -48,6 +48,7 @@ from aitbc_tui.arb_exec import (
 from aitbc_tui.config import ON_LEG_FAILURE, RiskConfig
 from aitbc_tui.domain import (
     ZERO,
+    BookSnapshot,
     HealthStatus,
     OrderRejected,
     OrderRequest,
@@ -199,8 +200,10 @@ class ArbDesk:
         blocked = self.service.blocked_reason(venue)
         return blocked
 
-    def check(self, plan: ArbPlan, *, book_ages: Mapping[str, float] | None = None) -> list[str]:
-        """Every reason the plan may not be sent now (empty: it may)."""
+    def check(self, plan: ArbPlan, *, book_ages: Mapping[str, float] | None = None,
+              books: Mapping[str, BookSnapshot] | None = None) -> list[str]:  # fmt: skip
+        """Every reason the plan may not be sent now (empty: it may). ``books``: the books
+        the plan was made from, when the service does not stream them (headless)."""
         problems: list[str] = []
         if not self.armed():
             problems.append("live trading is locked: type the word shown at start")
@@ -212,7 +215,7 @@ class ArbDesk:
             market = self.service.market(leg.venue, plan.symbol)
             result = validation.validate_order(market, leg.side, OrderType.LIMIT, format(leg.amount, "f"),
                                                format(leg.limit_price, "f"), self.service.balances(leg.venue),
-                                               self.service.book(leg.venue, plan.symbol))  # fmt: skip
+                                               (books or {}).get(leg.venue) or self.service.book(leg.venue, plan.symbol))  # fmt: skip
             if isinstance(result, list):
                 problems.extend(f"{leg.venue} {leg.side.value} leg: {e.field}: {e.message}" for e in result)
         return problems
@@ -226,10 +229,11 @@ class ArbDesk:
             for leg in plan.legs
         ]  # fmt: skip
 
-    def prepare(self, plan: ArbPlan, *, book_ages: Mapping[str, float] | None = None) -> ArbGroup:
+    def prepare(self, plan: ArbPlan, *, book_ages: Mapping[str, float] | None = None,
+                books: Mapping[str, BookSnapshot] | None = None) -> ArbGroup:  # fmt: skip
         """Checks, then the group and both legs' intents journalled (synchronously): nothing
         is sent yet. Raises OrderRejected naming every refusal."""
-        problems = self.check(plan, book_ages=book_ages)
+        problems = self.check(plan, book_ages=book_ages, books=books)
         if problems:
             raise OrderRejected("; ".join(problems))
         group_id = new_group_id()

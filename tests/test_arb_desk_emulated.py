@@ -3,8 +3,8 @@ the real ccxt clients, the real service and a real journal; leg failures injecte
 emulators (insufficient funds, a reply held past the client's timeout, a 503 that never
 placed the order).
 
-The books are still: kraken's ETH/USDT asks 0.73529411 ETH a level at 3,400.10, 3,400.20 …
-(taker 0.4 %), coinbase's bids 1.42857142 ETH a level at 3,499.90, 3,499.80 … (taker 0.6 %).
+The books are still: kraken's ETH/USDT asks 0.73529412 ETH a level at 3,400.10, 3,400.20 …
+(taker 0.4 %), coinbase's bids 1.42857143 ETH a level at 3,499.90, 3,499.80 … (taker 0.6 %).
 0.5 ETH: buy 0.5 @ 3,400.10 = 1,700.05 + fee 6.8002; sell 0.5 @ 3,499.90 = 1,749.95 − fee
 10.4997; net 32.6001 USDT on 1,706.8502 spent = 191.00 bps.
 """
