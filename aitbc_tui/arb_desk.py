@@ -77,6 +77,11 @@ _JOURNAL_STATUS = {
 }
 
 
+def _amt(value: Decimal) -> str:
+    """An amount without trailing zeros or an exponent: 0.30000000 is 0.3, 100 stays 100."""
+    return format(value.normalize(), "f") if value else "0"
+
+
 def new_group_id() -> str:
     return "arb-" + secrets.token_hex(6)
 
@@ -409,15 +414,15 @@ class ArbDesk:
     def exposure_text(self, group: ArbGroup, outcome: GroupOutcome | None = None) -> str:
         outcome = outcome or self.outcome(group)
         if outcome.state is GroupState.UNKNOWN:
-            return (f"a leg's outcome is UNKNOWN (being looked up): {outcome.unhedged:f} {group.base} unhedged "
-                    f"so far, up to {outcome.at_risk:f} more")  # fmt: skip
+            return (f"a leg's outcome is UNKNOWN (being looked up): {_amt(outcome.unhedged)} {group.base} unhedged "
+                    f"so far, up to {_amt(outcome.at_risk)} more")  # fmt: skip
         if outcome.state in (GroupState.OPEN, GroupState.SENDING):
-            return (f"{outcome.unhedged:f} {group.base} unhedged so far; {outcome.at_risk:f} {group.base} still open "
+            return (f"{_amt(outcome.unhedged)} {group.base} unhedged so far; {_amt(outcome.at_risk)} {group.base} still open "
                     "(its fills or expiry are awaited; the kill switch cancels a resting remainder)")  # fmt: skip
         if outcome.unhedged > 0:
-            return f"{outcome.unhedged:f} {group.base} unhedged: bought on {group.buy_venue}, not sold"
+            return f"{_amt(outcome.unhedged)} {group.base} unhedged: bought on {group.buy_venue}, not sold"
         if outcome.unhedged < 0:
-            return f"{-outcome.unhedged:f} {group.base} unhedged: sold on {group.sell_venue}, not bought"
+            return f"{_amt(-outcome.unhedged)} {group.base} unhedged: sold on {group.sell_venue}, not bought"
         return "balanced"
 
     def _result_text(self, group: ArbGroup, outcome: GroupOutcome) -> str:

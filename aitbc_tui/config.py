@@ -56,6 +56,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "order.sell": ("s",),
         "order.cancel": ("c",),
         "order.kill": ("ctrl+k",),
+        "order.arbitrage": ("x",),
         "venue.next": ("v", "right_square_bracket"),
         "venue.previous": ("V", "left_square_bracket"),
         "symbol.pick": ("slash",),

@@ -75,10 +75,11 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "previous pane": "shift+tab",
             "event log": "e",
             "new alert rule": "!",
+            "execute the route at the top of the arbitrage pane": "x",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description
-        assert len(AitbcApp.BINDINGS) == 16
+        assert len(AitbcApp.BINDINGS) == 17
 
 
 async def test_a_remapped_key_is_shown_and_the_old_one_is_not(tmp_path):

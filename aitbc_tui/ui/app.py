@@ -43,6 +43,8 @@ from aitbc_tui.ui.screens.picker import SymbolPicker
 from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, ThemeProblem, load_themes
 from aitbc_tui.ui.alerting import EventsMixin
+from aitbc_tui.ui.arb_actions import ArbMixin
+from aitbc_tui.ui.screens.arbitrage import ArbBanner
 from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
 from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
 from aitbc_tui.ui.panes.book import BookPane, BookView
@@ -69,7 +71,7 @@ class Notice:
     severity: str
 
 
-class AitbcApp(EventsMixin, App[None]):
+class AitbcApp(EventsMixin, ArbMixin, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "aitbc-tui"
 
@@ -80,6 +82,7 @@ class AitbcApp(EventsMixin, App[None]):
         # Not a priority binding: inside a text field ctrl+k is the field's own edit
         # (delete to the end), so the kill switch is never reachable from typing.
         Binding("ctrl+k", "kill_switch", "Kill switch", id="order.kill"),
+        Binding("x", "arb_execute", "Arbitrage", show=False, id="order.arbitrage"),
         Binding("v,right_square_bracket", "next_venue", "Venue", id="venue.next"),
         Binding("V,left_square_bracket", "previous_venue", "Prev venue", show=False, id="venue.previous"),
         Binding("slash", "pick_symbol", "Symbol", id="symbol.pick"),
@@ -224,6 +227,7 @@ class AitbcApp(EventsMixin, App[None]):
                 yield BalancesPane(id="balances")
                 yield ArbitragePane(id="arb")
                 yield OrdersPane(id="orders")
+        yield ArbBanner(id="arb-banner")
         yield DeskFooter()
 
     def on_mount(self) -> None:
@@ -335,6 +339,7 @@ class AitbcApp(EventsMixin, App[None]):
             self._arb_index.update(book)
         self._refresh_rates(force=True)
         self._cap_arbitrage_by_balances()
+        self._arb_ready()
         self._repaint(force=True)
         self._repaint_slow(force=True)
         # Everything built so far lives for the session: move it out of the collector's
@@ -440,6 +445,7 @@ class AitbcApp(EventsMixin, App[None]):
             self._paint_health()
             self._refresh_rates()
             self._exclude_unhealthy_venues()
+            self._paint_arb_banner()
             self._update_status()
             second = int(self.clock())
             if second != self._orders_second:  # ages tick once a second; only changed cells are touched
