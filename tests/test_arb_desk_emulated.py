@@ -248,3 +248,33 @@ async def test_a_stale_or_degraded_venue_refuses_the_route(tmp_path, emulator_fa
             await fx.desk.execute(plan)
         assert fx.journal.orders() == []  # nothing journalled, nothing sent
         assert all(o.status is not OrderStatus.PENDING for o in fx.service.open_orders())
+
+
+async def test_the_dashboard_executes_a_route_on_two_emulators(tmp_path, emulator_factory, loopback_only):
+    from aitbc_tui.domain import Mode
+    from aitbc_tui.ui.app import AitbcApp
+    from aitbc_tui.ui.screens.arbitrage import ArbConfirmScreen
+
+    async with two_venues(tmp_path, emulator_factory) as fx:
+        app = AitbcApp(fx.service, mode=Mode.LIVE, start_service=False)
+        async with app.run_test(size=(160, 45)) as pilot:
+
+            def route_on_top() -> bool:
+                route = app._top_route()
+                return route is not None and (route.buy_venue, route.sell_venue) == ("kraken", "coinbase")
+
+            await wait_until(pilot, route_on_top, what=lambda: f"the route on top: {app._top_route()}")
+            await pilot.press("x")
+            await wait_until(pilot, lambda: isinstance(app.screen, ArbConfirmScreen), what=lambda: f"{app.notices}")
+            screen = app.screen
+            # coinbase holds 2 ETH to sell; kraken's 10,000 USDT would buy 2.9: the balance limits.
+            assert (screen.plan.amount, screen.plan.fundable.text) == (D("2"), "balance: ETH on coinbase")
+            await pilot.press("a", *"0.5", "enter")
+            assert screen.plan.amount == AMOUNT and screen.plan.expected_net_quote == EXPECTED_NET
+            await pilot.press("y")
+            await wait_until(pilot, lambda: any("balanced: realised net 32.60010000 USDT" in n.message
+                                                for n in app.notices),
+                             what=lambda: f"the result: {[n.message for n in app.notices][-3:]}")  # fmt: skip
+            [group] = app.arb_desk.groups.values()
+            assert [(o.venue, o.state) for o in fx.journal.orders(group_id=group.group_id)] == [
+                ("kraken", JournalState.FILLED), ("coinbase", JournalState.FILLED)]  # fmt: skip
