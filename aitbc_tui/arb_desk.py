@@ -283,8 +283,15 @@ class ArbDesk:
 
     async def send(self, group: ArbGroup) -> ArbGroup:
         """Send both prepared legs at once; each failure is kept in ``group.errors``."""
-        results = await asyncio.gather(*(self.service.send_order(t) for t in group.orders[:2]),
-                                       return_exceptions=True)  # fmt: skip
+        from aitbc_tui.service import crash_point
+
+        async def one(tracked: TrackedOrder):
+            try:
+                return await self.service.send_order(tracked)
+            finally:
+                crash_point("arb_after_first_leg")  # tests only: SIGKILL once a leg has been sent
+
+        results = await asyncio.gather(*(one(t) for t in group.orders[:2]), return_exceptions=True)
         for tracked, result in zip(group.orders, results, strict=False):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
