@@ -104,7 +104,10 @@ async def two_venues(tmp_path, emulator_factory, *, policy: str = "ask", clock=N
     finally:
         fresh.cancel()
         await desk.wait_idle()
-        await service.stop()
+        # MarketService.stop awaits every cancelled task; a ccxt.pro coinbase watch_order_book
+        # cancelled mid-subscribe never finished once in ~10 runs (a hang in stop, reported).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.stop(), 15)
         journal.close()
 
 
@@ -278,3 +281,20 @@ async def test_the_dashboard_executes_a_route_on_two_emulators(tmp_path, emulato
             [group] = app.arb_desk.groups.values()
             assert [(o.venue, o.state) for o in fx.journal.orders(group_id=group.group_id)] == [
                 ("kraken", JournalState.FILLED), ("coinbase", JournalState.FILLED)]  # fmt: skip
+
+
+async def test_the_kill_switch_during_a_group_names_the_leg_it_cannot_cancel(tmp_path, emulator_factory, loopback_only):
+    async with two_venues(tmp_path, emulator_factory) as fx:
+        fx.emus["coinbase"].set_fault("ws_stall", "user", count=None)
+        fx.emus["coinbase"].set_fault("hold", "orders", method="POST", delay_s=30)
+        sending = asyncio.create_task(fx.desk.execute(fx.desk.plan(SYMBOL, "kraken", "coinbase", AMOUNT)))
+        pending = fx.service.tracker.pending
+        await wait_until(lambda: [t.venue for t in pending()] == ["coinbase"], what=lambda: f"{pending()}")
+        # While coinbase's reply is held the sell leg is still being sent: nothing to cancel
+        # there, and the report says so instead of calling it cancelled.
+        report = await fx.service.cancel_all(by="kill switch")
+        assert [(o.venue, why) for o, why in report.failed] == [
+            ("coinbase", "UNKNOWN or still being sent: cancel it when it is resolved")]  # fmt: skip
+        group = await sending
+        fx.emus["coinbase"].clear_faults()
+        await wait_until(lambda: group.resolution == "balanced", what=lambda: f"{fx.desk.outcome(group)}")
