@@ -323,8 +323,65 @@ def realised_fee(fee: Decimal, fee_currency: str, filled: Decimal, cost: Decimal
     return cost * taker_fee, True
 
 
+# ---- inventory: where each asset is, and which routes the balances block --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRow:
+    asset: str
+    free: tuple[tuple[str, Decimal], ...]  # (venue, free amount), in venue order
+
+    @property
+    def total(self) -> Decimal:
+        return sum((amount for _, amount in self.free), ZERO)
+
+    def share(self, venue: str) -> Decimal | None:
+        """The venue's part of the asset's total, 0..1 (None when nothing is held)."""
+        total = self.total
+        held = dict(self.free).get(venue, ZERO)
+        return held / total if total else None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedRoute:
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    net_bps: Decimal
+    book_amount: Decimal  # what the books allow
+    fundable_amount: Decimal  # what the balances allow of it
+    capped_by: str  # "USDT on kraken": the balance to move there
+
+
+def inventory(venues: Sequence[str], balances: Mapping[str, Mapping[str, Decimal | Balance]]) -> list[InventoryRow]:
+    """Per asset, its free amount on every venue (0 where a venue holds none), assets sorted."""
+    assets = sorted({asset for held in balances.values() for asset in held})
+    return [InventoryRow(asset, tuple((venue, _free(balances.get(venue), asset) or ZERO) for venue in venues))
+            for asset in assets]  # fmt: skip
+
+
+def blocked_routes(by_books: Iterable, by_balances: Iterable) -> list[BlockedRoute]:
+    """Profitable routes (``analysis.ArbOpportunity``, net > 0) whose size the balances cut:
+    ``by_books`` found without balances, ``by_balances`` with them (same books and fees)."""
+    funded = {(o.symbol, o.buy_venue, o.sell_venue): o for o in by_balances}
+    out = []
+    for opp in by_books:
+        key = (opp.symbol, opp.buy_venue, opp.sell_venue)
+        capped = funded.get(key)
+        if opp.net_bps <= 0 or capped is None or not capped.capped_by:
+            continue
+        if capped.executable_size < opp.executable_size:
+            out.append(BlockedRoute(opp.symbol, opp.buy_venue, opp.sell_venue, opp.net_bps, opp.executable_size,
+                                    capped.executable_size, capped.capped_by))  # fmt: skip
+    return out
+
+
 __all__ = [
     "ArbPlan",
+    "BlockedRoute",
+    "InventoryRow",
+    "blocked_routes",
+    "inventory",
     "FundableSize",
     "GroupOutcome",
     "GroupState",

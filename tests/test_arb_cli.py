@@ -107,3 +107,18 @@ def test_the_arbitrage_config_table():
         parse_config('[arbitrage]\non_leg_failure = "later"\n')
     with pytest.raises(Exception, match="arbitrage.size: unknown key"):
         parse_config("[arbitrage]\nsize = 1\n")
+
+
+def test_inventory_shows_each_asset_per_venue_and_the_routes_balances_cut(capsys, config_path, loopback_only):
+    # Paper venues start with 100,000 USDT and 30 ETH each; the books allow 3.6764706 ETH on
+    # kraken → coinbase, which the balances fund in full: nothing is cut.
+    code, out, err = run(capsys, "--config", config_path, "arb", "inventory", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["assets"] == [
+        {"asset": "ETH", "free": {"kraken": "30", "coinbase": "30"}, "total": "60"},
+        {"asset": "USDT", "free": {"kraken": "100000", "coinbase": "100000"}, "total": "200000"},
+    ]
+    assert data["blocked_routes"] == []
+    code, out, err = run(capsys, "--config", config_path, "arb", "inventory")
+    assert code == 0 and "no profitable route is cut by the balances" in out

@@ -7,15 +7,18 @@ from decimal import Decimal as D
 
 import pytest
 
+from aitbc_tui.analysis import find_arbitrage
 from aitbc_tui.arb_exec import (
     GroupState,
     LegFill,
     Limit,
     PlanError,
+    blocked_routes,
     fee_in_quote,
     floor_to_lots,
     fundable_size,
     group_outcome,
+    inventory,
     plan_route,
     realised_fee,
     value_capped_amount,
@@ -192,3 +195,25 @@ def test_a_fee_not_reported_in_base_or_quote_is_estimated_at_the_taker_rate():
     out = group_outcome([BUY_FILLED, LegFill(Side.SELL, D("2"), D("2"), OrderStatus.FILLED, D("205.5"), D("0.411"),
                                              fee_estimated=True)])  # fmt: skip
     assert out.fees_estimated and out.realised_net_quote == D("3.888")
+
+
+def test_inventory_spreads_each_asset_over_the_venues():
+    rows = inventory(["a", "b"], {"a": {"USDT": D("200"), "ETH": Balance("ETH", D("1"), D("4"))}, "b": {"ETH": D("3")}})
+    assert [(r.asset, r.free, r.total) for r in rows] == [
+        ("ETH", (("a", D("1")), ("b", D("3"))), D("4")),  # free only: 4 ETH used on a are not movable
+        ("USDT", (("a", D("200")), ("b", D("0"))), D("200")),
+    ]
+    assert rows[0].share("b") == D("0.75") and rows[1].share("b") == D("0")
+
+
+def test_a_route_the_balances_cut_is_listed_with_the_balance_to_move():
+    books = {("a", SYMBOL): BUY_BOOK, ("b", SYMBOL): SELL_BOOK}
+    fees = {("a", SYMBOL): D("0.001"), ("b", SYMBOL): D("0.002")}
+    balances = {"a": {"USDT": D("200")}, "b": {"ETH": D("10")}}
+    blocked = blocked_routes(find_arbitrage(books, fees, D(0)), find_arbitrage(books, fees, D(0), balances=balances))
+    # 3 ETH on the books, 1.98812... ETH for 200 USDT on a (see the balance test above).
+    assert [(r.buy_venue, r.sell_venue, r.book_amount, r.capped_by) for r in blocked] == [
+        ("a", "b", D("3"), "USDT on a")
+    ]
+    assert blocked[0].fundable_amount == D("1.98812079")
+    assert blocked_routes(find_arbitrage(books, fees, D(0)), find_arbitrage(books, fees, D(0), balances={})) == []

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     arb = sub.choices.get("arb")
     if arb is None:  # a checkout without the snapshot commands: `arb` is ours alone
         arb = sub.add_parser("arb", help="cross-venue arbitrage")
-    actions = arb.add_subparsers(dest="arb_command", metavar="execute")
+    actions = arb.add_subparsers(dest="arb_command", metavar="execute|inventory")
     execute = _one_line(
         actions.add_parser(
             "execute",
@@ -61,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="when the legs fill unequally (default: [arbitrage] on_leg_failure, ask)")  # fmt: skip
     execute.add_argument("--json", action="store_true", help="print the group as JSON")
     execute.set_defaults(func=run_execute)
+
+    inv = _one_line(actions.add_parser("inventory", help="each asset's free amount per venue; routes the balances cut"))
+    inv.add_argument("--json", action="store_true", help="machine-readable output (exact decimals as strings)")
+    inv.set_defaults(func=run_inventory)
 
 
 def _parse_amount(text: str) -> Decimal:
@@ -262,3 +266,46 @@ def _group_json(desk, group, outcome) -> dict:
         "orders": [_order_json(t.view(now)) for t in group.orders],
         "errors": [plain_text(e, 500) for e in group.errors],
     }
+
+
+def run_inventory(args) -> int:
+    """Where each asset is (free, per venue) and which profitable routes the balances cut,
+    with the balance to move: arbitrage drains quote on one venue and base on the other."""
+    from aitbc_tui import analysis
+    from aitbc_tui.arb_exec import blocked_routes, inventory
+    from aitbc_tui.cli import print_json
+    from aitbc_tui.commands.snapshot import _free_balances, _started
+    from aitbc_tui.commands.trading import _num, _table
+
+    async def go() -> int:
+        service = await _started(args)
+        try:
+            balances = await _free_balances(service)
+            books, fees = service.books(), service.taker_fees()
+            rows = inventory(service.venue_names, balances)
+            blocked = blocked_routes(analysis.find_arbitrage(books, fees, Decimal(0)),
+                                     analysis.find_arbitrage(books, fees, Decimal(0), balances=balances))  # fmt: skip
+            if args.json:
+                print_json({
+                    "assets": [{"asset": r.asset, "free": {v: _num(a) for v, a in r.free}, "total": _num(r.total)}
+                               for r in rows],
+                    "blocked_routes": [{"symbol": b.symbol, "buy_venue": b.buy_venue, "sell_venue": b.sell_venue,
+                                        "net_bps": _num(b.net_bps.quantize(Decimal("0.01"))),
+                                        "book_amount": _num(b.book_amount), "fundable_amount": _num(b.fundable_amount),
+                                        "capped_by": b.capped_by} for b in blocked],
+                })  # fmt: skip
+                return 0
+            header = ("asset", *service.venue_names, "total")
+            print(_table(header, [(plain_text(r.asset, 20), *(_num(a) for _, a in r.free), _num(r.total))
+                                  for r in rows], left=1))  # fmt: skip
+            if not blocked:
+                print("no profitable route is cut by the balances")
+            for b in blocked:
+                print(f"{b.symbol} buy on {b.buy_venue}, sell on {b.sell_venue} ({b.net_bps:.2f} bps): "
+                      f"{_num(b.book_amount)} on the books, {_num(b.fundable_amount)} fundable: more "
+                      f"{plain_text(b.capped_by, 60)} would lift it")  # fmt: skip
+            return 0
+        finally:
+            await service.stop()
+
+    return asyncio.run(go())
