@@ -20,7 +20,7 @@ from aitbc_tui.errors import UserError
 # Subcommand modules; each exposes register(subparsers). Optional ones may be absent
 # in a partial checkout, and are then simply not offered.
 COMMAND_MODULES: tuple[str, ...] = ("snapshot", "exchange", "emulate", "keys", "journal", "trading", "events", "alerts",
-                                    "webhook", "watch", "market")  # fmt: skip
+                                    "webhook", "watch", "market", "arbitrage")  # fmt: skip
 
 
 class CliError(UserError):

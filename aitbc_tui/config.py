@@ -56,6 +56,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "order.sell": ("s",),
         "order.cancel": ("c",),
         "order.kill": ("ctrl+k",),
+        "order.arbitrage": ("x",),
         "venue.next": ("v", "right_square_bracket"),
         "venue.previous": ("V", "left_square_bracket"),
         "symbol.pick": ("slash",),
@@ -142,6 +143,14 @@ class UiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ArbitrageConfig:
+    # When an arbitrage's legs fill unequally: "ask" the operator (a banner with hedge /
+    # unwind / leave), or "hedge" the difference at market on the better venue, or "unwind"
+    # the filled leg, at once (both within risk.max_slippage_bps).
+    on_leg_failure: str = "ask"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None  # the file read, or None when there was none
     venues: tuple[VenueConfig, ...] = ()
@@ -150,6 +159,7 @@ class Config:
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # App.set_keymap
     alerts: Any = None  # alerts.AlertsConfig from [alerts]; None: no [alerts] table
     notices: tuple[str, ...] = ()  # things the operator should know (aliases, untested venues)
+    arbitrage: ArbitrageConfig = field(default_factory=ArbitrageConfig)
 
     @property
     def is_sandbox(self) -> bool:
@@ -236,7 +246,9 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 
 # ---- validation ----------------------------------------------------------------------
 
-_TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts")
+_TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts", "arbitrage")
+_ARBITRAGE_KEYS = ("on_leg_failure",)
+ON_LEG_FAILURE = ("ask", "hedge", "unwind")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
 _UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value", "valuation")
@@ -321,6 +333,7 @@ class _Parser:
         ui = self.ui(data.get("ui", {}))
         keys = self.keys(data.get("keys", {}))
         alerts = self.alerts(data["alerts"]) if "alerts" in data else None
+        arbitrage = self.arbitrage(data.get("arbitrage", {}))
         return Config(
             path=self.path,
             venues=venues,
@@ -329,7 +342,17 @@ class _Parser:
             keys=MappingProxyType(keys),
             alerts=alerts,
             notices=tuple(self.notices),
+            arbitrage=arbitrage,
         )
+
+    def arbitrage(self, value: Any) -> ArbitrageConfig:
+        table = self.table(value, "arbitrage")
+        self.check_keys(table, "arbitrage", _ARBITRAGE_KEYS)
+        policy = table.get("on_leg_failure", "ask")
+        if policy not in ON_LEG_FAILURE:
+            raise self.error("arbitrage.on_leg_failure",
+                             f"{policy!r} is not allowed; use one of {', '.join(repr(p) for p in ON_LEG_FAILURE)}")  # fmt: skip
+        return ArbitrageConfig(on_leg_failure=policy)
 
     def alerts(self, value: Any):
         """``[alerts]``: rate limit, channels and ``[[alerts.rules]]`` (see aitbc_tui.alerts)."""
@@ -558,6 +581,7 @@ class _Parser:
 
 
 __all__ = [
+    "ArbitrageConfig",
     "CONFIG_FILENAME",
     "Config",
     "ConfigError",

@@ -37,7 +37,7 @@ from aitbc_tui.domain import Fill, Mode, Order, OrderRequest, OrderStatus
 from aitbc_tui.errors import UserError
 
 JOURNAL_FILENAME = "journal.sqlite3"
-SCHEMA_VERSION = 2  # 2: events.trade_id (fills deduplicated by the venue's trade id)
+SCHEMA_VERSION = 3  # 2: events.trade_id (fills deduplicated by the venue's trade id); 3: orders.group_id, arb_groups
 
 _ALNUM = string.ascii_letters + string.digits
 # Sums of amounts must be exact; the default 28-digit context would round them silently.
@@ -122,6 +122,27 @@ class JournalOrder:
     message: str
     created_at: float
     updated_at: float
+    group_id: str = ""  # orders sent together (an arbitrage's legs, its hedge or unwind)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalGroup:
+    """An arbitrage group: what was planned, and how its leg risk was resolved."""
+
+    group_id: str
+    created_at: float
+    mode: str
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    amount: Decimal
+    buy_price: Decimal  # the legs' limit prices
+    sell_price: Decimal
+    expected_net_quote: Decimal
+    expected_net_bps: Decimal
+    resolution: str  # "" open; "balanced", "hedged", "unwound", "left"
+    resolved_at: float | None
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +178,27 @@ CREATE TABLE IF NOT EXISTS orders (
     filled TEXT NOT NULL DEFAULT '0',
     message TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    group_id TEXT
 );
 CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+CREATE INDEX IF NOT EXISTS orders_group ON orders(group_id) WHERE group_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS arb_groups (
+    group_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    mode TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    buy_venue TEXT NOT NULL,
+    sell_venue TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    buy_price TEXT NOT NULL,
+    sell_price TEXT NOT NULL,
+    expected_net_quote TEXT NOT NULL,
+    expected_net_bps TEXT NOT NULL,
+    resolution TEXT NOT NULL DEFAULT '',
+    resolved_at REAL,
+    message TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -186,7 +225,22 @@ _MIGRATIONS = {
         "CREATE UNIQUE INDEX IF NOT EXISTS events_trade ON events(client_order_id, trade_id)"
         " WHERE trade_id IS NOT NULL",
     ),
+    2: (
+        "ALTER TABLE orders ADD COLUMN group_id TEXT",
+        "CREATE INDEX IF NOT EXISTS orders_group ON orders(group_id) WHERE group_id IS NOT NULL",
+        "CREATE TABLE IF NOT EXISTS arb_groups (group_id TEXT PRIMARY KEY, created_at REAL NOT NULL,"
+        " mode TEXT NOT NULL, symbol TEXT NOT NULL, buy_venue TEXT NOT NULL, sell_venue TEXT NOT NULL,"
+        " amount TEXT NOT NULL, buy_price TEXT NOT NULL, sell_price TEXT NOT NULL,"
+        " expected_net_quote TEXT NOT NULL, expected_net_bps TEXT NOT NULL,"
+        " resolution TEXT NOT NULL DEFAULT '', resolved_at REAL, message TEXT NOT NULL DEFAULT '')",
+    ),
 }
+
+# The orders table's columns as JournalOrder reads them (never SELECT *: a migration appends).
+_ORDER_COLUMNS = (
+    "client_order_id, venue, mode, symbol, side, type, amount, price, state, venue_order_id, filled,"
+    " message, created_at, updated_at, group_id"
+)
 
 
 def migrate(db: sqlite3.Connection, version: int) -> int:
@@ -635,7 +689,7 @@ class Journal:
             with self._tx() as db:
                 db.execute(
                     "INSERT INTO orders (client_order_id, venue, mode, symbol, side, type, amount,"
-                    " price, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " price, state, created_at, updated_at, group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         coid,
                         request.venue,
@@ -648,6 +702,7 @@ class Journal:
                         JournalState.INTENT.value,
                         now,
                         now,
+                        request.group_id or None,
                     ),
                 )
                 self._event(db, coid, request.venue, EventKind.INTENT, now, price=request.price, amount=request.amount)
@@ -778,7 +833,8 @@ class Journal:
 
     @staticmethod
     def _to_order(row: tuple[Any, ...]) -> JournalOrder:
-        (coid, venue, mode, symbol, side, type_, amount, price, state, void, filled, message, created, updated) = row
+        (coid, venue, mode, symbol, side, type_, amount, price, state, void, filled, message, created, updated,
+         group) = row  # fmt: skip
         return JournalOrder(
             coid,
             venue,
@@ -794,10 +850,11 @@ class Journal:
             message,
             created,
             updated,
+            group or "",
         )
 
     def order(self, coid: str) -> JournalOrder | None:
-        rows = self._read("SELECT * FROM orders WHERE client_order_id = ?", (coid,))
+        rows = self._read(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_order_id = ?", (coid,))
         return self._to_order(rows[0]) if rows else None
 
     def orders(
@@ -805,10 +862,14 @@ class Journal:
         venue: str | None = None,
         since: float | datetime | None = None,
         states: Iterable[JournalState] | None = None,
+        group_id: str | None = None,
     ) -> list[JournalOrder]:
-        """Orders oldest first, filtered by venue, creation time and state."""
+        """Orders oldest first, filtered by venue, creation time, state and group."""
         where: list[str] = []
         params: list[str | float] = []
+        if group_id is not None:
+            where.append("group_id = ?")
+            params.append(group_id)
         if venue is not None:
             where.append("venue = ?")
             params.append(venue)
@@ -819,7 +880,7 @@ class Journal:
             wanted = [JournalState(s).value for s in states]
             where.append(f"state IN ({','.join('?' * len(wanted))})")
             params.extend(wanted)
-        sql = "SELECT * FROM orders"
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at, rowid"
@@ -829,10 +890,15 @@ class Journal:
         """Every order not in a final state (intent, sent, unknown, open)."""
         return self.orders(venue=venue, states=UNRESOLVED_STATES)
 
-    def events(self, venue: str | None = None, since: float | datetime | None = None) -> list[JournalEvent]:
-        """Events in the order they were recorded."""
+    def events(
+        self, venue: str | None = None, since: float | datetime | None = None, *, group_id: str | None = None
+    ) -> list[JournalEvent]:
+        """Events in the order they were recorded (``group_id``: of that group's orders only)."""
         where: list[str] = []
         params: list[str | float] = []
+        if group_id is not None:
+            where.append("o.group_id = ?")
+            params.append(group_id)
         if venue is not None:
             where.append("e.venue = ?")
             params.append(venue)
@@ -881,3 +947,52 @@ class Journal:
                 trade_id,
             ) in self._read(sql, params)
         ]
+
+    # -- arbitrage groups (schema 3) --
+
+    def record_group(self, group: JournalGroup) -> None:
+        """Commit a group's plan; its legs' intents follow, each with the group id."""
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO arb_groups (group_id, created_at, mode, symbol, buy_venue, sell_venue, amount,"
+                    " buy_price, sell_price, expected_net_quote, expected_net_bps, resolution, resolved_at,"
+                    " message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (group.group_id, group.created_at, group.mode, group.symbol, group.buy_venue,
+                     group.sell_venue, _text(group.amount), _text(group.buy_price), _text(group.sell_price),
+                     _text(group.expected_net_quote), _text(group.expected_net_bps), group.resolution,
+                     group.resolved_at, group.message),
+                )  # fmt: skip
+        except sqlite3.IntegrityError:
+            raise JournalError(f"group id {group.group_id!r} is already journaled") from None
+
+    def resolve_group(self, group_id: str, resolution: str, message: str = "") -> None:
+        """Record how the group's leg risk ended ("balanced", "hedged", "unwound", "left")."""
+        with self._tx() as db:
+            found = db.execute(
+                "UPDATE arb_groups SET resolution = ?, resolved_at = ?, message = ? WHERE group_id = ?",
+                (resolution, self._clock(), message, group_id),
+            ).rowcount
+        if not found:
+            raise JournalError(f"no journaled group with id {group_id!r}")
+
+    @staticmethod
+    def _to_group(row: tuple[Any, ...]) -> JournalGroup:
+        (gid, created, mode, symbol, buy_venue, sell_venue, amount, buy_price, sell_price, net_quote, net_bps,
+         resolution, resolved_at, message) = row  # fmt: skip
+        return JournalGroup(gid, created, mode, symbol, buy_venue, sell_venue, Decimal(amount), Decimal(buy_price),
+                            Decimal(sell_price), Decimal(net_quote), Decimal(net_bps), resolution, resolved_at,
+                            message)  # fmt: skip
+
+    def group(self, group_id: str) -> JournalGroup | None:
+        rows = self._read("SELECT * FROM arb_groups WHERE group_id = ?", (group_id,))
+        return self._to_group(rows[0]) if rows else None
+
+    def groups(self, *, unresolved: bool = False) -> list[JournalGroup]:
+        """Groups oldest first; ``unresolved``: only those whose leg risk is not settled."""
+        sql = "SELECT * FROM arb_groups" + (" WHERE resolution = ''" if unresolved else "")
+        return [self._to_group(r) for r in self._read(sql + " ORDER BY created_at, rowid", ())]
+
+    def group_events(self, group_id: str) -> list[JournalEvent]:
+        """The events of every order of the group, in the order they were recorded."""
+        return self.events(group_id=group_id)

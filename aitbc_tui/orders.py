@@ -492,6 +492,7 @@ def request_of(entry: JournalOrder) -> OrderRequest:
     return OrderRequest(
         venue=entry.venue, symbol=entry.symbol, side=Side(entry.side), type=OrderType(entry.type),
         amount=entry.amount, price=entry.price, client_order_id=entry.client_order_id,
+        group_id=entry.group_id,
     )  # fmt: skip
 
 

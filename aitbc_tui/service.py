@@ -1088,6 +1088,37 @@ class MarketService:
             feed = self._market_feed_instance = MarketFeed(self, clock=self._clock)
         return feed
 
+    # ---- orders sent together (an arbitrage's legs) ---------------------------------------
+
+    def check_orders(self, requests: Sequence[OrderRequest]) -> None:
+        """Check orders meant to go out together, before any is journalled: each must be
+        allowed (read-only, reconciliation, UNKNOWN orders on its venue, the order gate) and
+        within the risk limits counting the ones before it (one more open order each, their
+        values in the day's traded total). Raises ``VenueError`` naming the first refusal."""
+        for request in requests:
+            self._check_may_place(request)
+            if self._order_gate is not None:
+                self._order_gate(request)
+        if not self._risk.enabled:
+            return
+        more_open: dict[str, int] = {}
+        more_traded: dict[tuple[str, str], Decimal] = {}
+        for request in requests:
+            book = self._books.get((request.venue, request.symbol))
+            reference = None if book is None else book.best_ask if request.side is Side.BUY else book.best_bid
+            mode = self._mode_of(request.venue)
+            quote = self._quote_of(request.venue, request.symbol)
+            value = self._risk.check(
+                request,
+                quote=quote,
+                reference_price=reference,
+                open_orders=self._open_order_count(mode) + more_open.get(mode, 0),
+                traded_today=self._traded_today(mode, quote) + more_traded.get((mode, quote), ZERO),
+                mode=mode,
+            )
+            more_open[mode] = more_open.get(mode, 0) + 1
+            more_traded[(mode, quote)] = more_traded.get((mode, quote), ZERO) + (value or ZERO)
+
 
 def exchange_id_of(venue: Venue) -> str:
     """The venue's ccxt exchange id (client order id format), or "sim" for the sandbox."""

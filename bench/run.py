@@ -34,6 +34,7 @@ MODULES = (
     "alert_dashboard_bench",
     "chart_bench",
     "market_panes_bench",
+    "arb_exec_bench",
 )
 
 

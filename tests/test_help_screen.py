@@ -83,10 +83,11 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "layout 3 watch": "3",
             "layout 4 account": "4",
             "maximise the focused pane": "z",
+            "execute the route at the top of the arbitrage pane": "x",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description
-        assert len(AitbcApp.BINDINGS) == 24
+        assert len(AitbcApp.BINDINGS) == 25
 
 
 async def test_a_remapped_key_is_shown_and_the_old_one_is_not(tmp_path):

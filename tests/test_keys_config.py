@@ -43,6 +43,7 @@ def test_every_known_action_id_can_be_remapped():
         "order.sell",
         "order.cancel",
         "order.kill",
+        "order.arbitrage",
         "venue.next",
         "venue.previous",
         "symbol.pick",

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from aitbc_tui.domain import Fill, Order, OrderRequest, OrderStatus, OrderType, Side
-from aitbc_tui.journal import EventKind, Journal, JournalState
+from aitbc_tui.journal import SCHEMA_VERSION, EventKind, Journal, JournalState
 from aitbc_tui.orders import TRANSITIONS, OrderTracker, TrackState, validity_window_s
 
 NOW = 1_800_000_000.0
@@ -178,7 +178,7 @@ def test_a_v1_journal_is_upgraded_in_place_keeping_its_orders(tmp_path):
         assert journal.order("old").state is JournalState.OPEN
         fill = Fill("binance", "7", "BTC/USDT", Side.BUY, D("100"), D("1"), D("0.1"), "USDT", 2.0, False, "7:1")
         assert journal.record_fill("old", fill) is True and journal.record_fill("old", fill) is False
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_an_order_seen_at_the_venue_before_its_reply_is_placed_even_if_the_reply_is_lost(journal):

@@ -93,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="only events since T: ISO date/time (UTC unless an offset is given) or 30m/1h/2d/1w ago",
     )
     p.add_argument("--csv", action="store_true", help="CSV with a header row instead of a table")
+    p.add_argument("--group", metavar="ID", help="only this arbitrage group's orders, after its plan and result")
     p.set_defaults(func=run)
     actions = p.add_subparsers(dest="journal_command", metavar="check")
     check = actions.add_parser(
@@ -121,10 +122,16 @@ def run(args: argparse.Namespace) -> int:
     path = default_journal_path()
     rows: list[tuple[str, ...]] = []
     exists = path.exists() or path.is_symlink()
+    group_id = getattr(args, "group", None)
+    header: list[str] = []
     if exists:  # a read-only command never creates the journal
         try:
             with Journal(path, read_only=True) as journal:
-                events = journal.events(venue=args.venue, since=args.since)
+                if group_id is not None:
+                    header = _group_header(journal, group_id)
+                    if not header:
+                        return _error(f"no arbitrage group {group_id!r} in the journal {path}")
+                events = journal.events(venue=args.venue, since=args.since, group_id=group_id)
                 states = {o.client_order_id: o.state.value for o in journal.orders(venue=args.venue)}
         except JournalError as exc:
             return _error(str(exc))
@@ -148,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
             )
             for e in events
         ]
+    if not exists and group_id is not None:
+        return _error(f"no arbitrage group {group_id!r}: no journal at {path}")
+    if header and not args.csv:
+        print("\n".join(header))
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(COLUMNS)
@@ -162,6 +173,31 @@ def run(args: argparse.Namespace) -> int:
         line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths))
         print(f"{line}  {row[-1]}".rstrip())
     return 0
+
+
+def _group_header(journal, group_id: str) -> list[str]:
+    """An arbitrage group's plan, state and realised net beside the expected (empty when the
+    journal has no such group)."""
+    from aitbc_tui.arb_desk import journal_outcome
+
+    record = journal.group(group_id)
+    outcome = journal_outcome(journal, group_id)
+    if record is None or outcome is None:
+        return []
+    base, _, quote = record.symbol.partition("/")
+    bps = "—" if outcome.realised_net_bps is None else f"{outcome.realised_net_bps:.2f}"
+    left_out = " (fees the venue did not report in base or quote are left out)" if outcome.fees_estimated else ""
+    return [
+        f"group {plain_text(group_id, 60)}: {plain_text(record.symbol, 40)} {record.amount:f} {plain_text(base, 20)}: "
+        f"buy on {plain_text(record.buy_venue, 40)} at ≤ {record.buy_price:f}, sell on "
+        f"{plain_text(record.sell_venue, 40)} at ≥ {record.sell_price:f} ({record.mode})",
+        f"expected net {record.expected_net_quote:.8f} {quote} ({record.expected_net_bps:.2f} bps); "
+        f"realised net {outcome.realised_net_quote:.8f} {quote} ({bps} bps){left_out}",
+        f"state {outcome.state.value}: bought {outcome.bought:f}, sold {outcome.sold:f}, unhedged "
+        f"{outcome.unhedged:f} {base}; resolution: {plain_text(record.resolution, 40) or 'none yet'}"
+        + (f" ({plain_text(record.message, 300)})" if record.message else ""),
+        "",
+    ]
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -47,6 +47,8 @@ from aitbc_tui.ui.layouts import LayoutsMixin
 from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane
 from aitbc_tui.ui.panes.tape import TapePane
 from aitbc_tui.ui.panes.watchlist import WatchlistPane
+from aitbc_tui.ui.arb_actions import ArbMixin
+from aitbc_tui.ui.screens.arbitrage import ArbBanner
 from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
 from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
 from aitbc_tui.ui.panes.book import BookPane, BookView
@@ -73,7 +75,7 @@ class Notice:
     severity: str
 
 
-class AitbcApp(EventsMixin, LayoutsMixin, App[None]):
+class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
     CSS_PATH = ["app.tcss", "layouts.tcss"]
     TITLE = "aitbc-tui"
 
@@ -88,6 +90,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, App[None]):
         # Not a priority binding: inside a text field ctrl+k is the field's own edit
         # (delete to the end), so the kill switch is never reachable from typing.
         Binding("ctrl+k", "kill_switch", "Kill switch", id="order.kill"),
+        Binding("x", "arb_execute", "Arbitrage", show=False, id="order.arbitrage"),
         Binding("v,right_square_bracket", "next_venue", "Venue", id="venue.next"),
         Binding("V,left_square_bracket", "previous_venue", "Prev venue", show=False, id="venue.previous"),
         Binding("slash", "pick_symbol", "Symbol", id="symbol.pick"),
@@ -253,6 +256,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, App[None]):
                 yield OrdersPane(id="account-history")
             with Vertical(id="trade-col"):
                 yield TapePane(id="tape")
+        yield ArbBanner(id="arb-banner")
         yield DeskFooter()
 
     def on_mount(self) -> None:
@@ -365,6 +369,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, App[None]):
             self._arb_index.update(book)
         self._refresh_rates(force=True)
         self._cap_arbitrage_by_balances()
+        self._arb_ready()
         self._repaint(force=True)
         self._repaint_slow(force=True)
         # Everything built so far lives for the session: move it out of the collector's
@@ -474,6 +479,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, App[None]):
             self._paint_health()
             self._refresh_rates()
             self._exclude_unhealthy_venues()
+            self._paint_arb_banner()
             self._update_status()
             second = int(self.clock())
             if second != self._orders_second:  # ages tick once a second; only changed cells are touched

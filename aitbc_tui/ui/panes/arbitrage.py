@@ -66,8 +66,16 @@ class ArbitragePane(LineTable):
         super().__init__(
             ARB_COLUMNS, empty_text="no symbol is listed on two venues with books yet", id=id, classes=classes
         )
+        self._routes: list[analysis.ArbOpportunity] = []
+
+    def top_route(self) -> analysis.ArbOpportunity | None:
+        """The route in the pane's first visible row (`x` executes it; ↑/↓ scroll)."""
+        if not self._routes:
+            return None
+        return self._routes[min(self.top_row, len(self._routes) - 1)]
 
     def show(self, view: ArbitrageView) -> None:
+        self._routes = [line.opportunity for line in view.lines]
         if self.columns[2].width != view.venue_width:
             self.columns = arb_columns(view.venue_width)
         rows = []

@@ -26,6 +26,8 @@ ACTION_HELP: dict[str, str] = {
     "order.sell": "sell form (focused venue and symbol; focus in Amount)",
     "order.cancel": "cancel the selected open order (after a confirmation)",
     "order.kill": "kill switch: cancel every open order on every venue (confirmed first)",
+    "order.arbitrage": "execute the route at the top of the arbitrage pane: both legs shown, amount editable (a), "
+    "y sends both as IOC limits; with an unhedged group: hedge / unwind / leave it",
     "venue.next": "next venue",
     "venue.previous": "previous venue",
     "symbol.pick": "symbol picker (type to filter)",
