@@ -19,7 +19,7 @@ from aitbc_tui.errors import UserError
 
 # Subcommand modules; each exposes register(subparsers). Optional ones may be absent
 # in a partial checkout, and are then simply not offered.
-COMMAND_MODULES = ("snapshot", "exchange", "emulate", "keys", "journal", "trading", "events", "alerts", "webhook")
+COMMAND_MODULES = ("snapshot", "exchange", "emulate", "keys", "journal", "trading", "events", "alerts", "webhook", "desk")
 
 
 class CliError(UserError):

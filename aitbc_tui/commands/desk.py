@@ -1,0 +1,126 @@
+"""Desk commands: ``feed`` (the collector) and ``record`` (the bus to a file).
+
+``feed --config desk.toml --nats nats://HOST:4222``: connect each configured venue once
+(public market data only: no keys are read) and publish books, trades, tickers, health and
+markets on the bus until Ctrl-C / SIGTERM. No config: the sandbox venues.
+
+``record --nats URL --subjects 'md.>' --out FILE``: write every message on those subjects to
+FILE (gzip, one JSON object per line) until Ctrl-C / SIGTERM or ``--duration``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import TextIO
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds greater than 0")
+    return value
+
+
+def _seconds_or_off(text: str) -> float | None:
+    if text.strip() in ("0", "off"):
+        return None
+    return _positive(text)
+
+
+def _depth(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; use a whole number of levels from 1 to 1000")
+    return int(text)
+
+
+def _nats_url(text: str) -> str:
+    from aitbc_tui.desk.bus import BusError, check_nats_url
+
+    try:
+        return check_nats_url(text)
+    except BusError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--nats: ")) from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from aitbc_tui.commands.journal import _OneLineParser
+    from aitbc_tui.desk.bus import DEFAULT_NATS_URL
+
+    p = sub.add_parser(
+        "feed",
+        help="desk collector: connect each venue once and publish its market data on NATS",
+        description="Connect each configured venue once (public market data only; no keys are read) and publish "
+        "normalised books (snapshots and sequenced deltas), trades, tickers and health on NATS subjects "
+        "md.<venue>.<symbol>.book|delta|trades|ticker and md.<venue>.health. No venues configured: the sandbox.",
+    )
+    p.__class__ = _OneLineParser
+    p.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
+                   help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
+    p.add_argument("--depth", type=_depth, default=50, metavar="N", help="levels per side published (default 50)")
+    p.add_argument("--snapshot-every", type=_positive, default=1.0, metavar="S",
+                   help="a full book snapshot to the last-value stream at most every S seconds (default 1)")  # fmt: skip
+    p.add_argument("--trades-every", type=_seconds_or_off, default=2.0, metavar="S",
+                   help="poll public trades every S seconds (default 2; 0: off)")  # fmt: skip
+    p.add_argument("--tickers-every", type=_seconds_or_off, default=10.0, metavar="S",
+                   help="poll 24 h tickers every S seconds (default 10; 0: off)")  # fmt: skip
+    p.set_defaults(func=run_feed)
+
+
+def _install_stop(stop: asyncio.Event) -> list[signal.Signals]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    return installed
+
+
+async def feed(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
+    from aitbc_tui.cli import load_config
+    from aitbc_tui.desk.collector import Collector, collector_venues
+
+    config = load_config(args)
+    venues = collector_venues(config, seed=getattr(args, "seed", None))
+    collector = Collector(
+        venues,
+        args.nats,
+        depth=args.depth,
+        snapshot_interval_s=args.snapshot_every,
+        trades_interval_s=args.trades_every,
+        tickers_interval_s=args.tickers_every,
+    )
+    stop = stop or asyncio.Event()
+    installed = _install_stop(stop)
+    try:
+        out.write(f"aitbc-tui feed: connecting to {args.nats} …\n")
+        out.flush()
+        await collector.start()
+        names = ", ".join(v.name for v in venues)
+        out.write(f"aitbc-tui feed: publishing {names} on {args.nats} (epoch {collector.epoch}); Ctrl-C stops\n")
+        out.flush()
+        await stop.wait()
+    finally:
+        for sig in installed:
+            asyncio.get_running_loop().remove_signal_handler(sig)
+        await collector.stop()
+        s = collector.stats
+        out.write(f"aitbc-tui feed: stopped ({s.deltas} deltas, {s.snapshots} snapshots, {s.dropped} dropped "
+                  f"while the bus was away, {s.reconnects} reconnects)\n")  # fmt: skip
+        out.flush()
+    return 0
+
+
+def run_feed(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(feed(args))
+    return 0
