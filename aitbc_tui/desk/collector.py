@@ -39,6 +39,7 @@ class _BookState:
     asks: tuple[PriceLevel, ...] = ()
     timestamp: float = 0.0
     snapshot_at: float | None = None  # monotonic time of the last snapshot published
+    held: bool = False  # fault injection: a delta was dropped; no keyframe until the next delta
 
 
 @dataclass
@@ -150,6 +151,7 @@ class Collector:
         self._tasks: list[asyncio.Task[None]] = []
         self._seen_trades: dict[tuple[str, str], set[str]] = {}
         self.stats = CollectorStats()
+        self._drop_deltas = 0
         self.connected = asyncio.Event()
 
     # ---- lifecycle
@@ -169,6 +171,7 @@ class Collector:
         self.connected.set()
         await self.service.start()
         self._tasks.append(asyncio.create_task(self._loop(self._publish_health, self.health_interval_s), name="health"))
+        self._tasks.append(asyncio.create_task(self._loop(self._keyframes, self.snapshot_interval_s), name="keyframes"))
         if self.trades_interval_s:
             self._tasks.append(
                 asyncio.create_task(self._loop(self._poll_trades, self.trades_interval_s), name="trades")
@@ -270,11 +273,17 @@ class Collector:
             self.stats.dropped += 1
             return
         sent = self._clock()
+        if state.snapshot_at is not None and self._drop_deltas:
+            self._drop_deltas -= 1
+            self.stats.dropped += 1
+            state.held = True  # and no keyframe heals it before the next delta shows the gap
+            return  # lost on the way, snapshot and all
         if state.snapshot_at is not None:
             delta = wire.BookMessage("delta", key[0], key[1], self.epoch, state.seq, state.timestamp, sent,
                                      bid_changes, ask_changes)  # fmt: skip
             await self._send(wire.subject(key[0], key[1], "delta"), delta.to_bytes())
             self.stats.deltas += 1
+            state.held = False
         if state.snapshot_at is None or now - state.snapshot_at >= self.snapshot_interval_s:
             state.snapshot_at = now
             await self._send(wire.subject(key[0], key[1], "book"), self._snapshot_message(key[0], key[1], state, sent))
@@ -290,6 +299,24 @@ class Collector:
         await self._send(
             wire.subject(venue, symbol, "book"), self._snapshot_message(venue, symbol, state, self._clock())
         )
+
+    async def _keyframes(self) -> None:
+        """A snapshot of every book not snapshotted within the interval, changed or not: a
+        consumer that saw a gap in a quiet market is live again within the interval."""
+        now = time.monotonic()
+        for (venue, symbol), state in list(self._books.items()):
+            if (
+                state.seq
+                and not state.held
+                and (state.snapshot_at is None or now - state.snapshot_at >= self.snapshot_interval_s)
+            ):
+                await self._send_snapshot(venue, symbol, state)
+                self.stats.snapshots += 1
+
+    def drop_next_deltas(self, count: int) -> None:
+        """Fault injection (tests, drills): the next ``count`` deltas are numbered but not
+        sent, as if the bus had lost them; consumers must see the gap and resync."""
+        self._drop_deltas += count
 
     async def _publish_health(self) -> None:
         sent = self._clock()
