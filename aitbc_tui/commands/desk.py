@@ -72,6 +72,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="poll 24 h tickers every S seconds (default 10; 0: off)")  # fmt: skip
     p.set_defaults(func=run_feed)
 
+    r = sub.add_parser(
+        "record",
+        help="record the desk bus (books, trades, health) to a compressed file for --replay",
+        description="Write every message on the subjects to FILE (gzip, one JSON object per line), starting with "
+        "the last values the stream holds (markets, every book's snapshot). Replay it with "
+        "`aitbc-tui --replay FILE`.",
+    )
+    r.__class__ = _OneLineParser
+    r.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
+                   help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
+    r.add_argument("--subjects", default="md.>", metavar="S", help="subjects to record (default 'md.>')")
+    r.add_argument("--out", required=True, metavar="FILE", help="the recording to write (gzip JSON lines)")
+    r.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    r.set_defaults(func=run_record)
+
 
 def _install_stop(stop: asyncio.Event) -> list[signal.Signals]:
     loop = asyncio.get_running_loop()
@@ -117,6 +132,35 @@ async def feed(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio
         out.write(f"aitbc-tui feed: stopped ({s.deltas} deltas, {s.snapshots} snapshots, {s.dropped} dropped "
                   f"while the bus was away, {s.reconnects} reconnects)\n")  # fmt: skip
         out.flush()
+    return 0
+
+
+async def record(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
+    from pathlib import Path
+
+    from aitbc_tui.desk.recording import Recorder
+
+    recorder = Recorder(args.nats, args.subjects, Path(args.out))
+    stop = stop or asyncio.Event()
+    installed = _install_stop(stop)
+    try:
+        await recorder.start()
+        out.write(f"aitbc-tui record: {args.subjects} on {args.nats} -> {args.out}; Ctrl-C stops\n")
+        out.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), args.duration)
+    finally:
+        for sig in installed:
+            asyncio.get_running_loop().remove_signal_handler(sig)
+        await recorder.stop()
+    out.write(f"aitbc-tui record: {recorder.messages} messages written to {args.out}\n")
+    out.flush()
+    return 0
+
+
+def run_record(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(record(args))
     return 0
 
 
