@@ -164,6 +164,46 @@ def run_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def replay_speed(text: str | None) -> float:
+    from aitbc_tui.cli import CliError
+    from aitbc_tui.desk.recording import MAX_SPEED, MIN_SPEED
+
+    if text is None:
+        return 1.0
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = float("nan")
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise CliError(f"--speed {text!r} is not allowed; use a number from {MIN_SPEED:g} to {MAX_SPEED:g}")
+    return speed
+
+
+def build_replay(path: str, speed: float = 1.0, *, paused: bool = False):
+    """The replay dashboard for ``path`` (its own in-memory engines: the sandbox's files,
+    balances and journal are not touched; practice orders live for this run only)."""
+    from aitbc_tui.desk.recording import Replayer, ReplayWorld, read_recording, replay_venues
+    from aitbc_tui.service import MarketService
+    from aitbc_tui.ui.replay_app import ReplayApp
+
+    _header, records = read_recording(path)
+    holder: dict[str, Replayer] = {}
+    world = ReplayWorld(records, clock=lambda: holder["r"].now)
+    replayer = holder["r"] = Replayer(records, world, speed=speed)
+    service = MarketService(replay_venues(world))
+    return ReplayApp(service, replayer, paused=paused)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from aitbc_tui.cli import CliError
+
+    if not getattr(args, "replay", None):
+        raise CliError("--speed needs --replay FILE")
+    app = build_replay(args.replay, replay_speed(getattr(args, "speed", None)))
+    app.run()
+    return 0
+
+
 def run_feed(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(feed(args))
