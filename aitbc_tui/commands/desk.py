@@ -87,6 +87,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
     r.set_defaults(func=run_record)
 
+    w = sub.add_parser(
+        "serve",
+        help="the dashboard in a browser (textual-serve) on 127.0.0.1, with a per-start token",
+        description="Serve the dashboard to a browser on 127.0.0.1 only: one dashboard per tab, read-only unless "
+        "--allow-orders. The URL printed carries a random token made at each start; requests without it are "
+        "refused. For anyone else, put an authenticating reverse proxy in front. The dashboard options "
+        "(--config, --theme, --replay ...) go before `serve`.",
+    )
+    w.__class__ = _OneLineParser
+    w.add_argument(
+        "--port", type=_port, default=8000, metavar="P", help="port on 127.0.0.1 (default 8000; 0: a free one)"
+    )
+    w.add_argument("--allow-orders", action="store_true",
+                   help="tabs may trade (live venues still need --live and the live gate typed in the page)")  # fmt: skip
+    w.set_defaults(func=run_serve)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
+    return int(text)
+
 
 def _install_stop(stop: asyncio.Event) -> list[signal.Signals]:
     loop = asyncio.get_running_loop()
@@ -201,6 +223,61 @@ def run_replay(args: argparse.Namespace) -> int:
         raise CliError("--speed needs --replay FILE")
     app = build_replay(args.replay, replay_speed(getattr(args, "speed", None)))
     app.run()
+    return 0
+
+
+def dashboard_args(args: argparse.Namespace) -> list[str]:
+    """The dashboard options of this command line, for each served tab."""
+    out: list[str] = []
+    for flag, name in (("--config", "config"), ("--seed", "seed"), ("--theme", "theme"), ("--replay", "replay"),
+                       ("--speed", "speed")):  # fmt: skip
+        value = getattr(args, name, None)
+        if value is not None:
+            out += [flag, str(value)]
+    if getattr(args, "reset_sandbox", False):
+        out.append("--reset-sandbox")
+    if not args.allow_orders or getattr(args, "read_only", False):
+        out.append("--read-only")
+    elif getattr(args, "live", False):
+        out.append("--live")
+    return out
+
+
+async def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
+    import os
+
+    from aitbc_tui.cli import check_live_allowed, load_config
+    from aitbc_tui.desk import web
+
+    config = load_config(args)  # a bad config is refused here, not in every tab
+    if args.allow_orders and not getattr(args, "read_only", False):
+        check_live_allowed(config, args)
+    tab_args = dashboard_args(args)
+    if "--read-only" in tab_args:
+        os.environ[web.PRIVATE_DATA_ENV] = "1"
+    else:
+        os.environ.pop(web.PRIVATE_DATA_ENV, None)
+    token = web.new_token()
+    server = web.make_server(web.tab_command(tab_args), token, port=args.port)
+    runner, port = await web.start(server)
+    stop = stop or asyncio.Event()
+    installed = _install_stop(stop)
+    try:
+        mode = "read-only" if "--read-only" in tab_args else "orders allowed"
+        out.write(f"aitbc-tui serve: http://{web.HOST}:{port}/?token={token}\n"
+                  f"  one dashboard per tab, {mode}; 127.0.0.1 only; the token is new at every start; Ctrl-C stops\n")  # fmt: skip
+        out.flush()
+        await stop.wait()
+    finally:
+        for sig in installed:
+            asyncio.get_running_loop().remove_signal_handler(sig)
+        await runner.cleanup()
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(serve(args))
     return 0
 
 
