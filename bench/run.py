@@ -30,6 +30,7 @@ MODULES = (
     "order_bench",
     "alert_bench",
     "pnl_bench",
+    "bus_bench",
 )
 
 

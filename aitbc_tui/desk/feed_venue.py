@@ -228,8 +228,11 @@ class FeedVenue:
             self.bad_messages += 1
             log.debug("%s: refused a book message: %s", self.name, exc)
             return
-        if message.venue != self.source or message.symbol not in self._markets:
-            return  # another symbol sharing the subject token, or one this venue does not list
+        if message.venue != self.source or (self._markets and message.symbol not in self._markets):
+            # Another venue or symbol sharing the subject token, or one this venue does not list.
+            # Before the markets are known every book is kept: a delta dropped now would make
+            # the first snapshot look complete when it is not.
+            return
         fb = self._books.get(message.symbol)
         if fb is None:
             fb = self._books[message.symbol] = _FeedBook()
