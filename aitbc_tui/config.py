@@ -102,6 +102,7 @@ class VenueConfig:
     feed: str | None = None
     source: str | None = None
     trade_on: str | None = None
+    login: str | None = None  # a bus login's name in the credential store (`aitbc-tui bus-login set`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 
 _TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
-_FEED_KEYS = ("mode", "feed", "symbols", "source", "trade_on", "read_only")
+_FEED_KEYS = ("mode", "feed", "symbols", "source", "trade_on", "read_only", "login")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
 _UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value")
 
@@ -429,7 +430,7 @@ class _Parser:
                 raise self.error(f"{key}.symbols[{i}]", f"{symbol!r} is not a symbol (or is listed twice)")
             symbols.append(symbol)
         names = {}
-        for field_name in ("source", "trade_on"):
+        for field_name in ("source", "trade_on", "login"):
             value = spec.get(field_name)
             if value is not None and (not isinstance(value, str) or not _VENUE_NAME_RE.match(value)):
                 raise self.error(f"{key}.{field_name}", f"{value!r} is not a venue name")
@@ -440,7 +441,7 @@ class _Parser:
         if not isinstance(read_only, bool):
             raise self.error(f"{key}.read_only", f"must be true or false, got {_type_name(read_only)}")
         return VenueConfig(name=name, exchange="", mode=Mode.FEED, symbols=tuple(symbols), read_only=read_only,
-                           feed=feed, source=names["source"], trade_on=names["trade_on"])  # fmt: skip
+                           feed=feed, source=names["source"], trade_on=names["trade_on"], login=names["login"])  # fmt: skip
 
     def check_feeds(self, venues: tuple[VenueConfig, ...]) -> None:
         by_name = {v.name: v for v in venues}

@@ -63,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.__class__ = _OneLineParser
     p.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
                    help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
+    p.add_argument("--login", metavar="NAME", help="the bus login stored with `aitbc-tui bus-login set NAME`")
     p.add_argument("--depth", type=_depth, default=50, metavar="N", help="levels per side published (default 50)")
     p.add_argument("--snapshot-every", type=_positive, default=1.0, metavar="S",
                    help="a full book snapshot to the last-value stream at most every S seconds (default 1)")  # fmt: skip
@@ -82,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.__class__ = _OneLineParser
     r.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
                    help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
+    r.add_argument("--login", metavar="NAME", help="the bus login stored with `aitbc-tui bus-login set NAME`")
     r.add_argument("--subjects", default="md.>", metavar="S", help="subjects to record (default 'md.>')")
     r.add_argument("--out", required=True, metavar="FILE", help="the recording to write (gzip JSON lines)")
     r.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
@@ -102,6 +104,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--allow-orders", action="store_true",
                    help="tabs may trade (live venues still need --live and the live gate typed in the page)")  # fmt: skip
     w.set_defaults(func=run_serve)
+
+    b = sub.add_parser(
+        "bus-login",
+        help="store or delete a NATS user and password for the desk bus (keyring or vault, like API keys)",
+        description="A bus login lives in the credential store (the secure OS keyring, else the encrypted vault) "
+        'as bus:NAME. Use it with `feed --login NAME`, `record --login NAME`, or login = "NAME" in a feed venue.',
+    )
+    b.__class__ = _OneLineParser
+    b.add_argument("action", choices=("set", "delete"))
+    b.add_argument("name", help="a name for the login, e.g. desk-collector")
+    b.add_argument("--user", metavar="USER", help="the NATS user (default: asked)")
+    b.add_argument("--store", choices=("auto", "keyring", "vault"), default="auto",
+                   help="where it lives: auto (secure OS keyring, else vault; default), keyring or vault")  # fmt: skip
+    b.set_defaults(func=run_bus_login)
 
 
 def _port(text: str) -> int:
@@ -135,6 +151,7 @@ async def feed(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio
         snapshot_interval_s=args.snapshot_every,
         trades_interval_s=args.trades_every,
         tickers_interval_s=args.tickers_every,
+        login=_login(args),
     )
     stop = stop or asyncio.Event()
     installed = _install_stop(stop)
@@ -162,7 +179,7 @@ async def record(args: argparse.Namespace, out: TextIO = sys.stdout, stop: async
 
     from aitbc_tui.desk.recording import Recorder
 
-    recorder = Recorder(args.nats, args.subjects, Path(args.out))
+    recorder = Recorder(args.nats, args.subjects, Path(args.out), login=_login(args))
     stop = stop or asyncio.Event()
     installed = _install_stop(stop)
     try:
@@ -278,6 +295,35 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asynci
 def run_serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(serve(args))
+    return 0
+
+
+def _login(args: argparse.Namespace):
+    from aitbc_tui.desk.bus import load_login
+
+    name = getattr(args, "login", None)
+    return load_login(name) if name else None
+
+
+def run_bus_login(args: argparse.Namespace) -> int:
+    import getpass
+
+    from aitbc_tui.cli import CliError
+    from aitbc_tui.credentials import CredentialStore
+    from aitbc_tui.desk.bus import login_entry, store_login
+
+    try:
+        store = CredentialStore.open(args.store)
+        if args.action == "delete":
+            found = store.delete(login_entry(args.name))
+            print(f"bus login {args.name!r} {'deleted' if found else 'was not stored'}")
+            return 0
+        user = args.user or input("NATS user: ").strip()
+        password = getpass.getpass("NATS password (not shown): ").strip()
+        store_login(store, args.name, user, password)
+    except (OSError, EOFError) as exc:
+        raise CliError(f"bus-login: {exc}") from None
+    print(f"bus login {args.name!r} stored ({store.backend_name}); use --login {args.name}")
     return 0
 
 

@@ -126,9 +126,11 @@ class Collector:
         tls: Any = None,
         clock: Callable[[], float] = time.time,
         reconnect_wait_s: float = 0.5,
+        login: bus.BusLogin | None = None,
     ) -> None:
         from aitbc_tui.service import MarketService
 
+        self._login = login
         self.nats_url = bus.check_nats_url(nats_url)
         self.epoch = f"{int(clock())}-{secrets.token_hex(4)}"
         self.depth = depth
@@ -160,6 +162,7 @@ class Collector:
         self._nc = await bus.connect(
             self.nats_url,
             name=f"aitbc-collector-{self.epoch}",
+            login=self._login,
             token=self._token,
             tls=self._tls,
             on_reconnect=self._on_reconnect,

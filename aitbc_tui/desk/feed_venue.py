@@ -85,8 +85,10 @@ class FeedVenue:
         collector_silent_s: float = COLLECTOR_SILENT_S,
         clock: Callable[[], float] = time.time,
         reconnect_wait_s: float = 0.5,
+        login: bus.BusLogin | str | None = None,
     ) -> None:
         self.name = name
+        self._login = login  # a BusLogin, or the name of one in the credential store (read at start)
         self.nats_url = bus.check_nats_url(nats_url, f"venues.{name}.feed")
         self.source = wire.venue_token(source or name)
         self.symbols = tuple(symbols)
@@ -124,9 +126,12 @@ class FeedVenue:
     async def start(self) -> None:
         self._closed = False
         if self._nc is None:
+            if isinstance(self._login, str):
+                self._login = bus.load_login(self._login)
             self._nc = await bus.connect(
                 self.nats_url,
                 name=f"aitbc-feed-{self.name}",
+                login=self._login,
                 token=self._token,
                 tls=self._tls,
                 on_reconnect=self._on_reconnect,
@@ -466,7 +471,7 @@ def feed_venues_for(config: Any, built: Sequence[Venue]) -> list[Venue]:
     for vc in config.venues:
         if vc.mode is Mode.FEED:
             try:
-                venue = FeedVenue(vc.name, vc.feed, source=vc.source, symbols=vc.symbols,
+                venue = FeedVenue(vc.name, vc.feed, source=vc.source, symbols=vc.symbols, login=vc.login,
                                   trade_on=by_name.get(vc.trade_on) if vc.trade_on else None)  # fmt: skip
             except bus.BusError as exc:
                 raise ConfigError(config.path, f"venues.{vc.name}.feed", str(exc)) from None

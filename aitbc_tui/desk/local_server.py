@@ -30,6 +30,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def desk_authorization(collector: tuple[str, str], dashboards: tuple[str, str]) -> str:
+    """nats-server configuration for a desk: the collector may publish market data (and run
+    JetStream's API); dashboards may only read it and the stream's last values: a dashboard
+    that publishes on ``md.>`` is refused by the server. (user, password) pairs."""
+
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return f"""authorization {{
+  users = [
+    {{ user: {quoted(collector[0])}, password: {quoted(collector[1])},
+       permissions: {{ publish: {{ allow: ["md.>", "$JS.API.>", "_INBOX.>"] }},
+                       subscribe: {{ allow: ["_INBOX.>"] }} }} }}
+    {{ user: {quoted(dashboards[0])}, password: {quoted(dashboards[1])},
+       permissions: {{ publish: {{ allow: ["$JS.API.INFO", "$JS.API.STREAM.INFO.AITBC_MD", "$JS.API.STREAM.MSG.GET.AITBC_MD"],
+                                  deny: ["md.>"] }},
+                       subscribe: {{ allow: ["md.>", "_INBOX.>"] }} }} }}
+  ]
+}}
+"""
+
+
 class LocalNatsServer:
     """``await server.start()``; ``server.url``; ``await server.stop()``; ``await server.restart()``
     keeps the port (clients reconnect to the same URL). ``config`` is extra nats-server
@@ -120,4 +142,4 @@ class LocalNatsServer:
             shutil.rmtree(self.store_dir, ignore_errors=True)
 
 
-__all__ = ["LocalNatsServer", "NatsServerMissing", "free_port", "nats_server_binary"]
+__all__ = ["LocalNatsServer", "desk_authorization", "NatsServerMissing", "free_port", "nats_server_binary"]
