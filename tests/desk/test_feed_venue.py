@@ -160,3 +160,27 @@ async def test_a_watch_only_feed_venue_refuses_orders(desk):
     with pytest.raises(OrderRejected, match="watch-only"):
         await venue.place_order(request)
     assert desk.emu.engine.open_orders("emulator") == []  # nothing reached the venue
+
+
+async def test_a_slow_consumer_does_not_slow_the_collector_or_the_others(desk, nats_client):
+    import asyncio
+
+    feed, venue = await desk.feed_service()
+    await wait_until(lambda: same_books(desk.direct, feed))
+    stuck = asyncio.Event()
+    slow = await nats_client(desk.server.url)
+
+    async def never_done(msg):
+        await stuck.wait()  # a dashboard that stopped reading
+
+    await slow.subscribe("md.>", cb=never_done, pending_msgs_limit=5)
+    await slow.flush()
+    before = desk.collector.stats.deltas
+    try:
+        for _ in range(20):
+            price = move_market(desk.emu)
+            await wait_until(lambda p=price: (b := feed.book("binance", "BTC/USDT")) is not None and b.best_bid == p)
+        assert desk.collector.stats.deltas >= before + 20
+        assert venue.book_gaps("BTC/USDT") == 0 and same_books(desk.direct, feed)
+    finally:
+        stuck.set()
