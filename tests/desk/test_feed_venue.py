@@ -184,3 +184,17 @@ async def test_a_slow_consumer_does_not_slow_the_collector_or_the_others(desk, n
         assert venue.book_gaps("BTC/USDT") == 0 and same_books(desk.direct, feed)
     finally:
         stuck.set()
+
+
+@pytest.mark.parametrize("fault", ["ws_close_1006", "depth_gap"])
+async def test_venue_faults_at_the_collector_are_survived_on_the_feed(desk, fault):
+    feed, venue = await desk.feed_service()
+    await wait_until(lambda: same_books(desk.direct, feed))
+    desk.emu.set_fault(fault, "BTCUSDT")
+    first = move_market(desk.emu)  # the frame that meets the fault
+    second = move_market(desk.emu)
+    # The collector's venue recovers as the dashboard's would; the feed follows it.
+    await wait_until(lambda: (b := feed.book("binance", "BTC/USDT")) is not None and b.best_bid == second > first,
+                     timeout=40)  # fmt: skip
+    await wait_until(lambda: same_books(desk.direct, feed), timeout=40)
+    assert desk.emu.ctx.faults.find(fault, "BTCUSDT") is None  # the fault did happen (its one use was taken)
