@@ -20,7 +20,7 @@ from aitbc_tui.errors import UserError
 # Subcommand modules; each exposes register(subparsers). Optional ones may be absent
 # in a partial checkout, and are then simply not offered.
 COMMAND_MODULES: tuple[str, ...] = ("snapshot", "exchange", "emulate", "keys", "journal", "trading", "events", "alerts",
-                                    "webhook", "watch", "market", "arbitrage")  # fmt: skip
+                                    "webhook", "watch", "market", "arbitrage", "desk")  # fmt: skip
 
 
 class CliError(UserError):
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", metavar="NAME", help="theme name (see themes/), e.g. aitbc-light")
     parser.add_argument("--live", action="store_true", help='allow venues configured with mode = "live" to trade')
     parser.add_argument("--read-only", action="store_true", help="disable every order action; panes still work")
+    parser.add_argument("--replay", metavar="FILE", help="the dashboard in sandbox mode on a recording (`record`)")
+    parser.add_argument("--speed", metavar="N", help="--replay: N times the recorded pace, 1 to 50 (default 1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -166,6 +168,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
+    if getattr(args, "replay", None) or getattr(args, "speed", None):
+        from aitbc_tui.commands.desk import run_replay  # the desk feed's replay (issue 14)
+
+        return run_replay(args)
     config, service = build_service(args, trading=True)
     from aitbc_tui.domain import Mode
     from aitbc_tui.ui.app import AitbcApp

@@ -105,6 +105,13 @@ class VenueConfig:
     # Dead man's switch (kraken: cancel_all_orders_after): every open order is cancelled
     # this many seconds after the dashboard stops re-arming it; None: off.
     dead_man_switch_s: int | None = None
+    # mode = "feed" (the desk bus, issue 14): market data from the collector at ``feed``
+    # (nats://host:port), published under ``source`` (default: this venue's name); orders go
+    # to the venue named by ``trade_on`` (another [venues.*] of this file), or nowhere.
+    feed: str | None = None
+    source: str | None = None
+    trade_on: str | None = None
+    login: str | None = None  # a bus login's name in the credential store (`aitbc-tui bus-login set`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +257,7 @@ _TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts", "arbitrage")
 _ARBITRAGE_KEYS = ("on_leg_failure",)
 ON_LEG_FAILURE = ("ask", "hedge", "unwind")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
+_FEED_KEYS = ("mode", "feed", "symbols", "source", "trade_on", "read_only", "login")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
 _UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value", "valuation")
 _ASSET_RE = re.compile(r"^[A-Za-z0-9]{1,16}$")
@@ -328,6 +336,7 @@ class _Parser:
     def parse(self, data: Mapping[str, Any]) -> Config:
         self.check_keys(data, "", _TOP_KEYS)
         venues = self.venues(data.get("venues", {}))
+        self.check_feeds(venues)
         names = {v.name for v in venues}
         risk = self.risk(data.get("risk", {}), names)
         ui = self.ui(data.get("ui", {}))
@@ -374,6 +383,8 @@ class _Parser:
                 key, "venue name must be 1-32 letters, digits, '-' or '_', starting with a letter or digit"
             )
         spec = self.table(value, key)
+        if spec.get("mode") == "feed":
+            return self.feed_venue(name, key, spec)
         self.check_keys(spec, key, _VENUE_KEYS)
         for required in ("exchange", "mode", "symbols"):
             if required not in spec:
@@ -381,7 +392,7 @@ class _Parser:
         exchange = self.exchange(spec["exchange"], f"{key}.exchange")
 
         mode_value = spec["mode"]
-        allowed_modes = ", ".join(m.value for m in VENUE_MODES)
+        allowed_modes = ", ".join(m.value for m in VENUE_MODES) + ' (or "feed" with feed = "nats://…")'
         if not isinstance(mode_value, str) or mode_value not in {m.value for m in VENUE_MODES}:
             raise self.error(f"{key}.mode", f"{mode_value!r} is not allowed; use one of {allowed_modes}")
         mode = Mode(mode_value)
@@ -429,6 +440,57 @@ class _Parser:
             read_only=read_only,
             dead_man_switch_s=dead_man,
         )
+
+    def feed_venue(self, name: str, key: str, spec: Mapping[str, Any]) -> VenueConfig:
+        """``mode = "feed"``: ``feed`` (required), ``symbols`` (optional: all the collector
+        publishes), ``source``, ``trade_on``, ``read_only``."""
+        self.check_keys(spec, key, _FEED_KEYS)
+        if "feed" not in spec:
+            raise self.error(
+                f"{key}.feed", 'is required with mode = "feed": the desk\'s NATS server, e.g. "nats://127.0.0.1:4222"'
+            )
+        feed = self.url(spec["feed"], f"{key}.feed", ("nats", "tls"))
+        if "@" in urlsplit(feed).netloc:
+            raise self.error(
+                f"{key}.feed", "put no user, password or token in the URL; store a token with `aitbc-tui keys` instead"
+            )
+        symbols: list[str] = []
+        raw = spec.get("symbols", [])
+        if not isinstance(raw, list):
+            raise self.error(f"{key}.symbols", 'must be an array of symbols like ["BTC/USDT"]')
+        for i, symbol in enumerate(raw):
+            if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol) or symbol in symbols:
+                raise self.error(f"{key}.symbols[{i}]", f"{symbol!r} is not a symbol (or is listed twice)")
+            symbols.append(symbol)
+        names = {}
+        for field_name in ("source", "trade_on", "login"):
+            value = spec.get(field_name)
+            if value is not None and (not isinstance(value, str) or not _VENUE_NAME_RE.match(value)):
+                raise self.error(f"{key}.{field_name}", f"{value!r} is not a venue name")
+            names[field_name] = value
+        if names["trade_on"] == name:
+            raise self.error(f"{key}.trade_on", "names this venue itself; name another [venues.*] of this file")
+        read_only = spec.get("read_only", False)
+        if not isinstance(read_only, bool):
+            raise self.error(f"{key}.read_only", f"must be true or false, got {_type_name(read_only)}")
+        return VenueConfig(name=name, exchange="", mode=Mode.FEED, symbols=tuple(symbols), read_only=read_only,
+                           feed=feed, source=names["source"], trade_on=names["trade_on"], login=names["login"])  # fmt: skip
+
+    def check_feeds(self, venues: tuple[VenueConfig, ...]) -> None:
+        by_name = {v.name: v for v in venues}
+        used: dict[str, str] = {}
+        for v in venues:
+            if v.mode is not Mode.FEED or v.trade_on is None:
+                continue
+            target = by_name.get(v.trade_on)
+            key = f"venues.{v.name}.trade_on"
+            if target is None:
+                raise self.error(key, f"no venue named {v.trade_on!r} in this file")
+            if target.mode is Mode.FEED:
+                raise self.error(key, f"{v.trade_on!r} is a feed venue; name a paper, testnet or live venue")
+            if v.trade_on in used:
+                raise self.error(key, f"{v.trade_on!r} is already traded on by feed venue {used[v.trade_on]!r}")
+            used[v.trade_on] = v.name
 
     def exchange(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value:

@@ -19,6 +19,7 @@ class Mode(str, enum.Enum):
     PAPER = "paper"
     TESTNET = "testnet"
     LIVE = "live"
+    FEED = "feed"  # market data from the desk bus; watch-only unless it names a venue to trade on
 
 
 class Side(str, enum.Enum):

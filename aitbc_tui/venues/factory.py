@@ -83,13 +83,13 @@ def build_venues(
         # The venues own the world's lifecycle.
         _world, sandbox_venues = sim.create_sandbox_venues(seed=seed, reset=reset_sandbox)
         return list(sandbox_venues)
-    needs_keys = any(v.mode is not Mode.PAPER for v in config.venues)
+    needs_keys = any(v.mode not in (Mode.PAPER, Mode.FEED) for v in config.venues)
     store = None
     if needs_keys:
         try:
             store = _credential_source(credentials)
         except Exception as exc:  # opening the store failed (no keyring, vault refused)
-            live = next(v for v in config.venues if v.mode is not Mode.PAPER)
+            live = next(v for v in config.venues if v.mode not in (Mode.PAPER, Mode.FEED))
             if live.mode is Mode.LIVE:
                 raise ConfigError(
                     config.path, f"venues.{live.name}.mode", f"live mode cannot open the credential store: {exc}"
@@ -97,7 +97,9 @@ def build_venues(
     venues: list[Venue] = []
     try:
         for venue in config.venues:
-            venues.append(build_ccxt_venue(venue, config, _keys_for(venue, store, config)))
+            if venue.mode is not Mode.FEED:
+                venues.append(build_ccxt_venue(venue, config, _keys_for(venue, store, config)))
+        venues = _with_feed_venues(config, venues)
     except BaseException:
         # Nothing has started yet, but ccxt clients own sessions once used: drop them.
         venues.clear()
@@ -126,6 +128,16 @@ async def authenticated_probe(venue_name: str, credentials: Any, config: Config)
         return await client.authenticated_ping()
     finally:
         await client.close()
+
+
+def _with_feed_venues(config: Config, built: list[Venue]) -> list[Venue]:
+    """Desk feed venues (``mode = "feed"``, aitbc_tui.desk) in their config order; a venue a
+    feed venue trades on runs inside it, not on its own."""
+    if not any(v.mode is Mode.FEED for v in config.venues):
+        return built
+    from aitbc_tui.desk.feed_venue import feed_venues_for
+
+    return feed_venues_for(config, built)
 
 
 __all__ = ["authenticated_probe", "build_ccxt_venue", "build_venues"]

@@ -1,0 +1,389 @@
+"""Recording the bus to a file, and replaying a file into the sandbox's matching engine.
+
+A recording is gzip-compressed JSON lines. The first line is a header
+``{"aitbc_recording": 1, "started": T, "nats": URL, "subjects": S}``; every other line is
+``{"t": RECEIVED_AT, "s": SUBJECT, "m": MESSAGE}`` where MESSAGE is the wire message exactly
+as it came (``aitbc_tui.desk.wire``). The recording starts with the last values the
+stream holds for those subjects (markets, health, every book's snapshot), then everything
+live, in the order received.
+
+Replay builds one matching engine per recorded venue with the recorded markets. A replay
+market maker holds one order per recorded level, moved to the recorded book after each
+book message; the operator's practice orders meet those orders in the ordinary engine (a
+marketable order fills at the recorded prices, up to the recorded sizes; a resting one fills
+when a later recorded book crosses it). Deterministic: the same file gives the same books,
+message by message, whatever the speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aitbc_tui.desk import bus, wire
+from aitbc_tui.domain import Market, OrderType, PriceLevel, Side
+from aitbc_tui.errors import UserError
+
+log = logging.getLogger(__name__)
+
+RECORDING_VERSION = 1
+REPLAY_MAKER = "replay-book"  # the engine account that holds the recorded levels
+MIN_SPEED, MAX_SPEED = 1.0, 50.0
+
+
+class RecordingError(UserError):
+    """A recording that cannot be read (one line: which file, which line, why)."""
+
+
+# ---- recording -----------------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self, nats_url: str, subjects: str, out: Path, *, token: str | None = None,
+                 clock: Callable[[], float] = time.time, login: bus.BusLogin | None = None) -> None:  # fmt: skip
+        self._login = login
+        self.nats_url = bus.check_nats_url(nats_url)
+        if not subjects or any(c.isspace() for c in subjects):
+            raise bus.BusError(f"--subjects: {subjects!r} is not a subject (e.g. 'md.>' or 'md.binance.>')")
+        self.subjects = subjects
+        self.out = Path(out)
+        self._token = token
+        self._clock = clock
+        self._file: gzip.GzipFile | None = None
+        self._nc: Any = None
+        self._live: list[tuple[float, str, bytes]] | None = []  # buffered until the last values are written
+        self.messages = 0
+        self.refused = 0
+        self.last_seq: dict[tuple[str, str], int] = {}  # the newest book sequence number written, per book
+
+    async def start(self) -> None:
+        try:
+            file = gzip.GzipFile(self.out, "wb")
+        except OSError as exc:
+            raise RecordingError(f"{self.out}: cannot write: {exc.strerror or exc}") from None
+        header = {"aitbc_recording": RECORDING_VERSION, "started": self._clock(), "nats": self.nats_url,
+                  "subjects": self.subjects}  # fmt: skip
+        file.write(json.dumps(header).encode() + b"\n")
+        self._file = file
+        self._nc = await bus.connect(self.nats_url, name="aitbc-recorder", login=self._login, token=self._token,
+                                     retry_first=False)  # fmt: skip
+        await self._nc.subscribe(self.subjects, cb=self._on_msg)
+        await self._nc.flush()
+        await self._write_last_values()
+        live, self._live = self._live or [], None
+        for t, subject, data in live:
+            self._write(t, subject, data)
+
+    async def _write_last_values(self) -> None:
+        js = self._nc.jetstream()
+        try:
+            info = await js.stream_info(wire.STREAM, subjects_filter=self.subjects)
+        except Exception as exc:  # noqa: BLE001 - no stream (no collector yet): live messages only
+            log.info("recorder: no last values (%s)", type(exc).__name__)
+            return
+        subjects = sorted((info.state.subjects or {}).keys())
+        # Markets first: a replay needs them before any book.
+        for subject in sorted(subjects, key=lambda s: (not s.endswith(".markets"), s)):
+            try:
+                msg = await js.get_last_msg(wire.STREAM, subject)
+            except Exception:  # noqa: BLE001 - gone meanwhile
+                continue
+            self._write(self._clock(), subject, msg.data)
+
+    async def _on_msg(self, msg: Any) -> None:
+        if self._live is not None:
+            self._live.append((self._clock(), msg.subject, msg.data))
+            return
+        self._write(self._clock(), msg.subject, msg.data)
+
+    def _write(self, t: float, subject: str, data: bytes) -> None:
+        if self._file is None:
+            return
+        try:
+            obj = wire.decode(data)
+        except wire.WireError:
+            self.refused += 1
+            return
+        seq = obj.get("seq")
+        if isinstance(seq, int):
+            key = (str(obj.get("venue")), str(obj.get("symbol")))
+            self.last_seq[key] = max(seq, self.last_seq.get(key, 0))
+        self._file.write(b'{"t":%r,"s":%s,"m":%s}\n' % (t, json.dumps(subject).encode(), data))
+        self.messages += 1
+
+    async def stop(self) -> None:
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+            self._nc = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    t: float  # when it was received (epoch seconds)
+    subject: str
+    message: dict[str, Any]
+
+
+def read_recording(path: Path | str) -> tuple[dict[str, Any], list[Recorded]]:
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as f:
+            lines = f.read().splitlines()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise RecordingError(f"{path}: not a readable recording (gzip JSON lines): {exc}") from None
+    if not lines:
+        raise RecordingError(f"{path}: empty recording")
+    try:
+        header = json.loads(lines[0])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("aitbc_recording") != RECORDING_VERSION:
+        raise RecordingError(f"{path}: line 1 is not an aitbc-tui recording header")
+    out: list[Recorded] = []
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            row = json.loads(line)
+            t, subject, message = float(row["t"]), str(row["s"]), row["m"]
+            if not isinstance(message, dict) or message.get("v") != wire.WIRE_VERSION:
+                raise ValueError("not a wire message")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RecordingError(f"{path}: line {number}: {exc}") from None
+        out.append(Recorded(t, subject, message))
+    return header, out
+
+
+# ---- replay --------------------------------------------------------------------------------
+
+
+class ReplayWorld:
+    """Matching engines with the recorded markets; ``apply`` moves the replay maker's orders
+    to each recorded book. Quacks like the sandbox world for ``SimVenue`` (``engine(name)``)."""
+
+    def __init__(self, records: list[Recorded], *, clock: Callable[[], float]) -> None:
+        from aitbc_tui.sim.engine import MatchingEngine
+        from aitbc_tui.sim.specs import OPERATOR, OPERATOR_START_BALANCES
+
+        self.engines: dict[str, MatchingEngine] = {}
+        for record in records:
+            if record.message.get("type") == "markets":
+                try:
+                    markets = wire.parse_markets(record.message)
+                except wire.WireError as exc:
+                    raise RecordingError(f"recorded markets of {record.subject}: {exc}") from None
+                venue = str(record.message.get("venue"))
+                if venue not in self.engines:
+                    engine = MatchingEngine(venue, clock)
+                    engine.set_unlimited(REPLAY_MAKER, quiet=True)
+                    for market in markets.values():
+                        engine.add_market(market)
+                    for asset, amount in OPERATOR_START_BALANCES.items():
+                        engine.set_balance(OPERATOR, asset, amount)
+                    self.engines[venue] = engine
+        if not self.engines:
+            raise RecordingError(
+                "the recording has no markets: record while a collector runs (they come from the stream)"
+            )
+        self._books: dict[tuple[str, str], wire.L2Book] = {}
+        self._orders: dict[tuple[str, str], dict[tuple[Side, Decimal], str]] = {}
+        self.applied = 0  # book messages that moved a book
+        self.skipped_levels = 0  # recorded levels the engine could not hold (off the tick size)
+
+    def engine(self, venue: str) -> Any:
+        return self.engines[venue]
+
+    # SimVenue with autostart_ticks=False never calls these; present for the world interface.
+    def acquire(self, tick_hz: float = 0.0) -> None:
+        return None
+
+    async def release(self) -> None:
+        return None
+
+    def apply(self, record: Recorded) -> bool:
+        """Apply one recorded message; True when a book moved."""
+        kind = record.message.get("type")
+        if kind not in ("snapshot", "delta"):
+            return False
+        try:
+            message = wire.parse_book(record.message)
+        except wire.WireError:
+            return False
+        engine = self.engines.get(message.venue)
+        if engine is None or message.symbol not in engine.markets:
+            return False
+        key = (message.venue, message.symbol)
+        book = self._books.get(key)
+        if message.kind == "snapshot":
+            if book is not None and book.epoch == message.epoch and message.seq <= book.seq:
+                return False
+            book = self._books[key] = wire.L2Book(message)
+        elif book is not None and book.follows(message):
+            book.apply(message)
+        else:
+            if book is not None and message.seq > book.seq:
+                del self._books[key]  # a gap in the recording: wait for the next snapshot
+            return False
+        snapshot = book.snapshot()
+        self._place_levels(engine, key, snapshot.bids, snapshot.asks)
+        self.applied += 1
+        return True
+
+    def _place_levels(self, engine: Any, key: tuple[str, str], bids: tuple[PriceLevel, ...],
+                      asks: tuple[PriceLevel, ...]) -> None:  # fmt: skip
+        held = self._orders.setdefault(key, {})
+        target = {(Side.BUY, p): s for p, s in bids} | {(Side.SELL, p): s for p, s in asks}
+        symbol = key[1]
+        with engine.batch(symbol):
+            # Levels gone first, so a new level never meets the maker's own stale order.
+            for level, order_id in list(held.items()):
+                if level not in target or not engine.is_open(order_id):
+                    if engine.is_open(order_id):
+                        engine.cancel_quiet(REPLAY_MAKER, order_id)
+                    del held[level]
+            for (side, price), size in target.items():
+                resting = held.get((side, price))
+                if resting is not None:
+                    if engine.open_remaining(resting) != size:
+                        engine.amend_remaining(REPLAY_MAKER, resting, size)
+                    continue
+                placed = self._place_one(engine, symbol, side, price, size)
+                if placed is not None and engine.is_open(placed):
+                    held[(side, price)] = placed
+
+    def _place_one(self, engine: Any, symbol: str, side: Side, price: Decimal, size: Decimal) -> str | None:
+        """A maker order of exactly ``size``: a dust level below the market's minimums is
+        placed at the smallest valid amount, then amended down (the maker's amends are not
+        order-checked), so every recorded level shows."""
+        from aitbc_tui.domain import OrderRejected
+
+        market = engine.markets[symbol]
+        try:
+            return str(engine.place_quiet(REPLAY_MAKER, symbol, side, OrderType.LIMIT, size, price))
+        except OrderRejected:
+            pass
+        lot = market.lot_size
+        smallest = max(market.min_amount, market.min_notional / price, lot)
+        valid = (smallest / lot).to_integral_value(rounding="ROUND_CEILING") * lot
+        try:
+            order_id = str(engine.place_quiet(REPLAY_MAKER, symbol, side, OrderType.LIMIT, valid, price))
+        except OrderRejected:
+            self.skipped_levels += 1
+            return None
+        if engine.is_open(order_id) and valid != size:
+            engine.amend_remaining(REPLAY_MAKER, order_id, size)
+        return order_id
+
+
+class Replayer:
+    """Plays records into a ReplayWorld at ``speed`` x the recorded pace; ``pause``,
+    ``resume``, ``step`` (one book update, while paused), ``set_speed``."""
+
+    def __init__(self, records: list[Recorded], world: ReplayWorld, *, speed: float = 1.0) -> None:
+        self.records = records
+        self.world = world
+        self.speed = clamp_speed(speed)
+        self.position = 0  # index of the next record
+        self.now = records[0].t if records else 0.0  # the replay's clock: the current record's time
+        self._running = asyncio.Event()
+        self._running.set()
+        self._wake = asyncio.Event()
+        self.finished = asyncio.Event()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+        self._wake.set()
+
+    def resume(self) -> None:
+        self._running.set()
+        self._wake.set()
+
+    def set_speed(self, speed: float) -> float:
+        self.speed = clamp_speed(speed)
+        self._wake.set()
+        return self.speed
+
+    def step(self) -> bool:
+        """Apply records up to and including the next one that moves a book; False at the end."""
+        while self.position < len(self.records):
+            if self._apply_next():
+                return True
+        self.finished.set()
+        return False
+
+    def _apply_next(self) -> bool:
+        record = self.records[self.position]
+        self.position += 1
+        self.now = record.t
+        return self.world.apply(record)
+
+    def run_to_end(self) -> None:
+        """Everything at once (tests, headless checks)."""
+        while self.step():
+            pass
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.position < len(self.records):
+            await self._running.wait()
+            record = self.records[self.position]
+            # Wall time to wait: the recorded gap at the current speed, re-planned on any change.
+            started, played_from = loop.time(), self.now
+            wait = max(0.0, (record.t - played_from) / self.speed)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+            if self._wake.is_set():
+                # Paused or re-timed meanwhile: the time already waited counts at the old speed.
+                self.now = min(record.t, played_from + (loop.time() - started) * self.speed)
+                continue
+            self._apply_next()
+        self.finished.set()
+
+    def iter_books(self) -> Iterator[int]:  # pragma: no cover - convenience
+        while self.step():
+            yield self.position
+
+
+def clamp_speed(speed: float) -> float:
+    if not speed == speed:  # NaN
+        return MIN_SPEED
+    return max(MIN_SPEED, min(MAX_SPEED, float(speed)))
+
+
+def replay_venues(world: ReplayWorld) -> list[Any]:
+    """One SimVenue per recorded venue, on the replay's engines (no ticking world)."""
+    from typing import cast
+
+    from aitbc_tui.venues.sim import SimVenue
+
+    return [SimVenue(cast(Any, world), name, autostart_ticks=False) for name in world.engines]
+
+
+def recording_markets(records: list[Recorded]) -> dict[str, dict[str, Market]]:
+    out: dict[str, dict[str, Market]] = {}
+    for record in records:
+        if record.message.get("type") == "markets":
+            out.setdefault(str(record.message.get("venue")), wire.parse_markets(record.message))
+    return out
+
+
+__all__ = ["Recorder", "Recorded", "RecordingError", "ReplayWorld", "Replayer", "read_recording", "replay_venues"]
