@@ -106,8 +106,8 @@ async def two_venues(tmp_path, emulator_factory, *, policy: str = "ask", clock=N
         await desk.wait_idle()
         # MarketService.stop awaits every cancelled task; a ccxt.pro coinbase watch_order_book
         # cancelled mid-subscribe never finished once in ~10 runs (a hang in stop, reported).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(service.stop(), 15)
+        # (asyncio.wait, not wait_for: wait_for would wait for that task's cancellation too.)
+        await asyncio.wait({asyncio.ensure_future(service.stop())}, timeout=15)
         journal.close()
 
 
