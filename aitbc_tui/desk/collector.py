@@ -30,6 +30,7 @@ from aitbc_tui.sanitize import BadData, check_book
 from aitbc_tui.venues.base import Venue
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -196,7 +197,7 @@ class Collector:
             with contextlib.suppress(Exception):
                 await self._nc.flush(timeout=2)
             with contextlib.suppress(Exception):
-                await self._nc.close()
+                await asyncio.wait_for(self._nc.close(), CLOSE_TIMEOUT_S)  # a stop never hangs on the bus
 
     async def _loop(self, step: Callable[[], Any], interval_s: float) -> None:
         while True:

@@ -162,7 +162,7 @@ class FeedVenue:
         self._subs.clear()
         if nc is not None:
             with contextlib.suppress(Exception):
-                await nc.close()
+                await asyncio.wait_for(nc.close(), 5.0)  # a stop never hangs on the bus
         if self.trade_on is not None:
             await self.trade_on.close()
 

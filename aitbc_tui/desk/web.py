@@ -39,8 +39,9 @@ def new_token() -> str:
 
 
 def tab_command(dashboard_args: Sequence[str]) -> str:
-    """The shell command textual-serve runs per tab."""
-    return shlex.join([sys.executable, "-m", "aitbc_tui.desk.tab", *dashboard_args])
+    """The shell command textual-serve runs per tab (``exec``: the dashboard is the shell's
+    process itself, so stopping it stops the dashboard, not only a shell)."""
+    return "exec " + shlex.join([sys.executable, "-m", "aitbc_tui.desk.tab", *dashboard_args])
 
 
 def make_server(command: str, token: str, *, port: int, title: str = "aitbc-tui") -> Any:

@@ -6,6 +6,7 @@ its websocket) inside the collector and inside the direct service, a real nats-s
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -41,14 +42,14 @@ async def desk(still_emulator, nats_server, emulator_venue):
         kwargs.setdefault("snapshot_interval_s", 0.5)
         collector = Collector([emulator_venue(d.emu)], nats_server.url, depth=DEPTH, trades_interval_s=None,
                               tickers_interval_s=None, health_interval_s=0.2, reconnect_wait_s=0.1, **kwargs)  # fmt: skip
-        await collector.start()
+        await asyncio.wait_for(collector.start(), 60)
         d.running.append(collector)
         return collector
 
     async def feed_service(**kwargs):
         venue = FeedVenue("binance", nats_server.url, reconnect_wait_s=0.1, collector_silent_s=1.5, **kwargs)
         service = MarketService([venue], health_interval_s=0.2, account_interval_s=3600)
-        await service.start()
+        await asyncio.wait_for(service.start(), 60)
         d.running.append(service)
         return service, venue
 
@@ -56,11 +57,11 @@ async def desk(still_emulator, nats_server, emulator_venue):
     d.feed_service = feed_service
     d.collector = await start_collector()
     d.direct = MarketService([emulator_venue(d.emu)], health_interval_s=3600, account_interval_s=3600)
-    await d.direct.start()
+    await asyncio.wait_for(d.direct.start(), 60)
     d.running.append(d.direct)
     yield d
     for thing in reversed(d.running):
-        await thing.stop()
+        await asyncio.wait_for(thing.stop(), 60)  # a hang here is a failure, never a stuck run
 
 
 def same_books(direct: MarketService, feed: MarketService) -> bool:
@@ -163,8 +164,6 @@ async def test_a_watch_only_feed_venue_refuses_orders(desk):
 
 
 async def test_a_slow_consumer_does_not_slow_the_collector_or_the_others(desk, nats_client):
-    import asyncio
-
     feed, venue = await desk.feed_service()
     await wait_until(lambda: same_books(desk.direct, feed))
     stuck = asyncio.Event()

@@ -89,8 +89,7 @@ async def test_serve_refuses_without_the_token_and_serves_the_dashboard_with_it(
         async with browser.ws_connect(base.replace("http", "ws") + "/ws?width=160&height=45",
                                       headers={"Origin": base}) as ws:  # fmt: skip
             await ws.send_json(["resize", {"width": 160, "height": 45}])
-            screen = await read_screen(ws, [b"SANDBOX", b"READ-ONLY", b"Order book", b"Health"])
-            assert b"binance" in screen
+            await read_screen(ws, [b"SANDBOX", b"READ-ONLY", b"Order book", b"Health", b"binance"])
             await ws.send_json(["stdin", "?"])  # the help screen opens in the page
             await read_screen(ws, [b"Keys", b"Modes", b"Arbitrage"])
 
@@ -156,3 +155,45 @@ def test_each_tab_runs_the_dashboard_read_only_unless_orders_are_allowed(argv, t
     from aitbc_tui.commands.desk import dashboard_args
 
     assert dashboard_args(build_parser().parse_args(argv)) == tab
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()  # a zombie has ended
+    except OSError:
+        return False
+
+
+async def test_a_tab_ends_when_serve_is_killed(isolated_dirs):
+    from tests.apptools import wait_until
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "aitbc_tui", "--seed", "3", "serve", "--port",
+                                                "0", stdout=asyncio.subprocess.PIPE, env={**os.environ})  # fmt: skip
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        url = re.search(rb"http://127\.0\.0\.1:\d+/\?token=\S+", line).group(0).decode()
+        base = url.split("/?", 1)[0]
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            async with browser.get(url) as response:
+                assert response.status == 200
+            ws = await browser.ws_connect(base.replace("http", "ws") + "/ws?width=120&height=40")
+            await read_screen(ws, [b"SANDBOX"])
+            tabs = _children(proc.pid)
+            assert len(tabs) == 1 and _alive(tabs[0])  # the dashboard itself (exec), no shell in between
+            proc.kill()  # serve dies without cleaning up
+            await proc.wait()
+            await wait_until(lambda: not _alive(tabs[0]), timeout=30)
+            await ws.close()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
