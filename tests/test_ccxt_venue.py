@@ -512,3 +512,18 @@ async def test_http_418_stops_all_traffic_until_the_ban_ends(emulated):
     with pytest.raises(VenueUnavailable, match="IP banned"):
         await venue.fetch_open_orders()
     assert emu.engine.open_orders(emu.ctx.account) == []
+
+
+def test_an_order_view_without_an_average_takes_it_from_cost_over_filled():
+    """kraken's views carry the executed cost but no average: a buy limit at 3,400.00 that
+    filled 0.5 for 1,699.95 was bought at 3,399.90, not at its limit."""
+    from decimal import Decimal as D
+
+    from aitbc_tui.venues.ccxt_convert import order_from_ccxt
+
+    view = {"id": "O1", "symbol": "ETH/USDT", "side": "buy", "type": "limit", "price": 3400.0, "amount": 0.5,
+            "filled": 0.5, "cost": 1699.95, "average": None, "status": "closed"}  # fmt: skip
+    order = order_from_ccxt("kraken", view)
+    assert order.average_price == D("3399.9") and order.price == D("3400")
+    assert order_from_ccxt("kraken", {**view, "average": 3399.5}).average_price == D("3399.5")
+    assert order_from_ccxt("kraken", {**view, "filled": 0, "cost": 0}).average_price is None

@@ -120,6 +120,13 @@ def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | No
         price = None
     created = o.get("timestamp")
     updated = o.get("lastUpdateTimestamp") or o.get("lastTradeTimestamp") or created
+    average = to_decimal(o.get("average"))
+    if average is None and filled > 0:
+        # Some venues' order views carry the executed cost but no average (kraken's ack and
+        # its executions): the fill price is cost / filled, not the limit price.
+        cost = to_decimal(o.get("cost"))
+        if cost is not None and cost > 0:
+            average = cost / filled
     return Order(
         venue=venue,
         id=str(o.get("id") or ""),
@@ -133,7 +140,7 @@ def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | No
         status=status,
         created_at=created / 1000 if created else now,
         updated_at=updated / 1000 if updated else now,
-        average_price=to_decimal(o.get("average")),
+        average_price=average,
         fee=fee,
         fee_currency=fee_currency,
         message=str(o.get("status") or "") if status is OrderStatus.REJECTED else "",
