@@ -124,9 +124,9 @@ def order_from_ccxt(venue: str, o: Mapping[str, Any], request: OrderRequest | No
     if average is None and filled > 0:
         # Some venues' order views carry the executed cost but no average (kraken's ack and
         # its executions): the fill price is cost / filled, not the limit price.
-        cost = to_decimal(o.get("cost"))
-        if cost is not None and cost > 0:
-            average = cost / filled
+        executed = to_decimal(o.get("cost"))
+        if executed is not None and executed > 0:
+            average = executed / filled
     return Order(
         venue=venue,
         id=str(o.get("id") or ""),
