@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate screenshots/ (SVG): the main screen, the order form, help, and each theme.
+"""Regenerate screenshots/ (SVG): the main screen, the order form, help, the layouts, each theme, the charts.
 
 Deterministic like the snapshot tests: a seeded, paused simulation and a frozen clock.
 Run from the repo root: python scripts/screenshots.py
@@ -67,6 +67,9 @@ async def main() -> None:
         await shoot("order-form-error", keys=("b",), amount="0.123456"),
         await shoot("confirm", keys=("s", "0", ".", "2", "5", "enter")),
         await shoot("help", keys=("question_mark",)),
+        await shoot("layout-trade", keys=("2",)),
+        await shoot("layout-watch", keys=("3",)),
+        await shoot("layout-account", keys=("4",)),
     ]
     for theme in ("aitbc-dark", "aitbc-light", "aitbc-amber", "aitbc-colorblind", "aitbc-high-contrast"):
         shots.append(await shoot(f"theme-{theme}", theme=theme))
