@@ -8,6 +8,7 @@ Run from the repo root: python scripts/screenshots.py
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -23,8 +24,17 @@ OUT = ROOT / "screenshots"
 SIZE = (160, 45)
 
 
+def isolate(tmp: str) -> None:
+    """Each shot gets fresh data and config dirs: the layout last chosen (layouts.json), the
+    alert rules and the event log live there, and one shot's `4` must not become the next
+    shot's screen (nor be written into the operator's own data dir)."""
+    os.environ["AITBC_DATA_DIR"] = str(Path(tmp) / "data")
+    os.environ["AITBC_CONFIG_DIR"] = str(Path(tmp) / "config")
+
+
 async def shoot(name: str, *, theme: str | None = None, keys: tuple[str, ...] = (), amount: str | None = None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
+        isolate(tmp)
         app = make_app(Path(tmp), theme=theme, impact_size=None)  # the product default: 10,000 USDT
         async with app.run_test(size=SIZE) as pilot:
             await wait_ready(pilot)
@@ -46,6 +56,7 @@ async def shoot_chart(name: str, key: str) -> Path:
     from tests.apptools import make_chart_app, wait_until
 
     with tempfile.TemporaryDirectory() as tmp:
+        isolate(tmp)
         app = make_chart_app(Path(tmp))
         async with app.run_test(size=(120, 35)) as pilot:
             await wait_ready(pilot)
