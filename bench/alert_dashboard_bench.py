@@ -15,7 +15,7 @@ import time
 from types import SimpleNamespace
 
 from bench.common import Result, percentile
-from bench.dashboard_bench import SIZE, Recorder, _FrameDriver, _match
+from bench.dashboard_bench import SIZE, _match, record_frames
 from bench.replay import replay_venues
 
 SYMBOLS = 50
@@ -44,7 +44,6 @@ async def _latency(rules: list, total: int) -> tuple[list[float], int]:
     from aitbc_tui.alerts import AlertsConfig
     from aitbc_tui.service import MarketService
     from aitbc_tui.ui.app import AitbcApp
-    from aitbc_tui.ui.widgets.ladder import BookLadder
 
     feed, venues = replay_venues(0.0001)
     service = MarketService(venues)
@@ -54,21 +53,7 @@ async def _latency(rules: list, total: int) -> tuple[list[float], int]:
             if app.venue is not None and service.book(app.venue, app.symbol) is not None:
                 break
             await asyncio.sleep(0.01)
-        rec = Recorder(app)
-        ladder = app.query_one(BookLadder)
-        orig_build = ladder._build
-
-        def build(width, _orig=orig_build):
-            snap = ladder._snapshot
-            strips = _orig(width)
-            if snap is not None:
-                rec.built_seq = snap.sequence
-            return strips
-
-        ladder._build = build
-        _FrameDriver.recorder = rec
-        app._driver.__class__ = _FrameDriver
-        app.refresh()
+        rec = record_frames(app)
         await asyncio.sleep(0.2)
         key = (app.venue, app.symbol)
         try:

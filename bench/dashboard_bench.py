@@ -54,6 +54,29 @@ class Recorder:
                 self.waiting_for = None
 
 
+def record_frames(app) -> Recorder:
+    """Time every frame the app writes against the book sequence its ladder was built from:
+    the ladder's build notes the sequence, the headless driver records each write."""
+    from aitbc_tui.ui.widgets.ladder import BookLadder
+
+    rec = Recorder(app)
+    ladder = app.query_one(BookLadder)
+    orig_build = ladder._build
+
+    def build(width, _orig=orig_build):
+        snap = ladder._snapshot
+        strips = _orig(width)
+        if snap is not None:
+            rec.built_seq = snap.sequence
+        return strips
+
+    ladder._build = build
+    _FrameDriver.recorder = rec
+    app._driver.__class__ = _FrameDriver
+    app.refresh()
+    return rec
+
+
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -62,7 +85,6 @@ def _cpu() -> float:
 async def _session(rate_hz: float, body):
     from aitbc_tui.service import MarketService
     from aitbc_tui.ui.app import AitbcApp
-    from aitbc_tui.ui.widgets.ladder import BookLadder
 
     feed, venues = replay_venues(rate_hz)
     service = MarketService(venues)
@@ -80,21 +102,7 @@ async def _session(rate_hz: float, body):
             feed.start()
             await feed.done.wait()
             await asyncio.sleep(0.3)
-        rec = Recorder(app)
-        ladder = app.query_one(BookLadder)
-        orig_build = ladder._build
-
-        def build(width, _orig=orig_build):
-            snap = ladder._snapshot
-            strips = _orig(width)
-            if snap is not None:
-                rec.built_seq = snap.sequence
-            return strips
-
-        ladder._build = build
-        _FrameDriver.recorder = rec
-        app._driver.__class__ = _FrameDriver
-        app.refresh()
+        rec = record_frames(app)
         await asyncio.sleep(0.2)
         key = (app.venue, app.symbol)
         try:

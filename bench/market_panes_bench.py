@@ -20,7 +20,7 @@ from collections import deque
 from decimal import Decimal
 
 from bench.common import Result, median, percentile
-from bench.dashboard_bench import Recorder, _cpu, _FrameDriver, _match
+from bench.dashboard_bench import _cpu, _match, record_frames
 from bench.replay import ReplayVenue, replay_venues
 
 SIZE = (200, 60)
@@ -116,7 +116,6 @@ async def _session(with_panes: bool, seconds: float) -> dict:
     from aitbc_tui.service import MarketService
     from aitbc_tui.ui import layouts
     from aitbc_tui.ui.app import AitbcApp
-    from aitbc_tui.ui.widgets.ladder import BookLadder
 
     feed, plain = replay_venues(BOOK_RATE_HZ)
     venues = [TradingReplayVenue(v) for v in plain]
@@ -140,21 +139,7 @@ async def _session(with_panes: bool, seconds: float) -> dict:
                 watch_col.styles.width = 90
                 service.market_feed().want_tickers(True)
                 await pilot.pause()
-            rec = Recorder(app)
-            ladder = app.query_one(BookLadder)
-            orig_build = ladder._build
-
-            def build(width, _orig=orig_build):
-                snap = ladder._snapshot
-                strips = _orig(width)
-                if snap is not None:
-                    rec.built_seq = snap.sequence
-                return strips
-
-            ladder._build = build
-            _FrameDriver.recorder = rec
-            app._driver.__class__ = _FrameDriver
-            app.refresh()
+            rec = record_frames(app)
             await asyncio.sleep(1.0)  # warm: the tape's backfill, the first tickers
             sent = feed.sent[key]
             first_seq = len(sent) + 1
