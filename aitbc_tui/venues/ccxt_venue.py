@@ -1110,14 +1110,21 @@ class CcxtVenue:
         client = await self._ws_client()
 
         def fresh_in(raw: Any) -> list[Trade]:
-            trades = sorted((trade_from_ccxt(t, self.name) for t in raw or ()), key=lambda t: t.time)
             cursor = self._trade_cursors.get(symbol) or (float("-inf"), frozenset())
+            # Only the raw trades at or after the cursor are converted: ccxt's cache holds up
+            # to 1,000, and this runs once per watch.
+            since_ms = cursor[0] * 1000
+            recent = [t for t in raw or () if (t.get("timestamp") or 0) >= since_ms]
+            trades = sorted((trade_from_ccxt(t, self.name) for t in recent), key=lambda t: t.time)
             return self._advance(symbol, trades, cursor)[0]
+
+        def cache() -> list:
+            return list((getattr(client, "trades", None) or {}).get(symbol) or ())
 
         # ccxt resolves a watch only with a message that arrives while it waits: trades that
         # came between two calls sit in its cache (exchange.trades) until the next message,
         # which in a quiet market may be minutes away. Take them from the cache first.
-        cached = fresh_in(list((getattr(client, "trades", None) or {}).get(symbol) or ()))
+        cached = fresh_in(cache())
         if cached:
             return cached
         error: VenueError | None
@@ -1133,4 +1140,4 @@ class CcxtVenue:
             error = None
         if error is not None:
             raise error
-        return fresh_in([*(raw or ()), *((getattr(client, "trades", None) or {}).get(symbol) or ())])
+        return fresh_in(cache() or raw)  # the cache holds what the watch returned, and what came since
