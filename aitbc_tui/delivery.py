@@ -198,7 +198,8 @@ class WebhookDispatcher:
                     delay = IDLE_WAKE_S if due is None else min(IDLE_WAKE_S, max(0.0, due - self.clock()))
                     if delay > 0:
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), delay)
+                            async with asyncio.timeout(delay):
+                                await self._wake.wait()
                     self._wake.clear()
         finally:
             self._drain(store)  # what was submitted is in the queue: sent after a restart

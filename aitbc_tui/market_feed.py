@@ -354,7 +354,8 @@ class MarketFeed:
             complete = await self.refresh_tickers()
             self._tickers_wake.clear()
             try:  # soon again while venues are still starting
-                await asyncio.wait_for(self._tickers_wake.wait(), TICKERS_INTERVAL_S if complete else 0.5)
+                async with asyncio.timeout(TICKERS_INTERVAL_S if complete else 0.5):
+                    await self._tickers_wake.wait()
             except TimeoutError:
                 pass
 

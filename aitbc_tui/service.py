@@ -18,7 +18,7 @@ import signal
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -140,6 +140,7 @@ class _VenueState:
         return min(STALE_BOOK_MAX_S, max(STALE_BOOK_S, 2 * ordered[len(ordered) // 2]))
 
 
+STOP_GRACE_S = 2.0  # per step of stop(): tasks to end, venues to close
 ERROR_SHOWN_S = 30.0  # an error older than this is not shown beside "connected"
 
 
@@ -177,6 +178,7 @@ class MarketService:
         self._books: dict[tuple[str, str], BookSnapshot] = {}
         self._dirty_books: set[tuple[str, str]] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
         self.orders_version = 0  # bumps whenever orders or balances change
         self.health_version = 0
         self._listeners: list[Callable[[str], None]] = []
@@ -211,6 +213,7 @@ class MarketService:
 
         A venue that fails to start is reported in its health row; the others run.
         """
+        self._stopped = False
         await asyncio.gather(*(self._start_venue(s, stream) for s in self._states.values()))
         await self._reconcile_journal()
         if stream:
@@ -370,6 +373,8 @@ class MarketService:
     def _spawn(self, factory: Callable[[], Awaitable[None]], name: str) -> None:
         """Every background task is supervised: one that dies is logged, shown in its
         venue's health row and started again with backoff, never silently gone."""
+        if self._stopped:
+            return
         self._tasks = [t for t in self._tasks if not t.done()]
         self._tasks.append(asyncio.create_task(self._supervise(factory, name), name=name))
 
@@ -394,15 +399,39 @@ class MarketService:
                 backoff = min(backoff * 2, 30.0)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Cancel every task and close every venue, in bounded time: quitting must never
+        hang on a task that does not end or a venue that does not answer its close."""
+        self._stopped = True  # a start still in flight spawns nothing more
+        tasks = [t for t in self._tasks if not t.done()]
         self._tasks.clear()
-        for state in self._states.values():
-            with contextlib.suppress(Exception):
-                await state.venue.close()
+        for task in tasks:
+            task.cancel()
+        pending = await self._settle(tasks, STOP_GRACE_S)
+        # Closing the clients fails their pending futures, which frees a task stuck in one.
+        await asyncio.gather(*(self._close_venue(s.venue) for s in self._states.values()))
+        if pending:
+            for task in pending:
+                task.cancel()
+            pending = await self._settle(pending, STOP_GRACE_S)
+        if pending:
+            log.warning("stop: left %d task(s) running: %s", len(pending), ", ".join(t.get_name() for t in pending))
+
+    @staticmethod
+    async def _settle(tasks: Collection[asyncio.Task], timeout: float) -> set[asyncio.Task]:
+        if not tasks:
+            return set()
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in done:  # retrieved, so asyncio does not log them as never retrieved
+            if not task.cancelled():
+                task.exception()
+        return pending
+
+    async def _close_venue(self, venue: Venue) -> None:
+        try:
+            async with asyncio.timeout(STOP_GRACE_S):
+                await venue.close()
+        except Exception:  # noqa: BLE001 - closing must not fail the shutdown
+            log.warning("stop: %s did not close cleanly", venue.name, exc_info=True)
 
     # ---- read side (snapshots, immutable) --------------------------------------------
 
@@ -568,7 +597,8 @@ class MarketService:
         True when it was the probe."""
         state.answering.clear()
         try:
-            await asyncio.wait_for(state.answering.wait(), delay)
+            async with asyncio.timeout(delay):
+                await state.answering.wait()
         except TimeoutError:
             return False
         return True

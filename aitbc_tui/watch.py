@@ -160,7 +160,8 @@ class HeadlessWatch:
                     next_slow = now + SLOW_EVERY_S
                     self._slow()
                 try:
-                    await asyncio.wait_for(stop.wait(), BOOKS_EVERY_S)
+                    async with asyncio.timeout(BOOKS_EVERY_S):
+                        await stop.wait()
                 except TimeoutError:
                     pass
         finally:

@@ -29,6 +29,10 @@ def peak_rss_kib() -> int:
 
 
 def main() -> None:
+    import faulthandler
+
+    # A child that hangs (the parent gives up after 90 s) prints every thread's stack.
+    faulthandler.dump_traceback_later(75, exit=True)
     from decimal import Decimal
 
     from aitbc_tui.cli import build_parser, build_service

@@ -57,6 +57,7 @@ from aitbc_tui.venues.ccxt_convert import (  # noqa: F401 - re-exported for impo
     redact_error_text,
     to_decimal,
 )
+from aitbc_tui.venues.ccxt_import import exchange_class
 from aitbc_tui.venues.paper import PaperVenue  # noqa: F401 - re-exported
 from aitbc_tui.venues.quirks import TokenBucket, quirks
 
@@ -174,6 +175,17 @@ def _replace_base(url: str, base: str) -> str:
     return urlunsplit((new.scheme, new.netloc, path, old.query, old.fragment))
 
 
+async def wait_for_keeping_cancel(awaitable: Awaitable[T], timeout: float) -> T:
+    """``asyncio.wait_for`` without its Python 3.11 flaw: a cancel that lands as the
+    awaited thing completes is dropped (wait_for returns the result). A book watch that
+    dropped the cancel went on watching, and quitting waited on it forever."""
+    result = await asyncio.wait_for(awaitable, timeout)
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return result
+
+
 def redirect_urls(api: Any, api_url: str | None, ws_url: str | None, exchange_id: str = "") -> Any:
     """A copy of ``exchange.urls['api']`` with REST URLs moved to ``api_url`` and websocket
     URLs to ``ws_url`` (nested dicts walked, paths kept). Binance's spot stream URL keeps
@@ -287,11 +299,8 @@ class CcxtVenue:
     # ---- construction
 
     def _new_exchange(self, *, pro: bool) -> Any:
-        if pro:
-            import ccxt.pro as module
-        else:
-            import ccxt.async_support as module
-        cls = getattr(module, self.exchange_id, None)
+        # Only this exchange's modules: ``import ccxt.pro`` imports all ~110 (about 1 s).
+        cls = exchange_class(self.exchange_id, pro=pro)
         if cls is None:
             raise ConfigError(
                 None,
@@ -374,9 +383,7 @@ class CcxtVenue:
         if self.config.api_url and not self.config.ws_url:
             return False  # REST redirected, websocket not: polling keeps us off the internet
         if self._pro_has_book is None:
-            import ccxt.pro
-
-            cls = getattr(ccxt.pro, self.exchange_id, None)
+            cls = exchange_class(self.exchange_id, pro=True)
             self._pro_has_book = bool(cls is not None and cls().has.get("watchOrderBook"))
         return self._pro_has_book
 
@@ -650,9 +657,7 @@ class CcxtVenue:
         deadline = loop.time() + self._stale_after_s
         for attempt in range(MAX_RESYNCS_IN_A_ROW + 1):
             try:
-                return await asyncio.wait_for(
-                    client.watch_order_book(symbol), timeout=max(0.01, deadline - loop.time())
-                )
+                return await wait_for_keeping_cancel(client.watch_order_book(symbol), max(0.01, deadline - loop.time()))
             except ccxt.ChecksumError:
                 if attempt == MAX_RESYNCS_IN_A_ROW:
                     raise
@@ -1047,9 +1052,7 @@ class CcxtVenue:
             if not self.uses_websocket or (self.config.api_url and not self.config.ws_url):
                 self._trades_ws = False
             else:
-                import ccxt.pro
-
-                cls = getattr(ccxt.pro, self.exchange_id, None)
+                cls = exchange_class(self.exchange_id, pro=True)
                 self._trades_ws = bool(cls is not None and cls().has.get("watchTrades"))
         return self._trades_ws
 
@@ -1129,7 +1132,7 @@ class CcxtVenue:
             return cached
         error: VenueError | None
         try:
-            raw = await asyncio.wait_for(client.watch_trades(symbol), timeout=self._stale_after_s * 4)
+            raw = await wait_for_keeping_cancel(client.watch_trades(symbol), self._stale_after_s * 4)
         except asyncio.TimeoutError:
             error = None
             raw = []
