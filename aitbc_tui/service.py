@@ -148,6 +148,9 @@ ERROR_SHOWN_S = 30.0  # an error older than this is not shown beside "connected"
 class CancelReport:
     cancelled: tuple[Order, ...]
     failed: tuple[tuple[Order, str], ...]  # order, reason
+    # Found filled at the venue (before the cancel got there, or while still being sent):
+    # nothing of them was left to cancel.
+    ended: tuple[Order, ...] = ()
 
 
 class MarketService:
@@ -966,6 +969,7 @@ class MarketService:
         cancelled too. The report says per order what was cancelled and what failed."""
         cancelled: list[Order] = []
         failed: list[tuple[Order, str]] = []
+        ended: list[Order] = []
         attempted: set[tuple[str, str]] = set()
 
         def known_open() -> list[Order]:
@@ -1005,23 +1009,31 @@ class MarketService:
         await asyncio.gather(*(one(o) for o in known_open()))
         self.orders_version += 1
 
-        def confirmed_cancelled() -> int:
-            """A cancel whose reply was lost may still have worked: once the refresh has shown
-            the order cancelled, the report says so instead of calling it live."""
-            now, moved = self._clock(), 0
+        def settle_failures() -> tuple[int, int]:
+            """A cancel whose reply was lost may still have worked, and a cancel refused as
+            "unknown order" may have met an order that had just filled: once the refresh
+            shows the order cancelled or filled, the report says so instead of calling it
+            live. Returns (now cancelled, now ended)."""
+            now, moved, done = self._clock(), 0, 0
             for entry in list(failed):
                 order = entry[0]
                 tracked = self.tracker.ended_order(order.client_order_id) if order.client_order_id else None
-                if tracked is not None and tracked.venue == order.venue and tracked.state is TrackState.CANCELED:
+                if tracked is None or tracked.venue != order.venue:
+                    continue
+                if tracked.state is TrackState.CANCELED:
                     failed.remove(entry)
                     cancelled.append(tracked.view(now))
                     moved += 1
-            return moved
+                elif tracked.state is TrackState.FILLED:
+                    failed.remove(entry)
+                    ended.append(tracked.view(now))
+                    done += 1
+            return moved, done
 
         async def sweep() -> None:
             # Then what the venues hold now (orders placed since the last poll), concurrently.
             await asyncio.gather(*(self._refresh_quietly(s) for s in self._states.values() if s.started))
-            confirmed = confirmed_cancelled()
+            confirmed, filled = settle_failures()
             before = (len(cancelled), len(failed))
             await asyncio.gather(*(one(o) for o in known_open()))
             self.orders_version += 1
@@ -1029,6 +1041,9 @@ class MarketService:
             if not wait_sweep and confirmed:
                 self._emit(f"{by}: {confirmed} order(s) reported NOT cancelled were cancelled after all "
                            "(their cancel's reply was lost; the account refresh shows them cancelled)")  # fmt: skip
+            if not wait_sweep and filled:
+                self._emit(f"{by}: {filled} order(s) reported NOT cancelled had filled "
+                           "(the account refresh shows them filled): nothing of them left open")  # fmt: skip
             if not wait_sweep and (more or bad):
                 self._emit(f"{by}: after refreshing the accounts, {more} more order(s) cancelled"
                            + (f", {bad} NOT cancelled" if bad else ""))  # fmt: skip
@@ -1040,7 +1055,7 @@ class MarketService:
             first = CancelReport(tuple(cancelled), tuple(failed))
             self._tasks.append(asyncio.create_task(sweep(), name="kill-switch-sweep"))
             return first
-        return CancelReport(tuple(cancelled), tuple(failed))
+        return CancelReport(tuple(cancelled), tuple(failed), tuple(ended))
 
     async def _refresh_quietly(self, state: _VenueState) -> None:
         try:

@@ -161,7 +161,9 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
 
             # On a busy machine the reply can outlast the order timeout: the order is then
             # UNKNOWN until the venue shows it, so wait for the exchange, with a deadline.
-            await wait_until(pilot, lambda: emu.engine.open_orders(ACCOUNT), what=f"{name} order on the exchange")
+            await wait_until(
+                pilot, lambda emu=emu: emu.engine.open_orders(ACCOUNT), what=f"{name} order on the exchange"
+            )
             on_exchange = emu.engine.open_orders(ACCOUNT)
             assert [(o.side, o.price, o.amount) for o in on_exchange] == [(Side.BUY, price, Decimal("0.001"))], name
             await wait_until(
@@ -191,7 +193,9 @@ async def test_dashboard_with_three_emulated_venues_round_trips_an_order_on_each
             await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="confirmation closed")
             await wait_until(pilot, lambda: not order_work_running(app), what="the cancel worker done")
 
-            await wait_until(pilot, lambda: emu.engine.open_orders(ACCOUNT) == [], what=f"{name} order cancelled")
+            await wait_until(
+                pilot, lambda emu=emu: emu.engine.open_orders(ACCOUNT) == [], what=f"{name} order cancelled"
+            )
             [closed] = emu.engine.closed_orders(ACCOUNT)
             assert (closed.id, closed.status) == (on_exchange[0].id, OrderStatus.CANCELED)
             await wait_until(pilot, lambda: orders_table.row_count == 0, what=f"{name} order gone from the pane")

@@ -687,22 +687,26 @@ def run_cancel_all(args) -> int:
                 return EXIT_DECLINED
             if venue is None:
                 report = await service.cancel_all(by="cli cancel-all")
-                cancelled, failed = list(report.cancelled), list(report.failed)
+                cancelled, failed, ended = list(report.cancelled), list(report.failed), list(report.ended)
             else:
                 cancelled, failed = await _cancel_venue(service, venue, targets, describe_error)
+                ended = []
             await service.wait_idle()
             if args.json:
                 print_json(
                     {
                         "cancelled": [_order_json(_find(service, o.venue, o.client_order_id, o)) for o in cancelled],
                         "failed": [{**_order_json(o), "reason": plain_text(why, 1000)} for o, why in failed],
+                        "filled_before_cancel": [_order_json(o) for o in ended],
                     }
                 )
             else:
-                if not cancelled and not failed:
+                if not cancelled and not failed and not ended:
                     print(f"no open orders on {where}")
                 for order in cancelled:
                     print("cancelled " + _order_line(_find(service, order.venue, order.client_order_id, order)))
+                for order in ended:
+                    print("already filled (nothing to cancel) " + _order_line(order))
                 for order, why in failed:
                     print(f"FAILED {_order_line(order)}: {plain_text(why, 500)}")
             return 1 if failed else 0
