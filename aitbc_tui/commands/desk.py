@@ -64,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
                    help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
     p.add_argument("--login", metavar="NAME", help="the bus login stored with `aitbc-tui bus-login set NAME`")
+    _add_tls_options(p)
     p.add_argument("--depth", type=_depth, default=50, metavar="N", help="levels per side published (default 50)")
     p.add_argument("--snapshot-every", type=_positive, default=1.0, metavar="S",
                    help="a full book snapshot to the last-value stream at most every S seconds (default 1)")  # fmt: skip
@@ -84,6 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
                    help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
     r.add_argument("--login", metavar="NAME", help="the bus login stored with `aitbc-tui bus-login set NAME`")
+    _add_tls_options(r)
     r.add_argument("--subjects", default="md.>", metavar="S", help="subjects to record (default 'md.>')")
     r.add_argument("--out", required=True, metavar="FILE", help="the recording to write (gzip JSON lines)")
     r.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
@@ -120,6 +122,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=run_bus_login)
 
 
+def _add_tls_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls-ca", metavar="FILE",
+                   help="TLS to the bus: the desk's CA certificate (PEM); a tls:// URL without it trusts the system's CAs")  # fmt: skip
+    p.add_argument(
+        "--tls-cert", metavar="FILE", help="TLS: a client certificate (PEM), for a server that verifies clients"
+    )
+    p.add_argument("--tls-key", metavar="FILE", help="TLS: the client certificate's key (PEM)")
+
+
+def _tls(args: argparse.Namespace):
+    """The TLS options of this command line (None: none given); a missing or bad file is a
+    one-line error before anything connects."""
+    from pathlib import Path
+
+    from aitbc_tui.desk.bus import BusTls, tls_context
+
+    files = (getattr(args, "tls_ca", None), getattr(args, "tls_cert", None), getattr(args, "tls_key", None))
+    tls = BusTls(*(Path(f) if f else None for f in files))
+    if not tls.given:
+        return None
+    tls_context(tls)
+    return tls
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
@@ -152,6 +178,7 @@ async def feed(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio
         trades_interval_s=args.trades_every,
         tickers_interval_s=args.tickers_every,
         login=_login(args),
+        tls=_tls(args),
     )
     stop = stop or asyncio.Event()
     installed = _install_stop(stop)
@@ -179,7 +206,7 @@ async def record(args: argparse.Namespace, out: TextIO = sys.stdout, stop: async
 
     from aitbc_tui.desk.recording import Recorder
 
-    recorder = Recorder(args.nats, args.subjects, Path(args.out), login=_login(args))
+    recorder = Recorder(args.nats, args.subjects, Path(args.out), login=_login(args), tls=_tls(args))
     stop = stop or asyncio.Event()
     installed = _install_stop(stop)
     try:

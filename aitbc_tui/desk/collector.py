@@ -124,7 +124,7 @@ class Collector:
         trades_interval_s: float | None = 2.0,
         tickers_interval_s: float | None = 10.0,
         token: str | None = None,
-        tls: Any = None,
+        tls: bus.BusTls | None = None,
         clock: Callable[[], float] = time.time,
         reconnect_wait_s: float = 0.5,
         login: bus.BusLogin | None = None,

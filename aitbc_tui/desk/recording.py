@@ -49,8 +49,10 @@ class RecordingError(UserError):
 
 class Recorder:
     def __init__(self, nats_url: str, subjects: str, out: Path, *, token: str | None = None,
-                 clock: Callable[[], float] = time.time, login: bus.BusLogin | None = None) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time, login: bus.BusLogin | None = None,
+                 tls: bus.BusTls | None = None) -> None:  # fmt: skip
         self._login = login
+        self._tls = tls
         self.nats_url = bus.check_nats_url(nats_url)
         if not subjects or any(c.isspace() for c in subjects):
             raise bus.BusError(f"--subjects: {subjects!r} is not a subject (e.g. 'md.>' or 'md.binance.>')")
@@ -74,8 +76,14 @@ class Recorder:
                   "subjects": self.subjects}  # fmt: skip
         file.write(json.dumps(header).encode() + b"\n")
         self._file = file
-        self._nc = await bus.connect(self.nats_url, name="aitbc-recorder", login=self._login, token=self._token,
-                                     retry_first=False)  # fmt: skip
+        try:
+            self._nc = await bus.connect(self.nats_url, name="aitbc-recorder", login=self._login, token=self._token,
+                                         tls=self._tls, retry_first=False)  # fmt: skip
+        except BaseException:
+            file.close()  # nothing recorded: no file left behind
+            self._file = None
+            self.out.unlink(missing_ok=True)
+            raise
         await self._nc.subscribe(self.subjects, cb=self._on_msg)
         await self._nc.flush()
         await self._write_last_values()
