@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true", help="disable every order action; panes still work")
     parser.add_argument("--replay", metavar="FILE", help="the dashboard in sandbox mode on a recording (`record`)")
     parser.add_argument("--speed", metavar="N", help="--replay: N times the recorded pace, 1 to 50 (default 1)")
+    parser.add_argument("--from", dest="from_time", metavar="TIME",
+                        help="--replay: start at TIME, ISO-8601 UTC or an offset from the recording's start (+90s, 5m)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -168,7 +170,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
-    if getattr(args, "replay", None) or getattr(args, "speed", None):
+    if getattr(args, "replay", None) or getattr(args, "speed", None) or getattr(args, "from_time", None):
         from aitbc_tui.commands.desk import run_replay  # the desk feed's replay (issue 14)
 
         return run_replay(args)

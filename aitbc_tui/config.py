@@ -112,6 +112,11 @@ class VenueConfig:
     source: str | None = None
     trade_on: str | None = None
     login: str | None = None  # a bus login's name in the credential store (`aitbc-tui bus-login set`)
+    # TLS to the bus (PEM files, relative paths from the config's directory): the desk's CA,
+    # and a client certificate and key for a server that verifies clients.
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +262,7 @@ _TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts", "arbitrage")
 _ARBITRAGE_KEYS = ("on_leg_failure",)
 ON_LEG_FAILURE = ("ask", "hedge", "unwind")
 _VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
-_FEED_KEYS = ("mode", "feed", "symbols", "source", "trade_on", "read_only", "login")
+_FEED_KEYS = ("mode", "feed", "symbols", "source", "trade_on", "read_only", "login", "tls_ca", "tls_cert", "tls_key")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
 _UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value", "valuation")
 _ASSET_RE = re.compile(r"^[A-Za-z0-9]{1,16}$")
@@ -473,8 +478,26 @@ class _Parser:
         read_only = spec.get("read_only", False)
         if not isinstance(read_only, bool):
             raise self.error(f"{key}.read_only", f"must be true or false, got {_type_name(read_only)}")
+        tls = {
+            f: self.file_path(spec[f], f"{key}.{f}") if f in spec else None for f in ("tls_ca", "tls_cert", "tls_key")
+        }
+        if (tls["tls_cert"] is None) != (tls["tls_key"] is None):
+            missing = "tls_key" if tls["tls_key"] is None else "tls_cert"
+            raise self.error(f"{key}.{missing}", "is required too: a client certificate needs its certificate and key")
         return VenueConfig(name=name, exchange="", mode=Mode.FEED, symbols=tuple(symbols), read_only=read_only,
-                           feed=feed, source=names["source"], trade_on=names["trade_on"], login=names["login"])  # fmt: skip
+                           feed=feed, source=names["source"], trade_on=names["trade_on"], login=names["login"],
+                           tls_ca=tls["tls_ca"], tls_cert=tls["tls_cert"], tls_key=tls["tls_key"])  # fmt: skip
+
+    def file_path(self, value: Any, key: str) -> str:
+        """A file named in the config: relative to the config's directory; it must exist."""
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"must be a file path string, got {_type_name(value)}")
+        path = Path(value.strip()).expanduser()
+        if not path.is_absolute() and self.path is not None:
+            path = Path(self.path).parent / path
+        if not path.is_file():
+            raise self.error(key, f"{str(path)!r}: no such file")
+        return str(path)
 
     def check_feeds(self, venues: tuple[VenueConfig, ...]) -> None:
         by_name = {v.name: v for v in venues}

@@ -36,6 +36,9 @@ MODULES = (
     "market_panes_bench",
     "arb_exec_bench",
     "bus_bench",
+    "desk_replay_bench",
+    "ingest_bench",
+    "fanout_bench",
 )
 
 

@@ -5,7 +5,9 @@
 markets on the bus until Ctrl-C / SIGTERM. No config: the sandbox venues.
 
 ``record --nats URL --subjects 'md.>' --out FILE``: write every message on those subjects to
-FILE (gzip, one JSON object per line) until Ctrl-C / SIGTERM or ``--duration``.
+FILE (gzip, one JSON object per line) until Ctrl-C / SIGTERM or ``--duration``. Without
+``--nats``: the configured venues (no config: the sandbox) connected here, no bus, the same
+messages as a collector publishes, to the same file format.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
                    help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
     p.add_argument("--login", metavar="NAME", help="the bus login stored with `aitbc-tui bus-login set NAME`")
+    _add_tls_options(p)
     p.add_argument("--depth", type=_depth, default=50, metavar="N", help="levels per side published (default 50)")
     p.add_argument("--snapshot-every", type=_positive, default=1.0, metavar="S",
                    help="a full book snapshot to the last-value stream at most every S seconds (default 1)")  # fmt: skip
@@ -75,18 +78,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser(
         "record",
-        help="record the desk bus (books, trades, health) to a compressed file for --replay",
+        help="record the desk bus, or the configured venues directly, to a compressed file for --replay",
         description="Write every message on the subjects to FILE (gzip, one JSON object per line), starting with "
-        "the last values the stream holds (markets, every book's snapshot). Replay it with "
-        "`aitbc-tui --replay FILE`.",
+        "the last values the stream holds (markets, every book's snapshot). Without --nats, the venues of "
+        "--config (no config: the sandbox) are connected directly (no bus) and the messages a collector would "
+        "publish are written instead. Replay it with `aitbc-tui --replay FILE`.",
     )
     r.__class__ = _OneLineParser
-    r.add_argument("--nats", type=_nats_url, default=DEFAULT_NATS_URL, metavar="URL",
-                   help=f"the desk's NATS server (default {DEFAULT_NATS_URL})")  # fmt: skip
+    r.add_argument("--nats", type=_nats_url, metavar="URL",
+                   help=f"the desk's NATS server, e.g. {DEFAULT_NATS_URL} (default: no bus, the venues directly)")  # fmt: skip
     r.add_argument("--login", metavar="NAME", help="the bus login stored with `aitbc-tui bus-login set NAME`")
+    _add_tls_options(r)
     r.add_argument("--subjects", default="md.>", metavar="S", help="subjects to record (default 'md.>')")
     r.add_argument("--out", required=True, metavar="FILE", help="the recording to write (gzip JSON lines)")
     r.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    r.add_argument("--depth", type=_depth, metavar="N", help="without --nats: levels per side recorded (default 50)")
     r.set_defaults(func=run_record)
 
     w = sub.add_parser(
@@ -118,6 +124,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--store", choices=("auto", "keyring", "vault"), default="auto",
                    help="where it lives: auto (secure OS keyring, else vault; default), keyring or vault")  # fmt: skip
     b.set_defaults(func=run_bus_login)
+
+
+def _add_tls_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls-ca", metavar="FILE",
+                   help="TLS to the bus: the desk's CA certificate (PEM); a tls:// URL without it trusts the system's CAs")  # fmt: skip
+    p.add_argument(
+        "--tls-cert", metavar="FILE", help="TLS: a client certificate (PEM), for a server that verifies clients"
+    )
+    p.add_argument("--tls-key", metavar="FILE", help="TLS: the client certificate's key (PEM)")
+
+
+def _tls(args: argparse.Namespace):
+    """The TLS options of this command line (None: none given); a missing or bad file is a
+    one-line error before anything connects."""
+    from pathlib import Path
+
+    from aitbc_tui.desk.bus import BusTls, tls_context
+
+    files = (getattr(args, "tls_ca", None), getattr(args, "tls_cert", None), getattr(args, "tls_key", None))
+    tls = BusTls(*(Path(f) if f else None for f in files))
+    if not tls.given:
+        return None
+    tls_context(tls)
+    return tls
 
 
 def _port(text: str) -> int:
@@ -152,6 +182,7 @@ async def feed(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio
         trades_interval_s=args.trades_every,
         tickers_interval_s=args.tickers_every,
         login=_login(args),
+        tls=_tls(args),
     )
     stop = stop or asyncio.Event()
     installed = _install_stop(stop)
@@ -177,14 +208,29 @@ async def feed(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio
 async def record(args: argparse.Namespace, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> int:
     from pathlib import Path
 
-    from aitbc_tui.desk.recording import Recorder
+    from aitbc_tui.cli import CliError, load_config
+    from aitbc_tui.desk.collector import collector_venues
+    from aitbc_tui.desk.recording import DirectRecorder, Recorder
 
-    recorder = Recorder(args.nats, args.subjects, Path(args.out), login=_login(args))
+    recorder: Recorder | DirectRecorder
+    if args.nats is not None:
+        if args.depth is not None:
+            raise CliError("record: --depth is for recording without --nats (the collector sets the bus's depth)")
+        recorder = Recorder(args.nats, args.subjects, Path(args.out), login=_login(args), tls=_tls(args))
+        source = f"on {args.nats}"
+    else:
+        bus_only = [f for f, name in (("--login", "login"), ("--tls-ca", "tls_ca"), ("--tls-cert", "tls_cert"),
+                                      ("--tls-key", "tls_key")) if getattr(args, name, None)]  # fmt: skip
+        if bus_only:
+            raise CliError(f"record: {', '.join(bus_only)} needs --nats (without it the venues are recorded directly)")
+        venues = collector_venues(load_config(args), seed=getattr(args, "seed", None))
+        recorder = DirectRecorder(venues, args.subjects, Path(args.out), depth=args.depth or 50)
+        source = f"from {', '.join(v.name for v in venues)} directly (no bus)"
     stop = stop or asyncio.Event()
     installed = _install_stop(stop)
     try:
         await recorder.start()
-        out.write(f"aitbc-tui record: {args.subjects} on {args.nats} -> {args.out}; Ctrl-C stops\n")
+        out.write(f"aitbc-tui record: {args.subjects} {source} -> {args.out}; Ctrl-C stops\n")
         out.flush()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), args.duration)
@@ -218,17 +264,21 @@ def replay_speed(text: str | None) -> float:
     return speed
 
 
-def build_replay(path: str, speed: float = 1.0, *, paused: bool = False):
+def build_replay(path: str, speed: float = 1.0, *, paused: bool = False, start: str | None = None):
     """The replay dashboard for ``path`` (its own in-memory engines: the sandbox's files,
-    balances and journal are not touched; practice orders live for this run only)."""
-    from aitbc_tui.desk.recording import Replayer, ReplayWorld, read_recording, replay_venues
+    balances and journal are not touched; practice orders live for this run only); ``start``:
+    ``--from`` (ISO-8601 UTC or an offset from the recording's start)."""
+    from aitbc_tui.desk.recording import Replayer, ReplayWorld, parse_start, read_recording, replay_venues
     from aitbc_tui.service import MarketService
     from aitbc_tui.ui.replay_app import ReplayApp
 
-    _header, records = read_recording(path)
+    header, records = read_recording(path)
+    at = parse_start(start, header, records) if start is not None else None  # before anything is built
     holder: dict[str, Replayer] = {}
     world = ReplayWorld(records, clock=lambda: holder["r"].now)
     replayer = holder["r"] = Replayer(records, world, speed=speed)
+    if at is not None:
+        replayer.seek(at)
     service = MarketService(replay_venues(world))
     return ReplayApp(service, replayer, paused=paused)
 
@@ -237,8 +287,8 @@ def run_replay(args: argparse.Namespace) -> int:
     from aitbc_tui.cli import CliError
 
     if not getattr(args, "replay", None):
-        raise CliError("--speed needs --replay FILE")
-    app = build_replay(args.replay, replay_speed(getattr(args, "speed", None)))
+        raise CliError(f"{'--speed' if getattr(args, 'speed', None) else '--from'} needs --replay FILE")
+    app = build_replay(args.replay, replay_speed(getattr(args, "speed", None)), start=getattr(args, "from_time", None))
     app.run()
     return 0
 
@@ -247,7 +297,7 @@ def dashboard_args(args: argparse.Namespace) -> list[str]:
     """The dashboard options of this command line, for each served tab."""
     out: list[str] = []
     for flag, name in (("--config", "config"), ("--seed", "seed"), ("--theme", "theme"), ("--replay", "replay"),
-                       ("--speed", "speed")):  # fmt: skip
+                       ("--speed", "speed"), ("--from", "from_time")):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             out += [flag, str(value)]

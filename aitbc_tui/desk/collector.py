@@ -11,6 +11,9 @@ values (one message per subject) on the first update and then at most every
 ``snapshot_interval_s``, so a dashboard that starts late, or one that saw a gap, has a
 recent snapshot at once. Health goes out every ``health_interval_s``. After the bus comes
 back (a NATS restart) the stream is made again and every last value republished.
+
+Without a bus (``sink``, as ``record`` uses it without ``--nats``) the same messages, with the
+same subjects, go to ``sink(subject, payload)`` instead, in the order they would be published.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +119,7 @@ class Collector:
     def __init__(
         self,
         venues: Sequence[Venue],
-        nats_url: str,
+        nats_url: str | None,
         *,
         depth: int = 50,
         snapshot_interval_s: float = 1.0,
@@ -124,15 +127,19 @@ class Collector:
         trades_interval_s: float | None = 2.0,
         tickers_interval_s: float | None = 10.0,
         token: str | None = None,
-        tls: Any = None,
+        tls: bus.BusTls | None = None,
         clock: Callable[[], float] = time.time,
         reconnect_wait_s: float = 0.5,
         login: bus.BusLogin | None = None,
+        sink: Callable[[str, bytes], Awaitable[None]] | None = None,
     ) -> None:
         from aitbc_tui.service import MarketService
 
+        if (nats_url is None) == (sink is None):
+            raise ValueError("a collector publishes on a bus (nats_url) or to a sink, one of the two")
         self._login = login
-        self.nats_url = bus.check_nats_url(nats_url)
+        self._sink = sink
+        self.nats_url = bus.check_nats_url(nats_url) if nats_url is not None else None
         self.epoch = f"{int(clock())}-{secrets.token_hex(4)}"
         self.depth = depth
         self.snapshot_interval_s = snapshot_interval_s
@@ -160,6 +167,10 @@ class Collector:
     # ---- lifecycle
 
     async def start(self) -> None:
+        if self.nats_url is None:
+            self.connected.set()
+            await self._start_tasks()
+            return
         self._nc = await bus.connect(
             self.nats_url,
             name=f"aitbc-collector-{self.epoch}",
@@ -173,6 +184,9 @@ class Collector:
         self._js = self._nc.jetstream()
         await bus.ensure_stream(self._js)
         self.connected.set()
+        await self._start_tasks()
+
+    async def _start_tasks(self) -> None:
         await self.service.start()
         self._tasks.append(asyncio.create_task(self._loop(self._publish_health, self.health_interval_s), name="health"))
         self._tasks.append(asyncio.create_task(self._loop(self._keyframes, self.snapshot_interval_s), name="keyframes"))
@@ -213,6 +227,8 @@ class Collector:
 
     @property
     def bus_connected(self) -> bool:
+        if self._sink is not None:
+            return True
         return self._nc is not None and self._nc.is_connected
 
     async def _on_disconnect(self) -> None:
@@ -242,6 +258,9 @@ class Collector:
     # ---- publishing
 
     async def _send(self, subject: str, payload: bytes) -> bool:
+        if self._sink is not None:
+            await self._sink(subject, payload)
+            return True
         if not self.bus_connected:
             return False
         try:

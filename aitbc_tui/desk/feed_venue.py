@@ -27,6 +27,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aitbc_tui.desk import bus, wire
@@ -81,7 +82,7 @@ class FeedVenue:
         symbols: Sequence[str] = (),
         trade_on: Venue | None = None,
         token: str | None = None,
-        tls: Any = None,
+        tls: bus.BusTls | None = None,
         collector_silent_s: float = COLLECTOR_SILENT_S,
         clock: Callable[[], float] = time.time,
         reconnect_wait_s: float = 0.5,
@@ -471,8 +472,15 @@ def feed_venues_for(config: Any, built: Sequence[Venue]) -> list[Venue]:
     for vc in config.venues:
         if vc.mode is Mode.FEED:
             try:
+                tls = bus.BusTls(*(Path(f) if f else None for f in (vc.tls_ca, vc.tls_cert, vc.tls_key)))
+                if tls.given:
+                    try:
+                        bus.tls_context(tls, "tls")  # a missing or bad file is refused now, not at start
+                    except bus.TlsFileError as exc:
+                        raise ConfigError(config.path, f"venues.{vc.name}.tls_{exc.option}", exc.problem) from None
                 venue = FeedVenue(vc.name, vc.feed, source=vc.source, symbols=vc.symbols, login=vc.login,
-                                  trade_on=by_name.get(vc.trade_on) if vc.trade_on else None)  # fmt: skip
+                                  trade_on=by_name.get(vc.trade_on) if vc.trade_on else None,
+                                  tls=tls if tls.given else None)  # fmt: skip
             except bus.BusError as exc:
                 raise ConfigError(config.path, f"venues.{vc.name}.feed", str(exc)) from None
             venue.read_only = venue.read_only or vc.read_only

@@ -7,6 +7,11 @@ as it came (``aitbc_tui.desk.wire``). The recording starts with the last values 
 stream holds for those subjects (markets, health, every book's snapshot), then everything
 live, in the order received.
 
+Without a bus (``DirectRecorder``) the venues are connected here, inside a collector whose
+messages go to the file instead of NATS: the same subjects and messages, the same format
+(the header's ``nats`` is null and ``venues`` names them). A venue's markets come first and
+each book starts with a snapshot, as a collector publishes them.
+
 Replay builds one matching engine per recorded venue with the recorded markets. A replay
 market maker holds one order per recorded level, moved to the recorded book after each
 book message; the operator's practice orders meet those orders in the ordinary engine (a
@@ -22,6 +27,7 @@ import contextlib
 import gzip
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,41 +53,119 @@ class RecordingError(UserError):
 # ---- recording -----------------------------------------------------------------------------
 
 
-class Recorder:
-    def __init__(self, nats_url: str, subjects: str, out: Path, *, token: str | None = None,
-                 clock: Callable[[], float] = time.time, login: bus.BusLogin | None = None) -> None:  # fmt: skip
-        self._login = login
-        self.nats_url = bus.check_nats_url(nats_url)
-        if not subjects or any(c.isspace() for c in subjects):
-            raise bus.BusError(f"--subjects: {subjects!r} is not a subject (e.g. 'md.>' or 'md.binance.>')")
-        self.subjects = subjects
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` (last) one or more."""
+    want, got = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return i == len(want) - 1 and len(got) > i
+        if i >= len(got) or (token != "*" and token != got[i]):
+            return False
+    return len(want) == len(got)
+
+
+def check_subjects(subjects: str) -> str:
+    tokens = subjects.split(".") if subjects else []
+    if (
+        not tokens
+        or any(c.isspace() for c in subjects)
+        or any(not t for t in tokens)
+        or any(">" in t and (t != ">" or i != len(tokens) - 1) for i, t in enumerate(tokens))
+        or any("*" in t and t != "*" for t in tokens)
+    ):
+        raise bus.BusError(f"--subjects: {subjects!r} is not a subject (e.g. 'md.>' or 'md.binance.>')")
+    return subjects
+
+
+class RecordingWriter:
+    """The file: the header at ``open``, then ``write`` one received message per line."""
+
+    def __init__(self, out: Path, header: dict[str, Any]) -> None:
         self.out = Path(out)
-        self._token = token
-        self._clock = clock
+        self.header = header
         self._file: gzip.GzipFile | None = None
-        self._nc: Any = None
-        self._live: list[tuple[float, str, bytes]] | None = []  # buffered until the last values are written
         self.messages = 0
         self.refused = 0
         self.last_seq: dict[tuple[str, str], int] = {}  # the newest book sequence number written, per book
 
-    async def start(self) -> None:
+    def open(self) -> None:
         try:
             file = gzip.GzipFile(self.out, "wb")
         except OSError as exc:
             raise RecordingError(f"{self.out}: cannot write: {exc.strerror or exc}") from None
-        header = {"aitbc_recording": RECORDING_VERSION, "started": self._clock(), "nats": self.nats_url,
-                  "subjects": self.subjects}  # fmt: skip
-        file.write(json.dumps(header).encode() + b"\n")
+        file.write(json.dumps({"aitbc_recording": RECORDING_VERSION, **self.header}).encode() + b"\n")
         self._file = file
-        self._nc = await bus.connect(self.nats_url, name="aitbc-recorder", login=self._login, token=self._token,
-                                     retry_first=False)  # fmt: skip
+
+    def write(self, t: float, subject: str, data: bytes) -> None:
+        if self._file is None:
+            return
+        try:
+            obj = wire.decode(data)
+        except wire.WireError:
+            self.refused += 1
+            return
+        seq = obj.get("seq")
+        if isinstance(seq, int):
+            key = (str(obj.get("venue")), str(obj.get("symbol")))
+            self.last_seq[key] = max(seq, self.last_seq.get(key, 0))
+        self._file.write(b'{"t":%r,"s":%s,"m":%s}\n' % (t, json.dumps(subject).encode(), data))
+        self.messages += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def discard(self) -> None:
+        """Nothing worth keeping was recorded (the source never came up): no file left behind."""
+        self.close()
+        self.out.unlink(missing_ok=True)
+
+
+class Recorder:
+    """The bus to a file: the stream's last values for ``subjects``, then everything live."""
+
+    def __init__(self, nats_url: str, subjects: str, out: Path, *, token: str | None = None,
+                 clock: Callable[[], float] = time.time, login: bus.BusLogin | None = None,
+                 tls: bus.BusTls | None = None) -> None:  # fmt: skip
+        self._login = login
+        self._tls = tls
+        self.nats_url = bus.check_nats_url(nats_url)
+        self.subjects = check_subjects(subjects)
+        self.out = Path(out)
+        self._token = token
+        self._clock = clock
+        self._writer = RecordingWriter(self.out, {"started": 0.0, "nats": self.nats_url, "subjects": self.subjects})
+        self._nc: Any = None
+        self._live: list[tuple[float, str, bytes]] | None = []  # buffered until the last values are written
+
+    @property
+    def messages(self) -> int:
+        return self._writer.messages
+
+    @property
+    def refused(self) -> int:
+        return self._writer.refused
+
+    @property
+    def last_seq(self) -> dict[tuple[str, str], int]:
+        return self._writer.last_seq
+
+    async def start(self) -> None:
+        self._writer.header["started"] = self._clock()
+        self._writer.open()
+        try:
+            self._nc = await bus.connect(self.nats_url, name="aitbc-recorder", login=self._login, token=self._token,
+                                         tls=self._tls, retry_first=False)  # fmt: skip
+        except BaseException:
+            self._writer.discard()
+            raise
         await self._nc.subscribe(self.subjects, cb=self._on_msg)
         await self._nc.flush()
         await self._write_last_values()
         live, self._live = self._live or [], None
         for t, subject, data in live:
-            self._write(t, subject, data)
+            self._writer.write(t, subject, data)
 
     async def _write_last_values(self) -> None:
         js = self._nc.jetstream()
@@ -97,37 +181,67 @@ class Recorder:
                 msg = await js.get_last_msg(wire.STREAM, subject)
             except Exception:  # noqa: BLE001 - gone meanwhile
                 continue
-            self._write(self._clock(), subject, msg.data)
+            self._writer.write(self._clock(), subject, msg.data)
 
     async def _on_msg(self, msg: Any) -> None:
         if self._live is not None:
             self._live.append((self._clock(), msg.subject, msg.data))
             return
-        self._write(self._clock(), msg.subject, msg.data)
-
-    def _write(self, t: float, subject: str, data: bytes) -> None:
-        if self._file is None:
-            return
-        try:
-            obj = wire.decode(data)
-        except wire.WireError:
-            self.refused += 1
-            return
-        seq = obj.get("seq")
-        if isinstance(seq, int):
-            key = (str(obj.get("venue")), str(obj.get("symbol")))
-            self.last_seq[key] = max(seq, self.last_seq.get(key, 0))
-        self._file.write(b'{"t":%r,"s":%s,"m":%s}\n' % (t, json.dumps(subject).encode(), data))
-        self.messages += 1
+        self._writer.write(self._clock(), msg.subject, msg.data)
 
     async def stop(self) -> None:
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.drain()
             self._nc = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._writer.close()
+
+
+class DirectRecorder:
+    """Venues straight to a file, no bus: a collector (the same normalised messages, the same
+    subjects) whose output is written here. ``subjects`` filters as on the bus."""
+
+    def __init__(self, venues: list[Any], subjects: str, out: Path, *, depth: int = 50,
+                 clock: Callable[[], float] = time.time, snapshot_interval_s: float = 1.0,
+                 health_interval_s: float = 1.0, trades_interval_s: float | None = 2.0,
+                 tickers_interval_s: float | None = 10.0) -> None:  # fmt: skip
+        from aitbc_tui.desk.collector import Collector
+
+        self.subjects = check_subjects(subjects)
+        self.out = Path(out)
+        self._clock = clock
+        names = [str(v.name) for v in venues]
+        self._writer = RecordingWriter(self.out, {"started": 0.0, "nats": None, "subjects": self.subjects,
+                                                  "venues": names})  # fmt: skip
+        self.collector = Collector(venues, None, sink=self._sink, depth=depth, clock=clock,
+                                   snapshot_interval_s=snapshot_interval_s, health_interval_s=health_interval_s,
+                                   trades_interval_s=trades_interval_s, tickers_interval_s=tickers_interval_s)  # fmt: skip
+
+    @property
+    def messages(self) -> int:
+        return self._writer.messages
+
+    @property
+    def last_seq(self) -> dict[tuple[str, str], int]:
+        return self._writer.last_seq
+
+    async def _sink(self, subject: str, payload: bytes) -> None:
+        if subject_matches(self.subjects, subject):
+            self._writer.write(self._clock(), subject, payload)
+
+    async def start(self) -> None:
+        self._writer.header["started"] = self._clock()
+        self._writer.open()
+        try:
+            await self.collector.start()
+        except BaseException:
+            await self.collector.stop()
+            self._writer.discard()
+            raise
+
+    async def stop(self) -> None:
+        await self.collector.stop()
+        self._writer.close()
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -201,6 +315,7 @@ class ReplayWorld:
             )
         self._books: dict[tuple[str, str], wire.L2Book] = {}
         self._orders: dict[tuple[str, str], dict[tuple[Side, Decimal], str]] = {}
+        self._unplaced: set[tuple[str, str]] = set()  # books moved by apply(place=False), not in the engine yet
         self.applied = 0  # book messages that moved a book
         self.skipped_levels = 0  # recorded levels the engine could not hold (off the tick size)
 
@@ -214,8 +329,9 @@ class ReplayWorld:
     async def release(self) -> None:
         return None
 
-    def apply(self, record: Recorded) -> bool:
-        """Apply one recorded message; True when a book moved."""
+    def apply(self, record: Recorded, *, place: bool = True) -> bool:
+        """Apply one recorded message; True when a book moved. ``place=False`` (a seek) moves
+        only the recorded book; ``settle`` then puts each moved book in its engine once."""
         kind = record.message.get("type")
         if kind not in ("snapshot", "delta"):
             return False
@@ -236,12 +352,30 @@ class ReplayWorld:
             book.apply(message)
         else:
             if book is not None and message.seq > book.seq:
+                if key in self._unplaced:
+                    self._settle_one(key)  # the engine keeps the book from before the gap, as in play
                 del self._books[key]  # a gap in the recording: wait for the next snapshot
             return False
+        self.applied += 1
+        if not place:
+            self._unplaced.add(key)
+            return True
+        self._unplaced.discard(key)
         snapshot = book.snapshot()
         self._place_levels(engine, key, snapshot.bids, snapshot.asks)
-        self.applied += 1
         return True
+
+    def settle(self) -> None:
+        """Every book moved by ``apply(place=False)`` into its engine, as it stands now."""
+        for key in sorted(self._unplaced):
+            self._settle_one(key)
+
+    def _settle_one(self, key: tuple[str, str]) -> None:
+        self._unplaced.discard(key)
+        book = self._books.get(key)
+        if book is not None:
+            snapshot = book.snapshot()
+            self._place_levels(self.engines[key[0]], key, snapshot.bids, snapshot.asks)
 
     def _place_levels(self, engine: Any, key: tuple[str, str], bids: tuple[PriceLevel, ...],
                       asks: tuple[PriceLevel, ...]) -> None:  # fmt: skip
@@ -335,32 +469,103 @@ class Replayer:
         self.now = record.t
         return self.world.apply(record)
 
+    def seek(self, t: float) -> int:
+        """Start at ``t`` (epoch seconds): every record before it applied at once, each book
+        placed in its engine once as it stood at ``t``; the clock at ``t``. Returns the number
+        of records passed. The books are those a replay played up to ``t`` shows."""
+        passed = 0
+        while self.position < len(self.records) and self.records[self.position].t < t:
+            self.world.apply(self.records[self.position], place=False)
+            self.position += 1
+            passed += 1
+        self.world.settle()
+        self.now = max(self.now, t)
+        return passed
+
     def run_to_end(self) -> None:
         """Everything at once (tests, headless checks)."""
         while self.step():
             pass
 
     async def run(self) -> None:
+        """Play at ``speed``: each record is due at a wall time measured from one anchor (the
+        start, or the last resume or speed change), so waking late for one record does not
+        delay the ones after it (a per-record wait drifted 30% behind at 10x)."""
         loop = asyncio.get_running_loop()
+        anchor: tuple[float, float] | None = None  # (wall time, recording time) the pace counts from
         while self.position < len(self.records):
-            await self._running.wait()
+            if not self._running.is_set():
+                anchor = None
+                await self._running.wait()
+            if anchor is None:
+                anchor = (loop.time(), self.now)
             record = self.records[self.position]
-            # Wall time to wait: the recorded gap at the current speed, re-planned on any change.
-            started, played_from = loop.time(), self.now
-            wait = max(0.0, (record.t - played_from) / self.speed)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-            if self._wake.is_set():
-                # Paused or re-timed meanwhile: the time already waited counts at the old speed.
-                self.now = min(record.t, played_from + (loop.time() - started) * self.speed)
-                continue
+            speed = self.speed
+            wait = anchor[0] + (record.t - anchor[1]) / speed - loop.time()
+            if wait > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                if self._wake.is_set():
+                    # Paused or re-timed meanwhile: the time already waited counts at the old speed.
+                    self.now = min(record.t, max(self.now, anchor[1] + (loop.time() - anchor[0]) * speed))
+                    anchor = None
+                    continue
+            else:
+                await asyncio.sleep(0)  # behind the pace: catch up, but let the dashboard paint
             self._apply_next()
         self.finished.set()
 
     def iter_books(self) -> Iterator[int]:  # pragma: no cover - convenience
         while self.step():
             yield self.position
+
+
+_OFFSET_RE = re.compile(r"^\+?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def recording_span(header: dict[str, Any], records: list[Recorded]) -> tuple[float, float]:
+    """(start, end) in epoch seconds: the header's start (else the first record), the last record."""
+    started = header.get("started")
+    first = records[0].t if records else 0.0
+    start = float(started) if isinstance(started, int | float) and not isinstance(started, bool) else first
+    start = min(start, first) if records else start
+    return start, (records[-1].t if records else start)
+
+
+def _utc(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_start(text: str, header: dict[str, Any], records: list[Recorded]) -> float:
+    """``--from``: an ISO-8601 time (UTC when it names no offset), or an offset from the
+    recording's start (``+90s``, ``5m``, ``1h30m``, ``2.5s``); RecordingError (one line)
+    for anything else or a time outside the recording."""
+    from datetime import UTC, datetime
+
+    start, end = recording_span(header, records)
+    span = f"the recording runs from {_utc(start)} to {_utc(end)} ({end - start:.0f} s)"
+    raw = text.strip()
+    match = _OFFSET_RE.match(raw)
+    if raw and raw != "+" and match is not None and any(match.groups()):
+        hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+        at = start + hours * 3600 + minutes * 60 + seconds
+    else:
+        try:
+            when = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+        except ValueError:
+            raise RecordingError(
+                f"--from {text!r} is not a time: use ISO-8601 UTC (e.g. {_utc(start)}) or an offset from the "
+                "recording's start (+90s, 5m, 1h30m)"
+            ) from None
+        at = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
+    if at < start:
+        raise RecordingError(f"--from {text!r} is before the recording starts; {span}")
+    if at > end:
+        raise RecordingError(f"--from {text!r} is after the recording ends; {span}")
+    return at
 
 
 def clamp_speed(speed: float) -> float:
@@ -386,4 +591,17 @@ def recording_markets(records: list[Recorded]) -> dict[str, dict[str, Market]]:
     return out
 
 
-__all__ = ["Recorder", "Recorded", "RecordingError", "ReplayWorld", "Replayer", "read_recording", "replay_venues"]
+__all__ = [
+    "DirectRecorder",
+    "RecordingWriter",
+    "parse_start",
+    "recording_span",
+    "subject_matches",
+    "Recorder",
+    "Recorded",
+    "RecordingError",
+    "ReplayWorld",
+    "Replayer",
+    "read_recording",
+    "replay_venues",
+]
