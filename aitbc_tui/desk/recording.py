@@ -505,7 +505,8 @@ class Replayer:
             if wait > 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    async with asyncio.timeout(wait):  # not wait_for: it can drop a cancel (3.11)
+                        await self._wake.wait()
                 if self._wake.is_set():
                     # Paused or re-timed meanwhile: the time already waited counts at the old speed.
                     self.now = min(record.t, max(self.now, anchor[1] + (loop.time() - anchor[0]) * speed))
