@@ -598,6 +598,10 @@ class ArbitrageIndex:
         else:
             self._best[symbol] = self._rescan_best(nets)
 
+    def book(self, venue: str, symbol: str) -> BookSnapshot | None:
+        """The book the index holds for ``venue`` and ``symbol`` (the one its routes are from)."""
+        return self._books.get(symbol, {}).get(venue)
+
     def remove(self, venue: str, symbol: str) -> None:
         """Forget a venue's book (stale or disconnected): its pairs disappear."""
         books = self._books.get(symbol)

@@ -73,6 +73,8 @@ class FundableSize:
     limited_by: Limit
     detail: str  # "the books", "USDT on kraken", "risk.max_order_value.kraken = 1000 USDT"
     book_amount: Decimal  # what the books alone allow (before balances and limits)
+    venue: str = ""  # the venue whose balance or risk limit cut the size ("" for the books)
+    asset: str = ""  # the asset that ran short on ``venue`` (balance only)
 
     @property
     def text(self) -> str:
@@ -134,6 +136,7 @@ def fundable_size(
     opp = evaluate_pair(symbol, buy_book, buy_market.taker_fee, sell_book, sell_market.taker_fee)
     book_amount = opp.executable_size if opp is not None else ZERO
     amount, limited_by, detail = book_amount, Limit.BOOK, "the books"
+    limit_venue = limit_asset = ""
     balances: dict[str, Mapping[str, Decimal | Balance]] = {}
     if buy_balances is not None:
         balances[buy_book.venue] = {quote: _free(buy_balances, quote) or ZERO}
@@ -145,6 +148,11 @@ def fundable_size(
                                balances=balances)  # fmt: skip
         if funded is not None and funded.executable_size < amount:
             amount, limited_by, detail = funded.executable_size, Limit.BALANCE, funded.capped_by
+            # evaluate_pair names the leg that ran out: the buy venue's quote or the sell venue's base.
+            if funded.capped_by == f"{base} on {sell_book.venue}":
+                limit_venue, limit_asset = sell_book.venue, base
+            else:
+                limit_venue, limit_asset = buy_book.venue, quote
     for book, levels in ((buy_book, buy_book.asks), (sell_book, sell_book.bids)):
         cap = (max_order_value or {}).get(book.venue)
         if cap is None or amount <= 0:
@@ -153,8 +161,9 @@ def fundable_size(
         if capped < amount:
             amount, limited_by = capped, Limit.RISK
             detail = f"risk.max_order_value.{book.venue} = {cap:f} {quote}"
+            limit_venue, limit_asset = book.venue, ""
     floored = floor_to_lots(amount, buy_market.lot_size, sell_market.lot_size)
-    return FundableSize(floored, limited_by, detail, book_amount)
+    return FundableSize(floored, limited_by, detail, book_amount, limit_venue, limit_asset)
 
 
 # ---- the two-leg plan ------------------------------------------------------------------

@@ -57,6 +57,7 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "order.cancel": ("c",),
         "order.kill": ("ctrl+k",),
         "order.arbitrage": ("x",),
+        "inventory.show": ("I",),
         "venue.next": ("v", "right_square_bracket"),
         "venue.previous": ("V", "left_square_bracket"),
         "symbol.pick": ("slash",),

@@ -35,6 +35,7 @@ MODULES = (
     "chart_bench",
     "market_panes_bench",
     "arb_exec_bench",
+    "arb_route_bench",
     "bus_bench",
     "desk_replay_bench",
     "ingest_bench",

@@ -84,10 +84,11 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "layout 4 account": "4",
             "maximise the focused pane": "z",
             "execute the route at the top of the arbitrage pane": "x",
+            "inventory: each asset's free and used amount per venue": "I",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description
-        assert len(AitbcApp.BINDINGS) == 25
+        assert len(AitbcApp.BINDINGS) == 26
 
 
 async def test_a_remapped_key_is_shown_and_the_old_one_is_not(tmp_path):

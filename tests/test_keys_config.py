@@ -44,6 +44,7 @@ def test_every_known_action_id_can_be_remapped():
         "order.cancel",
         "order.kill",
         "order.arbitrage",
+        "inventory.show",
         "venue.next",
         "venue.previous",
         "symbol.pick",

@@ -59,10 +59,13 @@ def test_arbitrage_columns_drop_by_priority_and_keep_where_to_buy_and_sell():
 
     columns = arb_columns(len("binance-emulator"))
     titles = lambda width: [str(columns[i].title) for i, _ in layout_columns(columns, width)]  # noqa: E731
-    assert titles(200) == ["Symbol", "Net bps", "Buy at", "Ask", "Sell at", "Bid", "Gross", "Size", "Est. profit"]
-    assert titles(100) == ["Symbol", "Net bps", "Buy at", "Ask", "Sell at", "Size", "Est. profit"]  # gross, then bid
+    assert titles(200) == ["Symbol", "Net bps", "Buy at", "Ask", "Sell at", "Bid", "Gross", "Size", "Limited by",
+                           "Est. profit"]  # fmt: skip
+    # Gross, then bid, then ask, then the profit estimate: what limits the size stays.
+    assert titles(130) == ["Symbol", "Net bps", "Buy at", "Ask", "Sell at", "Size", "Limited by", "Est. profit"]
+    assert titles(100) == ["Symbol", "Net bps", "Buy at", "Sell at", "Size", "Limited by"]
     for width in (80, 60, 46, 40):
-        assert {"Symbol", "Net bps", "Buy at", "Sell at", "Size"} <= set(titles(width)), width
+        assert {"Symbol", "Net bps", "Buy at", "Sell at", "Size", "Limited by"} <= set(titles(width)), width
     # Long venue names are whole while there is room, then cut with … (never silently).
     shown = dict(layout_columns(columns, 100))
     assert shown[2] == len("binance-emulator")

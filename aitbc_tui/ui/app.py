@@ -49,7 +49,7 @@ from aitbc_tui.ui.panes.tape import TapePane
 from aitbc_tui.ui.panes.watchlist import WatchlistPane
 from aitbc_tui.ui.arb_actions import ArbMixin
 from aitbc_tui.ui.screens.arbitrage import ArbBanner
-from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
+from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView, FundingCache
 from aitbc_tui.ui.panes.balances import BalancesPane, BalancesView
 from aitbc_tui.ui.panes.book import BookPane, BookView
 from aitbc_tui.ui.panes.health import HealthPane, HealthView
@@ -91,6 +91,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         # (delete to the end), so the kill switch is never reachable from typing.
         Binding("ctrl+k", "kill_switch", "Kill switch", id="order.kill"),
         Binding("x", "arb_execute", "Arbitrage", show=False, id="order.arbitrage"),
+        Binding("I", "inventory", "Inventory", show=False, id="inventory.show"),
         Binding("v,right_square_bracket", "next_venue", "Venue", id="venue.next"),
         Binding("V,left_square_bracket", "previous_venue", "Prev venue", show=False, id="venue.previous"),
         Binding("slash", "pick_symbol", "Symbol", id="symbol.pick"),
@@ -170,6 +171,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         self.show_history = False
         self._orders_seen = -1
         self._arb_index: analysis.ArbitrageIndex | None = None
+        self._arb_funding = FundingCache()  # fundable size per route, only recomputed when its inputs change
         self._repaint_timers: list = []
         self._width_class = ""  # "", "narrow" or "tiny": the screen's class for its width
         self._order_form: OrderForm | None = None
@@ -217,6 +219,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
             ("Previous venue", "focus the previous venue", self.action_previous_venue),
             ("Pick symbol", "choose the symbol shown in the order book", self.action_pick_symbol),
             ("Open orders / history", "switch the orders pane", self.action_toggle_history),
+            ("Inventory", "each asset per venue (free / used) and the routes the balances cut", self.action_inventory),
             ("Next theme", "cycle the themes", self.action_next_theme),
             ("Help", "keys, modes and the health rule", self.action_help),
         ]
@@ -448,7 +451,11 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         if dirty:
             self._alerts_on_books(dirty)  # only the changed symbols' rules
         dirty |= self._take_books_held()  # changed behind a modal: evaluated then, painted now
-        if self._arb_index is not None and (dirty or force):
+        orders_changed = force or self.service.orders_version != self._orders_seen
+        if orders_changed:
+            self._orders_seen = self.service.orders_version
+            self._cap_arbitrage_by_balances()  # before the arbitrage pane: its fundable sizes follow them
+        if self._arb_index is not None and (dirty or orders_changed):
             books = self.service.books()
             for key in dirty:
                 book = books.get(key)
@@ -459,9 +466,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
             self._paint_arbitrage()
         if force or (self.venue, self.symbol) in dirty:
             self._paint_ladder()
-        if force or self.service.orders_version != self._orders_seen:
-            self._orders_seen = self.service.orders_version
-            self._cap_arbitrage_by_balances()
+        if orders_changed:
             self._paint_orders()
             self._paint_balances()
         self._paint_market_panes(force)
@@ -549,7 +554,9 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
     def _paint_arbitrage(self) -> None:
         if self._arb_index is None:
             return
-        self._pane("#arb", ArbitragePane).show(ArbitrageView.build(self.service, self._arb_index, self.min_arb_net_bps))
+        view = ArbitrageView.build(self.service, self._arb_index, self.min_arb_net_bps, funding=self._arb_funding,
+                                   max_order_value=self.risk.max_order_value)  # fmt: skip
+        self._pane("#arb", ArbitragePane).show(view)
 
     def _paint_health(self) -> None:
         self._pane("#health", HealthPane).show(HealthView.build(self.service))

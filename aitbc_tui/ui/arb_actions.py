@@ -3,6 +3,9 @@ the arbitrage pane opens the two-leg confirmation; `y` there sends both legs thr
 arbitrage desk (``aitbc_tui.arb_desk``); a banner stays while a group's leg risk is open,
 and `x` then opens the choice for it (hedge / unwind / leave).
 
+`I` opens the inventory (``ui/screens/inventory.py``): each asset per venue and the routes
+the balances cut, with the arbitrage pane's fundable sizes.
+
 A mixin for AitbcApp: it uses ``self.service``, ``self.notify``, ``self.risk``,
 ``self.config``, ``self.trading_armed``, ``self.read_only``, ``self.mode`` and the panes.
 """
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 
     from aitbc_tui.config import RiskConfig
     from aitbc_tui.service import MarketService
+    from aitbc_tui.ui.panes.arbitrage import FundingCache
 
     _AppBase = App[None]
 else:
@@ -40,6 +44,7 @@ class ArbMixin(_AppBase):
     read_only: bool
     trading_armed: bool
     clock: Callable[[], float]
+    _arb_funding: FundingCache
     if TYPE_CHECKING:
 
         def _order_actions_refused(self, venue: str | None) -> str | None: ...
@@ -113,6 +118,18 @@ class ArbMixin(_AppBase):
             live=self.mode is Mode.LIVE,
         )
         self.push_screen(screen, self._arb_confirmed)
+
+    def action_inventory(self) -> None:
+        """`I`: each asset per venue, and the profitable routes the balances cut."""
+        from aitbc_tui.ui.screens.inventory import InventoryScreen
+
+        self.push_screen(InventoryScreen(self.inventory_view))
+
+    def inventory_view(self):
+        from aitbc_tui.ui.screens.inventory import InventoryView
+
+        return InventoryView.build(self.service, getattr(self, "_arb_index", None), self._arb_funding,
+                                   self.risk.max_order_value)  # fmt: skip
 
     def _arb_confirmed(self, plan: ArbPlan | None) -> None:
         """`y`: the checks and both intents now (pending rows painted), then both sends."""

@@ -28,6 +28,8 @@ ACTION_HELP: dict[str, str] = {
     "order.kill": "kill switch: cancel every open order on every venue (confirmed first)",
     "order.arbitrage": "execute the route at the top of the arbitrage pane: both legs shown, amount editable (a), "
     "y sends both as IOC limits; with an unhedged group: hedge / unwind / leave it",
+    "inventory.show": "inventory: each asset's free and used amount per venue, and the profitable routes the "
+    "balances cut (which venue lacks what)",
     "venue.next": "next venue",
     "venue.previous": "previous venue",
     "symbol.pick": "symbol picker (type to filter)",
@@ -198,5 +200,6 @@ class HelpScreen(ModalScreen[None]):
         line("  buy at one venue's best ask, sell at another's best bid; net = after both taker fees:")
         line("  net bps = (bid x (1 - sell fee) - ask x (1 + buy fee)) / (ask x (1 + buy fee)) x 10,000")
         line("  size = what both books can fill while each slice stays profitable net of fees,")
-        line("  capped by what you hold: quote on the buying venue (fee included), base on the selling one.")
+        line("  capped by what you hold: quote on the buying venue (fee included), base on the selling one,")
+        line("  and by [risk] max_order_value; 'Limited by' says which: book, bal VENUE ASSET, risk VENUE.")
         return text
