@@ -171,3 +171,19 @@ def test_the_inventory_shows_each_venue_exactly_and_the_route_the_balances_cut()
 def test_a_route_the_books_limit_is_not_listed_as_cut():
     service = Service(PLENTY)
     assert InventoryView.build(service, index_for(service), FundingCache(), {}).blocked == ()
+
+
+def test_an_empty_pane_under_the_threshold_says_so_and_names_the_best_route():
+    """min_arb_net_bps hides routes under it; the pane then must not say there are no books."""
+    service = Service(PLENTY)
+    index = index_for(service)
+    [best] = index.opportunities(None)
+    pane = ArbitragePane()
+    pane.show(ArbitrageView.build(service, index, D("1000"), max_order_value=MappingProxyType({})))
+    assert pane.rows == []
+    assert pane.empty_text == (
+        f"no route at or above 1000.0 bps net (ui.min_arb_net_bps) · best ETH/USDT {best.net_bps:.1f}"
+    )
+    # At a threshold the route clears, it is a row again and the note is gone.
+    pane.show(ArbitrageView.build(service, index, best.net_bps, max_order_value=MappingProxyType({})))
+    assert len(pane.rows) == 1 and pane._footer == []

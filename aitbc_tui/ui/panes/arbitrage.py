@@ -119,6 +119,10 @@ class ArbLine:
 class ArbitrageView:
     lines: tuple[ArbLine, ...]
     venue_width: int = 9  # the longest venue name, so names are shown whole where there is room
+    # Symbols with two books whose best route is under [ui] min_arb_net_bps: not rows, but
+    # counted, so an empty pane never reads as "no books" when it means "nothing close".
+    below: tuple[analysis.ArbOpportunity, ...] = ()
+    min_net_bps: Decimal | None = None
 
     @classmethod
     def build(cls, service, index: analysis.ArbitrageIndex | None, min_net_bps: Decimal | None, *,
@@ -148,14 +152,19 @@ class ArbitrageView:
                 )
             )
         cache.forget_except(shown)
-        return cls(tuple(lines), venue_width)
+        below: tuple[analysis.ArbOpportunity, ...] = ()
+        if min_net_bps is not None:
+            listed = {line.opportunity.symbol for line in lines}
+            below = tuple(o for o in index.opportunities(None) if o.symbol not in listed)
+        return cls(tuple(lines), venue_width, below, min_net_bps)
+
+
+EMPTY_TEXT = "no symbol is listed on two venues with books yet"
 
 
 class ArbitragePane(LineTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(
-            ARB_COLUMNS, empty_text="no symbol is listed on two venues with books yet", id=id, classes=classes
-        )
+        super().__init__(ARB_COLUMNS, empty_text=EMPTY_TEXT, id=id, classes=classes)
         self._routes: list[analysis.ArbOpportunity] = []
 
     def top_route(self) -> analysis.ArbOpportunity | None:
@@ -202,4 +211,23 @@ class ArbitragePane(LineTable):
                      "linetable--good" if size else "linetable--dim"),
                 )
             )  # fmt: skip
-        self.set_rows(rows)
+        note = None
+        if view.below:
+            best = view.below[0]
+            under = f"+{len(view.below)} under {fmt_bps(view.min_net_bps)} bps (ui.min_arb_net_bps)"
+            best_text = f"best {best.symbol} {fmt_bps(best.net_bps)}"
+            if rows:
+                note = [((f"{under} · {best_text}", "linetable--dim"),)]
+            else:
+                self._set_empty_text(
+                    f"no route at or above {fmt_bps(view.min_net_bps)} bps net (ui.min_arb_net_bps) · {best_text}"
+                )
+        elif not rows:
+            self._set_empty_text(EMPTY_TEXT)
+        self.set_rows(rows, note)
+
+    def _set_empty_text(self, text: str) -> None:
+        if text != self.empty_text:
+            self.empty_text = text
+            self._cache.pop("empty", None)
+            self.refresh()
