@@ -133,6 +133,7 @@ async def _session(with_panes: bool, seconds: float) -> dict:
             trades.start(key)  # trades flow in both sessions: only what is painted differs
             if with_panes:
                 layouts.SHOWN["trade"] = shown_before | {"watchlist"}
+                app._compose_layout("watch")  # the watchlist's pane (composed on first use)
                 app.apply_layout("trade", remember=False)
                 watch_col = app.screen_stack[0].query_one("#watch-col")
                 watch_col.styles.display = "block"

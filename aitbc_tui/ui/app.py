@@ -44,9 +44,6 @@ from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, ThemeProblem, load_themes
 from aitbc_tui.ui.alerting import EventsMixin
 from aitbc_tui.ui.layouts import LayoutsMixin
-from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane
-from aitbc_tui.ui.panes.tape import TapePane
-from aitbc_tui.ui.panes.watchlist import WatchlistPane
 from aitbc_tui.ui.arb_actions import ArbMixin
 from aitbc_tui.ui.screens.arbitrage import ArbBanner
 from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView
@@ -240,12 +237,9 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
+        # The default layout's panes only: the other layouts' are composed on their first
+        # use (LayoutsMixin._compose_layout), so launch does not pay for what is not shown.
         with Horizontal(id="main"):
-            with Vertical(id="watch-col"):  # layouts (ui/layouts.py): hidden in the default one
-                yield WatchlistPane(id="watchlist")
-            with Vertical(id="account-col"):
-                yield PositionsPane(id="positions")
-                yield EquityPane(id="equity")
             with Vertical(id="left"):
                 yield BookPane(id="ladder")
                 yield HealthPane(id="health")
@@ -253,9 +247,6 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
                 yield BalancesPane(id="balances")
                 yield ArbitragePane(id="arb")
                 yield OrdersPane(id="orders")
-                yield OrdersPane(id="account-history")
-            with Vertical(id="trade-col"):
-                yield TapePane(id="tape")
         yield ArbBanner(id="arb-banner")
         yield DeskFooter()
 

@@ -6,8 +6,10 @@ app.py. A mixin for AitbcApp.
 - ``watch`` (3): watchlist over health and arbitrage.
 - ``account`` (4): positions & P&L, balances & equity, open orders and the order history.
 
-A layout is a class on the dashboard screen (``layout-<name>``, see layouts.tcss): every pane
-exists from the start and a layout only shows or hides them, so nothing is composed on a key.
+A layout is a class on the dashboard screen (``layout-<name>``, see layouts.tcss) that shows or
+hides panes. Only the default layout's panes are composed at start; another layout's panes
+(and their modules) are composed the first time it is shown (``_compose_layout``) and kept
+from then on, so launch pays only for what it paints and a later switch only toggles classes.
 Panes that are hidden are not painted and their feeds are not polled (the tape starts on
 first show; tickers are polled only while the watchlist is on screen). The chosen layout is
 remembered per config in ``data_dir()/layouts.json``.
@@ -24,18 +26,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual.containers import Vertical
 from textual.widget import Widget
 
 from aitbc_tui.paths import data_dir, ensure_private_dir
-from aitbc_tui.ui.panes.orders import OrdersPane, OrdersView
-from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane, PositionsView
-from aitbc_tui.ui.panes.tape import TapePane, TapeView, size_filter
-from aitbc_tui.ui.panes.watchlist import WatchlistPane, WatchlistView
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from aitbc_tui.service import MarketService
+    from aitbc_tui.ui.panes.positions import PositionsPane
+    from aitbc_tui.ui.panes.tape import TapePane
+    from aitbc_tui.ui.panes.watchlist import WatchlistPane
 
     _AppBase = App[None]
 else:
@@ -121,6 +123,7 @@ class LayoutsMixin(_AppBase):
 
     def _init_layouts(self) -> None:
         self.layout_name = "default"
+        self._layouts_composed = {"default"}  # layouts whose panes are in the DOM
         self.maximised: str | None = None  # the id of the maximised pane
         self._tape_seen: tuple[str | None, str | None, int] | None = None
         self._watch_sort = ("symbol", False)
@@ -139,11 +142,42 @@ class LayoutsMixin(_AppBase):
 
     # ---- switching ------------------------------------------------------------------------
 
+    def _compose_layout(self, name: str) -> None:
+        """Mount the panes ``name`` shows beyond the default layout's, on its first use.
+
+        Registered in the DOM at once (``mount`` registers synchronously), so the paint that
+        follows the switch finds them; they are composed and styled before the next frame."""
+        if name in self._layouts_composed:
+            return
+        self._layouts_composed.add(name)
+        main = self.screen_stack[0].query_one("#main")
+        if name == "trade":
+            from aitbc_tui.ui.panes.tape import TapePane
+
+            column = Vertical(id="trade-col")
+            main.mount(column)  # after #right: beside the ladder
+            column.mount(TapePane(id="tape"))
+        elif name == "watch":
+            from aitbc_tui.ui.panes.watchlist import WatchlistPane
+
+            column = Vertical(id="watch-col")
+            main.mount(column, before="#left")  # the watch layout stacks #main: the watchlist on top
+            column.mount(WatchlistPane(id="watchlist"))
+        elif name == "account":
+            from aitbc_tui.ui.panes.orders import OrdersPane
+            from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane
+
+            column = Vertical(id="account-col")
+            main.mount(column, before="#left")
+            column.mount(PositionsPane(id="positions"), EquityPane(id="equity"))
+            main.query_one("#right").mount(OrdersPane(id="account-history"), after="#orders")
+
     def apply_layout(self, name: str, *, remember: bool = True) -> None:
         if name not in LAYOUTS:
             return
         if self.maximised is not None:
             self._restore_maximised()
+        self._compose_layout(name)
         dashboard = self.screen_stack[0]
         for other in LAYOUTS:
             dashboard.set_class(other == name, f"layout-{other}")
@@ -217,6 +251,8 @@ class LayoutsMixin(_AppBase):
         seen = (self.venue, self.symbol, feed.tape_version(self.venue, self.symbol))
         now = time.monotonic()
         if force or (seen != self._tape_seen and now - self._tape_painted_at >= TAPE_REPAINT_S):
+            from aitbc_tui.ui.panes.tape import TapePane, TapeView
+
             self._tape_seen = seen
             self._tape_painted_at = now
             self._pane("#tape", TapePane).show(
@@ -226,17 +262,23 @@ class LayoutsMixin(_AppBase):
     def _paint_market_panes_slow(self, force: bool = False) -> None:
         """The 2 Hz tick: watchlist (spreads and ages move all the time), positions (marks)."""
         if self.shown("watchlist"):
+            from aitbc_tui.ui.panes.watchlist import WatchlistPane, WatchlistView
+
             sort, descending = self._watch_sort
             self._pane("#watchlist", WatchlistPane).show(
                 WatchlistView.build(self.service, self.clock(), sort, descending)
             )
         if self.shown("positions") or self.shown("equity"):
+            from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane, PositionsView
+
             view = PositionsView.build(self.service, self._valuation)
             if self.shown("positions"):
                 self._pane("#positions", PositionsPane).show(view)
             if self.shown("equity"):
                 self._pane("#equity", EquityPane).show(view.report)
         if self.shown("account-history"):
+            from aitbc_tui.ui.panes.orders import OrdersPane, OrdersView
+
             self._pane("#account-history", OrdersPane).show(
                 OrdersView.build(self.service, history=True, now=self.clock())
             )
@@ -251,6 +293,8 @@ class LayoutsMixin(_AppBase):
         return self._tape_min_amount if (venue, symbol) == self._tape_filter_key else None
 
     def on_tape_pane_filter_changed(self, message: TapePane.FilterChanged) -> None:
+        from aitbc_tui.ui.panes.tape import TapeView, size_filter
+
         view = TapeView.build(self.service, self.venue, self.symbol)
         self._tape_min_amount = size_filter(view, message.step)
         self._tape_filter_key = (self.venue, self.symbol)
