@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widget import Widget
 from aitbc_tui.ui.widgets.footer import DeskFooter
+from aitbc_tui.ui import strip_cycles
 
 from aitbc_tui import analysis
 
@@ -137,6 +138,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         """``live_gate``: the word the operator must type before any order action (live
         mode); None: no gate. ``config``: for the credentials screen (venues, ``keys test``)."""
         super().__init__()
+        strip_cycles.install()  # painted lines freed by refcount, not by a 90 ms full collection
         self.service = service
         self.mode = mode
         self.clock = clock
