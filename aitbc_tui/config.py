@@ -77,6 +77,9 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "layout.watch": ("3",),
         "layout.account": ("4",),
         "pane.maximise": ("z",),
+        "pane.grow": ("plus", "equals_sign"),
+        "pane.shrink": ("minus",),
+        "pane.size_reset": ("0",),
     }
 )
 

@@ -113,6 +113,10 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         Binding("3", "layout('watch')", "Layout: watch", show=False, id="layout.watch"),
         Binding("4", "layout('account')", "Layout: account", show=False, id="layout.account"),
         Binding("z", "maximise", "Maximise pane", show=False, id="pane.maximise"),
+        # Pane sizes (ui/layouts.py SPLITS): "=" is "+" without shift on most keyboards.
+        Binding("plus,equals_sign", "resize(1)", "Grow pane", show=False, id="pane.grow"),
+        Binding("minus", "resize(-1)", "Shrink pane", show=False, id="pane.shrink"),
+        Binding("0", "reset_size", "Default sizes", show=False, id="pane.size_reset"),
     ]
 
     def __init__(
@@ -188,6 +192,8 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         """Each pane fits itself to its width (columns dropped by priority); the app
         only picks the ladder's width class."""
         self.set_class(event.size.height < SHORT_HEIGHT, "short")  # modals close up on a short terminal
+        if self.screen_stack:
+            self._apply_pane_sizes()  # each side of a split keeps its minimum at the new size
         width = event.size.width
         width_class = "tiny" if width < TINY_WIDTH else "narrow" if width < NARROW_WIDTH else ""
         if width_class == self._width_class or not self.screen_stack:
@@ -597,6 +603,8 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "order" and len(self.screen_stack) > 1:
             return False  # a form, picker or confirmation is up: `b` / `s` are its keys
+        if action in ("resize", "reset_size") and len(self.screen_stack) > 1:
+            return False  # the dashboard's panes are behind the modal
         return True
 
     def action_order(self, side: str) -> None:
