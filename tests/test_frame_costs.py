@@ -130,3 +130,16 @@ def test_the_tape_formats_each_trade_once_and_shows_what_it_would_without_the_me
     assert second == tape_rows(view) and second[1:] == first
     assert second[0] == (("11:06:50", "linetable--dim"), ("sell", "linetable--ask"), ("64,010.00", "linetable--ask"),
                          ("0.01000", ""), ("", "linetable--live"))  # fmt: skip
+
+
+async def test_full_collections_are_spaced_while_the_dashboard_runs_and_restored_after(tmp_path):
+    from aitbc_tui.ui.app import FULL_GC_EVERY
+    from tests.apptools import make_app, wait_ready
+
+    before = gc.get_threshold()
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_ready(pilot)
+        await wait_until(pilot, lambda: gc.get_threshold()[2] == FULL_GC_EVERY)
+        assert gc.get_threshold()[:2] == before[:2]
+    assert gc.get_threshold() == before
