@@ -11,7 +11,8 @@ hides panes. Only the default layout's panes are composed at start; another layo
 (and their modules) are composed the first time it is shown (``_compose_layout``) and kept
 from then on, so launch pays only for what it paints and a later switch only toggles classes.
 Panes that are hidden are not painted and their feeds are not polled (the tape starts on
-first show; tickers are polled only while the watchlist is on screen). The chosen layout is
+first show; tickers are polled only while the watchlist is on screen). The chosen layout and
+the pane sizes (``+`` / ``-`` move each layout's one split, ``0`` resets it; see SPLITS) are
 remembered per config in ``data_dir()/layouts.json``.
 """
 
