@@ -77,8 +77,8 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "layout.watch": ("3",),
         "layout.account": ("4",),
         "pane.maximise": ("z",),
-        "pane.grow": ("plus", "equals_sign"),
-        "pane.shrink": ("minus",),
+        "pane.grow": ("greater_than_sign",),
+        "pane.shrink": ("less_than_sign",),
         "pane.size_reset": ("0",),
     }
 )

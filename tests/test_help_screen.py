@@ -83,8 +83,8 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "layout 3 watch": "3",
             "layout 4 account": "4",
             "maximise the focused pane": "z",
-            "grow the focused pane's column or row": "+ / =",
-            "shrink the focused pane's column or row": "-",
+            "grow the focused pane's column or row": ">",
+            "shrink the focused pane's column or row": "<",
             "this layout's panes back to their default sizes": "0",
             "execute the route at the top of the arbitrage pane": "x",
         }

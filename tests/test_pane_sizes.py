@@ -1,4 +1,4 @@
-"""Pane sizes per layout (+ / - / 0), remembered per config in layouts.json beside the layout.
+"""Pane sizes per layout (> / < / 0), remembered per config in layouts.json beside the layout.
 
 Unit tests of the clamping and of reading the file, with expectations computed by hand;
 Pilot tests that press the keys, restart the app on the same data dir, and check that every
@@ -103,7 +103,7 @@ async def press(pilot, *keys: str) -> None:
     await pilot.pause()
 
 
-async def test_plus_and_minus_resize_the_focused_pane_and_the_size_survives_a_restart(tmp_path):
+async def test_greater_and_less_than_resize_the_focused_pane_and_the_size_survives_a_restart(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
@@ -112,15 +112,15 @@ async def test_plus_and_minus_resize_the_focused_pane_and_the_size_survives_a_re
         before = region(app, "left").width  # the ladder column's CSS width at 120 columns (narrow)
         assert before == 44
         assert app.focused is not None and app.focused.id == "ladder"
-        await press(pilot, "plus")  # 44/120 = 36.7 % -> 37 %, + 5 = 42 % of 120 = 50.4 columns
+        await press(pilot, "greater_than_sign")  # 44/120 = 36.7 % -> 37 %, + 5 = 42 % of 120 = 50.4 columns
         await wait_until(pilot, lambda: region(app, "left").width in (50, 51))
         assert app._sizes == {"trade": 42}
         assert region(app, "tape").x == region(app, "left").right  # the tape takes the rest
         assert app.notices[-1].message == "layout trade: the ladder column 42% of the width (0 resets)"
         app.screen_stack[0].query_one("#tape").focus()
-        await press(pilot, "plus", "plus")  # the tape grows: the ladder column shrinks twice
+        await press(pilot, "greater_than_sign", "greater_than_sign")  # the tape grows: the ladder column shrinks twice
         await wait_until(pilot, lambda: app._sizes == {"trade": 32})
-        await press(pilot, "minus")  # the tape shrinks: the ladder grows
+        await press(pilot, "less_than_sign")  # the tape shrinks: the ladder grows
         await wait_until(pilot, lambda: app._sizes == {"trade": 37})
         left = region(app, "left").width
         assert json.loads(state_path().read_text())["sandbox"] == {"layout": "trade", "sizes": {"trade": 37}}
@@ -148,7 +148,7 @@ async def test_the_rows_of_a_stacked_layout_and_the_limit_said(tmp_path):
         # 33 lines between the status bar and the footer; the rest keeps 6: at most
         # (33 - 6) / 33 = 81.8 % -> 81 %, reached in steps of 5 from the CSS's 3fr : 2fr.
         for _ in range(12):
-            await press(pilot, "plus")
+            await press(pilot, "greater_than_sign")
         await wait_until(pilot, lambda: app.notices[-1].message == "positions: as large as it goes at this size")
         assert app._sizes == {"account": 81}
         await wait_until(pilot, lambda: region(app, "account-col").height in (26, 27))  # 81 % of 33 = 26.7
@@ -208,11 +208,11 @@ async def test_maximise_wins_over_a_size_and_restoring_brings_it_back(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
-        await press(pilot, "plus")  # default layout, the ladder focused
+        await press(pilot, "greater_than_sign")  # default layout, the ladder focused
         await wait_until(pilot, lambda: region(app, "left").width == 50)  # 37 + 5 = 42 % of 120
         await press(pilot, "z")
         await wait_until(pilot, lambda: region(app, "ladder").width == 120)
-        await press(pilot, "plus")  # nothing to resize while maximised: said, not done
+        await press(pilot, "greater_than_sign")  # nothing to resize while maximised: said, not done
         await wait_until(pilot, lambda: "z restores the layout first" in app.notices[-1].message)
         assert app._sizes == {"default": 42}
         await press(pilot, "z")
@@ -225,7 +225,7 @@ async def test_resize_keys_do_nothing_behind_a_modal(tmp_path):
         await wait_ready(pilot)
         await press(pilot, "question_mark")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
-        await press(pilot, "plus", "minus")
+        await press(pilot, "greater_than_sign", "less_than_sign")
         assert app._sizes == {}
 
 
@@ -244,7 +244,7 @@ async def test_layout_and_resize_keys_remapped_from_the_config_work_and_help_say
         assert app.layout_name == "default"
         await press(pilot, "f7")
         await wait_until(pilot, lambda: app.layout_name == "trade" and region(app, "tape").width > 0)
-        await press(pilot, "plus")  # no longer the grow key
+        await press(pilot, "greater_than_sign")  # no longer the grow key (> is)
         assert app._sizes == {}
         await press(pilot, "f8")
         await wait_until(pilot, lambda: app._sizes == {"trade": 42})
@@ -264,3 +264,25 @@ async def test_layout_and_resize_keys_remapped_from_the_config_work_and_help_say
         assert keys_for("grow the focused pane's column or row") == "f8 / ^→"
         assert keys_for("shrink the focused pane's column or row") == "f9"
         assert keys_for("layout 3 watch") == "3"
+
+
+@pytest.mark.parametrize("app_class", ["AitbcApp", "ReplayApp"])
+def test_no_key_does_two_actions_in_the_dashboard_or_the_replay_dashboard(app_class):
+    """The replay dashboard (a subclass) has + / - for its speed: the pane keys must not
+    take them, in either app."""
+    from collections import Counter
+
+    from textual.binding import Binding
+
+    from aitbc_tui.ui.app import AitbcApp
+    from aitbc_tui.ui.replay_app import ReplayApp
+
+    bindings = list(Binding.make_bindings({"AitbcApp": AitbcApp, "ReplayApp": ReplayApp}[app_class].BINDINGS))
+    counts = Counter(b.key for b in bindings)
+    assert [key for key, n in counts.items() if n > 1] == []
+    keys = {b.id: b.key for b in bindings}
+    assert (keys["pane.grow"], keys["pane.shrink"], keys["pane.size_reset"]) == (
+        "greater_than_sign",
+        "less_than_sign",
+        "0",
+    )

@@ -114,9 +114,10 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         Binding("3", "layout('watch')", "Layout: watch", show=False, id="layout.watch"),
         Binding("4", "layout('account')", "Layout: account", show=False, id="layout.account"),
         Binding("z", "maximise", "Maximise pane", show=False, id="pane.maximise"),
-        # Pane sizes (ui/layouts.py SPLITS): "=" is "+" without shift on most keyboards.
-        Binding("plus,equals_sign", "resize(1)", "Grow pane", show=False, id="pane.grow"),
-        Binding("minus", "resize(-1)", "Shrink pane", show=False, id="pane.shrink"),
+        # Pane sizes (ui/layouts.py SPLITS). Not + / -: the replay dashboard (ui/replay_app.py,
+        # a subclass) has them for its speed, and one key does one action.
+        Binding("greater_than_sign", "resize(1)", "Grow pane", show=False, id="pane.grow"),
+        Binding("less_than_sign", "resize(-1)", "Shrink pane", show=False, id="pane.shrink"),
         Binding("0", "reset_size", "Default sizes", show=False, id="pane.size_reset"),
     ]
 

@@ -12,7 +12,7 @@ hides panes. Only the default layout's panes are composed at start; another layo
 from then on, so launch pays only for what it paints and a later switch only toggles classes.
 Panes that are hidden are not painted and their feeds are not polled (the tape starts on
 first show; tickers are polled only while the watchlist is on screen). The chosen layout and
-the pane sizes (``+`` / ``-`` move each layout's one split, ``0`` resets it; see SPLITS) are
+the pane sizes (``>`` / ``<`` move each layout's one split, ``0`` resets it; see SPLITS) are
 remembered per config in ``data_dir()/layouts.json``.
 """
 
@@ -84,7 +84,7 @@ class Split:
 
     axis: str  # "width": side by side; "height": stacked
     first: str
-    first_panes: frozenset[str]  # a focused pane here grows ``first`` on `+`; any other shrinks it
+    first_panes: frozenset[str]  # a focused pane here grows ``first`` on `>`; any other shrinks it
     label: str  # what ``first`` is, in the operator's words
     min_first: int  # cells each side keeps, so its panes still read a header and some rows
     min_rest: int
@@ -316,7 +316,7 @@ class LayoutsMixin(_AppBase):
             return pane_id == self.maximised
         return pane_id in SHOWN[self.layout_name]
 
-    # ---- pane sizes (+ / - / 0) -------------------------------------------------------------
+    # ---- pane sizes (> / < / 0) -------------------------------------------------------------
 
     def _split_total(self, axis: str) -> int:
         """Cells of #main along ``axis``: the screen less its border, the status bar and the footer."""
@@ -379,7 +379,7 @@ class LayoutsMixin(_AppBase):
         return round(cells * 100 / total)
 
     def action_resize(self, step: int) -> None:
-        """`+` grows the focused pane (its side of the layout's split), `-` shrinks it."""
+        """`>` grows the focused pane (its side of the layout's split), `<` shrinks it."""
         if self.maximised is not None:
             self.notify("a maximised pane fills the screen: z restores the layout first", timeout=3)
             return
@@ -387,7 +387,7 @@ class LayoutsMixin(_AppBase):
         split = SPLITS[name]
         pane_id = self._focused_pane_id()
         if pane_id is None or pane_id not in SHOWN[name]:
-            self.notify("focus a pane first (tab), then + or -", timeout=3)
+            self.notify("focus a pane first (tab), then > or <", timeout=3)
             return
         grow_first = (pane_id in split.first_panes) == (step > 0)
         before = self._current_size(name)
