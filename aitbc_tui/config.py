@@ -78,6 +78,9 @@ KEY_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "layout.watch": ("3",),
         "layout.account": ("4",),
         "pane.maximise": ("z",),
+        "pane.grow": ("greater_than_sign",),
+        "pane.shrink": ("less_than_sign",),
+        "pane.size_reset": ("0",),
     }
 )
 

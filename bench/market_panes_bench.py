@@ -133,6 +133,7 @@ async def _session(with_panes: bool, seconds: float) -> dict:
             trades.start(key)  # trades flow in both sessions: only what is painted differs
             if with_panes:
                 layouts.SHOWN["trade"] = shown_before | {"watchlist"}
+                app._compose_layout("watch")  # the watchlist's pane (composed on first use)
                 app.apply_layout("trade", remember=False)
                 watch_col = app.screen_stack[0].query_one("#watch-col")
                 watch_col.styles.display = "block"
@@ -158,7 +159,7 @@ async def _session(with_panes: bool, seconds: float) -> dict:
                 "latency_ms": [lat * 1e3 for _, lat in matched],
                 "trades_per_s": (trades.count - trades0) / wall,
                 "tape_entries": len(tape.entries) if tape is not None else 0,
-                "watch_rows": len(app.screen_stack[0].query_one("#watchlist").rows),
+                "watch_rows": sum(len(pane.rows) for pane in app.screen_stack[0].query("#watchlist")),
             }
     finally:
         layouts.SHOWN["trade"] = shown_before

@@ -83,12 +83,15 @@ async def test_every_app_binding_is_listed_with_its_keys(tmp_path):
             "layout 3 watch": "3",
             "layout 4 account": "4",
             "maximise the focused pane": "z",
+            "grow the focused pane's column or row": ">",
+            "shrink the focused pane's column or row": "<",
+            "this layout's panes back to their default sizes": "0",
             "execute the route at the top of the arbitrage pane": "x",
             "inventory: each asset's free and used amount per venue": "I",
         }
         for description, keys in expected.items():
             assert keys_on(key_line(lines, description), description) == keys, description
-        assert len(AitbcApp.BINDINGS) == 26
+        assert len(AitbcApp.BINDINGS) == 29
 
 
 async def test_a_remapped_key_is_shown_and_the_old_one_is_not(tmp_path):

@@ -33,11 +33,14 @@ LAYOUT_PANES = {
 
 
 def shown(app: AitbcApp) -> set[str]:
-    """Ids of the panes with room on the screen now."""
+    """Ids of the panes with room on the screen now (a layout not shown yet has no panes)."""
     screen = app.screen_stack[0]
     out = set()
     for pane_id in NEW_PANES + DEFAULT_PANES:
-        region = screen.query_one(f"#{pane_id}").region
+        found = screen.query(f"#{pane_id}")
+        if not found:
+            continue
+        region = found.first().region
         if region.width and region.height:
             out.add(pane_id)
     return out
@@ -74,6 +77,57 @@ async def test_layouts_show_their_panes_and_are_remembered(tmp_path):
     async with again.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         assert again.layout_name == "watch" and shown(again) == LAYOUT_PANES["3"]
+
+
+def composed(app: AitbcApp) -> set[str]:
+    """Ids of the layout panes that exist in the DOM (shown or not)."""
+    screen = app.screen_stack[0]
+    return {pane_id for pane_id in NEW_PANES + DEFAULT_PANES if screen.query(f"#{pane_id}")}
+
+
+async def test_a_layouts_panes_are_composed_on_its_first_use_and_show_their_data(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        assert composed(app) == LAYOUT_PANES["1"]  # launch builds only what the default layout paints
+        await press(pilot, "3")  # never shown before: composed now, and filled with tickers
+        await wait_until(pilot, lambda: shown(app) == LAYOUT_PANES["3"])
+        assert composed(app) == LAYOUT_PANES["1"] | {"watchlist"}
+        pane = app.screen_stack[0].query_one("#watchlist")
+        count = sum(len(app.service.markets(v)) for v in app.service.venue_names)
+        await wait_until(pilot, lambda: len(pane.rows) == count and all(r[2][0] != "—" for r in pane.rows),
+                         what=lambda: f"watchlist rows {pane.rows}")  # fmt: skip
+        assert app.focused is pane
+        await press(pilot, "2")
+        await wait_until(pilot, lambda: shown(app) == LAYOUT_PANES["2"] and len(tape_trades(app)) > 0)
+        app.repaint_now()
+        await pilot.pause()
+        assert lines(app, "tape")[0].split()[:2] == ["Time", "Side"] and len(lines(app, "tape")[1].split()) >= 4
+        await press(pilot, "4")
+        await wait_until(pilot, lambda: shown(app) == LAYOUT_PANES["4"])
+        equity = app.screen_stack[0].query_one("#equity")
+        await wait_until(pilot, lambda: len(equity.rows) > 0)
+        history = app.screen_stack[0].query_one("#account-history")
+        assert history.parent is app.screen_stack[0].query_one("#right")  # beside the open orders
+        # Back and forth: each layout's panes are composed once, never twice.
+        for key in ("2", "3", "1", "4"):
+            await press(pilot, key)
+            await wait_until(pilot, lambda key=key: shown(app) == LAYOUT_PANES[key])
+        assert composed(app) == set(NEW_PANES + DEFAULT_PANES)
+        assert len(app.screen_stack[0].query("#tape")) == 1
+
+
+async def test_a_remembered_layout_is_composed_at_start_and_the_others_are_not(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await press(pilot, "4")
+    again = make_app(tmp_path / "again")
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await wait_until(pilot, lambda: shown(again) == LAYOUT_PANES["4"])
+        assert composed(again) == LAYOUT_PANES["1"] | LAYOUT_PANES["4"]
+        assert again.focused is not None and again.focused.id == "positions"
 
 
 @pytest.mark.parametrize("size", [SIZE, SMALL], ids=["120x35", "80x24"])

@@ -51,3 +51,24 @@ async def test_order_form_open_and_close_keeps_no_dead_widgets(tmp_path):
             await cycle()
         assert footer.watcher_count() == watchers  # one watcher per key on screen, not per key ever made
         assert _dead_footer_keys() <= dead + len(footer.query(FooterKey))  # a cache may hold one generation
+
+
+async def test_the_footer_recomposes_once_per_burst_and_still_shows_the_current_keys(tmp_path):
+    from textual.widgets._footer import FooterKey
+
+    from tests.apptools import make_app, wait_ready, wait_until
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_ready(pilot)
+        footer = app.query_one(DeskFooter)
+        assert footer.recomposes <= 2  # start-up's eight binding changes (focus, screen, layout)
+
+        def shown() -> set[str]:
+            return {key.description for key in footer.query(FooterKey)}
+
+        assert {"Buy", "Sell", "Quit"} <= shown()
+        await pilot.press("question_mark")  # b / s are off while a modal is up: the footer says so
+        await wait_until(pilot, lambda: "Buy" not in shown() and "Help" in shown())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: {"Buy", "Sell"} <= shown())

@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widget import Widget
 from aitbc_tui.ui.widgets.footer import DeskFooter
+from aitbc_tui.ui import strip_cycles
 
 from aitbc_tui import analysis
 
@@ -44,9 +45,6 @@ from aitbc_tui.ui.screens.quit_confirm import QuitConfirm
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS, ThemeProblem, load_themes
 from aitbc_tui.ui.alerting import EventsMixin
 from aitbc_tui.ui.layouts import LayoutsMixin
-from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane
-from aitbc_tui.ui.panes.tape import TapePane
-from aitbc_tui.ui.panes.watchlist import WatchlistPane
 from aitbc_tui.ui.arb_actions import ArbMixin
 from aitbc_tui.ui.screens.arbitrage import ArbBanner
 from aitbc_tui.ui.panes.arbitrage import ArbitragePane, ArbitrageView, FundingCache
@@ -59,6 +57,7 @@ from aitbc_tui.ui.panes.status import StatusBar, StatusView
 W = TypeVar("W", bound=Widget)
 
 REPAINT_HZ = 20
+FULL_GC_EVERY = 100  # middle-generation collections per full one (Python's default: 10)
 HEALTH_HZ = 2
 
 NARROW_WIDTH = 140  # below this many columns the ladder narrows (screen class "narrow")
@@ -116,6 +115,11 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         Binding("3", "layout('watch')", "Layout: watch", show=False, id="layout.watch"),
         Binding("4", "layout('account')", "Layout: account", show=False, id="layout.account"),
         Binding("z", "maximise", "Maximise pane", show=False, id="pane.maximise"),
+        # Pane sizes (ui/layouts.py SPLITS). Not + / -: the replay dashboard (ui/replay_app.py,
+        # a subclass) has them for its speed, and one key does one action.
+        Binding("greater_than_sign", "resize(1)", "Grow pane", show=False, id="pane.grow"),
+        Binding("less_than_sign", "resize(-1)", "Shrink pane", show=False, id="pane.shrink"),
+        Binding("0", "reset_size", "Default sizes", show=False, id="pane.size_reset"),
     ]
 
     def __init__(
@@ -141,6 +145,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         """``live_gate``: the word the operator must type before any order action (live
         mode); None: no gate. ``config``: for the credentials screen (venues, ``keys test``)."""
         super().__init__()
+        strip_cycles.install()  # painted lines freed by refcount, not by a 90 ms full collection
         self.service = service
         self.mode = mode
         self.clock = clock
@@ -173,6 +178,7 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         self._arb_index: analysis.ArbitrageIndex | None = None
         self._arb_funding = FundingCache()  # fundable size per route, only recomputed when its inputs change
         self._repaint_timers: list = []
+        self._gc_thresholds: tuple[int, int, int] | None = None  # the process's, restored at unmount
         self._width_class = ""  # "", "narrow" or "tiny": the screen's class for its width
         self._order_form: OrderForm | None = None
         self._orders_second = 0
@@ -191,6 +197,8 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         """Each pane fits itself to its width (columns dropped by priority); the app
         only picks the ladder's width class."""
         self.set_class(event.size.height < SHORT_HEIGHT, "short")  # modals close up on a short terminal
+        if self.screen_stack:
+            self._apply_pane_sizes()  # each side of a split keeps its minimum at the new size
         width = event.size.width
         width_class = "tiny" if width < TINY_WIDTH else "narrow" if width < NARROW_WIDTH else ""
         if width_class == self._width_class or not self.screen_stack:
@@ -243,12 +251,9 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
+        # The default layout's panes only: the other layouts' are composed on their first
+        # use (LayoutsMixin._compose_layout), so launch does not pay for what is not shown.
         with Horizontal(id="main"):
-            with Vertical(id="watch-col"):  # layouts (ui/layouts.py): hidden in the default one
-                yield WatchlistPane(id="watchlist")
-            with Vertical(id="account-col"):
-                yield PositionsPane(id="positions")
-                yield EquityPane(id="equity")
             with Vertical(id="left"):
                 yield BookPane(id="ladder")
                 yield HealthPane(id="health")
@@ -256,9 +261,6 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
                 yield BalancesPane(id="balances")
                 yield ArbitragePane(id="arb")
                 yield OrdersPane(id="orders")
-                yield OrdersPane(id="account-history")
-            with Vertical(id="trade-col"):
-                yield TapePane(id="tape")
         yield ArbBanner(id="arb-banner")
         yield DeskFooter()
 
@@ -378,6 +380,13 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
         # Everything built so far lives for the session: move it out of the collector's
         # reach, so full collections during a busy market scan only what is new.
         gc.freeze()
+        # A full collection now finds next to no garbage (painted strips are freed by
+        # refcount, ui/strip_cycles.py) but still walks every live object, ~25-45 ms with the
+        # market panes up: at most one per 100 middle-generation collections, not per 10.
+        if self._gc_thresholds is None:
+            self._gc_thresholds = gc.get_threshold()
+            young, middle, _old = self._gc_thresholds
+            gc.set_threshold(young, middle, FULL_GC_EVERY)
         # Compose the order form once the first frames are out, while nobody waits for
         # it, so `b` only has to show it.
         self.set_timer(0.3, self._prepare_order_form, name="prepare-order-form")
@@ -425,6 +434,9 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
     async def on_unmount(self) -> None:
         for timer in self._repaint_timers:
             timer.stop()
+        if self._gc_thresholds is not None:
+            gc.set_threshold(*self._gc_thresholds)
+            self._gc_thresholds = None
         await self.service.stop()
         self._events_unmounted()
 
@@ -611,6 +623,8 @@ class AitbcApp(EventsMixin, LayoutsMixin, ArbMixin, App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "order" and len(self.screen_stack) > 1:
             return False  # a form, picker or confirmation is up: `b` / `s` are its keys
+        if action in ("resize", "reset_size") and len(self.screen_stack) > 1:
+            return False  # the dashboard's panes are behind the modal
         return True
 
     def action_order(self, side: str) -> None:

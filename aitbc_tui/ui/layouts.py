@@ -6,10 +6,13 @@ app.py. A mixin for AitbcApp.
 - ``watch`` (3): watchlist over health and arbitrage.
 - ``account`` (4): positions & P&L, balances & equity, open orders and the order history.
 
-A layout is a class on the dashboard screen (``layout-<name>``, see layouts.tcss): every pane
-exists from the start and a layout only shows or hides them, so nothing is composed on a key.
+A layout is a class on the dashboard screen (``layout-<name>``, see layouts.tcss) that shows or
+hides panes. Only the default layout's panes are composed at start; another layout's panes
+(and their modules) are composed the first time it is shown (``_compose_layout``) and kept
+from then on, so launch pays only for what it paints and a later switch only toggles classes.
 Panes that are hidden are not painted and their feeds are not polled (the tape starts on
-first show; tickers are polled only while the watchlist is on screen). The chosen layout is
+first show; tickers are polled only while the watchlist is on screen). The chosen layout and
+the pane sizes (``>`` / ``<`` move each layout's one split, ``0`` resets it; see SPLITS) are
 remembered per config in ``data_dir()/layouts.json``.
 """
 
@@ -17,25 +20,27 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual.containers import Vertical
 from textual.widget import Widget
 
 from aitbc_tui.paths import data_dir, ensure_private_dir
-from aitbc_tui.ui.panes.orders import OrdersPane, OrdersView
-from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane, PositionsView
-from aitbc_tui.ui.panes.tape import TapePane, TapeView, size_filter
-from aitbc_tui.ui.panes.watchlist import WatchlistPane, WatchlistView
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from aitbc_tui.service import MarketService
+    from aitbc_tui.ui.panes.positions import PositionsPane
+    from aitbc_tui.ui.panes.tape import TapePane
+    from aitbc_tui.ui.panes.watchlist import WatchlistPane
 
     _AppBase = App[None]
 else:
@@ -71,31 +76,129 @@ def state_path() -> Path:
     return data_dir() / STATE_FILE
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    """The one split of a layout the operator moves with the resize keys: ``first`` (a
+    container id) takes ``size`` percent of the screen along ``axis``, the rest what is left.
+    ``rest`` styles (selector, style, value) let the panes after it take the room it gives up."""
+
+    axis: str  # "width": side by side; "height": stacked
+    first: str
+    first_panes: frozenset[str]  # a focused pane here grows ``first`` on `>`; any other shrinks it
+    label: str  # what ``first`` is, in the operator's words
+    min_first: int  # cells each side keeps, so its panes still read a header and some rows
+    min_rest: int
+    rest: tuple[tuple[str, str, str], ...] = ()
+
+
+# While the watchlist is sized, arbitrage takes the rows it gives up (not only its 8 lines).
+_WATCH_REST = (("right", "height", "1fr"), ("arb", "height", "1fr"), ("arb", "max_height", "100%"))
+# Minimums: 28 columns is the "tiny" ladder and a table that still shows its first columns;
+# 6 lines a table with 3 rows; positions (4 lines at least) sit over equity; the watch
+# layout's rest holds health (7 lines) and arbitrage.
+SPLITS: dict[str, Split] = {
+    "default": Split("width", "left", frozenset({"ladder", "health"}), "the ladder column", 28, 28),
+    "trade": Split("width", "left", frozenset({"ladder", "health"}), "the ladder column", 28, 28),
+    "watch": Split("height", "watch-col", frozenset({"watchlist"}), "the watchlist", 6, 13, _WATCH_REST),
+    "account": Split("height", "account-col", frozenset({"positions", "equity"}), "positions and equity", 10, 6),
+}
+SIZE_RANGE = (15, 85)  # percent of the screen the first region may take
+SIZE_STEP = 5  # percent per key press
+
+
+def clamp_split(size: int, total: int, min_first: int, min_rest: int) -> int:
+    """``size`` (percent of ``total`` cells for the first region) moved just far enough that
+    the first region keeps ``min_first`` cells and the rest ``min_rest``, within SIZE_RANGE.
+    A screen too small for both minimums shares in proportion to them."""
+    low, high = SIZE_RANGE
+    if total > 0:
+        low = max(low, math.ceil(min_first * 100 / total))
+        high = min(high, math.floor((total - min_rest) * 100 / total))
+    if low > high:
+        return round(min_first * 100 / (min_first + min_rest))
+    return max(low, min(high, size))
+
+
+@dataclass
+class LayoutState:
+    """What layouts.json remembers for one config, and what was wrong with it (said once)."""
+
+    layout: str = "default"
+    sizes: dict[str, int] = field(default_factory=dict)  # layout -> percent (SPLITS)
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_sizes(raw: object, where: str) -> tuple[dict[str, int], list[str]]:
+    """Sizes as stored; each bad one is left out (its layout keeps its default) and said."""
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        return {}, [f"{where}: sizes must be a table of layout -> percent: using the default sizes"]
+    sizes: dict[str, int] = {}
+    problems: list[str] = []
+    low, high = SIZE_RANGE
+    for name, value in raw.items():
+        if name not in SPLITS:
+            problems.append(f"{where}: sizes: unknown layout {str(name)[:40]!r}: ignored")
+        elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.append(f"{where}: sizes.{name} = {str(value)[:40]!r} is not a whole percent from {low} to "
+                            f"{high}: layout {name} uses its default size")  # fmt: skip
+        else:
+            sizes[name] = value
+    return sizes, problems
+
+
+def _read_state_file(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The whole file as a dict, or {} and why it could not be used (None: no file)."""
+    try:
+        if not path.exists():
+            return {}, None
+        if path.stat().st_size > STATE_LIMIT:
+            return {}, f"{path}: larger than {STATE_LIMIT // 1024} KiB"
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, f"{path}: unreadable ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return {}, f"{path}: not a JSON object"
+    return data, None
+
+
+def load_state(config: object, path: Path | None = None) -> LayoutState:
+    """The layout and pane sizes last used with this config. A file or value that cannot be
+    used falls back to the default, with the reason in ``problems``; never an exception."""
+    path = path or state_path()
+    data, problem = _read_state_file(path)
+    if problem is not None:
+        return LayoutState(problems=[f"{problem}: the default layout and sizes"])
+    entry = data.get(config_key(config))
+    if entry is None:
+        return LayoutState()
+    if not isinstance(entry, dict):
+        return LayoutState(problems=[f"{path}: the entry for this config is not an object: the default layout"])
+    state = LayoutState()
+    layout = entry.get("layout", "default")
+    if layout in LAYOUTS:
+        state.layout = layout
+    else:
+        state.problems.append(f"{path}: unknown layout {str(layout)[:40]!r}: the default layout")
+    state.sizes, problems = parse_sizes(entry.get("sizes"), str(path))
+    state.problems += problems
+    return state
+
+
 def load_layout(config: object, path: Path | None = None) -> str:
     """The layout last chosen with this config ("default" when none, or the file is unreadable)."""
-    path = path or state_path()
-    try:
-        if not path.exists() or path.stat().st_size > STATE_LIMIT:
-            return "default"
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "default"
-    entry = data.get(config_key(config)) if isinstance(data, dict) else None
-    layout = entry.get("layout") if isinstance(entry, dict) else None
-    return layout if layout in LAYOUTS else "default"
+    return load_state(config, path).layout
 
 
-def save_layout(config: object, layout: str, path: Path | None = None) -> None:
-    """Remember ``layout`` for this config (written atomically, 0600)."""
+def save_state(config: object, layout: str, sizes: dict[str, int], path: Path | None = None) -> None:
+    """Remember ``layout`` and the pane ``sizes`` for this config (written atomically, 0600)."""
     path = path or state_path()
-    data: dict[str, Any] = {}
-    try:
-        if path.exists() and path.stat().st_size <= STATE_LIMIT:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            data = loaded if isinstance(loaded, dict) else {}
-    except (OSError, ValueError):
-        data = {}
-    data[config_key(config)] = {"layout": layout}
+    data, _problem = _read_state_file(path)  # an unusable file is replaced
+    entry: dict[str, Any] = {"layout": layout}
+    if sizes:
+        entry["sizes"] = dict(sorted(sizes.items()))
+    data[config_key(config)] = entry
     try:
         ensure_private_dir(path.parent)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -121,6 +224,8 @@ class LayoutsMixin(_AppBase):
 
     def _init_layouts(self) -> None:
         self.layout_name = "default"
+        self._layouts_composed = {"default"}  # layouts whose panes are in the DOM
+        self._sizes: dict[str, int] = {}  # layout -> the first region's percent (SPLITS), as the operator set it
         self.maximised: str | None = None  # the id of the maximised pane
         self._tape_seen: tuple[str | None, str | None, int] | None = None
         self._watch_sort = ("symbol", False)
@@ -133,17 +238,53 @@ class LayoutsMixin(_AppBase):
 
     def _layouts_mounted(self) -> None:
         self.service.market_feed()  # from the start, so P&L sees every fill of the session
-        wanted = load_layout(self.config)
-        if wanted != "default":
-            self.apply_layout(wanted, remember=False)
+        state = load_state(self.config)
+        self._sizes = dict(state.sizes)
+        for problem in state.problems:
+            self.notify(problem, severity="warning", timeout=10)
+        if state.layout != "default":
+            self.apply_layout(state.layout, remember=False)
+        else:
+            self._apply_pane_sizes()
 
     # ---- switching ------------------------------------------------------------------------
+
+    def _compose_layout(self, name: str) -> None:
+        """Mount the panes ``name`` shows beyond the default layout's, on its first use.
+
+        Registered in the DOM at once (``mount`` registers synchronously), so the paint that
+        follows the switch finds them; they are composed and styled before the next frame."""
+        if name in self._layouts_composed:
+            return
+        self._layouts_composed.add(name)
+        main = self.screen_stack[0].query_one("#main")
+        if name == "trade":
+            from aitbc_tui.ui.panes.tape import TapePane
+
+            column = Vertical(id="trade-col")
+            main.mount(column)  # after #right: beside the ladder
+            column.mount(TapePane(id="tape"))
+        elif name == "watch":
+            from aitbc_tui.ui.panes.watchlist import WatchlistPane
+
+            column = Vertical(id="watch-col")
+            main.mount(column, before="#left")  # the watch layout stacks #main: the watchlist on top
+            column.mount(WatchlistPane(id="watchlist"))
+        elif name == "account":
+            from aitbc_tui.ui.panes.orders import OrdersPane
+            from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane
+
+            column = Vertical(id="account-col")
+            main.mount(column, before="#left")
+            column.mount(PositionsPane(id="positions"), EquityPane(id="equity"))
+            main.query_one("#right").mount(OrdersPane(id="account-history"), after="#orders")
 
     def apply_layout(self, name: str, *, remember: bool = True) -> None:
         if name not in LAYOUTS:
             return
         if self.maximised is not None:
             self._restore_maximised()
+        self._compose_layout(name)
         dashboard = self.screen_stack[0]
         for other in LAYOUTS:
             dashboard.set_class(other == name, f"layout-{other}")
@@ -155,7 +296,8 @@ class LayoutsMixin(_AppBase):
         if name != "trade":
             feed.stop_tapes()
         if remember:
-            save_layout(self.config, name)
+            save_state(self.config, name, self._sizes)
+        self._apply_pane_sizes()
         focused = self.focused
         if focused is None or focused.id not in SHOWN[name]:
             first = {"default": "#ladder", "trade": "#ladder", "watch": "#watchlist", "account": "#positions"}[name]
@@ -173,6 +315,100 @@ class LayoutsMixin(_AppBase):
         if self.maximised is not None:
             return pane_id == self.maximised
         return pane_id in SHOWN[self.layout_name]
+
+    # ---- pane sizes (> / < / 0) -------------------------------------------------------------
+
+    def _split_total(self, axis: str) -> int:
+        """Cells of #main along ``axis``: the screen less its border, the status bar and the footer."""
+        dashboard = self.screen_stack[0]
+        gutter = dashboard.styles.gutter
+        if axis == "width":
+            return self.size.width - gutter.width
+        return self.size.height - gutter.height - 2
+
+    def _effective_size(self, name: str) -> int | None:
+        size = self._sizes.get(name)
+        if size is None:
+            return None
+        split = SPLITS[name]
+        return clamp_split(size, self._split_total(split.axis), split.min_first, split.min_rest)
+
+    def _apply_pane_sizes(self) -> None:
+        """Inline styles for the shown layout's split (none while a pane is maximised: the
+        maximise rules must win); every other layout's are cleared, so its CSS holds."""
+        dashboard = self.screen_stack[0]
+
+        def styles_of(widget_id: str):
+            found = dashboard.query(f"#{widget_id}")
+            return found.first().styles if found else None
+
+        for split in SPLITS.values():
+            for widget_id, style in ((split.first, split.axis), *((w, st) for w, st, _ in split.rest)):
+                styles = styles_of(widget_id)
+                if styles is not None and styles.has_rule(style):
+                    setattr(styles, style, None)
+        size = self._effective_size(self.layout_name)
+        if size is None or self.maximised is not None:
+            return
+        split = SPLITS[self.layout_name]
+        first = styles_of(split.first)
+        if first is not None:
+            setattr(first, split.axis, f"{size}%")
+        for widget_id, style, value in split.rest:
+            styles = styles_of(widget_id)
+            if styles is not None:
+                setattr(styles, style, value)
+
+    def _focused_pane_id(self) -> str | None:
+        pane = self.focused
+        while pane is not None and getattr(pane, "id", None) not in PANE_IDS:
+            pane = pane.parent if isinstance(pane.parent, Widget) else None
+        return pane.id if pane is not None else None
+
+    def _current_size(self, name: str) -> int:
+        """The first region's share now: as set, or measured from the layout's CSS default."""
+        effective = self._effective_size(name)
+        if effective is not None:
+            return effective
+        split = SPLITS[name]
+        found = self.screen_stack[0].query(f"#{split.first}")
+        total = self._split_total(split.axis)
+        if not found or total <= 0:
+            return 50
+        cells = getattr(found.first().outer_size, split.axis)
+        return round(cells * 100 / total)
+
+    def action_resize(self, step: int) -> None:
+        """`>` grows the focused pane (its side of the layout's split), `<` shrinks it."""
+        if self.maximised is not None:
+            self.notify("a maximised pane fills the screen: z restores the layout first", timeout=3)
+            return
+        name = self.layout_name
+        split = SPLITS[name]
+        pane_id = self._focused_pane_id()
+        if pane_id is None or pane_id not in SHOWN[name]:
+            self.notify("focus a pane first (tab), then > or <", timeout=3)
+            return
+        grow_first = (pane_id in split.first_panes) == (step > 0)
+        before = self._current_size(name)
+        wanted = before + (SIZE_STEP if grow_first else -SIZE_STEP)
+        after = clamp_split(wanted, self._split_total(split.axis), split.min_first, split.min_rest)
+        if after == before:
+            self.notify(f"{pane_id}: as {'large' if step > 0 else 'small'} as it goes at this size", timeout=2)
+            return
+        self._sizes[name] = after
+        self._apply_pane_sizes()
+        save_state(self.config, name, self._sizes)
+        self.notify(f"layout {name}: {split.label} {after}% of the {split.axis} (0 resets)", timeout=2)
+
+    def action_reset_size(self) -> None:
+        """`0`: the shown layout's panes back to their default sizes."""
+        if self._sizes.pop(self.layout_name, None) is None:
+            self.notify(f"layout {self.layout_name}: default sizes already", timeout=2)
+            return
+        self._apply_pane_sizes()
+        save_state(self.config, self.layout_name, self._sizes)
+        self.notify(f"layout {self.layout_name}: default sizes", timeout=2)
 
     # ---- maximise ---------------------------------------------------------------------------
 
@@ -196,6 +432,7 @@ class LayoutsMixin(_AppBase):
             if isinstance(ancestor, Widget) and ancestor is not dashboard:
                 ancestor.add_class("max-path")
         self.maximised = pane.id
+        self._apply_pane_sizes()  # the layout's sizes step aside while a pane fills the screen
         self.notify(f"{pane.border_title or pane.id}: maximised (z restores)", timeout=2)
         self._paint_market_panes(force=True)
 
@@ -205,6 +442,7 @@ class LayoutsMixin(_AppBase):
         for widget in dashboard.query(".max-pane, .max-path"):
             widget.remove_class("max-pane", "max-path")
         self.maximised = None
+        self._apply_pane_sizes()
 
     # ---- painting (from the app's repaint ticks) ---------------------------------------------
 
@@ -217,6 +455,8 @@ class LayoutsMixin(_AppBase):
         seen = (self.venue, self.symbol, feed.tape_version(self.venue, self.symbol))
         now = time.monotonic()
         if force or (seen != self._tape_seen and now - self._tape_painted_at >= TAPE_REPAINT_S):
+            from aitbc_tui.ui.panes.tape import TapePane, TapeView
+
             self._tape_seen = seen
             self._tape_painted_at = now
             self._pane("#tape", TapePane).show(
@@ -226,17 +466,23 @@ class LayoutsMixin(_AppBase):
     def _paint_market_panes_slow(self, force: bool = False) -> None:
         """The 2 Hz tick: watchlist (spreads and ages move all the time), positions (marks)."""
         if self.shown("watchlist"):
+            from aitbc_tui.ui.panes.watchlist import WatchlistPane, WatchlistView
+
             sort, descending = self._watch_sort
             self._pane("#watchlist", WatchlistPane).show(
                 WatchlistView.build(self.service, self.clock(), sort, descending)
             )
         if self.shown("positions") or self.shown("equity"):
+            from aitbc_tui.ui.panes.positions import EquityPane, PositionsPane, PositionsView
+
             view = PositionsView.build(self.service, self._valuation)
             if self.shown("positions"):
                 self._pane("#positions", PositionsPane).show(view)
             if self.shown("equity"):
                 self._pane("#equity", EquityPane).show(view.report)
         if self.shown("account-history"):
+            from aitbc_tui.ui.panes.orders import OrdersPane, OrdersView
+
             self._pane("#account-history", OrdersPane).show(
                 OrdersView.build(self.service, history=True, now=self.clock())
             )
@@ -251,6 +497,8 @@ class LayoutsMixin(_AppBase):
         return self._tape_min_amount if (venue, symbol) == self._tape_filter_key else None
 
     def on_tape_pane_filter_changed(self, message: TapePane.FilterChanged) -> None:
+        from aitbc_tui.ui.panes.tape import TapeView, size_filter
+
         view = TapeView.build(self.service, self.venue, self.symbol)
         self._tape_min_amount = size_filter(view, message.step)
         self._tape_filter_key = (self.venue, self.symbol)

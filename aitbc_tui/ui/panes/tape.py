@@ -63,7 +63,22 @@ def gap_text(gap: TapeGap) -> str:
     return f"── gap {_hms(gap.since)}–{_hms(gap.until)}: {gap.backfilled} trade{plural} backfilled{why}"
 
 
-def tape_rows(view: TapeView) -> list[tuple[Cell, ...]]:
+def trade_cells(trade: Trade, price_places: int, amount_places: int) -> tuple[Cell, ...]:
+    colour = "linetable--bid" if trade.side is Side.BUY else "linetable--ask"
+    return (
+        (_hms(trade.time), "linetable--dim"),
+        (trade.side.value, colour),
+        (fmt_fixed(trade.price, price_places), colour),
+        (fmt_fixed(trade.amount, amount_places), ""),
+        (OWN_MARK if trade.own else "", "linetable--live"),
+    )
+
+
+def tape_rows(
+    view: TapeView, memo: dict[tuple[int, int, int], tuple[Trade, tuple[Cell, ...]]] | None = None
+) -> list[tuple[Cell, ...]]:
+    """The rows, newest first. ``memo`` (kept by the pane) holds each trade's formatted cells,
+    so a repaint after one new trade formats one row, not 120."""
     if view.tape is None:
         return []
     price_places = decimals_of(view.market.tick_size) if view.market else 8
@@ -78,16 +93,14 @@ def tape_rows(view: TapeView) -> list[tuple[Cell, ...]]:
         trade: Trade = entry
         if view.min_amount is not None and trade.amount < view.min_amount:
             continue
-        colour = "linetable--bid" if trade.side is Side.BUY else "linetable--ask"
-        rows.append(
-            (
-                (_hms(trade.time), "linetable--dim"),
-                (trade.side.value, colour),
-                (fmt_fixed(trade.price, price_places), colour),
-                (fmt_fixed(trade.amount, amount_places), ""),
-                (OWN_MARK if trade.own else "", "linetable--live"),
-            )
-        )
+        if memo is None:
+            rows.append(trade_cells(trade, price_places, amount_places))
+            continue
+        key = (id(trade), price_places, amount_places)
+        known = memo.get(key)
+        if known is None or known[0] is not trade:  # an id is reused only once its trade is gone
+            known = memo[key] = (trade, trade_cells(trade, price_places, amount_places))
+        rows.append(known[1])
     return rows
 
 
@@ -120,6 +133,7 @@ class TapePane(LineTable):
         super().__init__(tape_columns(), empty_text="no trades yet", id=id, classes=classes)
         self.filter_step = 0
         self._memo: dict[tuple, Strip] = {}
+        self._cells_memo: dict[tuple[int, int, int], tuple[Trade, tuple[Cell, ...]]] = {}
 
     def _line(self, cells, width: int) -> Strip:
         key = (tuple(cells), width)
@@ -149,4 +163,6 @@ class TapePane(LineTable):
             footer = [((f"⚠ {plain_text(view.tape.error, 200)}", "linetable--warn"),)]
         elif view.tape is not None:
             footer = [((f"side = aggressor · {OWN_MARK} your fill · f size filter", "linetable--dim"),)]
-        self.set_rows(tape_rows(view), footer)
+        if len(self._cells_memo) > 4 * TAPE_ROWS:
+            self._cells_memo.clear()
+        self.set_rows(tape_rows(view, self._cells_memo), footer)

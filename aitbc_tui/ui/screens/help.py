@@ -50,6 +50,9 @@ ACTION_HELP: dict[str, str] = {
     "layout.watch": "layout 3 watch: watchlist (o sort, O reverse, Enter focus) + health + arbitrage",
     "layout.account": "layout 4 account: positions & P&L, balances and value, orders, history",
     "pane.maximise": "maximise the focused pane; again to restore",
+    "pane.grow": "grow the focused pane's column or row (remembered per layout and config)",
+    "pane.shrink": "shrink the focused pane's column or row",
+    "pane.size_reset": "this layout's panes back to their default sizes",
 }
 
 # Keys inside the order form, by its binding ids.

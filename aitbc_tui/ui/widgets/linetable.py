@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -162,20 +162,49 @@ class LineTable(Widget, can_focus=True):
         if rows == self._rows and footer == self._footer:
             return
         old_rows, old_footer = self._rows, self._footer
+        offset_before = self._offset
         self._rows = rows
         self._footer = footer
         # Only rows whose content changed are rebuilt; footer/empty lines are cheap.
+        changed = []
         for index in range(max(len(old_rows), len(rows))):
             before = old_rows[index] if index < len(old_rows) else None
             after = rows[index] if index < len(rows) else None
             if before != after:
                 self._cache.pop(index, None)
+                changed.append(index)
         if footer != old_footer:
             self._cache = {k: v for k, v in self._cache.items() if not (isinstance(k, tuple) and k[0] == "footer")}
         self._clamp_offset()
         self._update_more()
-        # A new row count changes the height an auto-height pane asks for.
-        self.refresh(layout=len(rows) != len(old_rows) or len(footer) != len(old_footer))
+        if len(rows) != len(old_rows) or len(footer) != len(old_footer):
+            self.refresh(layout=True)  # a new row count changes the height an auto-height pane asks for
+        elif footer != old_footer or self._offset != offset_before:
+            self.refresh()
+        else:
+            self._refresh_rows(changed)
+
+    def _refresh_rows(self, indices: Sequence[int]) -> None:
+        """Mark only the lines of the rows in ``indices`` dirty, so the compositor re-renders a
+        changed row, not the whole pane (a 58-line watchlist whose 4 rows moved: 4 lines)."""
+        width = self.size.width
+        if not width or not self.is_mounted:
+            self.refresh()
+            return
+        shown = self.shown_rows
+        start = previous = None
+        for index in indices:
+            if index not in shown:
+                continue
+            y = 1 + index - self._offset  # line 0 is the header
+            if start is not None and previous is not None and y == previous + 1:
+                previous = y
+                continue
+            if start is not None and previous is not None:
+                self.refresh(Region(0, start, width, previous - start + 1))
+            start = previous = y
+        if start is not None and previous is not None:
+            self.refresh(Region(0, start, width, previous - start + 1))
 
     @property
     def rows(self) -> list[Sequence[Cell]]:
