@@ -57,7 +57,10 @@ async def emulator(n_symbols: int, levels: int, changes_per_s: float) -> None:
             for side, price in ((Side.BUY, mid - D(j + 1) / 100), (Side.SELL, mid + D(j + 1) / 100)):
                 ids.append(str(engine.place_quiet("mm", symbol, side, OrderType.LIMIT, D("1.000"), price)))
         orders[symbol] = ids
-    emu = await start_emulator("binance", port=0, engine=engine, simulate=False, fund=False)
+    # Every client here takes a depth snapshot per symbol (limit 1000: weight 50) and the clients
+    # run one after another within a minute: Binance's 6,000 a minute would make the later ones
+    # wait out 429s inside their measuring window.
+    emu = await start_emulator("binance", port=0, engine=engine, simulate=False, fund=False, weight_per_minute=1e9)
     print(f"urls {emu.url} {emu.ws_url}", flush=True)
     stop = asyncio.Event()
     _until_stdin_closes(asyncio.get_running_loop(), stop)

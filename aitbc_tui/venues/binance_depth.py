@@ -296,11 +296,11 @@ class BinanceDepthFeed:
                 )
             fut: asyncio.Future[None] = loop.create_future()
             state.waiters.append(fut)
+            timer = loop.call_at(deadline, _release, fut)  # cheaper per frame than asyncio.wait's
             try:
-                await asyncio.wait((fut,), timeout=remaining)
+                await fut
             finally:
-                if not fut.done():
-                    fut.cancel()
+                timer.cancel()
 
     def _snapshot(self, state: _Symbol, depth: int) -> BookSnapshot:
         book = state.sync.book
@@ -554,6 +554,11 @@ class BinanceDepthFeed:
 
     def streams(self) -> Iterable[str]:
         return list(self._by_stream)
+
+
+def _release(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
