@@ -109,6 +109,9 @@ class VenueConfig:
     # Dead man's switch (kraken: cancel_all_orders_after): every open order is cancelled
     # this many seconds after the dashboard stops re-arming it; None: off.
     dead_man_switch_s: int | None = None
+    # Where websocket books come from: "native" (the product's own diff-depth client, where
+    # the exchange has one: binance spot), "ccxt" (ccxt.pro); "" : native where there is one.
+    book_feed: str = ""
     # mode = "feed" (the desk bus, issue 14): market data from the collector at ``feed``
     # (nats://host:port), published under ``source`` (default: this venue's name); orders go
     # to the venue named by ``trade_on`` (another [venues.*] of this file), or nowhere.
@@ -265,7 +268,8 @@ def _exchanges_from_init(init_file: Path) -> frozenset[str]:
 _TOP_KEYS = ("venues", "risk", "ui", "keys", "alerts", "arbitrage")
 _ARBITRAGE_KEYS = ("on_leg_failure",)
 ON_LEG_FAILURE = ("ask", "hedge", "unwind")
-_VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s")
+_VENUE_KEYS = ("exchange", "mode", "symbols", "api_url", "ws_url", "read_only", "dead_man_switch_s", "book_feed")
+BOOK_FEEDS = ("native", "ccxt")
 _FEED_KEYS = ("mode", "feed", "symbols", "source", "trade_on", "read_only", "login", "tls_ca", "tls_cert", "tls_key")
 _RISK_KEYS = ("max_order_value", "max_open_orders", "daily_traded_value", "max_slippage_bps", "price_band_pct")
 _UI_KEYS = ("theme", "impact_size", "min_arb_net_bps", "bell", "impact_value", "valuation")
@@ -439,6 +443,17 @@ class _Parser:
                 raise self.error(dkey, f"{dead_man!r} is not allowed; use whole seconds from 10 to 86400")
             if mode is Mode.PAPER:
                 raise self.error(dkey, "has no effect in paper mode (orders never reach the venue); remove it")
+        book_feed = spec.get("book_feed", "")
+        if "book_feed" in spec:
+            fkey = f"{key}.book_feed"
+            if not isinstance(book_feed, str) or book_feed not in BOOK_FEEDS:
+                raise self.error(fkey, f"{book_feed!r} is not allowed; use one of {', '.join(map(repr, BOOK_FEEDS))}")
+            from aitbc_tui.venues.quirks import quirks
+
+            if book_feed == "native" and not quirks(exchange).native_book_feed:
+                raise self.error(
+                    fkey, f'{exchange} has no native book feed (binance has); use "ccxt" or remove the key'
+                )
         return VenueConfig(
             name=name,
             exchange=exchange,
@@ -448,6 +463,7 @@ class _Parser:
             ws_url=ws_url,
             read_only=read_only,
             dead_man_switch_s=dead_man,
+            book_feed=book_feed,
         )
 
     def feed_venue(self, name: str, key: str, spec: Mapping[str, Any]) -> VenueConfig:

@@ -17,8 +17,8 @@ import time
 from decimal import Decimal
 from itertools import islice
 
+from aitbc_tui.book import OrderBook
 from bench.common import Result, median, percentile
-from bench.depth_book import OrderBook
 
 TICK = 0.01
 MID = 30000.0

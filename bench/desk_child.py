@@ -3,7 +3,7 @@
     python -m bench.desk_child emulator N_SYMBOLS LEVELS CHANGES_PER_S   # binance emulator, prints its URLs
     python -m bench.desk_child dashboard CONFIG                          # a headless dashboard's market data
     python -m bench.desk_child ccxt API_URL WS_URL SYMBOL...             # ccxt.pro alone on the same streams
-    python -m bench.desk_child depthbook WS_URL SYMBOL...                # raw frames into bench/depth_book
+    python -m bench.desk_child depthbook WS_URL SYMBOL...                # raw frames into aitbc_tui/book
 
 Each prints ``ready`` once it is receiving and runs until stdin closes; the parent reads
 CPU time from /proc. The emulator prints ``frames N`` (depth frames sent so far) each second.
@@ -57,7 +57,10 @@ async def emulator(n_symbols: int, levels: int, changes_per_s: float) -> None:
             for side, price in ((Side.BUY, mid - D(j + 1) / 100), (Side.SELL, mid + D(j + 1) / 100)):
                 ids.append(str(engine.place_quiet("mm", symbol, side, OrderType.LIMIT, D("1.000"), price)))
         orders[symbol] = ids
-    emu = await start_emulator("binance", port=0, engine=engine, simulate=False, fund=False)
+    # Every client here takes a depth snapshot per symbol (limit 1000: weight 50) and the clients
+    # run one after another within a minute: Binance's 6,000 a minute would make the later ones
+    # wait out 429s inside their measuring window.
+    emu = await start_emulator("binance", port=0, engine=engine, simulate=False, fund=False, weight_per_minute=1e9)
     print(f"urls {emu.url} {emu.ws_url}", flush=True)
     stop = asyncio.Event()
     _until_stdin_closes(asyncio.get_running_loop(), stop)
@@ -138,13 +141,13 @@ async def ccxt_alone(api_url: str, ws_url: str, symbols: list[str]) -> None:
 
 
 async def depthbook(ws_url: str, symbols: list[str]) -> None:
-    """The same depth frames straight into bench/depth_book (one JSON parse, one apply, a
+    """The same depth frames straight into aitbc_tui/book (one JSON parse, one apply, a
     top-20 read per frame, as a collector needs): the cost of a book path without ccxt.
     No REST snapshot: the books start from the first diff (the cost per frame is the same)."""
     import aiohttp
 
+    from aitbc_tui.book import OrderBook
     from aitbc_tui.emulator.binance import market_id
-    from bench.depth_book import OrderBook
 
     try:
         import orjson

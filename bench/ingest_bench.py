@@ -1,4 +1,4 @@
-"""Collector ingest of 200 binance depth streams vs ccxt.pro and depth_book alone (bench/desk_bench.py)."""
+"""Collector ingest of 200 binance depth streams, native path vs ccxt.pro, ccxt.pro and depth_book alone (bench/desk_bench.py)."""
 
 from bench.desk_bench import run_ingest as run
 

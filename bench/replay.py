@@ -1,7 +1,7 @@
 """A bench-only Venue: replays Binance-style depth diffs at a fixed rate.
 
 One ReplayFeed drives every (venue, symbol) book round-robin at ``rate_hz`` updates per
-second in total. Each update is applied to a real bench.depth_book.OrderBook and gets a
+second in total. Each update is applied to a real aitbc_tui.book.OrderBook and gets a
 sequence number (per book, from 1) and a send time (time.perf_counter()), so a benchmark
 can match it to the frame that first shows it. ReplayVenue implements the protocol in
 aitbc_tui/venues/base.py on top of the feed.
@@ -14,9 +14,9 @@ import json
 import time
 from decimal import Decimal
 
+from aitbc_tui.book import OrderBook
 from aitbc_tui.domain import Balance, BookSnapshot, Market, Mode, Order, OrderRejected, OrderStatus, OrderType, Side
 from bench.book_bench import make_stream
-from bench.depth_book import OrderBook
 
 
 class ReplayFeed:

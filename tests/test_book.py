@@ -5,8 +5,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from aitbc_tui.book import OrderBook
 from aitbc_tui.domain import BookSnapshot, Side
-from bench.depth_book import OrderBook
 
 
 def levels(*pairs: tuple[str, str]) -> tuple[tuple[D, D], ...]:

@@ -270,7 +270,7 @@ async def emulated():
     started = []
     venues = []
 
-    async def make(name: str, *, paper: bool = False, **emulator_options):
+    async def make(name: str, *, paper: bool = False, book_feed: str = "", **emulator_options):
         emulator_options.setdefault("simulate", False)
         emu = await start_emulator(name, api_key="test-key", seed=1, **emulator_options)
         started.append(emu)
@@ -281,6 +281,7 @@ async def emulated():
             symbols=("BTC/USDT",),
             api_url=emu.url,
             ws_url=emu.ws_url or None,
+            book_feed=book_feed,
         )
         inner = CcxtVenue(
             config,
@@ -396,7 +397,7 @@ async def test_paper_venue_fills_locally_against_the_live_book(emulated, name):
 
 
 async def test_stale_websocket_is_rebuilt_and_resynced_by_rest(emulated):
-    emu, venue = await emulated("binance")
+    emu, venue = await emulated("binance", book_feed="ccxt")
     venue._stale_after_s = 0.5  # no market flow in this emulator: the feed goes quiet
     first = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
     assert venue.last_feed_event == "websocket"
@@ -412,7 +413,7 @@ async def test_stale_websocket_is_rebuilt_and_resynced_by_rest(emulated):
 
 
 async def test_depth_sequence_gap_is_a_resync_not_a_failure(emulated):
-    emu, venue = await emulated("binance", simulate=True)  # a moving market: diffs flow
+    emu, venue = await emulated("binance", book_feed="ccxt", simulate=True)  # a moving market: diffs flow
     first = await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
     client = venue._ws
     emu.inject_fault("depth_gap", "BTCUSDT")  # the next diff event is dropped: a U/u gap
@@ -426,7 +427,7 @@ async def test_depth_sequence_gap_is_a_resync_not_a_failure(emulated):
 async def test_repeated_sequence_gaps_become_a_feed_error(emulated, monkeypatch):
     import ccxt
 
-    emu, venue = await emulated("binance")
+    emu, venue = await emulated("binance", book_feed="ccxt")
     await asyncio.wait_for(venue.watch_order_book("BTC/USDT", 5), 10)
     client = await venue._ws_client()
 

@@ -11,6 +11,8 @@ import pytest
 
 NON_UI_MODULES = [
     "aitbc_tui.domain",
+    "aitbc_tui.book",
+    "aitbc_tui.venues.binance_depth",
     "aitbc_tui.analysis",
     "aitbc_tui.validation",
     "aitbc_tui.formatting",

@@ -414,6 +414,8 @@ class FeedVenue:
         health = self._health
         if health is None or health.health.status is not HealthStatus.DEGRADED:
             return ""
+        if self._health_at is None or time.monotonic() - self._health_at > self.collector_silent_s:
+            return ""  # an old report: the collector is silent (ping says so), not degraded
         reason = plain_text(health.health.last_error) or "slow or stale at the collector"
         return f"collector: {self.source} degraded: {reason}"
 

@@ -63,6 +63,7 @@ from aitbc_tui.venues.quirks import TokenBucket, quirks
 
 if TYPE_CHECKING:
     from aitbc_tui.market_data import Candle, Ticker24h, Trade
+    from aitbc_tui.venues.binance_depth import BinanceDepthFeed
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,9 @@ class CcxtVenue:
         self._last_poll: dict[str, float] = {}
         self._backoff_s: dict[str, float] = {}
         self._sequence = 0
-        self.resyncs = 0  # book resubscriptions after a sequence gap (ccxt ChecksumError)
+        self._ccxt_resyncs = 0  # book resubscriptions after a sequence gap (ccxt ChecksumError)
+        self._depth_feed: BinanceDepthFeed | None = None  # the native book feed, once used
+        self._depth_feed_lock = asyncio.Lock()
         self._orders: dict[str, Order] = {}  # by venue order id, as last seen
         self._trade_cursors: dict[str, tuple[float, frozenset[str]]] = {}  # watch_trades: newest seen
         # watch_trades by websocket: None until decided; False once the websocket refused the
@@ -375,6 +378,18 @@ class CcxtVenue:
         if share > 0.7:
             return interval * 3
         return interval
+
+    @property
+    def resyncs(self) -> int:
+        """Book resyncs after a sequence gap so far: ccxt.pro's resubscriptions and the
+        native feed's new snapshots (gap, crossed book, a snapshot that did not join)."""
+        return self._ccxt_resyncs + (self._depth_feed.resyncs if self._depth_feed is not None else 0)
+
+    @property
+    def native_books(self) -> bool:
+        """Whether websocket books come from the product's own depth client (quirks:
+        ``native_book_feed``; config ``book_feed = "ccxt"`` keeps ccxt.pro)."""
+        return bool(self.quirks.native_book_feed) and self.config.book_feed != "ccxt" and self.uses_websocket
 
     @property
     def uses_websocket(self) -> bool:
@@ -558,6 +573,9 @@ class CcxtVenue:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._dead_man_task
             self._dead_man_task = None
+        if self._depth_feed is not None:
+            await self._depth_feed.close()
+            self._depth_feed = None
         for exchange in (self._ws, self._rest, self._trade):
             if exchange is not None:
                 try:
@@ -586,7 +604,9 @@ class CcxtVenue:
     # ---- order books
 
     async def watch_order_book(self, symbol: str, depth: int) -> BookSnapshot:
-        if self.uses_websocket:
+        if self.uses_websocket and self.native_books and ":" not in symbol:
+            snapshot = await self._watch_native(symbol, depth)
+        elif self.uses_websocket:
             snapshot = await self._watch_ws(symbol, depth)
         else:
             snapshot = await self._poll_rest(symbol, depth)
@@ -615,6 +635,56 @@ class CcxtVenue:
                 await old.close()
             except Exception:
                 log.debug("%s: closing stale websocket client failed", self.name, exc_info=True)
+
+    # ---- the native book feed (binance spot: venues/binance_depth.py)
+
+    async def _native_feed(self) -> BinanceDepthFeed:
+        async with self._depth_feed_lock:
+            if self._depth_feed is not None:
+                return self._depth_feed
+            from aitbc_tui.venues.binance_depth import BinanceDepthFeed
+
+            await self.load_markets()
+            markets = self._rest.markets or {}
+            # Its URLs are ccxt's, moved as ccxt's are: ws_url / api_url, testnet's own hosts.
+            probe = self._new_exchange(pro=True)
+            try:
+                spot_ws = probe.urls["api"]["ws"]["spot"]
+            finally:
+                with contextlib.suppress(Exception):
+                    await probe.close()
+            depth_url = str(self._rest.urls["api"]["public"]).rstrip("/") + "/depth"
+
+            def market_id(symbol: str) -> str | None:
+                market = markets.get(symbol)
+                return str(market["id"]) if market and market.get("spot", True) else None
+
+            symbols = {s: mid for s in self.config.symbols if ":" not in s and (mid := market_id(s))}
+            self._depth_feed = BinanceDepthFeed(
+                self.name, spot_ws, depth_url, symbols,
+                stale_after_s=self._stale_after_s, request_timeout_s=self._timeout_ms / 1000,
+                rest_blocked=self._rest_blocked_s, on_rate_limit=self._native_rate_limited, market_ids=market_id,
+            )  # fmt: skip
+            return self._depth_feed
+
+    def _rest_blocked_s(self) -> float:
+        now = time.time()
+        return max(0.0, (self.banned_until or 0.0) - now, (self.rate_limited_until or 0.0) - now)
+
+    def _native_rate_limited(self, status: int, retry_after_s: float | None) -> None:
+        """A 429 or 418 answering a depth snapshot: the IP's window, as for ccxt's requests."""
+        now = time.time()
+        if status == 418:
+            self.banned_until = now + (retry_after_s if retry_after_s is not None else 120)
+        else:
+            self.rate_limited_until = now + (retry_after_s if retry_after_s is not None else 60)
+        self._cancel_tried_in_window = False
+
+    async def _watch_native(self, symbol: str, depth: int) -> BookSnapshot:
+        feed = await self._native_feed()
+        snapshot = await feed.watch(symbol, depth)
+        self.last_feed_event = "websocket"
+        return snapshot
 
     async def _watch_ws(self, symbol: str, depth: int) -> BookSnapshot:
         import ccxt
@@ -661,7 +731,7 @@ class CcxtVenue:
             except ccxt.ChecksumError:
                 if attempt == MAX_RESYNCS_IN_A_ROW:
                     raise
-                self.resyncs += 1
+                self._ccxt_resyncs += 1
                 self.last_feed_event = f"resync: {symbol} sequence gap"
                 log.info("%s: %s book sequence gap; resubscribing (resync %d)", self.name, symbol, self.resyncs)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -16,6 +16,11 @@ market-data and account polling:
 
 ``order_options``: which of GTC / IOC / FOK and post-only the venue supports on spot.
 
+``native_book_feed``: binance spot books come from ``venues/binance_depth.py`` (on 200
+symbols the collector's ccxt.pro path never settles; the native one has every book live in
+2 s at 1.6x the frames per core: BENCHMARKS.md, desk ingest); a venue's ``book_feed = "ccxt"``
+keeps ccxt.pro.
+
 Nothing here imports textual or ccxt.
 """
 
@@ -84,6 +89,11 @@ class ExchangeQuirks:
     ws_order_filled_field: str = ""
     ws_order_client_id_field: str = ""
     needs_passphrase: bool = False  # named in the authentication-failed hint
+    # Books from the product's own diff-depth client instead of ccxt.pro's (venues/
+    # binance_depth.py: one combined-stream socket, REST snapshot, U/u sequencing): the
+    # protocol's name, "" for none. Used on the websocket path of spot symbols unless the
+    # venue's config says book_feed = "ccxt".
+    native_book_feed: str = ""
 
 
 DEFAULT_QUIRKS = ExchangeQuirks()
@@ -119,6 +129,7 @@ EXCHANGE_QUIRKS: dict[str, ExchangeQuirks] = {
         ),
         book_limits=(5, 10, 20, 50, 100, 500, 1000, 5000),
         client_id_fetch_param="origClientOrderId",
+        native_book_feed="binance_spot",
     ),
     "kraken": replace(
         FAMILY_QUIRKS["kraken"],
