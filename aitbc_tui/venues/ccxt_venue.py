@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+CANCEL_NONCE_RETRIES = 3
 
 DEFAULT_STALE_AFTER_S = 15.0  # no book update for this long: rebuild the websocket client
 DEFAULT_POLL_INTERVAL_S = 1.0  # REST book polling cadence when there is no websocket
@@ -253,6 +254,7 @@ class CcxtVenue:
         self.quirks = quirks(config.exchange)
         self._lane = TokenBucket(self.quirks.order_lane)
         self._nonce_last = 0
+        self.cancel_nonce_retries = 0  # cancels sent again after the venue refused their nonce
         self.rate_limited_until: float | None = None  # epoch s: a 429's window
         self.banned_until: float | None = None  # epoch s: a 418's (IP ban) window
         self._cancel_tried_in_window = False
@@ -984,8 +986,24 @@ class CcxtVenue:
         self._require("cancelOrder", "cancelling orders")
         client = self._orders_client
         await self._lane.wait(symbol)
+
+        async def cancel() -> Any:
+            import ccxt
+
+            for attempt in range(CANCEL_NONCE_RETRIES + 1):
+                try:
+                    return await client.cancel_order(order_id, symbol)
+                except ccxt.InvalidNonce as exc:
+                    # Signed requests sent at once (the kill switch sends every cancel
+                    # together) can reach the venue out of nonce order. A refused nonce is
+                    # a request not acted on, and a cancel may be sent again (a create never).
+                    if attempt == CANCEL_NONCE_RETRIES or _is_clock_skew(str(exc)):
+                        raise
+                    self.cancel_nonce_retries += 1
+            raise AssertionError("unreachable")  # pragma: no cover
+
         try:
-            raw = await self._call(lambda: client.cancel_order(order_id, symbol), kind="cancel", client=client)
+            raw = await self._call(cancel, kind="cancel", client=client)
         except OrderRejected as exc:
             # Some venues (coinbase) answer a cancel of an unknown or finished order with a
             # generic failure: look the order up to say which.
