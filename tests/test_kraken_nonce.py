@@ -68,3 +68,25 @@ async def test_a_create_refused_for_its_nonce_is_never_sent_again(tmp_path, stil
         assert emu.engine.open_orders(emu.ctx.account) == []
     finally:
         await venue.close()
+
+
+async def test_private_requests_to_kraken_go_one_at_a_time(tmp_path, still_emulator, loopback_only):
+    """An account poll beside orders: every private request is signed and sent in turn, so
+    none is refused for its nonce (the three-venue round trip once lost a create that way)."""
+    import asyncio
+
+    emu, venue = await _kraken_venue(tmp_path, still_emulator)
+    try:
+        requests = (
+            [
+                venue.place_order(OrderRequest("kraken", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("0.001"), D("60000")))
+                for _ in range(4)
+            ]
+            + [venue.fetch_balances() for _ in range(4)]
+            + [venue.fetch_open_orders() for _ in range(4)]
+        )
+        results = await asyncio.gather(*requests, return_exceptions=True)
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert len(emu.engine.open_orders(emu.ctx.account)) == 4
+    finally:
+        await venue.close()

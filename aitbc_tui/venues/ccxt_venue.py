@@ -177,6 +177,33 @@ def _replace_base(url: str, base: str) -> str:
     return urlunsplit((new.scheme, new.netloc, path, old.query, old.fragment))
 
 
+class _LazyLock:
+    """An asyncio.Lock made on first use, in the loop that uses it (venues are built
+    before the app's loop runs)."""
+
+    def __init__(self) -> None:
+        self._lock: asyncio.Lock | None = None
+
+    def get(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+
+def _serialise_private(exchange: Any, lock: _LazyLock) -> None:
+    """Send ``exchange``'s private requests one at a time (ccxt signs, and so takes the
+    nonce, inside fetch2): each nonce then reaches the venue after the one before it."""
+    fetch2 = exchange.fetch2
+
+    async def serial_fetch2(path: Any, api: Any = "public", *args: Any, **kwargs: Any) -> Any:
+        if not (api == "private" or (isinstance(api, (list, tuple)) and "private" in api)):
+            return await fetch2(path, api, *args, **kwargs)
+        async with lock.get():
+            return await fetch2(path, api, *args, **kwargs)
+
+    exchange.fetch2 = serial_fetch2
+
+
 async def wait_for_keeping_cancel(awaitable: Awaitable[T], timeout: float) -> T:
     """``asyncio.wait_for`` without its Python 3.11 flaw: a cancel that lands as the
     awaited thing completes is dropped (wait_for returns the result). A book watch that
@@ -255,6 +282,7 @@ class CcxtVenue:
         self._lane = TokenBucket(self.quirks.order_lane)
         self._nonce_last = 0
         self.cancel_nonce_retries = 0  # cancels sent again after the venue refused their nonce
+        self._private_lock = _LazyLock()  # quirks.serial_private: one signed request at a time
         self.rate_limited_until: float | None = None  # epoch s: a 429's window
         self.banned_until: float | None = None  # epoch s: a 418's (IP ban) window
         self._cancel_tried_in_window = False
@@ -297,6 +325,9 @@ class CcxtVenue:
             self._trade.enableRateLimit = False
             self._rest.nonce = self._shared_nonce
             self._trade.nonce = self._shared_nonce
+            if self.quirks.serial_private:
+                _serialise_private(self._rest, self._private_lock)
+                _serialise_private(self._trade, self._private_lock)
 
     def __repr__(self) -> str:
         return f"CcxtVenue(name={self.name!r}, exchange={self.exchange_id!r}, mode={self.mode.value})"

@@ -94,6 +94,10 @@ class ExchangeQuirks:
     # protocol's name, "" for none. Used on the websocket path of spot symbols unless the
     # venue's config says book_feed = "ccxt".
     native_book_feed: str = ""
+    # Private requests carry a nonce the venue wants strictly increasing per key: sent
+    # concurrently (account poll beside an order) they can arrive out of order and be
+    # refused, so they are sent one at a time, each nonce taken as its turn comes.
+    serial_private: bool = False
 
 
 DEFAULT_QUIRKS = ExchangeQuirks()
@@ -144,6 +148,7 @@ EXCHANGE_QUIRKS: dict[str, ExchangeQuirks] = {
         ws_order_amount_field="order_qty",
         ws_order_filled_field="cum_qty",
         ws_order_client_id_field="cl_ord_id",
+        serial_private=True,
     ),
     "coinbase": replace(
         FAMILY_QUIRKS["coinbase"],
