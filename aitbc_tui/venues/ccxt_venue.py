@@ -195,11 +195,21 @@ def _serialise_private(exchange: Any, lock: _LazyLock) -> None:
     nonce, inside fetch2): each nonce then reaches the venue after the one before it."""
     fetch2 = exchange.fetch2
 
-    async def serial_fetch2(path: Any, api: Any = "public", *args: Any, **kwargs: Any) -> Any:
+    async def serial_fetch2(path: Any, api: Any = "public", method: str = "GET", params: Any = None,
+                            config: Any = None) -> Any:  # fmt: skip
+        params = {} if params is None else params
+        config = {} if config is None else config
         if not (api == "private" or (isinstance(api, (list, tuple)) and "private" in api)):
-            return await fetch2(path, api, *args, **kwargs)
+            return await fetch2(path, api, method, params, config)
+        throttled = exchange.enableRateLimit
+        if throttled:  # ccxt's own throttle wait, outside the turn: it must not hold the others
+            await exchange.throttle(exchange.calculate_rate_limiter_cost(api, method, path, params, config))
         async with lock.get():
-            return await fetch2(path, api, *args, **kwargs)
+            exchange.enableRateLimit = False
+            try:
+                return await fetch2(path, api, method, params, config)
+            finally:
+                exchange.enableRateLimit = throttled
 
     exchange.fetch2 = serial_fetch2
 
