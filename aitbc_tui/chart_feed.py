@@ -1,10 +1,15 @@
 """Candles for the price chart: backfilled from the venue's ``fetch_ohlcv``, then built live
 from its public trades (the current candle moves as trades arrive).
 
-No textual here. Trades are polled with ``fetch_trades(since=...)``, which every venue with
-market data serves and which, unlike a trade stream, has no single consumer (the trade tape
-may watch the same symbol's stream). Trades are deduplicated by id; the operator's own
-(``Trade.own``) are kept as fill marks.
+No textual here. Two ways in:
+
+- the chart screen (``C``) runs ``CandleFeed.run``: trades polled with
+  ``fetch_trades(since=...)``, which every venue with market data serves;
+- the trade layout's chart pane (``MarketFeed.candles``) runs only the backfill and is then
+  fed the trade tape's own trades (``offer``): one stream feeds both panes, so the chart's
+  current candle moves with the tape and a gap the tape backfilled is in the candles too.
+
+Trades are deduplicated by id; the operator's own (``Trade.own``) are kept as fill marks.
 
 Backfill without double counting: the venue's candles are merged except the newest, the
 newest bucket is built from the venue's trades in it, then the venue's newest candle is
@@ -24,6 +29,7 @@ from aitbc_tui.market_data import Candle, CandleBuilder, Trade
 from aitbc_tui.venues import base
 
 BACKFILL_CANDLES = 500
+BACKFILL_TRADES = 1000  # trades asked for (and kept while waiting) with the backfill
 MAX_FILLS = 200
 
 
@@ -34,6 +40,34 @@ class FillMark:
     time: float
     price: Decimal
     side: Side
+
+
+class JournalFills:
+    """The operator's fills on one venue and symbol from the journal (every mode: a venue's
+    public trades do not say which were ours), read again only when the service's orders
+    changed (``orders_version``) or the chart's first candle moved."""
+
+    def __init__(self) -> None:
+        self._key: tuple = ()
+        self._marks: tuple[FillMark, ...] = ()
+
+    def get(self, service: Any, venue: str, symbol: str, since: float | None) -> tuple[FillMark, ...]:
+        journal = getattr(service, "journal", None)
+        if journal is None or since is None:
+            return ()
+        key = (service.orders_version, venue, symbol, since)
+        if key != self._key:
+            self._key = key
+            try:
+                events = journal.events(venue, since=since)
+            except Exception:  # noqa: BLE001 - the chart still shows the fills the trades marked
+                events = []
+            self._marks = tuple(
+                FillMark(e.at, e.price, Side(e.side))
+                for e in events
+                if e.kind.value == "fill" and e.symbol == symbol and e.price is not None
+            )
+        return self._marks
 
 
 class CandleFeed:
@@ -59,6 +93,7 @@ class CandleFeed:
         # the last one, so a repaint does not rebuild every Candle (and the chart can tell the
         # older ones did not change by identity).
         self._cache: list[Candle] | None = None
+        self._pending: list[Trade] = []  # offered before the backfill arrived
 
     # ---- data ---------------------------------------------------------------------------
 
@@ -96,11 +131,22 @@ class CandleFeed:
             self.version += 1
         return added
 
+    def offer(self, trades: list[Trade]) -> int:
+        """Trades from a live source (the tape): ingested once the backfill is in, kept
+        until then (so the backfill's newest bucket is not built twice)."""
+        if not self.ready:
+            self._pending.extend(trades)
+            del self._pending[:-BACKFILL_TRADES]
+            return 0
+        return self.ingest(trades)
+
     def load_backfill(self, candles: list[Candle], trades: list[Trade]) -> None:
-        """The venue's candles (oldest first) and its trades since the newest one opened."""
+        """The venue's candles (oldest first) and its trades since the newest one opened
+        (with any offered meanwhile: ``ingest`` drops the ones seen twice)."""
         self._cache = None
         if candles:
             self.builder.merge(candles[:-1])
+        trades, self._pending = [*trades, *self._pending], []
         self.ingest([t for t in trades if not candles or t.time >= candles[-1].open_time])
         if candles:
             self.builder.merge(candles[-1:])
@@ -113,7 +159,7 @@ class CandleFeed:
     # ---- the loop (run in a worker by the chart screen) ---------------------------------
 
     async def run(self) -> None:
-        await self._backfill()
+        await self.backfill_once()
         while True:
             await asyncio.sleep(self.poll_s)
             try:
@@ -128,12 +174,14 @@ class CandleFeed:
                 self.version += 1
             self.ingest(list(trades))
 
-    async def _backfill(self) -> None:
+    async def backfill_once(self) -> None:
+        """``fetch_ohlcv`` and the trades since its newest candle opened, retried until the
+        venue answers (a venue without candles builds them from trades only)."""
         while True:
             try:
                 candles = list(await base.fetch_ohlcv(self.venue, self.symbol, self.timeframe, limit=self.backfill))
                 since = float(candles[-1].open_time) if candles else None
-                trades = list(await base.fetch_trades(self.venue, self.symbol, limit=1000, since=since))
+                trades = list(await base.fetch_trades(self.venue, self.symbol, limit=BACKFILL_TRADES, since=since))
             except asyncio.CancelledError:
                 raise
             except FeatureUnavailable as exc:  # no candles from this venue: build them from trades only

@@ -7,6 +7,11 @@ with it; panes read frozen snapshots from it and never call a venue. No textual,
   ``fetch_trades``, then fed by ``watch_trades``. When the feed fails and later answers again,
   a ``TapeGap`` is put on the tape where the feed was lost and the trades missed meanwhile are
   fetched (``fetch_trades(since=...)``): ccxt does not backfill by itself.
+- Chart: the trade layout's candles (``candles``) for one venue, symbol and timeframe,
+  backfilled with ``fetch_ohlcv`` and then built from the same symbol's tape: every trade the
+  tape takes (a gap's backfill too) moves the current candle. When the tape stops, the chart
+  is dropped with it and starts again from a fresh backfill: candles that missed trades
+  would state a wrong volume.
 - Tickers: every venue's 24 h figures (``fetch_tickers``), polled while someone wants them
   (``want_tickers``): the watchlist pane only while it is on screen.
 - P&L: a ``pnl.PnlTracker`` fed with the journal's fills at start and each new fill as the
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aitbc_tui import pnl
+from aitbc_tui.chart_feed import BACKFILL_CANDLES, CandleFeed
 from aitbc_tui.domain import Balance, BookSnapshot
 from aitbc_tui.market_data import Ticker24h, Trade
 from aitbc_tui.venues.base import fetch_tickers, fetch_trades
@@ -67,9 +73,11 @@ class _Tape:
         self.version = 0
         self.error = ""
         self.task_started = False
+        self.chart: CandleFeed | None = None  # fed every trade the tape takes
 
     def add(self, trades: Iterable[Trade], own_ids: set[tuple[str, str]] | frozenset = frozenset()) -> int:
         added = 0
+        taken: list[Trade] = []
         for trade in sorted(trades, key=lambda t: t.time):
             if trade.id and trade.id in self.ids:
                 continue
@@ -81,9 +89,12 @@ class _Tape:
                     self.ids.discard(gone.id)
             self.entries.append(trade)
             self.ids.add(trade.id)
+            taken.append(trade)
             added += 1
         if added:
             self.version += 1
+            if self.chart is not None:
+                self.chart.offer(taken)
         return added
 
     def mark_own(self, trade_id: str) -> None:
@@ -134,6 +145,8 @@ class MarketFeed:
         self.service = service
         self.clock = clock
         self._tapes: dict[tuple[str, str], _Tape] = {}
+        self._chart: CandleFeed | None = None
+        self._chart_key: tuple[str, str, str] | None = None
         self._tickers: dict[str, dict[str, Ticker24h]] = {}
         self.tickers_version = 0
         self._tickers_wanted = False
@@ -207,7 +220,7 @@ class MarketFeed:
             tape = self._tapes[key] = _Tape(venue, symbol)
         if tape.task_started:
             return
-        self.stop_tapes()
+        self.stop_tapes()  # the chart too: one that missed trades meanwhile is not kept
         if venue in self.service.venue_names:
             tape.entries.clear()
             tape.ids.clear()
@@ -217,7 +230,9 @@ class MarketFeed:
             self.service._spawn(lambda: self._run_tape(tape), f"tape:{venue}:{symbol}")
 
     def stop_tapes(self) -> None:
-        """Stop every tape's feed (the tape pane is off the screen); their entries stay."""
+        """Stop every tape's feed (the tape pane is off the screen); their entries stay.
+        The chart fed by a tape is dropped."""
+        self.stop_candles()
         names = set()
         for (venue, symbol), tape in self._tapes.items():
             if tape.task_started:
@@ -225,6 +240,40 @@ class MarketFeed:
                 names.add(f"tape:{venue}:{symbol}")
         for task in getattr(self.service, "_tasks", ()):
             if task.get_name() in names and not task.done():
+                task.cancel()
+
+    # ---- chart ----------------------------------------------------------------------------
+
+    def candles(self, venue: str, symbol: str, timeframe: str) -> CandleFeed | None:
+        """The trade layout's candles of ``venue``/``symbol`` at ``timeframe`` (one chart at a
+        time): backfilled once, then fed by that symbol's tape, so ``watch_tape`` must run
+        for it. None for a venue the service does not have."""
+        key = (venue, symbol, timeframe)
+        if key == self._chart_key:
+            return self._chart
+        self.stop_candles()
+        if venue not in self.service.venue_names:
+            return None
+        chart = CandleFeed(self.service.venue(venue), symbol, timeframe, backfill=BACKFILL_CANDLES)
+        tape = self._tapes.get((venue, symbol))
+        if tape is not None:
+            chart.offer([e for e in tape.entries if isinstance(e, Trade)])
+            tape.chart = chart
+        self._chart, self._chart_key = chart, key
+        self.service._spawn(chart.backfill_once, f"candles:{venue}:{symbol}:{timeframe}")
+        return chart
+
+    def stop_candles(self) -> None:
+        if self._chart_key is None:
+            return
+        venue, symbol, timeframe = self._chart_key
+        tape = self._tapes.get((venue, symbol))
+        if tape is not None and tape.chart is self._chart:
+            tape.chart = None
+        self._chart, self._chart_key = None, None
+        name = f"candles:{venue}:{symbol}:{timeframe}"
+        for task in getattr(self.service, "_tasks", ()):
+            if task.get_name() == name and not task.done():
                 task.cancel()
 
     def tape(self, venue: str | None, symbol: str | None) -> TapeSnapshot | None:

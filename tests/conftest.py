@@ -6,6 +6,7 @@ Fixtures here need no import (pytest finds them):
 - ``emulator_factory``: ``await emulator_factory("binance", simulate=False, ...)`` starts an
   exchange emulator on 127.0.0.1 (same arguments as ``start_emulator``; key "test-key") and
   stops every one it started at teardown.
+- ``emulated_app``: (emulator, app), the dashboard on a still binance emulator (real ccxt client)
 - ``still_emulator``: ``await still_emulator("kraken")`` an emulator whose market does not move
   (binance: seed 7, no simulation; kraken / coinbase: ``seeded_engine``'s five levels a side)
   with a funded account (10,000 USDT and 1 BTC unless ``funds`` says otherwise).
@@ -74,6 +75,26 @@ def still_emulator(emulator_factory) -> Callable[..., Any]:
         return emu
 
     return factory
+
+
+@pytest.fixture
+async def emulated_app(still_emulator) -> Any:
+    """(emulator, app): the dashboard on a still binance emulator (BTC/USDT, ETH/USDT) as a
+    LIVE venue through the real ccxt client, its polls fast (0.5 s health and account)."""
+    from aitbc_tui.config import VenueConfig
+    from aitbc_tui.credentials import Credentials
+    from aitbc_tui.domain import Mode
+    from aitbc_tui.service import MarketService
+    from aitbc_tui.ui.app import AitbcApp
+    from aitbc_tui.venues.ccxt_venue import CcxtVenue
+
+    emu = await still_emulator("binance")
+    config = VenueConfig(name="binance", exchange=emu.ccxt_id, mode=Mode.LIVE, symbols=("BTC/USDT", "ETH/USDT"),
+                         api_url=emu.url, ws_url=emu.ws_url.rsplit("/", 1)[0] if emu.ws_url else None)  # fmt: skip
+    venue = CcxtVenue(config, credentials=Credentials(api_key=emu.api_key, secret=emu.secret), poll_interval_s=0.1)
+    venue._rest.enableRateLimit = False
+    service = MarketService([venue], health_interval_s=0.5, account_interval_s=0.5)
+    return emu, AitbcApp(service, mode=Mode.LIVE)
 
 
 @pytest.fixture

@@ -45,13 +45,13 @@ def test_tiny_series_cell_by_cell():
     grid, frame = chart_grid(view(), 8, 7)
     assert frame is not None and frame.layout.plot_width == 4 and frame.layout.price_rows == 4
     assert grid_text(grid) == [
-        " sim · T",
+        "        ",  # no header group fits whole in 8 cells: none is shown cut
         " │   14 ",  # only candle B's wick reaches 14
         "─│─█ 13 ",  # the last price line (13) through the empty cells; C's body from 13
         "██ █    ",  # A's body, B's body (12..11), the gap at 02:00, C's body
         "█  │ 10 ",  # A down to 10, C's lower wick to 10
         "▄█ ▂ vol",  # volume 2, 4, -, 1 of 4 in eighths: 4, 8, 2
-        " 00:00 0",
+        " 00:00  ",  # the newest bucket's label does not fit beside it: left out, not cut
     ]
     # Colours: up candles are "chart--up", the down one "chart--down", the line "chart--last".
     assert [cls for _, cls in grid[3][:4]] == ["chart--up", "chart--down", "", "chart--up"]
@@ -61,6 +61,19 @@ def test_tiny_series_cell_by_cell():
 def test_header_has_the_current_candle_and_last_price():
     text = "".join(t for t, _ in header_text(view()))
     assert text == " sim · T/U · 1m  O 11 H 13 L 10 C 13 V 1  last 13"
+
+
+def test_a_narrow_header_leaves_groups_out_whole_never_a_cut_figure():
+    def at(width: int) -> str:
+        return "".join(t for t, _ in header_text(view(), width))
+
+    assert at(49) == " sim · T/U · 1m  O 11 H 13 L 10 C 13 V 1  last 13"  # 49 cells: all of it
+    assert at(48) == " O 11 H 13 L 10 C 13 V 1  last 13"  # the name goes first (a pane title says it)
+    assert at(30) == " O 11 H 13 L 10 C 13  last 13"  # then the volume
+    assert at(24) == " H 13 L 10 C 13  last 13"  # then open, high, low
+    assert at(14) == " C 13  last 13"
+    assert at(9) == "  last 13"
+    assert at(8) == ""  # nothing fits whole: nothing is shown
 
 
 def test_fills_are_marked_on_their_candle():
@@ -204,13 +217,13 @@ def test_a_flat_single_candle_and_venue_text_with_controls():
     assert frame is not None and frame.scale.sub(5.0) == 4
     # The axis is 3 cells (" 5 "), so 5 plot columns; the candle is the newest, column 4.
     assert grid_text(grid) == [
-        " sim · T",
+        "  last 5",  # the one header group that fits whole in 8 cells
         "      5 ",
         "        ",
         "────▀ 5 ",  # the last price line through the empty cells, the candle's body top
         "      5 ",
         "    █   ",  # its volume is the largest: a full line (no room for "vol")
-        " 23:56 0",  # the first column is 4 minutes before the candle
+        " 23:56  ",  # the first column is 4 minutes before the candle
     ]
     text = "".join(t for t, _ in header_text(v))
     assert text.startswith(" sim · T/U [red] · 1m ") and "\x1b" not in text and "\n" not in text
@@ -253,7 +266,7 @@ async def test_fills_from_the_journal_are_marked(tmp_path):
             assert (event.price, event.side) == (bid, "sell")
             await wait_until(pilot, lambda: FillMark(event.at, bid, Side.SELL) in chart.view.fills,
                              what=lambda: f"fills {chart.view.fills}")  # fmt: skip
-            assert screen._journal_marks == (FillMark(FROZEN_NOW + 1, bid, Side.SELL),)
+            assert screen._journal._marks == (FillMark(FROZEN_NOW + 1, bid, Side.SELL),)
             assert any("▼" in line for line in chart.lines())
     finally:
         journal.close()

@@ -9,24 +9,20 @@ from decimal import Decimal as D
 
 import pytest
 
-from aitbc_tui.config import VenueConfig
-from aitbc_tui.credentials import Credentials
-from aitbc_tui.domain import Mode, OrderRequest, OrderType, Side, VenueUnavailable
+from aitbc_tui.domain import OrderRequest, OrderType, Side, VenueUnavailable
 from aitbc_tui.market_feed import TapeGap
-from aitbc_tui.service import MarketService
 from aitbc_tui.ui.app import AitbcApp
 from aitbc_tui.ui.layouts import load_layout
 from aitbc_tui.ui.panes.tape import OWN_MARK
-from aitbc_tui.venues.ccxt_venue import CcxtVenue
 from tests.apptools import make_app, wait_ready, wait_until
 
 SIZE = (120, 35)
 SMALL = (80, 24)
-NEW_PANES = ("tape", "watchlist", "positions", "equity", "account-history")
+NEW_PANES = ("chart", "tape", "watchlist", "positions", "equity", "account-history")
 DEFAULT_PANES = ("ladder", "health", "balances", "arb", "orders")
 LAYOUT_PANES = {
     "1": {"ladder", "health", "balances", "arb", "orders"},
-    "2": {"ladder", "health", "tape"},
+    "2": {"ladder", "health", "chart", "tape"},
     "3": {"watchlist", "health", "arb"},
     "4": {"positions", "equity", "orders", "account-history"},
 }
@@ -399,17 +395,6 @@ async def test_positions_from_the_journal_then_this_sessions_fills_counted_once(
 
 
 # ---- on an exchange emulator through the real ccxt client -----------------------------------
-
-
-@pytest.fixture
-async def emulated_app(still_emulator):
-    emu = await still_emulator("binance")
-    config = VenueConfig(name="binance", exchange=emu.ccxt_id, mode=Mode.LIVE, symbols=("BTC/USDT", "ETH/USDT"),
-                         api_url=emu.url, ws_url=emu.ws_url.rsplit("/", 1)[0] if emu.ws_url else None)  # fmt: skip
-    venue = CcxtVenue(config, credentials=Credentials(api_key=emu.api_key, secret=emu.secret), poll_interval_s=0.1)
-    venue._rest.enableRateLimit = False
-    service = MarketService([venue], health_interval_s=0.5, account_interval_s=0.5)
-    return emu, AitbcApp(service, mode=Mode.LIVE)
 
 
 async def test_every_market_pane_on_the_binance_emulator(emulated_app, loopback_only):

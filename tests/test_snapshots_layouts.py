@@ -15,7 +15,8 @@ def layout_ready(app, name: str) -> bool:
     feed = app.service.market_feed()
     if name == "trade":
         tape = feed.tape(app.venue, app.symbol)
-        return tape is not None and len(tape.entries) > 0
+        chart = feed.candles(app.venue, app.symbol, app.chart_timeframe)
+        return tape is not None and len(tape.entries) > 0 and chart is not None and chart.ready
     if name == "watch":
         return len(feed.tickers()) == len(app.service.venue_names)
     return True

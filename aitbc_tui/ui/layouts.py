@@ -2,7 +2,9 @@
 app.py. A mixin for AitbcApp.
 
 - ``default`` (1): the dashboard as it always was (ladder, health, balances, arbitrage, orders).
-- ``trade`` (2): ladder + trade tape (``#trade-col`` has room for a chart beside the tape).
+- ``trade`` (2): ladder (and health) | price chart over the trade tape. The chart is built
+  from the tape's own trades after a ``fetch_ohlcv`` backfill (``MarketFeed.candles``);
+  ``,`` / ``.`` on it change the timeframe.
 - ``watch`` (3): watchlist over health and arbitrage.
 - ``account`` (4): positions & P&L, balances & equity, open orders and the order history.
 
@@ -32,12 +34,14 @@ from typing import TYPE_CHECKING, Any
 from textual.containers import Vertical
 from textual.widget import Widget
 
+from aitbc_tui.chart_feed import JournalFills
 from aitbc_tui.paths import data_dir, ensure_private_dir
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from aitbc_tui.service import MarketService
+    from aitbc_tui.ui.panes.chart import ChartPane
     from aitbc_tui.ui.panes.positions import PositionsPane
     from aitbc_tui.ui.panes.tape import TapePane
     from aitbc_tui.ui.panes.watchlist import WatchlistPane
@@ -50,18 +54,19 @@ log = logging.getLogger(__name__)
 
 LAYOUTS = ("default", "trade", "watch", "account")
 TAPE_REPAINT_S = 0.1  # the tape repaints at most 10 times a second: nobody reads a faster tape
+CHART_REPAINT_S = 0.1  # and so does the chart (its current candle moves with each trade)
 STATE_FILE = "layouts.json"
 STATE_LIMIT = 64 * 1024
 # Which panes each layout shows: the others are not painted.
 SHOWN: dict[str, frozenset[str]] = {
     "default": frozenset({"ladder", "health", "balances", "arb", "orders"}),
-    "trade": frozenset({"ladder", "health", "tape"}),
+    "trade": frozenset({"ladder", "health", "chart", "tape"}),
     "watch": frozenset({"watchlist", "health", "arb"}),
     "account": frozenset({"positions", "equity", "orders", "account-history"}),
 }
 # Panes a layout may maximise, each with the containers on its way up to #main.
-PANE_IDS = ("ladder", "health", "balances", "arb", "orders", "tape", "watchlist", "positions", "equity",
-            "account-history")  # fmt: skip
+PANE_IDS = ("ladder", "health", "balances", "arb", "orders", "chart", "tape", "watchlist", "positions",
+            "equity", "account-history")  # fmt: skip
 
 
 def config_key(config: object) -> str:
@@ -228,6 +233,10 @@ class LayoutsMixin(_AppBase):
         self._sizes: dict[str, int] = {}  # layout -> the first region's percent (SPLITS), as the operator set it
         self.maximised: str | None = None  # the id of the maximised pane
         self._tape_seen: tuple[str | None, str | None, int] | None = None
+        self._chart_seen: tuple | None = None
+        self._chart_painted_at = float("-inf")
+        self.chart_timeframe = "1m"
+        self._chart_journal = JournalFills()  # the operator's fills on the chart, from the journal
         self._watch_sort = ("symbol", False)
         self._pnl_seen = -1
         self._tape_filter_step = 0
@@ -259,11 +268,12 @@ class LayoutsMixin(_AppBase):
         self._layouts_composed.add(name)
         main = self.screen_stack[0].query_one("#main")
         if name == "trade":
+            from aitbc_tui.ui.panes.chart import ChartPane
             from aitbc_tui.ui.panes.tape import TapePane
 
             column = Vertical(id="trade-col")
             main.mount(column)  # after #right: beside the ladder
-            column.mount(TapePane(id="tape"))
+            column.mount(ChartPane(id="chart"), TapePane(id="tape"))
         elif name == "watch":
             from aitbc_tui.ui.panes.watchlist import WatchlistPane
 
@@ -290,6 +300,7 @@ class LayoutsMixin(_AppBase):
             dashboard.set_class(other == name, f"layout-{other}")
         self.layout_name = name
         self._tape_seen = None
+        self._chart_seen = None
         self._pnl_seen = -1
         feed = self.service.market_feed()
         feed.want_tickers(name == "watch")
@@ -447,13 +458,21 @@ class LayoutsMixin(_AppBase):
     # ---- painting (from the app's repaint ticks) ---------------------------------------------
 
     def _paint_market_panes(self, force: bool = False) -> None:
-        """The fast tick: the tape when its trades changed (or the focus moved)."""
-        if not self.shown("tape") or self.venue is None or self.symbol is None:
+        """The fast tick: the tape and the chart when their trades changed (or the focus
+        moved), each at most every TAPE_REPAINT_S / CHART_REPAINT_S."""
+        if self.venue is None or self.symbol is None:
+            return
+        tape_shown, chart_shown = self.shown("tape"), self.shown("chart")
+        if not (tape_shown or chart_shown):
             return
         feed = self.service.market_feed()
-        feed.watch_tape(self.venue, self.symbol)
-        seen = (self.venue, self.symbol, feed.tape_version(self.venue, self.symbol))
+        feed.watch_tape(self.venue, self.symbol)  # the chart's candles are built from the tape's trades
         now = time.monotonic()
+        if chart_shown:
+            self._paint_chart(feed, now, force)
+        if not tape_shown:
+            return
+        seen = (self.venue, self.symbol, feed.tape_version(self.venue, self.symbol))
         if force or (seen != self._tape_seen and now - self._tape_painted_at >= TAPE_REPAINT_S):
             from aitbc_tui.ui.panes.tape import TapePane, TapeView
 
@@ -462,6 +481,31 @@ class LayoutsMixin(_AppBase):
             self._pane("#tape", TapePane).show(
                 TapeView.build(self.service, self.venue, self.symbol, self._tape_filter_for(self.venue, self.symbol))
             )
+
+    def _paint_chart(self, feed: Any, now: float, force: bool) -> None:
+        from aitbc_tui.ui.panes.chart import ChartPane, ChartView
+
+        venue, symbol, timeframe = str(self.venue), str(self.symbol), self.chart_timeframe
+        candles = feed.candles(venue, symbol, timeframe)
+        pane = self._pane("#chart", ChartPane)
+        width = pane.size.width
+        seen = (venue, symbol, timeframe, id(candles), getattr(candles, "version", -1),
+                self.service.orders_version, width)  # fmt: skip
+        if seen == self._chart_seen and not force:
+            return
+        if not force and now - self._chart_painted_at < CHART_REPAINT_S:
+            return
+        self._chart_seen, self._chart_painted_at = seen, now
+        pane.show(ChartView.build(self.service, candles, venue, symbol, timeframe, width, self._chart_journal))
+
+    def on_chart_pane_timeframe_changed(self, message: ChartPane.TimeframeChanged) -> None:
+        """`,` / `.` on the trade layout's chart: the previous or next timeframe (backfilled again)."""
+        from aitbc_tui.market_data import TIMEFRAMES
+
+        names = list(TIMEFRAMES)
+        self.chart_timeframe = names[(names.index(self.chart_timeframe) + message.step) % len(names)]
+        self._paint_market_panes(force=True)
+        self.notify(f"chart: {self.chart_timeframe} candles", timeout=2)
 
     def _paint_market_panes_slow(self, force: bool = False) -> None:
         """The 2 Hz tick: watchlist (spreads and ages move all the time), positions (marks)."""

@@ -9,6 +9,7 @@ from aitbc_tui import analysis
 from aitbc_tui.domain import BookSnapshot, Market
 from aitbc_tui.formatting import decimals_of, fmt_compact, fmt_fixed
 from aitbc_tui.grouping import group_book, next_grouping
+from aitbc_tui.ui.titles import set_title
 from aitbc_tui.ui.widgets.ladder import BookLadder, Cell
 
 
@@ -97,8 +98,7 @@ class BookPane(BookLadder):
             title += f" · by {shown}" if view.brief else f" · grouped by {shown}"
             if book is not None:
                 book = group_book(book, increment)
-        if self.border_title != title:  # setting it (even unchanged) repaints the whole ladder
-            self.border_title = title
+        set_title(self, title)  # only when it changed: setting it repaints the whole ladder
         if view.book is None or view.market is None:
             self.message = f"waiting for {view.venue} {view.symbol}…"
             self.set_book(None, None, [])

@@ -18,21 +18,25 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.binding import Binding
 from textual.color import Color
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from aitbc_tui.chart_feed import FillMark
+from aitbc_tui.chart_feed import CandleFeed, FillMark, JournalFills
 from aitbc_tui.domain import Side
-from aitbc_tui.formatting import fmt_fixed
+from aitbc_tui.formatting import decimals_of, fmt_fixed
 from aitbc_tui.market_data import TIMEFRAMES, Candle
 from aitbc_tui.sanitize import plain_text
+from aitbc_tui.ui.titles import set_title
 
 Cell = tuple[str, str]  # (one character, component class)
 
@@ -65,6 +69,28 @@ class ChartView:
     price_places: int = 2
     amount_places: int = 4
     message: str = ""  # shown instead of the chart when there are no candles
+    name_in_header: bool = True  # venue · symbol · timeframe before the OHLC (a pane's title says them)
+
+    @classmethod
+    def build(cls, service: Any, feed: CandleFeed | None, venue: str, symbol: str, timeframe: str, width: int,
+              journal: JournalFills) -> ChartView:  # fmt: skip
+        """What the chart shows of ``feed`` at ``width`` columns: as many candles as fit
+        (building Candle objects is most of a repaint), the feed's and the journal's fills."""
+        market = service.market(venue, symbol)
+        price_places = decimals_of(market.tick_size) if market else 2
+        amount_places = min(4, decimals_of(market.lot_size)) if market else 4
+        if feed is None:
+            return cls(venue, symbol, timeframe, ())
+        if feed.error:
+            message = f"{venue} {symbol} {timeframe}: {feed.error}"
+        elif not feed.ready:
+            message = f"loading {venue} {symbol} {timeframe} candles…"
+        else:
+            message = f"{venue} {symbol}: no trades yet"
+        candles = tuple(feed.candles(max(60, width)))
+        marks = journal.get(service, venue, symbol, candles[0].open_time if candles else None)
+        fills = tuple(sorted({*feed.fills, *marks}, key=lambda f: (f.time, f.price)))
+        return cls(venue, symbol, timeframe, candles, feed.last, fills, price_places, amount_places, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,22 +315,46 @@ def _text_cells(text: str, width: int, cls: str) -> list[Cell]:
     return [(ch, cls) for ch in text]
 
 
-def header_text(view: ChartView) -> list[tuple[str, str]]:
+# Groups of the header left out first when the line is too narrow for all (never a cut number).
+HEADER_DROP_ORDER = ("name", "V", "O", "H", "L", "C", "last")
+
+
+def header_groups(view: ChartView) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(name, runs) per header group, in display order."""
     c = view.candles[-1]
     p, a = view.price_places, view.amount_places
-    # Venue and symbol names come from a config or a venue: never a terminal control.
-    runs = [(f" {plain_text(view.venue, 40)} · {plain_text(view.symbol, 40)} · {view.timeframe} ", "chart--value")]
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    if view.name_in_header:
+        # Venue and symbol names come from a config or a venue: never a terminal control.
+        name = f" {plain_text(view.venue, 40)} · {plain_text(view.symbol, 40)} · {view.timeframe} "
+        groups.append(("name", [(name, "chart--value")]))
     for label, value in (("O", c.open), ("H", c.high), ("L", c.low), ("C", c.close)):
-        runs += [(f" {label} ", "chart--label"), (fmt_fixed(value, p), "chart--value")]
-    runs += [(" V ", "chart--label"), (fmt_fixed(c.volume, a), "chart--value")]
+        groups.append((label, [(f" {label} ", "chart--label"), (fmt_fixed(value, p), "chart--value")]))
+    groups.append(("V", [(" V ", "chart--label"), (fmt_fixed(c.volume, a), "chart--value")]))
     if view.last is not None:
-        runs += [("  last ", "chart--label"), (fmt_fixed(view.last, p), "chart--last-label")]
-    return runs
+        groups.append(("last", [("  last ", "chart--label"), (fmt_fixed(view.last, p), "chart--last-label")]))
+    return groups
+
+
+def header_text(view: ChartView, width: int | None = None) -> list[tuple[str, str]]:
+    """The header's runs; with ``width``, groups are left out whole (HEADER_DROP_ORDER) until
+    the rest fits, so no figure is ever shown cut."""
+    groups = header_groups(view)
+
+    def length(gs: list[tuple[str, list[tuple[str, str]]]]) -> int:
+        return sum(len(text) for _, runs in gs for text, _ in runs)
+
+    if width is not None:
+        for name in HEADER_DROP_ORDER:
+            if length(groups) <= width:
+                break
+            groups = [g for g in groups if g[0] != name]
+    return [run for _, runs in groups for run in runs]
 
 
 def _header_cells(view: ChartView, width: int) -> list[Cell]:
     cells: list[Cell] = []
-    for text, cls in header_text(view):
+    for text, cls in header_text(view, width):
         cells += [(ch, cls) for ch in text]
     return (cells + [BLANK] * width)[:width]
 
@@ -314,7 +364,10 @@ def _time_cells(view: ChartView, lay: Layout, frame: Frame) -> list[Cell]:
     first = frame.newest - (lay.plot_width - 1) * seconds
     left = " " + _time_label(first, view.timeframe)
     right = _time_label(frame.newest, view.timeframe) + " "
-    text = left + " " * max(1, lay.plot_width - len(left) - len(right)) + right
+    if len(left) + 1 + len(right) > lay.width:  # a label is shown whole or not at all
+        text = left if len(left) <= lay.width else ""
+    else:
+        text = left + " " * max(1, lay.plot_width - len(left) - len(right)) + right
     return _text_cells(text, lay.width, "chart--axis")
 
 
@@ -530,3 +583,44 @@ class PriceChart(Widget, can_focus=True):
         for r in changed:
             new[1 + r] = self._plot_line(frame, r)
         return new
+
+
+class ChartPane(PriceChart):
+    """The trade layout's price chart: a bordered pane beside the ladder, over the tape.
+    ``,`` / ``.`` change its timeframe (the app keeps which, so a venue or symbol change
+    keeps it); ``C`` still opens the chart over the whole terminal."""
+
+    BINDINGS = [
+        Binding("full_stop", "timeframe(1)", "Next timeframe", show=False),
+        Binding("comma", "timeframe(-1)", "Prev timeframe", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ChartPane {
+        border: round $foreground 25%;
+        border-title-color: $text-muted;
+        border-subtitle-color: $text-muted;
+        background: $background;
+    }
+    ChartPane:focus {
+        border: heavy $primary;
+        border-title-color: $primary;
+        border-title-style: bold;
+    }
+    """
+
+    class TimeframeChanged(Message):
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
+    def on_mount(self) -> None:
+        set_title(self, "Chart")
+        set_title(self, ", . timeframe · C full screen", subtitle=True)
+
+    def action_timeframe(self, step: int) -> None:
+        self.post_message(self.TimeframeChanged(step))
+
+    def show(self, view: ChartView) -> None:
+        set_title(self, f"Chart · {view.venue} {view.symbol} · {view.timeframe}")
+        super().show(replace(view, name_in_header=False))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from textual.binding import Binding
 
 from aitbc_tui.events import SEVERITIES, SEVERITY_SHORT, Event, filter_events
+from aitbc_tui.ui.titles import set_title
 from aitbc_tui.ui.widgets.linetable import Column, LineTable
 
 SEVERITY_CLASS = {"information": "", "warning": "linetable--warn", "error": "linetable--bad"}
@@ -83,7 +84,7 @@ class EventsPane(LineTable):
     def show(self, view: EventsView) -> None:
         follow = self._view is None or self.top_row >= max(0, len(self.rows) - self.visible_rows)
         self._view = view
-        self.border_title = view.title
+        set_title(self, view.title)
         self.set_rows([event_row(e) for e in view.shown])
         if follow:  # at the bottom: stay at the newest
             self.action_scroll_to(-1)

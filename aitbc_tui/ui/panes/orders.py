@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 from aitbc_tui.domain import Order, OrderStatus, Side
 from aitbc_tui.formatting import decimals_of, fmt_age_coarse, fmt_fixed
 from aitbc_tui.sanitize import plain_text
+from aitbc_tui.ui.titles import set_title
 
 OPEN_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age")
 HISTORY_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Avg price", "Amount", "Filled", "Status",
@@ -100,7 +101,7 @@ class OrdersPane(DataTable):
         self._orders: list[Order] = []
 
     def on_mount(self) -> None:
-        self.border_title = OPEN_TITLE
+        set_title(self, OPEN_TITLE)
         self._set_columns(history=False)
 
     def _set_columns(self, *, history: bool) -> None:
@@ -127,8 +128,7 @@ class OrdersPane(DataTable):
         age) are updated, which costs no layout pass; a new or gone order rebuilds."""
         self._set_columns(history=view.history)
         title = HISTORY_TITLE if view.history else OPEN_TITLE
-        if self.border_title != title:
-            self.border_title = title
+        set_title(self, title)
         orders = [line.order for line in view.lines]
         keys = [order_key(o) for o in orders]
         rows = [order_row(line, view.history, view.now) for line in view.lines]

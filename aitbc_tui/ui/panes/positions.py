@@ -19,6 +19,7 @@ from aitbc_tui.domain import Market
 from aitbc_tui.formatting import decimals_of, fmt_fixed, fmt_money
 from aitbc_tui.market_feed import PnlReport
 from aitbc_tui.sanitize import plain_text
+from aitbc_tui.ui.titles import set_title
 from aitbc_tui.ui.widgets.linetable import Cell, Column, Fit, LineTable
 
 METHOD_TEXT = {"average": "average cost", "fifo": "FIFO"}
@@ -112,8 +113,7 @@ class PositionsPane(LineTable):
 
     def show(self, view: PositionsView) -> None:
         title = f"Positions & P&L · {METHOD_TEXT.get(view.report.method.value, view.report.method.value)} (m switches)"
-        if self.border_title != title:
-            self.border_title = title
+        set_title(self, title)
         self.set_rows(position_rows(view), [((totals_line(view.report), "linetable--dim"),)])
 
 
@@ -169,8 +169,7 @@ class EquityPane(LineTable):
         title = f"Balances · equity {fmt_money(e.total, report.valuation, unit=True)} (at the books' mids)"
         if e.unvalued:
             title += f" · no rate: {', '.join(e.unvalued)}"
-        if self.border_title != title:
-            self.border_title = title
+        set_title(self, title)
         self.set_rows(equity_rows(report), [((equity_line(report), ""),)])
 
 

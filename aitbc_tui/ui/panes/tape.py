@@ -20,6 +20,7 @@ from aitbc_tui.formatting import decimals_of, fmt_fixed
 from aitbc_tui.market_data import Trade
 from aitbc_tui.market_feed import TapeGap, TapeSnapshot
 from aitbc_tui.sanitize import plain_text
+from aitbc_tui.ui.titles import set_title
 from aitbc_tui.ui.widgets.linetable import Cell, Column, LineTable
 
 OWN_MARK = "◆"
@@ -156,8 +157,7 @@ class TapePane(LineTable):
         title = f"Trades · {view.venue} {view.symbol}" if view.venue and view.symbol else "Trades"
         if view.min_amount is not None:
             title += f" · ≥ {view.min_amount}"
-        if self.border_title != title:
-            self.border_title = title
+        set_title(self, title)
         footer = None
         if view.tape is not None and view.tape.error:
             footer = [((f"⚠ {plain_text(view.tape.error, 200)}", "linetable--warn"),)]

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from aitbc_tui.formatting import amount_places, currency_places, fmt_age, fmt_compact, fmt_fixed, price_places
+from aitbc_tui.ui.titles import set_title
 from aitbc_tui.ui.widgets.linetable import Cell, Column, Fit, LineTable
 
 SORTS = ("symbol", "change", "volume", "spread")
@@ -162,8 +163,7 @@ class WatchlistPane(LineTable):
             self.cursor = self._keys.index(selected)  # the cursor stays on its row across a re-sort
         self.cursor = max(0, min(self.cursor, len(self._keys) - 1))
         title = f"Watchlist · sorted by {SORT_TITLES[view.sort]}{' (reversed)' if view.descending else ''}"
-        if self.border_title != title:
-            self.border_title = title
+        set_title(self, title)
         footer = [(("o sort · O reverse · Enter focus · 24 h from the venues' trades", "linetable--dim"),)]
         self.set_rows([watch_cells(r) for r in view.rows], footer)
 

@@ -17,10 +17,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker
 
-from aitbc_tui.chart_feed import CandleFeed, FillMark
-from aitbc_tui.domain import Mode, Side
+from aitbc_tui.chart_feed import CandleFeed, JournalFills
+from aitbc_tui.domain import Mode
 from aitbc_tui.formatting import decimals_of
-from aitbc_tui.journal import EventKind
 from aitbc_tui.market_data import TIMEFRAMES
 from aitbc_tui.ui.panes.chart import ChartView, PriceChart
 from aitbc_tui.ui.panes.depth_chart import DepthChart, DepthView
@@ -55,8 +54,7 @@ class ChartScreen(Screen[None]):
         self._seen: object = None
         self._worker: Worker[None] | None = None
         self._book_shown: object = None  # the book snapshot the depth chart shows
-        self._journal_key: tuple = ()
-        self._journal_marks: tuple[FillMark, ...] = ()
+        self._journal = JournalFills()
 
     def compose(self) -> ComposeResult:
         yield PriceChart(id="price-chart")
@@ -86,46 +84,8 @@ class ChartScreen(Screen[None]):
         chart.show(self._view())
 
     def _view(self) -> ChartView:
-        feed = self.feed
-        market = self.service.market(self.venue, self.symbol)
-        price_places = decimals_of(market.tick_size) if market else 2
-        amount_places = min(4, decimals_of(market.lot_size)) if market else 4
-        if feed is None:
-            return ChartView(self.venue, self.symbol, self.timeframe, ())
-        if feed.error:
-            message = f"{self.venue} {self.symbol} {self.timeframe}: {feed.error}"
-        elif not feed.ready:
-            message = f"loading {self.venue} {self.symbol} {self.timeframe} candles…"
-        else:
-            message = f"{self.venue} {self.symbol}: no trades yet"
-        # As many candles as the chart has columns (building Candle objects is most of a repaint).
-        shown = max(60, self.query_one(PriceChart).size.width)
-        candles = tuple(feed.candles(shown))
-        fills = tuple(sorted({*feed.fills, *self._journal_fills(candles[0].open_time if candles else None)},
-                             key=lambda f: (f.time, f.price)))  # fmt: skip
-        return ChartView(self.venue, self.symbol, self.timeframe, candles, feed.last, fills, price_places,
-                         amount_places, message)  # fmt: skip
-
-    def _journal_fills(self, since: float | None) -> tuple[FillMark, ...]:
-        """The operator's fills on this venue and symbol from the journal (every mode: a
-        venue's public trades do not say which were ours), read again only when the
-        service's orders changed."""
-        journal = getattr(self.service, "journal", None)
-        if journal is None or since is None:
-            return ()
-        key = (self.service.orders_version, self.venue, self.symbol, since)
-        if key != self._journal_key:
-            self._journal_key = key
-            try:
-                events = journal.events(self.venue, since=since)
-            except Exception:  # noqa: BLE001 - the chart still shows the fills the trades marked
-                events = []
-            self._journal_marks = tuple(
-                FillMark(e.at, e.price, Side(e.side))
-                for e in events
-                if e.kind is EventKind.FILL and e.symbol == self.symbol and e.price is not None
-            )
-        return self._journal_marks
+        width = self.query_one(PriceChart).size.width
+        return ChartView.build(self.service, self.feed, self.venue, self.symbol, self.timeframe, width, self._journal)
 
     def _depth_view(self) -> DepthView:
         market = self.service.market(self.venue, self.symbol)
