@@ -1,6 +1,6 @@
 """`aitbc-tui arb execute`: both legs headless, on two paper venues whose public feeds are
 exchange emulators on 127.0.0.1 (kraken asks from 3,400.10, coinbase bids from 3,499.90; see
-tests/test_arb_desk_emulated.py). Paper venues fill locally at ccxt's taker fees (kraken
+tests/arb_emulators.py). Paper venues fill locally at ccxt's taker fees (kraken
 0.4 %, coinbase 1.2 %): 0.5 ETH buys for 1,700.05 + 6.8002 and sells for 1,749.95 − 20.9994,
 netting 22.1004 USDT on 1,706.8502 spent (129.48 bps), exactly as planned."""
 
@@ -18,7 +18,7 @@ from aitbc_tui.config import parse_config
 from aitbc_tui.emulator import RunningEmulator, start_emulator
 from aitbc_tui.journal import Journal, default_journal_path
 from aitbc_tui.sim import specs
-from tests.test_arb_desk_emulated import MIDS, still_engine
+from tests.arb_emulators import MIDS, still_engine
 
 
 @pytest.fixture(scope="module")

@@ -19,34 +19,15 @@ import pytest
 
 from aitbc_tui.arb_desk import ArbDesk
 from aitbc_tui.arb_exec import GroupState
-from aitbc_tui.config import RiskConfig, load_config
-from aitbc_tui.credentials import Credentials
+from aitbc_tui.config import RiskConfig
 from aitbc_tui.domain import HealthStatus, OrderRequest, OrderStatus, OrderType, Side
 from aitbc_tui.journal import Journal, JournalState
 from aitbc_tui.service import MarketService
-from aitbc_tui.sim import specs
-from aitbc_tui.sim.engine import MatchingEngine
-from aitbc_tui.venues.factory import build_venues
 from tests.apptools import wait_until
+from tests.arb_emulators import SYMBOL, keep_books_fresh, live_venues, still_emulators
 
-SYMBOL = "ETH/USDT"
-MIDS = {"kraken": D("3400"), "coinbase": D("3500")}
 AMOUNT = D("0.5")
 EXPECTED_NET = D("32.6001")
-
-
-def still_engine(spec: specs.VenueSpec, mid: D) -> MatchingEngine:
-    """Five levels a side of ETH/USDT around ``mid`` from an unlimited market maker."""
-    engine = MatchingEngine(spec.name)
-    for market_spec in spec.markets:
-        engine.add_market(market_spec.market(spec))
-    engine.set_unlimited("mm", quiet=True)
-    m = next(m for m in spec.markets if m.symbol == SYMBOL)
-    size = max(m.min_amount * 10, (m.min_notional * 5000 / mid).quantize(m.lot_size))
-    for i in range(1, 6):
-        engine.place("mm", SYMBOL, Side.BUY, OrderType.LIMIT, size, mid - m.tick_size * i * 10)
-        engine.place("mm", SYMBOL, Side.SELL, OrderType.LIMIT, size, mid + m.tick_size * i * 10)
-    return engine
 
 
 class Desk:
@@ -56,15 +37,6 @@ class Desk:
         self.emus, self.service, self.journal, self.desk, self.clock = emus, service, journal, desk, clock
         self._fresh: asyncio.Task | None = None
 
-    async def keep_books_fresh(self) -> None:
-        # A still market sends no book updates, and a book older than its stale-after time
-        # is refused: a far-away quote placed and cancelled keeps the feeds ticking.
-        while True:
-            for emu in self.emus.values():
-                order, _ = emu.engine.place("mm", SYMBOL, Side.SELL, OrderType.LIMIT, D("0.01"), D("9000"))
-                emu.engine.cancel("mm", order.id)
-            await asyncio.sleep(0.5)
-
     def connected(self) -> bool:
         return all(self.service.book(v, SYMBOL) is not None for v in self.emus) and all(
             h.status is HealthStatus.CONNECTED for h in self.service.health()
@@ -73,22 +45,9 @@ class Desk:
 
 @contextlib.asynccontextmanager
 async def two_venues(tmp_path, emulator_factory, *, policy: str = "ask", clock=None):
-    emus = {}
-    for name, spec in (("kraken", specs.KRAKEN), ("coinbase", specs.COINBASE)):
-        emus[name] = await emulator_factory(name, engine=still_engine(spec, MIDS[name]), fund=False, simulate=False)
-    emus["kraken"].engine.deposit(emus["kraken"].ctx.account, "USDT", D("10000"))
-    emus["coinbase"].engine.deposit(emus["coinbase"].ctx.account, "ETH", D("2"))
-    emus["coinbase"].engine.deposit(emus["coinbase"].ctx.account, "USDT", D("10000"))
-    blocks = []
-    for name, emu in emus.items():
-        blocks.append(f'[venues.{name}]\nexchange = "{emu.ccxt_id}"\nmode = "live"\nsymbols = ["{SYMBOL}"]\n'
-                      f'api_url = "{emu.url}"\nws_url = "{emu.ws_url.rsplit("/", 1)[0]}"\n')  # fmt: skip
-    path = tmp_path / "venues.toml"
-    path.write_text("\n".join(blocks), encoding="utf-8")
-    credentials = {name: Credentials(api_key=emu.api_key, secret=emu.secret) for name, emu in emus.items()}
-    venues = build_venues(load_config(path), credentials=credentials)
+    emus = await still_emulators(emulator_factory)
+    venues = live_venues(tmp_path, emus)
     for venue in venues:
-        venue._rest.enableRateLimit = False
         venue._rest.timeout = 1500  # a held reply becomes UNKNOWN quickly
     journal = Journal(tmp_path / "journal.sqlite3")
     kwargs = {"clock": clock} if clock is not None else {}
@@ -96,7 +55,7 @@ async def two_venues(tmp_path, emulator_factory, *, policy: str = "ask", clock=N
                             unknown_lookup_delays_s=(0.1,), unknown_misses_to_settle=2, **kwargs)  # fmt: skip
     desk = ArbDesk(service, risk=RiskConfig(), on_leg_failure=policy, **kwargs)
     fixture = Desk(emus, service, journal, desk, clock)
-    fresh = asyncio.create_task(fixture.keep_books_fresh())
+    fresh = asyncio.create_task(keep_books_fresh(emus, 0.5))
     await service.start()
     try:
         await wait_until(fixture.connected, what=lambda: f"both books and connected venues: {service.health()}")

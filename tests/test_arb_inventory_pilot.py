@@ -14,16 +14,13 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal as D
 
-from aitbc_tui.config import load_config
-from aitbc_tui.credentials import Credentials
-from aitbc_tui.domain import HealthStatus, Mode, OrderType, Side
+from aitbc_tui.domain import HealthStatus, Mode
 from aitbc_tui.service import MarketService
-from aitbc_tui.sim import specs
 from aitbc_tui.ui.app import AitbcApp
 from aitbc_tui.ui.screens.inventory import InventoryScreen
 from aitbc_tui.ui.widgets.linetable import LineTable
-from aitbc_tui.venues.factory import build_venues
 from tests.apptools import wait_ready, wait_until
+from tests.arb_emulators import keep_books_fresh, live_venues, still_emulators
 from tests.arb_scenarios import arb_cells, kraken_bid, painted_lines, set_operator_balance
 
 SIZE = (160, 45)
@@ -90,39 +87,17 @@ async def test_sandbox_pane_says_kraken_lacks_btc_and_i_shows_where_the_btc_is(s
 # kraken asks 0.73529412 ETH a level at 3,400.10, 3,400.20 … (taker 0.4 %); coinbase bids
 # 1.42857143 ETH a level at 3,499.90, 3,499.80 … (taker 0.6 %): all five kraken asks net > 0,
 # 3.6764706 ETH on the books. The account holds 10,000 USDT on kraken (≈ 2.93 ETH of asks)
-# and 2 ETH on coinbase: coinbase's ETH cuts the route to 2 ETH; 1.676471 more (rounded up) lifts it.
-SYMBOL = "ETH/USDT"
+# and 2 ETH on coinbase: coinbase's ETH cuts the route to 2 ETH; 1.676471 more (rounded up) lifts it
+# (tests.arb_emulators).
 
 
 async def test_emulators_i_shows_that_coinbase_lacks_eth(tmp_path, emulator_factory):
-    from tests.test_arb_desk_emulated import MIDS, still_engine
-
-    emus = {}
-    for name, spec in (("kraken", specs.KRAKEN), ("coinbase", specs.COINBASE)):
-        emus[name] = await emulator_factory(name, engine=still_engine(spec, MIDS[name]), fund=False, simulate=False)
-    emus["kraken"].engine.deposit(emus["kraken"].ctx.account, "USDT", D("10000"))
-    emus["coinbase"].engine.deposit(emus["coinbase"].ctx.account, "ETH", D("2"))
-    emus["coinbase"].engine.deposit(emus["coinbase"].ctx.account, "USDT", D("10000"))
-    blocks = [f'[venues.{name}]\nexchange = "{emu.ccxt_id}"\nmode = "live"\nsymbols = ["{SYMBOL}"]\n'
-              f'api_url = "{emu.url}"\nws_url = "{emu.ws_url.rsplit("/", 1)[0]}"\n' for name, emu in emus.items()]  # fmt: skip
-    (tmp_path / "venues.toml").write_text("\n".join(blocks), encoding="utf-8")
-    credentials = {name: Credentials(api_key=emu.api_key, secret=emu.secret) for name, emu in emus.items()}
-    venues = build_venues(load_config(tmp_path / "venues.toml"), credentials=credentials)
-    for venue in venues:
-        venue._rest.enableRateLimit = False
+    emus = await still_emulators(emulator_factory)
+    venues = live_venues(tmp_path, emus)
     service = MarketService(venues, health_interval_s=0.2, account_interval_s=3600)
     app = AitbcApp(service, mode=Mode.LIVE, read_only=True)  # looking only: nothing can be sent
 
-    async def keep_books_fresh() -> None:
-        # A still market sends no book updates, and a stale venue leaves the arbitrage index:
-        # a far-away quote placed and cancelled keeps the feeds ticking.
-        while True:
-            for emu in emus.values():
-                order, _ = emu.engine.place("mm", SYMBOL, Side.SELL, OrderType.LIMIT, D("0.01"), D("9000"))
-                emu.engine.cancel("mm", order.id)
-            await asyncio.sleep(0.3)
-
-    fresh = asyncio.create_task(keep_books_fresh())
+    fresh = asyncio.create_task(keep_books_fresh(emus, 0.3))
     try:
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: all(service.balances(v) for v in emus)

@@ -190,10 +190,35 @@ class _LazyLock:
         return self._lock
 
 
+# (exchange, task): the exchange whose ccxt throttle this task has already paid for the
+# request it is about to make (``_serialise_private``). A context variable, and the task
+# kept too (a task started meanwhile copies the context): no other request, public or
+# private, skips the throttle on account of it.
+_THROTTLE_PAID: ContextVar[tuple[object, object] | None] = ContextVar("aitbc_throttle_paid", default=None)
+
+
 def _serialise_private(exchange: Any, lock: _LazyLock) -> None:
     """Send ``exchange``'s private requests one at a time (ccxt signs, and so takes the
-    nonce, inside fetch2): each nonce then reaches the venue after the one before it."""
+    nonce, inside fetch2): each nonce then reaches the venue after the one before it.
+
+    ccxt's own throttle wait comes first, outside the turn (kraken's private throttle is
+    3 s a request; inside the turn it held every other private request, the kill switch's
+    cancels among them). ccxt's fetch2 then runs whole inside the turn (sign, fetch and what
+    it records), its throttle call answered at once because this task has just paid it.
+    The exchange is shared: ``enableRateLimit`` is never touched, so a public request that
+    arrives during a private turn still waits in ccxt's throttle.
+    tests/test_kraken_nonce.py checks the fetch2 this relies on: one throttle a request,
+    through ``exchange.throttle``, before the signing.
+    """
     fetch2 = exchange.fetch2
+    throttle = exchange.throttle
+
+    async def prepaid_throttle(cost: Any = None) -> Any:
+        paid = _THROTTLE_PAID.get()
+        if paid is not None and paid[0] is exchange and paid[1] is asyncio.current_task():
+            _THROTTLE_PAID.set(None)  # once: only the throttle of the request it was paid for
+            return None
+        return await throttle(cost)
 
     async def serial_fetch2(path: Any, api: Any = "public", method: str = "GET", params: Any = None,
                             config: Any = None) -> Any:  # fmt: skip
@@ -201,16 +226,18 @@ def _serialise_private(exchange: Any, lock: _LazyLock) -> None:
         config = {} if config is None else config
         if not (api == "private" or (isinstance(api, (list, tuple)) and "private" in api)):
             return await fetch2(path, api, method, params, config)
-        throttled = exchange.enableRateLimit
-        if throttled:  # ccxt's own throttle wait, outside the turn: it must not hold the others
-            await exchange.throttle(exchange.calculate_rate_limiter_cost(api, method, path, params, config))
-        async with lock.get():
-            exchange.enableRateLimit = False
-            try:
+        paid = None
+        if exchange.enableRateLimit:  # the wait outside the turn: it must not hold the others
+            await throttle(exchange.calculate_rate_limiter_cost(api, method, path, params, config))
+            paid = _THROTTLE_PAID.set((exchange, asyncio.current_task()))
+        try:
+            async with lock.get():
                 return await fetch2(path, api, method, params, config)
-            finally:
-                exchange.enableRateLimit = throttled
+        finally:
+            if paid is not None:
+                _THROTTLE_PAID.reset(paid)
 
+    exchange.throttle = prepaid_throttle
     exchange.fetch2 = serial_fetch2
 
 
@@ -1038,6 +1065,10 @@ class CcxtVenue:
                     # Signed requests sent at once (the kill switch sends every cancel
                     # together) can reach the venue out of nonce order. A refused nonce is
                     # a request not acted on, and a cancel may be sent again (a create never).
+                    # Under quirks.serial_private (kraken) requests go in nonce order and
+                    # this is left for a nonce the venue saw from elsewhere (the same key
+                    # in another process); each attempt then takes a turn of its own, the
+                    # one before having left it (the turn's lock is not reentrant).
                     if attempt == CANCEL_NONCE_RETRIES or _is_clock_skew(str(exc)):
                         raise
                     self.cancel_nonce_retries += 1
