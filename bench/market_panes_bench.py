@@ -2,9 +2,11 @@
 
 4 replayed books x 100 updates/s (bench.replay) plus 50 public trades/s on the focused book.
 Session A: today's default layout (ladder, health, balances, arbitrage, orders; no tape, no
-watchlist). Session B: the trade layout (ladder + tape) with the watchlist shown beside it
-(tickers polled every 5 s as in the watch layout), so ladder + tape + watchlist are painted
-together. Measured in each: the dashboard process's CPU (the replay feed and the trade
+chart, no watchlist). Session B: the trade layout (ladder, price chart over the tape) with the
+watchlist shown beside it (tickers polled every 5 s as in the watch layout), so ladder, chart,
+tape and watchlist are painted together. The chart is the product's own path: backfilled
+from the venue's ``fetch_ohlcv`` (500 seeded 1m candles of history) and then built from the
+tape's trades, repainted at most every CHART_REPAINT_S. Measured in each: the dashboard process's CPU (the replay feed and the trade
 generator included, reported), and book message -> frame latency of the focused book (the
 dashboard bench's frame recorder), p50 / p99.
 
@@ -103,6 +105,32 @@ class TradingReplayVenue(ReplayVenue):
         out, self.new[symbol] = self.new[symbol], []
         return out
 
+    async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", limit: int = 100, since: float | None = None):
+        """500 seeded candles of history before the session, then candles of its trades."""
+        from aitbc_tui.market_data import Candle, CandleBuilder, timeframe_seconds
+
+        seconds = timeframe_seconds(timeframe)
+        builder = CandleBuilder(timeframe, 1000)
+        for trade in self.trades[symbol]:
+            builder.add(trade)
+        live = builder.candles()
+        book = self.feed.books[(self.name, symbol)].snapshot(depth=1, timestamp=time.time())
+        price = float(book.best_bid or 1)
+        first = int(time.time() // seconds) * seconds - 500 * seconds
+        rng = random.Random(f"{self.name}{symbol}{timeframe}")
+        cent = Decimal("0.01")
+        history = []
+        for i in range(500):
+            open_ = price
+            price *= 1 + rng.gauss(0, 0.001)
+            high = max(open_, price) * (1 + abs(rng.gauss(0, 0.0005)))
+            low = min(open_, price) * (1 - abs(rng.gauss(0, 0.0005)))
+            o, h, lo, c = (Decimal(str(v)).quantize(cent) for v in (open_, high, low, price))
+            history.append(
+                Candle(timeframe, first + i * seconds, o, h, lo, c, Decimal(rng.randint(1, 5000)).scaleb(-3))
+            )
+        return (history + [c for c in live if c.open_time > history[-1].open_time])[-limit:]
+
     async def fetch_tickers(self, symbols=None):
         from aitbc_tui.market_data import ticker_from_trades
 
@@ -151,8 +179,12 @@ async def _session(with_panes: bool, seconds: float) -> dict:
             wall = w1 - w0
             matched = _match(sent, rec.frames, first_seq)
             tape = service.market_feed().tape(*key)
+            charts = app.screen_stack[0].query("#chart")
+            chart = charts.first() if charts else None
             app._driver.__class__ = HeadlessDriver
             return {
+                "chart_candles": len(chart.view.candles) if chart is not None and chart.view is not None else 0,
+                "chart_builds": (chart.full_builds, chart.partial_builds) if chart is not None else (0, 0),
                 "cpu": (c1 - c0) / wall,
                 "producers": (feed.cpu_s - f0 + trades.cpu_s - t0) / wall,
                 "fps": (len(rec.frames) - n0) / wall,
@@ -170,21 +202,25 @@ def run(quick: bool) -> list[Result]:
     seconds = 4.0 if quick else 30.0
     without = asyncio.run(_session(False, seconds))
     with_ = asyncio.run(_session(True, seconds))
-    assert with_["tape_entries"] > 0 and with_["watch_rows"] > 0, "the market panes were not fed"
+    assert with_["tape_entries"] > 0 and with_["watch_rows"] > 0 and with_["chart_candles"] > 0, (
+        "the market panes were not fed"
+    )
+    full, partial = with_["chart_builds"]
     p99_with, p99_without = percentile(with_["latency_ms"], 0.99), percentile(without["latency_ms"], 0.99)
     return [
         Result(
             "market panes",
-            f"CPU, ladder + tape + watchlist, 4 books x 100 upd/s + 50 trades/s, {seconds:.0f} s",
+            f"CPU, ladder + chart + tape + watchlist, 4 books x 100 upd/s + 50 trades/s, {seconds:.0f} s",
             with_["cpu"] * 100,
             "% of a core",
             without["cpu"] * 100,
-            "same feeds, default layout (no tape, no watchlist)",
+            "same feeds, default layout (no chart, tape or watchlist)",
             "≤ 1.3x",
             with_["cpu"] <= 1.3 * without["cpu"],
             f"{with_['fps']:.0f} frames/s (without {without['fps']:.0f}); feeds themselves "
             f"{with_['producers'] * 100:.1f}% (included); {with_['trades_per_s']:.0f} trades/s; "
-            f"{with_['watch_rows']} watchlist rows",
+            f"{with_['watch_rows']} watchlist rows; chart {with_['chart_candles']} candles, "
+            f"{full} full and {partial} partial repaints",
         ),
         Result(
             "market panes",

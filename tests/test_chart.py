@@ -58,6 +58,15 @@ def test_tiny_series_cell_by_cell():
     assert grid[2][0] == ("─", "chart--last") and grid[2][6] == ("3", "chart--last-label")
 
 
+def test_volume_scale_is_rounded_up_to_a_step_so_a_growing_candle_rarely_rescales():
+    from aitbc_tui.ui.panes.chart import volume_ceiling
+
+    assert [volume_ceiling(D(v)) for v in ("4", "4.01", "0.0123", "9.5", "10", "123", "0")] == [
+        D("4"), D("5"), D("0.0125"), D("10"), D("10"), D("125"), D("0")]  # fmt: skip
+    # The tallest bar fills at least 75 % of the rows: the widest step is 1.5 -> 2 (and 3 -> 4, 6 -> 8).
+    assert volume_ceiling(D("1.51")) == D("2") and D("1.51") / D("2") > D("0.75")
+
+
 def test_header_has_the_current_candle_and_last_price():
     text = "".join(t for t, _ in header_text(view()))
     assert text == " sim · T/U · 1m  O 11 H 13 L 10 C 13 V 1  last 13"

@@ -181,6 +181,22 @@ def _draw_candle(candle: Candle, column: int, scale: Scale, chars: list[list[str
             classes[r][column] = cls
 
 
+# The volume bars' full height, rounded up to one of these (x 10^k): a current candle whose
+# volume grows moves the scale once per step (at most a third apart), not with every trade
+# (each move redraws every bar), and the tallest bar still fills at least 75 % of the rows.
+VOLUME_STEPS = tuple(Decimal(v) for v in ("1", "1.25", "1.5", "2", "2.5", "3", "4", "5", "6", "8", "10"))
+
+
+def volume_ceiling(volume: Decimal) -> Decimal:
+    """The smallest VOLUME_STEPS value x 10^k at or above ``volume`` (0 stays 0)."""
+    if volume <= 0:
+        return Decimal(0)
+    exponent = volume.adjusted()
+    mantissa = volume.scaleb(-exponent)
+    step = next(s for s in VOLUME_STEPS if s >= mantissa)
+    return step.scaleb(exponent)
+
+
 def _draw_volume(candle: Candle, column: int, max_volume: Decimal, first_row: int, rows: int,
                  chars: list[list[str]], classes: list[list[str]]) -> None:  # fmt: skip
     """The volume bar of one candle in eighths of a line, over ``rows`` lines from ``first_row``."""
@@ -268,7 +284,7 @@ def _frame(view: ChartView, lay: Layout) -> Frame:
     extra = [view.last] if view.last is not None else []
     extra += [f.price for f in view.fills if f.time >= shown[0][1].open_time]
     scale = scale_for(shown, extra, 2 * lay.price_rows)
-    max_volume = max(c.volume for _, c in shown)
+    max_volume = volume_ceiling(max(c.volume for _, c in shown))
     last_row = scale.sub(float(view.last)) // 2 if view.last is not None else None
     width, rows = lay.plot_width, lay.price_rows + lay.volume_rows
     chars = [[" "] * width for _ in range(rows)]
@@ -561,7 +577,7 @@ class PriceChart(Widget, can_focus=True):
         extra = [view.last] if view.last is not None else []
         extra += [f.price for f in view.fills if f.time >= shown[0][1].open_time]
         scale = scale_for(shown, extra, 2 * lay.price_rows)
-        max_volume = max(c.volume for _, c in shown)
+        max_volume = volume_ceiling(max(c.volume for _, c in shown))
         last_row = scale.sub(float(view.last)) // 2 if view.last is not None else None
         if scale != frame.scale or max_volume != frame.max_volume or last_row != frame.last_row:
             return None
