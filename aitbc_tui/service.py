@@ -890,6 +890,9 @@ class MarketService:
 
     def _went_unknown(self, state: _VenueState, tracked: TrackedOrder, exc: BaseException) -> VenueError:
         reason = _describe(exc)
+        prefix = f"{tracked.venue}: "
+        if reason.startswith(prefix):  # the venue's errors name it already: say it once
+            reason = reason[len(prefix) :]
         self.tracker.went_unknown(tracked, reason)
         if tracked.state is not TrackState.UNKNOWN:
             # An account poll showed the order while its reply was lost: it is placed.

@@ -104,8 +104,10 @@ async def test_lost_reply_is_unknown_never_resent_then_resolved_by_lookup(world,
     await started(service)
     venue.lose_reply = 1
     venue.hidden = True
-    with pytest.raises(VenueError, match="UNKNOWN"):
+    with pytest.raises(VenueError, match="UNKNOWN") as raised:
         await service.place_order(limit_buy(service))
+    # The venue is named once: "binance: request timed out: the order is UNKNOWN …".
+    assert str(raised.value).startswith(f"{venue.name}: request timed out: the order is UNKNOWN"), raised.value
     coid = venue.creates[0].client_order_id
     assert journal.order(coid).state is JournalState.UNKNOWN
     shown = [o for o in service.open_orders() if o.client_order_id == coid]
