@@ -362,6 +362,7 @@ class OrderForm(ModalScreen[OrderRequest | None]):
 
     def action_review(self) -> None:
         book = self._take_snapshot()
+        self._show_market()  # the form's bid / ask line is the book the review is judged on
         result = self._validate(book)
         errors = {"amount": "", "price": "", "": ""}
         if isinstance(result, list):
