@@ -1,21 +1,27 @@
 """What a frame costs with the market panes on screen (bench/market_panes_bench.py), pinned by
 behaviour: painted lines are freed by refcount (no reference cycle per strip), a table marks
-only its changed rows dirty, and the tape formats a trade once."""
+only its changed rows dirty, the tape formats a trade once, and the orders pane repaints an age
+tick without DataTable's whole-table render (and draws what DataTable draws)."""
 
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from decimal import Decimal as D
 
 from rich.segment import Segment
 from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.strip import Strip
+from textual.widgets import DataTable, Input
 
-from aitbc_tui.domain import Market, Side
+from aitbc_tui.domain import Market, Order, OrderStatus, OrderType, Side
 from aitbc_tui.market_data import Trade
 from aitbc_tui.market_feed import TapeSnapshot
 from aitbc_tui.ui import strip_cycles
 from aitbc_tui.ui.panes import tape as tape_module
+from aitbc_tui.ui.panes.orders import OrderLine, OrdersPane, OrdersView
 from aitbc_tui.ui.panes.tape import TapeView, tape_rows
 from aitbc_tui.ui.themes import TRADING_VARIABLE_DEFAULTS
 from aitbc_tui.ui.widgets.linetable import Column, LineTable
@@ -143,3 +149,128 @@ async def test_full_collections_are_spaced_while_the_dashboard_runs_and_restored
         await wait_until(pilot, lambda: gc.get_threshold()[2] == FULL_GC_EVERY)
         assert gc.get_threshold()[:2] == before[:2]
     assert gc.get_threshold() == before
+
+
+NOW = 1_795_000_000.0
+
+
+def some_orders(now: float = NOW) -> list[Order]:
+    statuses = [OrderStatus.OPEN, OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.OPEN, OrderStatus.OPEN,
+                OrderStatus.OPEN, OrderStatus.OPEN]  # fmt: skip
+    return [
+        Order(
+            f"venue{i % 3}",
+            f"id-{i}",
+            f"cid-{i}",
+            "BTC/USDT",
+            Side.BUY if i % 2 else Side.SELL,
+            OrderType.LIMIT,
+            None if i == 4 else D("64000") + i,
+            D("0.5"),
+            D("0.1") * (i % 2),
+            status,
+            now - 7 - 50 * i,
+            now,
+        )
+        for i, status in enumerate(statuses)
+    ]
+
+
+def orders_view(orders: list[Order], now: float, history: bool = False) -> OrdersView:
+    return OrdersView(tuple(OrderLine(o, 2, "USDT") for o in orders), history, now)
+
+
+class OrdersApp(App[None]):
+    CSS = "OrdersPane { height: 7; border: round $accent; } Input { height: 3; }"
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **TRADING_VARIABLE_DEFAULTS}
+
+    def compose(self) -> ComposeResult:
+        yield Input(id="other")
+        yield OrdersPane(id="orders")
+
+
+def assert_lines_as_datatable_draws_them(pane: OrdersPane) -> int:
+    """Every line of the pane as DataTable itself would draw it now (segments and styles,
+    mouse metadata included); returns how many lines came from the fast path."""
+    pane.render_lines(Region(0, 0, pane.size.width, pane.size.height))  # the pass state, as the compositor would
+    for y in range(pane.size.height):
+        ours = list(pane.render_line(y))
+        pane._update_count += 1  # DataTable draws from its data, none of its caches
+        theirs = list(DataTable.render_line(pane, y))
+        assert ours == theirs, f"line {y}: {ours} != {theirs}"
+    return len(pane._line_strips)
+
+
+async def test_the_orders_pane_draws_every_line_as_datatable_does():
+    app = OrdersApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        pane = app.query_one(OrdersPane)
+        orders = some_orders()
+        pane.show(orders_view(orders, NOW))
+        await pilot.pause()
+        assert not pane.has_focus
+        assert assert_lines_as_datatable_draws_them(pane) == 5  # the header and the 4 rows in sight, all fast
+        pane.focus()
+        await pilot.pause()
+        assert_lines_as_datatable_draws_them(pane)
+        pane.move_cursor(row=2)
+        await pilot.pause()
+        assert_lines_as_datatable_draws_them(pane)
+        pane._show_hover_cursor = True  # the mouse over row 1
+        pane.hover_coordinate = Coordinate(1, 0)
+        await pilot.pause()
+        assert_lines_as_datatable_draws_them(pane)
+        pane.hover_coordinate = Coordinate(3, 0)  # ... then over row 3
+        await pilot.pause()
+        assert_lines_as_datatable_draws_them(pane)
+        pane.scroll_to(y=2, animate=False)  # rows scroll under the header
+        await pilot.pause()
+        assert pane.scroll_offset.y == 2
+        assert_lines_as_datatable_draws_them(pane)
+        pane.show(orders_view(orders, NOW + 61))  # every age ticks
+        await pilot.pause()
+        assert_lines_as_datatable_draws_them(pane)
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert_lines_as_datatable_draws_them(pane)
+        await pilot.resize_terminal(50, 20)  # narrower than the table: it scrolls sideways
+        await pilot.pause()
+        pane.scroll_to(x=9, animate=False)
+        await pilot.pause()
+        assert pane.scroll_offset.x == 9
+        assert_lines_as_datatable_draws_them(pane)
+        rejected = replace(orders[0], status=OrderStatus.REJECTED, message="price outside the band " * 4)
+        pane.show(orders_view([rejected, *orders[1:]], NOW + 62, history=True))  # a cell wider than its column
+        await pilot.pause()
+        assert_lines_as_datatable_draws_them(pane)
+
+
+async def test_an_age_tick_repaints_only_the_rows_that_changed_without_datatables_cell_renderer(monkeypatch):
+    app = OrdersApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        pane = app.query_one(OrdersPane)
+        orders = some_orders()
+        pane.show(orders_view(orders, NOW))
+        await pilot.pause()
+        pane.render_lines(Region(0, 0, pane.size.width, pane.size.height))
+        cells: list[tuple[int, int]] = []
+        real_cell = DataTable._render_cell
+
+        def counting(self, row_index, column_index, *args, **kwargs):
+            cells.append((row_index, column_index))
+            return real_cell(self, row_index, column_index, *args, **kwargs)
+
+        monkeypatch.setattr(DataTable, "_render_cell", counting)
+        calls = recording(pane)
+        # A second later the three youngest orders' ages tick (7s -> 8s ...); the others are in minutes.
+        pane.show(orders_view(orders, NOW + 1))
+        assert lines_of(calls) == {1, 2, 3}  # the rows whose age changed, under the header
+        assert str(pane.get_row_at(0)[8]) == "8s"
+        pane.render_lines(Region(0, 0, pane.size.width, pane.size.height))
+        assert cells == []  # no cell went through Rich's renderer
+        assert pane.render_line(1).text.split()[-1] == "8s"
+        calls.clear()
+        pane.show(orders_view(orders, NOW + 1.5))  # nothing shown changed
+        assert calls == []

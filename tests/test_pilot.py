@@ -331,3 +331,34 @@ async def test_open_order_age_keeps_ticking_without_other_changes(sandbox_app):
         app.clock = lambda: FROZEN_NOW + 125  # two minutes later, nothing else changed
         await wait_until(pilot, lambda: str(table.get_row_at(0)[8]) == "2m", what="the age column ticking to 2m")
         assert table.row_count == 1
+
+
+async def test_the_orders_pane_shows_what_a_datatable_would(sandbox_app, monkeypatch):
+    """OrdersPane draws its lines itself (ui/widgets/row_table.py): the dashboard's picture with
+    open orders, focused and not, is the picture DataTable's own rendering gives."""
+    from aitbc_tui.ui.widgets.row_table import RowTable
+
+    app = sandbox_app
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_ready(pilot)
+        await place_by_keyboard(pilot, "b", "0.01")
+        await place_by_keyboard(pilot, "s", "0.02")
+        table = app.query_one("#orders", DataTable)
+        assert table.row_count == 2
+
+        async def pictures() -> list[str]:
+            shots = []
+            for focused in (False, True):
+                if focused:
+                    table.focus()
+                    table.move_cursor(row=1)
+                await pilot.pause()
+                shots.append(app.export_screenshot())
+            app.query_one("#ladder").focus()
+            table.move_cursor(row=0)
+            return shots
+
+        ours = await pictures()
+        monkeypatch.setattr(RowTable, "_pass_state", lambda self: None)  # every line DataTable's way
+        table.refresh()
+        assert await pictures() == ours

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from aitbc_tui.domain import Order, OrderStatus, Side
 from aitbc_tui.formatting import decimals_of, fmt_age_coarse, fmt_fixed
 from aitbc_tui.sanitize import plain_text
 from aitbc_tui.ui.titles import set_title
+from aitbc_tui.ui.widgets.row_table import RowTable
 
 OPEN_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Price", "Amount", "Filled", "Status", "Age")
 HISTORY_COLUMNS = ("Venue", "Symbol", "Side", "Type", "Avg price", "Amount", "Filled", "Status",
@@ -89,8 +89,9 @@ def order_row(line: OrderLine, history: bool, now: float) -> tuple[Text, ...]:
     return tuple(c if isinstance(c, Text) else Text(_plain(c)) for c in cells)
 
 
-class OrdersPane(DataTable):
-    """A DataTable (rows change rarely; the cursor selects the order to cancel)."""
+class OrdersPane(RowTable):
+    """A DataTable (the cursor selects the order to cancel) that repaints only the rows that
+    changed: the open orders' ages tick once a second (ui/widgets/row_table.py)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
@@ -124,8 +125,8 @@ class OrdersPane(DataTable):
         return None
 
     def show(self, view: OrdersView) -> None:
-        """Rows are diffed: when the same orders are shown, only changed cells (usually the
-        age) are updated, which costs no layout pass; a new or gone order rebuilds."""
+        """Rows are diffed: when the same orders are shown, only changed rows (usually the
+        age) are updated and repainted, with no layout pass; a new or gone order rebuilds."""
         self._set_columns(history=view.history)
         title = HISTORY_TITLE if view.history else OPEN_TITLE
         set_title(self, title)
@@ -134,9 +135,8 @@ class OrdersPane(DataTable):
         rows = [order_row(line, view.history, view.now) for line in view.lines]
         if keys == self._keys:
             for key, row, before in zip(keys, rows, self._rows, strict=True):
-                for column, value, old in zip(self._column_keys, row, before, strict=True):
-                    if value != old:
-                        self.update_cell(key, column, value)
+                if row != before:
+                    self.update_row(key, row)
         else:
             selected = self.selected_order()
             self.clear()
