@@ -90,6 +90,17 @@ def test_state_round_trip_and_unusable_files_fall_back_with_a_reason(tmp_path):
     assert load_state(None, tmp_path / "none.json").problems == []  # no file yet: nothing to say
 
 
+def test_the_charts_timeframe_is_remembered_and_a_bad_one_falls_back_with_a_reason(tmp_path):
+    path = tmp_path / "layouts.json"
+    save_state(None, "trade", {}, path, timeframe="4h")
+    assert json.loads(path.read_text())["sandbox"] == {"layout": "trade", "timeframe": "4h"}
+    assert (load_state(None, path).timeframe, load_state(None, path).problems) == ("4h", [])
+    path.write_text('{"sandbox": {"layout": "trade", "timeframe": "7m"}}')
+    state = load_state(None, path)
+    assert (state.layout, state.timeframe) == ("trade", "1m")
+    assert state.problems == [f"{path}: unknown chart timeframe '7m': 1m"]
+
+
 # ---- on screen ----------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from aitbc_tui.chart_feed import CandleFeed
 from aitbc_tui.domain import OrderRequest, OrderType, Side
 from aitbc_tui.market_feed import TapeGap
 from aitbc_tui.ui.app import AitbcApp
+from aitbc_tui.ui.layouts import load_state
 from aitbc_tui.ui.panes.chart import ChartPane
 from aitbc_tui.ui.titles import title_of
 from tests.apptools import FROZEN_NOW, make_app, wait_ready, wait_until
@@ -118,6 +119,7 @@ async def test_comma_and_full_stop_on_the_chart_change_its_timeframe(tmp_path):
         engine = app.world.engine(app.venue)
         assert ohlcv(chart_feed(app).candles()) == ohlcv(engine.candles(app.symbol, "5m"))
         assert title_of(pane(app)).endswith("· 5m")
+        assert load_state(app.config).timeframe == "5m"  # remembered with the layout, per config
         await pilot.press("comma", "comma")
         await wait_until(pilot, lambda: app.chart_timeframe == "1d")  # wraps round: 5m -> 1m -> 1d
         # The other layouts' keys are untouched: "," and "." mean nothing off the chart.

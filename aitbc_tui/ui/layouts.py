@@ -35,6 +35,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 
 from aitbc_tui.chart_feed import JournalFills
+from aitbc_tui.market_data import TIMEFRAMES
 from aitbc_tui.paths import data_dir, ensure_private_dir
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class LayoutState:
 
     layout: str = "default"
     sizes: dict[str, int] = field(default_factory=dict)  # layout -> percent (SPLITS)
+    timeframe: str = "1m"  # the trade layout's chart
     problems: list[str] = field(default_factory=list)
 
 
@@ -188,6 +190,11 @@ def load_state(config: object, path: Path | None = None) -> LayoutState:
         state.problems.append(f"{path}: unknown layout {str(layout)[:40]!r}: the default layout")
     state.sizes, problems = parse_sizes(entry.get("sizes"), str(path))
     state.problems += problems
+    timeframe = entry.get("timeframe", "1m")
+    if timeframe in TIMEFRAMES:
+        state.timeframe = timeframe
+    else:
+        state.problems.append(f"{path}: unknown chart timeframe {str(timeframe)[:40]!r}: 1m")
     return state
 
 
@@ -196,13 +203,17 @@ def load_layout(config: object, path: Path | None = None) -> str:
     return load_state(config, path).layout
 
 
-def save_state(config: object, layout: str, sizes: dict[str, int], path: Path | None = None) -> None:
-    """Remember ``layout`` and the pane ``sizes`` for this config (written atomically, 0600)."""
+def save_state(config: object, layout: str, sizes: dict[str, int], path: Path | None = None, *,
+               timeframe: str = "1m") -> None:  # fmt: skip
+    """Remember ``layout``, the pane ``sizes`` and the chart's ``timeframe`` for this config
+    (written atomically, 0600)."""
     path = path or state_path()
     data, _problem = _read_state_file(path)  # an unusable file is replaced
     entry: dict[str, Any] = {"layout": layout}
     if sizes:
         entry["sizes"] = dict(sorted(sizes.items()))
+    if timeframe != "1m":
+        entry["timeframe"] = timeframe
     data[config_key(config)] = entry
     try:
         ensure_private_dir(path.parent)
@@ -249,6 +260,7 @@ class LayoutsMixin(_AppBase):
         self.service.market_feed()  # from the start, so P&L sees every fill of the session
         state = load_state(self.config)
         self._sizes = dict(state.sizes)
+        self.chart_timeframe = state.timeframe
         for problem in state.problems:
             self.notify(problem, severity="warning", timeout=10)
         if state.layout != "default":
@@ -307,7 +319,7 @@ class LayoutsMixin(_AppBase):
         if name != "trade":
             feed.stop_tapes()
         if remember:
-            save_state(self.config, name, self._sizes)
+            self._save_state()
         self._apply_pane_sizes()
         focused = self.focused
         if focused is None or focused.id not in SHOWN[name]:
@@ -317,6 +329,9 @@ class LayoutsMixin(_AppBase):
             except Exception:  # noqa: BLE001 - nothing to focus yet
                 pass
         self._paint_market_panes(force=True)
+
+    def _save_state(self) -> None:
+        save_state(self.config, self.layout_name, self._sizes, timeframe=self.chart_timeframe)
 
     def action_layout(self, name: str) -> None:
         self.apply_layout(name)
@@ -409,7 +424,7 @@ class LayoutsMixin(_AppBase):
             return
         self._sizes[name] = after
         self._apply_pane_sizes()
-        save_state(self.config, name, self._sizes)
+        self._save_state()
         self.notify(f"layout {name}: {split.label} {after}% of the {split.axis} (0 resets)", timeout=2)
 
     def action_reset_size(self) -> None:
@@ -418,7 +433,7 @@ class LayoutsMixin(_AppBase):
             self.notify(f"layout {self.layout_name}: default sizes already", timeout=2)
             return
         self._apply_pane_sizes()
-        save_state(self.config, self.layout_name, self._sizes)
+        self._save_state()
         self.notify(f"layout {self.layout_name}: default sizes", timeout=2)
 
     # ---- maximise ---------------------------------------------------------------------------
@@ -500,10 +515,9 @@ class LayoutsMixin(_AppBase):
 
     def on_chart_pane_timeframe_changed(self, message: ChartPane.TimeframeChanged) -> None:
         """`,` / `.` on the trade layout's chart: the previous or next timeframe (backfilled again)."""
-        from aitbc_tui.market_data import TIMEFRAMES
-
         names = list(TIMEFRAMES)
         self.chart_timeframe = names[(names.index(self.chart_timeframe) + message.step) % len(names)]
+        self._save_state()  # remembered with the layout, per config
         self._paint_market_panes(force=True)
         self.notify(f"chart: {self.chart_timeframe} candles", timeout=2)
 
