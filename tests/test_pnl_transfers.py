@@ -130,3 +130,92 @@ def test_transfer_domain():
     withdrawal = Transfer("kraken", "BTC", D("-0.5"), NOON, "w1", status="pending", fee=D("0.001"))
     assert (deposit.kind, deposit.completed, deposit.change) == ("deposit", True, D("0.5"))
     assert (withdrawal.kind, withdrawal.completed, withdrawal.change) == ("withdrawal", False, D("-0.501"))
+
+
+# ---- the sandbox: its start funding and later deposits through the feed ----------------------
+
+
+async def test_sandbox_funding_is_deposits_and_selling_them_is_no_short(tmp_path):
+    from aitbc_tui.domain import OrderRequest, OrderType
+    from aitbc_tui.service import MarketService
+    from aitbc_tui.sim.specs import OPERATOR
+    from aitbc_tui.venues.sim import create_sandbox_venues
+    from tests.apptools import wait_until
+
+    now = [1_795_000_000.0]
+    world, venues = create_sandbox_venues(seed=3, reset=True, data_dir=tmp_path, clock=lambda: now[0],
+                                          autostart_ticks=False, latency=False, persist=False)  # fmt: skip
+    for _ in range(40):  # trades in the funding's minute and after: candles to price it
+        world.step(0.5)
+        now[0] += 3
+    service = MarketService(venues, monotonic=lambda: 1000.0, health_interval_s=3600, account_interval_s=3600)
+    await service.start()
+    try:
+        venue, symbol = "binance", "BTC/USDT"
+        await wait_until(lambda: service.book(venue, symbol) is not None)
+        feed = service.market_feed()
+        feed.pnl_report("USDT")  # the P&L's first use starts the transfers' poll
+        await wait_until(lambda: (p := feed.tracker.position(venue, symbol)) is not None and p.transfers == 1)
+        engine = world.engine(venue)
+        funded_at = 1_795_000_000.0
+        (candle,) = [c for c in engine.candles(symbol, "1m") if c.open_time == int(funded_at // 60) * 60]
+        (moved,) = [m for t, m in feed.transfers() if m is not None and (m.venue, m.symbol) == (venue, symbol)]
+        assert (moved.amount, moved.price, moved.price_source, moved.time) == (
+            D(2), candle.close, "1m candle close", funded_at)  # fmt: skip
+        usdt = [t for t, m in feed.transfers() if t.asset == "USDT" and t.venue == venue]
+        assert [(t.id, t.amount) for t in usdt] == [("start-USDT", D(100000))]  # listed, moves no position
+
+        low = (service.book(venue, symbol).best_bid * D("0.98")).quantize(D("0.01"))  # walks the bids: fills whole
+        await service.place_order(OrderRequest(venue, symbol, Side.SELL, OrderType.LIMIT, D(1), low, "sell-funded"))
+        await wait_until(lambda: feed.tracker.position(venue, symbol).sold == 1)
+        p = feed.tracker.position(venue, symbol)
+        # 1 of the 2 deposited BTC sold for traded_value: realised traded_value - 1 x deposit price;
+        # 1 left at the deposit price, long, not short
+        realised = p.traded_value - candle.close
+        assert (p.quantity, p.realised, p.average_cost) == (D(1), realised, candle.close) and p.fees > 0
+
+        now[0] += 60
+        engine.deposit(OPERATOR, "BTC", D("0.5"))  # a later deposit: at the book's mid (no candle then)
+        version = feed.pnl_version
+        assert await feed.refresh_transfers()
+        (later,) = [m for t, m in feed.transfers() if t.id == "D1"]
+        assert later is not None and later.price_source == "book mid when first seen"
+        mid = later.price
+        p = feed.tracker.position(venue, symbol)
+        assert (p.quantity, p.realised, p.transfers, p.deposited) == (D("1.5"), realised, 2, D("2.5"))
+        assert p.cost_basis == candle.close + D("0.5") * mid and feed.pnl_version > version
+        assert set(p.transfer_prices) == {"1m candle close", "book mid when first seen"}
+        version = feed.pnl_version
+        await feed.refresh_transfers()  # the same ledger again: each transfer is applied once
+        assert feed.tracker.position(venue, symbol).transfers == 2 and feed.pnl_version == version
+
+        feed.set_method("fifo")  # recomputed from the same fills and transfers, in time order
+        p = feed.tracker.position(venue, symbol)
+        assert (p.quantity, p.realised, p.transfers, p.cost_basis) == (
+            D("1.5"), realised, 2, candle.close + D("0.5") * mid)  # fmt: skip
+    finally:
+        await service.stop()
+
+
+async def test_a_venue_without_transfers_is_skipped_quietly(tmp_path):
+    from aitbc_tui.market_feed import MarketFeed
+
+    class Service:  # what the feed asks of the service; this venue has no fetch_transfers
+        venue_names = ["plain"]
+        journal = None
+
+        def add_event_listener(self, _listener):
+            pass
+
+        def venue(self, name):
+            return type("Plain", (), {"name": name})()
+
+        def markets(self, name):
+            return {"BTC/USDT": None}
+
+        def books(self):
+            return {}
+
+    feed = MarketFeed(Service())
+    assert await feed.refresh_transfers()
+    assert await feed.refresh_transfers() and feed._no_transfers == {"plain"} and feed.transfers() == ()
