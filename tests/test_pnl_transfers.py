@@ -219,3 +219,45 @@ async def test_a_venue_without_transfers_is_skipped_quietly(tmp_path):
     feed = MarketFeed(Service())
     assert await feed.refresh_transfers()
     assert await feed.refresh_transfers() and feed._no_transfers == {"plain"} and feed.transfers() == ()
+
+
+# ---- the binance emulator through the real ccxt client --------------------------------------
+
+
+async def test_binance_emulator_deposit_moves_the_position_via_ccxt(still_emulator, loopback_only):
+    from aitbc_tui.service import MarketService
+    from tests.apptools import wait_until
+    from tests.emulator_helpers import live_binance_venue
+
+    emu = await still_emulator("binance")
+    venue = live_binance_venue(emu)
+    service = MarketService([venue], health_interval_s=3600, account_interval_s=3600)
+    await service.start()
+    try:
+        await wait_until(lambda: service.book("binance", "BTC/USDT") is not None)
+        # The emulator funds its account by deposits: ccxt reads them from /sapi/v1/capital/deposit/hisrec.
+        funded = {t.asset: t for t in await venue.fetch_transfers()}
+        assert all(t.kind == "deposit" and t.completed for t in funded.values()) and "BTC" in funded
+        assert funded["BTC"].amount == emu.engine.balances(emu.ctx.account)["BTC"].total
+
+        feed = service.market_feed()
+        assert await feed.refresh_transfers()
+        before = feed.tracker.position("binance", "BTC/USDT")
+        assert (before.quantity, before.transfers, before.realised) == (funded["BTC"].amount, 1, 0)
+
+        emu.engine.deposit(emu.ctx.account, "BTC", D("0.25"))  # a deposit made on the emulator
+        emu.engine.deposit(emu.ctx.account, "BTC", D("-0.05"))  # and a withdrawal (/capital/withdraw/history)
+        emu.engine.deposit(emu.ctx.account, "USDT", D("500"))  # the quote: listed, moves no position
+        assert await feed.refresh_transfers()
+        p = feed.tracker.position("binance", "BTC/USDT")
+        # + 0.25 at its price, - 0.05 at the average cost: realised unchanged (0)
+        assert (p.quantity, p.transfers, p.deposited, p.withdrawn, p.realised) == (
+            before.quantity + D("0.2"), 3, before.quantity + D("0.25"), D("0.05"), 0)  # fmt: skip
+        kinds = [(t.kind, t.asset, t.amount) for t, _moved in feed.transfers()][-3:]
+        assert sorted(kinds) == sorted([("deposit", "BTC", D("0.25")), ("withdrawal", "BTC", D("-0.05")),
+                                        ("deposit", "USDT", D(500))])  # fmt: skip
+        version = feed.pnl_version
+        await feed.refresh_transfers()  # served again from `since`: nothing applied twice
+        assert feed.tracker.position("binance", "BTC/USDT").transfers == 3 and feed.pnl_version == version
+    finally:
+        await service.stop()
