@@ -141,7 +141,7 @@ class Transfer:
     venue: str
     asset: str
     amount: Decimal  # signed: positive a deposit, negative a withdrawal (before ``fee``)
-    time: float  # epoch seconds the venue gives (completion where it says, else creation)
+    time: float  # epoch seconds: when the venue created it (ccxt's timestamp; what its since filters on)
     id: str  # the venue's id: transfers are deduplicated by (venue, id)
     status: str = "ok"  # "ok" (completed), "pending", "failed", "canceled": only "ok" counts
     fee: Decimal = ZERO  # in ``asset``, charged on top of a withdrawal's amount

@@ -19,7 +19,8 @@ with it; panes read frozen snapshots from it and never call a venue. No textual,
 - Transfers: every venue's deposits and withdrawals (``fetch_transfers``), polled from the
   first ``pnl_report`` on and every ``TRANSFERS_INTERVAL_S`` (since the newest seen; from the
   oldest one not yet applied while one is pending), deduplicated by (venue, id) and applied
-  once, each at its price (``transfer_price``). A venue without them is skipped (logged once).
+  once, each at its price (``transfer_price``); one older than its position's newest fill
+  rebuilds that position in time order. A venue without them is skipped (logged once).
 """
 
 from __future__ import annotations
@@ -303,10 +304,10 @@ class MarketFeed:
 
     def apply_transfers(self, ready: Iterable[TransferLine]) -> int:
         """Apply each transfer once (by venue and id; None: it moves no position); one older
-        than what its position has applied rebuilds the positions in time order. Returns how
+        than what its position has applied rebuilds that position in time order. Returns how
         many were new."""
         new = 0
-        rebuild = False
+        rebuild: set[tuple[str, str]] = set()
         for transfer, moved in ready:
             key = (transfer.venue, transfer.id)
             if key in self._transfer_ids:
@@ -317,13 +318,14 @@ class MarketFeed:
             if moved is None:
                 continue
             self._pnl_transfers.append(moved)
-            if rebuild or not self.tracker.in_order(moved):
-                rebuild = True
+            key = (moved.venue, moved.symbol)
+            if key in rebuild or not self.tracker.in_order(moved):
+                rebuild.add(key)
             else:
                 self.tracker.apply_transfer(moved)
-        if rebuild:
-            self._rebuild(self.tracker.method)
-        elif new:
+        for venue, symbol in sorted(rebuild):  # that position only: the others are in order
+            self.tracker.rebuild(venue, symbol, self._fills, self._pnl_transfers)
+        if new:
             self.pnl_version += 1
         return new
 

@@ -27,7 +27,8 @@ How the figures are made (stated because the panes and the headless ``pnl`` show
     cost unchanged; FIFO: oldest lots first. Neither realises anything. A transfer beyond a
     position (a withdrawal of coins no record bought) takes it across zero at its price.
   - Transfers are replayed in time order with the fills when positions are recomputed
-    (``replay``); a transfer older than a fill already applied rebuilds the positions.
+    (``replay``); a transfer older than a fill already applied rebuilds that position
+    (``rebuild``).
   Coins held before the first record (fill or transfer) have no cost basis here: selling
   them opens a short position in these figures.
 - Periods: ``period(since)`` is the realised P&L and fees of fills at or after ``since``;
@@ -361,6 +362,13 @@ class PnlTracker:
         book = self._book(transfer.venue, transfer.symbol)
         book.apply_transfer(transfer)
         return book.snapshot()
+
+    def rebuild(self, venue: str, symbol: str, fills: Iterable[PnlFill], transfers: Iterable[PnlTransfer]) -> None:
+        """That one position again from its ``fills`` and ``transfers`` (others' are skipped), in
+        time order: what a transfer older than the position's newest record needs."""
+        self._books.pop((venue, symbol), None)
+        mine = [f for f in fills if f.venue == venue and f.symbol == symbol]
+        self.apply_many(replay(mine, [t for t in transfers if t.venue == venue and t.symbol == symbol]))
 
     def in_order(self, transfer: PnlTransfer) -> bool:
         """Whether ``transfer`` is no older than anything its position has applied (else the

@@ -125,6 +125,20 @@ def test_in_order_tells_a_late_transfer():
     assert t.in_order(PnlTransfer("binance", "ETH/USDT", D(1), D(1), "x", NOON))  # no ETH position yet
 
 
+def test_a_late_transfer_rebuilds_its_position_only():
+    fills = [f("buy", "100", "1", NOON + 1), f("sell", "150", "1", NOON + 3),
+             PnlFill("binance", "ETH/USDT", Side.BUY, D(10), D(1), D(0), "USDT", NOON + 4)]  # fmt: skip
+    t = tracker()
+    t.apply_many(fills)
+    late = tr("1", "120", NOON + 2)
+    assert not t.in_order(late)
+    t.rebuild("binance", "BTC/USDT", fills, [late])
+    p = t.position("binance", "BTC/USDT")
+    # as replayed in time order: 2 @ 110 before the sale -> 40 realised, 1 @ 110 left
+    assert (p.realised, p.quantity, p.average_cost, p.transfers, p.fills) == (D(40), D(1), D(110), 1, 2)
+    assert t.position("binance", "ETH/USDT").quantity == D(1)  # untouched
+
+
 def test_transfer_domain():
     deposit = Transfer("kraken", "BTC", D("0.5"), NOON, "d1")
     withdrawal = Transfer("kraken", "BTC", D("-0.5"), NOON, "w1", status="pending", fee=D("0.001"))
