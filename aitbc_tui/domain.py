@@ -134,6 +134,33 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
+class Transfer:
+    """A deposit or withdrawal the venue reports (not a trade): it changes a balance and the
+    position of that asset, never the P&L (see ``pnl``)."""
+
+    venue: str
+    asset: str
+    amount: Decimal  # signed: positive a deposit, negative a withdrawal (before ``fee``)
+    time: float  # epoch seconds: when the venue created it (ccxt's timestamp; what its since filters on)
+    id: str  # the venue's id: transfers are deduplicated by (venue, id)
+    status: str = "ok"  # "ok" (completed), "pending", "failed", "canceled": only "ok" counts
+    fee: Decimal = ZERO  # in ``asset``, charged on top of a withdrawal's amount
+
+    @property
+    def kind(self) -> str:
+        return "deposit" if self.amount > 0 else "withdrawal"
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def change(self) -> Decimal:
+        """What the account's ``asset`` balance moved by: a withdrawal's fee leaves it too."""
+        return self.amount - self.fee if self.amount < 0 else self.amount
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
     asset: str
     free: Decimal

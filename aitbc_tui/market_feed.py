@@ -16,6 +16,11 @@ with it; panes read frozen snapshots from it and never call a venue. No textual,
   (``want_tickers``): the watchlist pane only while it is on screen.
 - P&L: a ``pnl.PnlTracker`` fed with the journal's fills at start and each new fill as the
   service reports it (deduplicated by trade id); ``pnl_report`` values it at the books' mids.
+- Transfers: every venue's deposits and withdrawals (``fetch_transfers``), polled from the
+  first ``pnl_report`` on and every ``TRANSFERS_INTERVAL_S`` (since the newest seen; from the
+  oldest one not yet applied while one is pending), deduplicated by (venue, id) and applied
+  once, each at its price (``transfer_price``); one older than its position's newest fill
+  rebuilds that position in time order. A venue without them is skipped (logged once).
 """
 
 from __future__ import annotations
@@ -24,15 +29,16 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from aitbc_tui import pnl
 from aitbc_tui.chart_feed import BACKFILL_CANDLES, CandleFeed
-from aitbc_tui.domain import Balance, BookSnapshot
+from aitbc_tui.domain import Balance, BookSnapshot, FeatureUnavailable, Transfer
 from aitbc_tui.market_data import Ticker24h, Trade
-from aitbc_tui.venues.base import fetch_tickers, fetch_trades
+from aitbc_tui.venues.base import fetch_ohlcv, fetch_tickers, fetch_trades, fetch_transfers
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,10 @@ TAPE_SIZE = 200  # trades kept per tape (the pane shows the newest that fit)
 TICKERS_INTERVAL_S = 5.0
 TAPE_RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 TAPE_POLL_S = 1.0  # a venue without watch_trades
+TRANSFERS_INTERVAL_S = 30.0  # deposits and withdrawals are rare; venues weigh the calls
+
+# A completed transfer and what it moved: the position and price, None for no position.
+TransferLine = tuple[Transfer, "pnl.PnlTransfer | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +150,72 @@ def service_modes(service: Any) -> dict[str, str]:
     return out
 
 
+async def transfer_price(venue: Any, symbol: str, at: float,
+                         book: BookSnapshot | None) -> tuple[Decimal, str] | None:  # fmt: skip
+    """A transfer's cost: the close of the venue's 1m candle holding ``at`` where it serves one,
+    else ``book``'s mid (the book when the transfer is first seen); None without either."""
+    bucket = int(at // 60) * 60
+    if hasattr(venue, "fetch_ohlcv"):
+        try:
+            candles = await fetch_ohlcv(venue, symbol, "1m", limit=1, since=bucket)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the book's mid instead
+            log.info("%s %s: no candle for a transfer's price", getattr(venue, "name", ""), symbol, exc_info=True)
+            candles = []
+        for candle in candles:
+            if candle.open_time == bucket:
+                return candle.close, "1m candle close"
+    mid = book.mid if book is not None else None
+    return (mid, "book mid when first seen") if mid is not None and mid > 0 else None
+
+
+async def price_transfers(venue: Any, transfers: Iterable[Transfer], symbols: Iterable[str],
+                          books: Mapping[tuple[str, str], BookSnapshot], valuation: str = "USDT",
+                          ) -> tuple[list[TransferLine], list[Transfer]]:  # fmt: skip
+    """The completed ``transfers`` of one venue as (ready: each with the position it moves, None
+    for an asset no listed symbol has as base; unpriced: no candle and no mid yet)."""
+    symbols = list(symbols)
+    ready: list[TransferLine] = []
+    unpriced: list[Transfer] = []
+    for transfer in transfers:
+        if not transfer.completed:
+            continue
+        symbol = pnl.transfer_symbol(transfer.asset, symbols, valuation)
+        if symbol is None:
+            ready.append((transfer, None))
+            continue
+        found = await transfer_price(venue, symbol, transfer.time, books.get((transfer.venue, symbol)))
+        if found is None:
+            unpriced.append(transfer)
+        else:
+            ready.append((transfer, pnl.PnlTransfer.from_transfer(transfer, symbol, *found)))
+    return ready, unpriced
+
+
+async def collect_transfers(service: Any, valuation: str = "USDT", venue: str | None = None,
+                            ) -> list[TransferLine]:  # fmt: skip
+    """Every completed transfer of the service's venues (``venue`` only, if given) once, priced
+    (see ``price_transfers``; one without a price yet is left out), for a one-off report.
+    A venue without transfers, or failing, gives none."""
+    ready: dict[tuple[str, str], TransferLine] = {}
+    for name in service.venue_names:
+        if venue not in (None, name):
+            continue
+        try:
+            found = await fetch_transfers(service.venue(name), None)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - positions from fills only for this venue
+            log.info("%s: no deposits and withdrawals", name, exc_info=True)
+            continue
+        priced, _unpriced = await price_transfers(service.venue(name), found, service.markets(name),
+                                                  service.books(), valuation)  # fmt: skip
+        for transfer, moved in priced:
+            ready.setdefault((name, transfer.id), (transfer, moved))
+    return list(ready.values())
+
+
 class MarketFeed:
     def __init__(self, service: Any, *, clock: Callable[[], float] = time.time) -> None:
         self.service = service
@@ -161,6 +237,16 @@ class MarketFeed:
         self._journal_before = time.time()  # the journal's clock
         self._journal_loaded = getattr(service, "journal", None) is None
         service.add_event_listener(self._on_order_event)
+        # Deposits and withdrawals: every completed one seen (moving a position or not), the
+        # applied ones (to recompute), ids, and per venue the ``since`` of the next poll.
+        self.transfers_valuation = "USDT"  # picks the position a transfer moves (pnl.transfer_symbol)
+        self._transfers: list[TransferLine] = []
+        self._pnl_transfers: list[pnl.PnlTransfer] = []
+        self._transfer_ids: set[tuple[str, str]] = set()
+        self._transfers_since: dict[str, float] = {}
+        self._no_transfers: set[str] = set()
+        self._transfers_task = False
+        self.transfers_ready = False  # a poll has seen every venue and priced every transfer
 
     def load_journal(self) -> None:
         """Apply the journal's fills from before this feed existed, ahead of this session's
@@ -177,6 +263,8 @@ class MarketFeed:
         session, self._fills, self._fill_ids = self._fills, [], set()
         self.tracker = pnl.PnlTracker(self.tracker.method, session_start=self.tracker.session_start, clock=self.clock)
         self._apply_fills(earlier + session)
+        if self._pnl_transfers:
+            self._rebuild(self.tracker.method)
 
     # ---- P&L ------------------------------------------------------------------------------
 
@@ -204,9 +292,95 @@ class MarketFeed:
         self.load_journal()
         if method is self.tracker.method:
             return
+        self._rebuild(method)
+
+    def _rebuild(self, method: pnl.CostMethod) -> None:
+        """Every position again from the fills and transfers, in time order."""
         self.tracker = pnl.PnlTracker(method, session_start=self.tracker.session_start, clock=self.clock)
-        self.tracker.apply_many(self._fills)
+        self.tracker.apply_many(pnl.replay(self._fills, self._pnl_transfers))
         self.pnl_version += 1
+
+    # ---- transfers ------------------------------------------------------------------------
+
+    def apply_transfers(self, ready: Iterable[TransferLine]) -> int:
+        """Apply each transfer once (by venue and id; None: it moves no position); one older
+        than what its position has applied rebuilds that position in time order. Returns how
+        many were new."""
+        new = 0
+        rebuild: set[tuple[str, str]] = set()
+        for transfer, moved in ready:
+            key = (transfer.venue, transfer.id)
+            if key in self._transfer_ids:
+                continue
+            self._transfer_ids.add(key)
+            self._transfers.append((transfer, moved))
+            new += 1
+            if moved is None:
+                continue
+            self._pnl_transfers.append(moved)
+            key = (moved.venue, moved.symbol)
+            if key in rebuild or not self.tracker.in_order(moved):
+                rebuild.add(key)
+            else:
+                self.tracker.apply_transfer(moved)
+        for venue, symbol in sorted(rebuild):  # that position only: the others are in order
+            self.tracker.rebuild(venue, symbol, self._fills, self._pnl_transfers)
+        if new:
+            self.pnl_version += 1
+        return new
+
+    def transfers(self) -> tuple[TransferLine, ...]:
+        """Every completed transfer seen with what it moved (None: no position), oldest first."""
+        return tuple(sorted(self._transfers, key=lambda line: line[0].time))
+
+    def want_transfers(self) -> None:
+        """Start polling the venues' deposits and withdrawals (once; the P&L is in use)."""
+        if not self._transfers_task:
+            self._transfers_task = True
+            self.service._spawn(self._poll_transfers, "transfers")
+
+    async def refresh_transfers(self) -> bool:
+        """One poll of every started venue; False while one still has no markets or a
+        transfer waits for a price."""
+        complete = True
+        for name in self.service.venue_names:
+            if name in self._no_transfers:
+                continue
+            markets = self.service.markets(name)
+            if not markets:
+                complete = False
+                continue
+            venue = self.service.venue(name)
+            try:
+                found = list(await fetch_transfers(venue, self._transfers_since.get(name)))
+            except asyncio.CancelledError:
+                raise
+            except FeatureUnavailable as exc:
+                log.info("%s: %s; its positions count fills only", name, exc)
+                self._no_transfers.add(name)
+                continue
+            except Exception:  # noqa: BLE001 - the positions keep what they have; retried
+                log.info("%s: deposits and withdrawals failed", name, exc_info=True)
+                continue
+            fresh = [t for t in found if (name, t.id) not in self._transfer_ids]
+            ready, unpriced = await price_transfers(venue, fresh, markets, self.service.books(),
+                                                    self.transfers_valuation)  # fmt: skip
+            self.apply_transfers(ready)
+            # The next poll from the oldest one still to apply (pending at the venue, or no
+            # price yet), else from the newest seen.
+            waiting = [t.time for t in fresh if t.status == "pending"] + [t.time for t in unpriced]
+            if waiting:
+                self._transfers_since[name] = min(waiting)
+            elif found:
+                self._transfers_since[name] = max(t.time for t in found)
+            complete = complete and not unpriced
+        return complete
+
+    async def _poll_transfers(self) -> None:
+        while True:
+            complete = await self.refresh_transfers()
+            self.transfers_ready = self.transfers_ready or complete
+            await asyncio.sleep(TRANSFERS_INTERVAL_S if complete else 1.0)
 
     # ---- tape -----------------------------------------------------------------------------
 
@@ -415,9 +589,14 @@ class MarketFeed:
 
     def pnl_report(self, valuation: str = "USDT", venue: str | None = None, since: float | None = None) -> PnlReport:
         self.load_journal()
+        if not self._transfers_task:
+            self.transfers_valuation = valuation
+            self.want_transfers()
         books = list(self.service.books().values())
         balances = {v: dict(self.service.balances(v)) for v in self.service.venue_names if venue in (None, v)}
-        return build_pnl_report(self.tracker, balances, books, valuation, venue=venue, since=since)
+        transfers = [line for line in self._transfers if venue in (None, line[0].venue)]
+        return build_pnl_report(self.tracker, balances, books, valuation, venue=venue, since=since,
+                                transfers=transfers)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,11 +617,12 @@ class PnlReport:
     summary: pnl.PnlSummary
     equity: pnl.Equity
     rates: Mapping[str, pnl.Rate] = field(default_factory=dict)
+    transfers: tuple[TransferLine, ...] = ()  # completed deposits and withdrawals seen, oldest first
 
 
 def build_pnl_report(tracker: pnl.PnlTracker, balances: Mapping[str, Mapping[str, Balance]],
                      books: Iterable[BookSnapshot], valuation: str = "USDT", *, venue: str | None = None,
-                     since: float | None = None) -> PnlReport:  # fmt: skip
+                     since: float | None = None, transfers: Sequence[TransferLine] = ()) -> PnlReport:  # fmt: skip
     books = list(books)
     tracker.set_marks(books)
     rates = pnl.valuation_rates(books, valuation)
@@ -452,7 +632,18 @@ def build_pnl_report(tracker: pnl.PnlTracker, balances: Mapping[str, Mapping[str
         lines.append(PositionLine(position, tracker.session(v, s), tracker.today(v, s),
                                   tracker.period(v, s, since) if since is not None else None))  # fmt: skip
     return PnlReport(valuation, tracker.method, tuple(lines), tracker.summary(valuation, rates, venue, since),
-                     pnl.equity(balances, rates, valuation), rates)  # fmt: skip
+                     pnl.equity(balances, rates, valuation), rates,
+                     tuple(sorted(transfers, key=lambda line: line[0].time)))  # fmt: skip
 
 
-__all__ = ["MarketFeed", "PnlReport", "PositionLine", "TapeGap", "TapeSnapshot", "build_pnl_report"]
+__all__ = [
+    "MarketFeed",
+    "PnlReport",
+    "PositionLine",
+    "TapeGap",
+    "TapeSnapshot",
+    "build_pnl_report",
+    "collect_transfers",
+    "price_transfers",
+    "transfer_price",
+]

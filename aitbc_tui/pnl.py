@@ -14,9 +14,23 @@ How the figures are made (stated because the panes and the headless ``pnl`` show
   the fill price (the position shrinks by it, the disposal realises against the cost basis like
   any sale) and its value at the fill price is the fee. A fee in any other currency (BNB) is
   kept per currency and valued through the rates in the totals.
-- Only journalled fills count. Coins held before the first journalled fill have no cost basis
-  here: selling them opens a short position in these figures. Deposits and withdrawals change
-  balances (and so equity), never the P&L.
+- Fills are the journal's. Deposits and withdrawals the venue reports (``domain.Transfer``,
+  completed ones only) change the position, never the P&L (realised, fees, periods):
+  - Which position: a transfer of ASSET on a venue moves that venue's ASSET/VALUATION position
+    when the venue lists that symbol, else its alphabetically first listed symbol with base
+    ASSET (``transfer_symbol``). A transfer of an asset that is no listed symbol's base (the
+    quote USDT, say) changes no position, only the balance (and so equity).
+  - A deposit adds its quantity at a stated cost, the price at its time
+    (``PnlTransfer.price_source``: the venue's 1m candle around that time where the venue serves
+    candles, else the book's mid when the feed first saw the transfer). A withdrawal removes its
+    quantity (its fee in that asset too: the balance drops by both) at the cost basis: average
+    cost unchanged; FIFO: oldest lots first. Neither realises anything. A transfer beyond a
+    position (a withdrawal of coins no record bought) takes it across zero at its price.
+  - Transfers are replayed in time order with the fills when positions are recomputed
+    (``replay``); a transfer older than a fill already applied rebuilds that position
+    (``rebuild``).
+  Coins held before the first record (fill or transfer) have no cost basis here: selling
+  them opens a short position in these figures.
 - Periods: ``period(since)`` is the realised P&L and fees of fills at or after ``since``;
   today is since 00:00 UTC, the session since the tracker's ``session_start``. An open
   position's mark-to-market is in ``unrealised`` (now), not split by period.
@@ -30,14 +44,15 @@ from __future__ import annotations
 
 import bisect
 import enum
+import heapq
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from aitbc_tui.domain import ZERO, Balance, BookSnapshot, Fill, Side
+from aitbc_tui.domain import ZERO, Balance, BookSnapshot, Fill, Side, Transfer
 
 ONE = Decimal(1)
 
@@ -79,6 +94,38 @@ def journal_fills(journal, venue: str | None = None) -> list[PnlFill]:
             if e.kind.value == "fill" and e.price is not None and e.amount]  # fmt: skip
 
 
+def transfer_symbol(asset: str, symbols: Iterable[str], valuation: str = "USDT") -> str | None:
+    """The symbol whose position a transfer of ``asset`` moves on a venue listing ``symbols``:
+    ASSET/``valuation`` if listed, else the alphabetically first ASSET/x; None when ``asset``
+    is no listed symbol's base."""
+    candidates = sorted(s for s in symbols if s.partition("/")[0] == asset)
+    preferred = f"{asset}/{valuation}"
+    return preferred if preferred in candidates else (candidates[0] if candidates else None)
+
+
+@dataclass(frozen=True, slots=True)
+class PnlTransfer:
+    """What P&L needs of a completed transfer: the position it moves and the price it moves at."""
+
+    venue: str
+    symbol: str  # BASE/QUOTE, BASE the transferred asset (``transfer_symbol``)
+    amount: Decimal  # base, signed: the balance change (a withdrawal's fee included)
+    price: Decimal  # quote per base at the transfer's time
+    price_source: str  # how ``price`` was found, e.g. "1m candle close" or "book mid when first seen"
+    time: float = 0.0
+    transfer_id: str = ""
+
+    @classmethod
+    def from_transfer(cls, transfer: Transfer, symbol: str, price: Decimal, price_source: str) -> PnlTransfer:
+        return cls(transfer.venue, symbol, transfer.change, price, price_source, transfer.time, transfer.id)
+
+
+def replay(fills: Iterable[PnlFill], transfers: Iterable[PnlTransfer]) -> Iterator[PnlFill | PnlTransfer]:
+    """Fills (in their own order, the journal's) and transfers (sorted by time) merged by time:
+    each transfer goes before the first fill later than it."""
+    return heapq.merge(fills, sorted(transfers, key=lambda t: t.time), key=lambda e: e.time)
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """One (venue, symbol) position as of its last fill and mark."""
@@ -99,6 +146,10 @@ class Position:
     bought: Decimal  # base
     sold: Decimal  # base
     traded_value: Decimal  # quote: sum of price x amount
+    transfers: int = 0  # completed deposits and withdrawals applied (see module notes)
+    deposited: Decimal = ZERO  # base
+    withdrawn: Decimal = ZERO  # base, fees included
+    transfer_prices: tuple[str, ...] = ()  # how the transfers' prices were found (sources)
 
     @property
     def unrealised(self) -> Decimal | None:
@@ -131,7 +182,8 @@ class _Book:
     __slots__ = ("venue", "symbol", "base", "quote", "method", "quantity", "cost", "lots", "realised",
                  "fees", "other_fees", "mark", "fills", "bought", "sold", "traded", "times",
                  "cum_realised", "cum_fees", "last_time", "session_start", "session_realised",
-                 "session_fees", "day", "day_realised", "day_fees")  # fmt: skip
+                 "session_fees", "day", "day_realised", "day_fees", "transfers", "deposited", "withdrawn",
+                 "transfer_prices", "last_transfer_time")  # fmt: skip
 
     def __init__(self, venue: str, symbol: str, method: CostMethod, session_start: float = 0.0) -> None:
         self.venue, self.symbol, self.method = venue, symbol, method
@@ -155,6 +207,10 @@ class _Book:
         self.session_realised = self.session_fees = ZERO
         self.day = -1  # UTC day number (epoch // 86400) of day_realised / day_fees
         self.day_realised = self.day_fees = ZERO
+        self.transfers = 0
+        self.deposited = self.withdrawn = ZERO
+        self.transfer_prices: set[str] = set()
+        self.last_transfer_time = float("-inf")
 
     def _trade(self, delta: Decimal, price: Decimal) -> Decimal:
         """Move the position by ``delta`` base at ``price``; returns the P&L realised."""
@@ -232,6 +288,18 @@ class _Book:
             self.day_realised += realised
             self.day_fees += fee_value
 
+    def apply_transfer(self, transfer: PnlTransfer) -> None:
+        """Move the position at the cost basis (across zero at the transfer's price); the P&L
+        the same move would realise as a trade is dropped: a transfer realises nothing."""
+        self._trade(transfer.amount, transfer.price)
+        self.transfers += 1
+        if transfer.amount > 0:
+            self.deposited += transfer.amount
+        else:
+            self.withdrawn -= transfer.amount
+        self.transfer_prices.add(transfer.price_source)
+        self.last_transfer_time = max(self.last_transfer_time, transfer.time)
+
     def period(self, since: float) -> PeriodPnl:
         index = bisect.bisect_left(self.times, since)
         if index >= len(self.times):
@@ -245,7 +313,8 @@ class _Book:
         return Position(self.venue, self.symbol, self.base, self.quote, self.method, q,
                         (self.cost / q) if q else None, self.cost, self.realised, self.fees,
                         tuple(sorted(self.other_fees.items())), self.mark, self.fills, self.bought,
-                        self.sold, self.traded)  # fmt: skip
+                        self.sold, self.traded, self.transfers, self.deposited, self.withdrawn,
+                        tuple(sorted(self.transfer_prices)))  # fmt: skip
 
 
 def utc_midnight(now: float) -> float:
@@ -279,11 +348,33 @@ class PnlTracker:
         book.apply(fill)
         return book.snapshot()
 
-    def apply_many(self, fills: Iterable[PnlFill | Fill]) -> None:
+    def apply_many(self, fills: Iterable[PnlFill | Fill | PnlTransfer]) -> None:
         for fill in fills:
+            if isinstance(fill, PnlTransfer):
+                self._book(fill.venue, fill.symbol).apply_transfer(fill)
+                continue
             if isinstance(fill, Fill):
                 fill = PnlFill.from_fill(fill)
             self._book(fill.venue, fill.symbol).apply(fill)
+
+    def apply_transfer(self, transfer: PnlTransfer) -> Position:
+        """One transfer, in time order with the fills: ``in_order`` says first whether it is."""
+        book = self._book(transfer.venue, transfer.symbol)
+        book.apply_transfer(transfer)
+        return book.snapshot()
+
+    def rebuild(self, venue: str, symbol: str, fills: Iterable[PnlFill], transfers: Iterable[PnlTransfer]) -> None:
+        """That one position again from its ``fills`` and ``transfers`` (others' are skipped), in
+        time order: what a transfer older than the position's newest record needs."""
+        self._books.pop((venue, symbol), None)
+        mine = [f for f in fills if f.venue == venue and f.symbol == symbol]
+        self.apply_many(replay(mine, [t for t in transfers if t.venue == venue and t.symbol == symbol]))
+
+    def in_order(self, transfer: PnlTransfer) -> bool:
+        """Whether ``transfer`` is no older than anything its position has applied (else the
+        positions are to be rebuilt with ``replay`` for the cost basis to follow time order)."""
+        book = self._books.get((transfer.venue, transfer.symbol))
+        return book is None or transfer.time >= max(book.last_time, book.last_transfer_time)
 
     def set_mark(self, venue: str, symbol: str, price: Decimal | None) -> None:
         book = self._books.get((venue, symbol))

@@ -81,18 +81,13 @@ def still_emulator(emulator_factory) -> Callable[..., Any]:
 async def emulated_app(still_emulator) -> Any:
     """(emulator, app): the dashboard on a still binance emulator (BTC/USDT, ETH/USDT) as a
     LIVE venue through the real ccxt client, its polls fast (0.5 s health and account)."""
-    from aitbc_tui.config import VenueConfig
-    from aitbc_tui.credentials import Credentials
     from aitbc_tui.domain import Mode
     from aitbc_tui.service import MarketService
     from aitbc_tui.ui.app import AitbcApp
-    from aitbc_tui.venues.ccxt_venue import CcxtVenue
+    from tests.emulator_helpers import live_binance_venue
 
     emu = await still_emulator("binance")
-    config = VenueConfig(name="binance", exchange=emu.ccxt_id, mode=Mode.LIVE, symbols=("BTC/USDT", "ETH/USDT"),
-                         api_url=emu.url, ws_url=emu.ws_url.rsplit("/", 1)[0] if emu.ws_url else None)  # fmt: skip
-    venue = CcxtVenue(config, credentials=Credentials(api_key=emu.api_key, secret=emu.secret), poll_interval_s=0.1)
-    venue._rest.enableRateLimit = False
+    venue = live_binance_venue(emu)
     service = MarketService([venue], health_interval_s=0.5, account_interval_s=0.5)
     return emu, AitbcApp(service, mode=Mode.LIVE)
 

@@ -62,3 +62,18 @@ async def ccxt_client(emu: RunningEmulator, pro: bool = False, **config: Any) ->
 async def wait_for(predicate: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT_S, interval: float = 0.02) -> None:
     """``wait_until(predicate)``, kept for the emulator tests that import this name."""
     await wait_until(predicate, timeout=timeout, interval=interval)
+
+
+def live_binance_venue(emu: Any) -> Any:
+    """A LIVE CcxtVenue (BTC/USDT, ETH/USDT) on the binance emulator ``emu`` through the real
+    ccxt client, books polled every 0.1 s, ccxt's throttle off."""
+    from aitbc_tui.config import VenueConfig
+    from aitbc_tui.credentials import Credentials
+    from aitbc_tui.domain import Mode
+    from aitbc_tui.venues.ccxt_venue import CcxtVenue
+
+    config = VenueConfig(name="binance", exchange=emu.ccxt_id, mode=Mode.LIVE, symbols=("BTC/USDT", "ETH/USDT"),
+                         api_url=emu.url, ws_url=emu.ws_url.rsplit("/", 1)[0] if emu.ws_url else None)  # fmt: skip
+    venue = CcxtVenue(config, credentials=Credentials(api_key=emu.api_key, secret=emu.secret), poll_interval_s=0.1)
+    venue._rest.enableRateLimit = False
+    return venue

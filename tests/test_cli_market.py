@@ -100,12 +100,22 @@ def test_sandbox_pnl_from_the_journals_fills(capsys, method, realised, average, 
     assert code == 0
     data = json.loads(out)
     assert (data["method"], data["valuation"]) == (method, "USDT")
-    (position,) = data["positions"]
-    assert (position["venue"], position["symbol"], D(position["quantity"])) == ("binance", "BTC/USDT", D("0.015"))
+    position = btc_position(data)
+    # The sandbox's start funding (2 BTC, a deposit at its book's mid, after these journalled
+    # fills) moves the position, not the P&L: realised and fees are the fills' alone.
+    (funding,) = [t for t in data["transfers"] if t["asset"] == "BTC"]
+    assert (funding["id"], funding["kind"], funding["symbol"]) == ("start-BTC", "deposit", "BTC/USDT")
+    deposit_cost = D(funding["price"]) * 2
+    assert (position["venue"], D(position["quantity"])) == ("binance", D("2.015"))
+    assert (position["transfers"], D(position["deposited"]), position["transfer_prices"]) == (
+        1, D(2), [funding["price_source"]])  # fmt: skip
     assert D(position["realised"]) == D(realised) and D(position["fees"]) == D("2.82")
-    assert D(position["average_cost"]) == D(average) and D(position["cost_basis"]) == D(cost)
+    assert D(position["cost_basis"]) == D(cost) + deposit_cost
+    assert D(position["average_cost"]) == ((D(cost) + deposit_cost) / D("2.015")).quantize(D("0.000001"))
+    if method == "fifo":  # the fills' 0.015 lots (at 62,000 each) are the oldest
+        assert D(cost) / D("0.015") == D(average)
     mark = D(position["mark"])  # the sandbox book's mid
-    assert D(position["unrealised"]) == (mark * D("0.015") - D(cost)).quantize(D("0.000001"))
+    assert D(position["unrealised"]) == (mark * D("2.015") - D(cost) - deposit_cost).quantize(D("0.000001"))
     assert D(data["totals"]["realised"]) == D(realised) and D(data["totals"]["fees"]) == D("2.82")
     assert position["fills"] == 3 and (D(position["bought"]), D(position["sold"])) == (D("0.03"), D("0.015"))
     assert set(data["equity"]["by_venue"]) == {"binance"}
@@ -113,12 +123,17 @@ def test_sandbox_pnl_from_the_journals_fills(capsys, method, realised, average, 
     assert D(btc["total"]) == D(btc["free"]) + D(btc["used"]) and "BTC/USDT mid" in btc["route"]
 
 
+def btc_position(data: dict) -> dict:
+    (position,) = [p for p in data["positions"] if p["symbol"] == "BTC/USDT"]
+    return position
+
+
 def test_pnl_counts_only_fills_of_the_venues_own_mode(capsys):
     journal_fills(FILLS)
     journal_fills([("buy", "5", "1000", "0", "USDT")], mode=Mode.LIVE)  # a live "binance": another account
     code, out, _ = run(capsys, "--seed", "5", "pnl", "binance", "--json")
-    (position,) = json.loads(out)["positions"]
-    assert D(position["quantity"]) == D("0.015") and position["fills"] == 3
+    position = btc_position(json.loads(out))
+    assert D(position["quantity"]) == D("2.015") and position["fills"] == 3  # 0.015 + the 2 BTC start funding
 
 
 def test_sandbox_pnl_text_states_method_and_route(capsys):
@@ -127,6 +142,8 @@ def test_sandbox_pnl_text_states_method_and_route(capsys):
     assert code == 0
     assert out.startswith("cost basis: average cost")
     assert "binance   BTC/USDT" in out and "rates: " in out and "BTC/USDT mid (binance, coinbase, kraken)" in out
+    # each venue's start funding: USDT, BTC, ETH and AITBC deposits
+    assert "transfers: 12 deposits, 0 withdrawals (they move the positions at cost, not the P&L)" in out
 
 
 # ---- emulators (paper venues on 127.0.0.1) --------------------------------------------------
@@ -197,4 +214,4 @@ def test_pnl_since_is_the_realised_minus_fees_of_the_fills_since_then(capsys, si
     assert code == 0
     data = json.loads(out)
     assert data["since"].startswith(since[:10]) and D(data["totals"]["since_net"]) == D(net)
-    assert D(data["positions"][0]["since_net"]) == D(net)
+    assert D(btc_position(data)["since_net"]) == D(net)

@@ -324,37 +324,50 @@ async def test_watchlist_on_sandbox_lists_every_symbol_sorts_and_enter_focuses(t
 # ---- positions & P&L, equity ----------------------------------------------------------------
 
 
+async def funding_deposit(pilot, feed, venue: str, symbol: str):
+    """The sandbox's start funding of ``symbol``'s base, once the feed has applied it."""
+    await wait_until(pilot, lambda: (p := feed.tracker.position(venue, symbol)) is not None and p.transfers == 1)
+    (moved,) = [m for t, m in feed.transfers() if m is not None and (m.venue, m.symbol) == (venue, symbol)]
+    assert moved.amount == D(2)
+    return moved
+
+
 async def test_positions_and_equity_on_sandbox_after_a_fill(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_ready(pilot)
         await press(pilot, "4")
-        assert "no fills journalled" in "\n".join(lines(app, "positions"))
         venue, symbol = "binance", "BTC/USDT"
+        feed = app.service.market_feed()
+        # The sandbox's start funding is its deposits: 2 BTC at their price, nothing realised.
+        deposit = await funding_deposit(pilot, feed, venue, symbol)
         market = app.service.market(venue, symbol)
         ask = app.service.book(venue, symbol).best_ask
         await app.service.place_order(OrderRequest(venue, symbol, Side.BUY, OrderType.LIMIT, D("0.01"), ask, "pos-1"))
-        feed = app.service.market_feed()
-        await wait_until(pilot, lambda: feed.tracker.position(venue, symbol) is not None)
+        await wait_until(pilot, lambda: feed.tracker.position(venue, symbol).fills == 1)
         position = feed.tracker.position(venue, symbol)
-        # One buy of 0.01 at the ask, taker: average cost = the ask, nothing realised, the fee
-        # in USDT = 0.01 x ask x the taker fee (the engine's).
+        # One buy of 0.01 at the ask, taker, on the 2 deposited: average cost (2 x deposit
+        # price + 0.01 x ask) / 2.01, nothing realised, the fee in USDT = 0.01 x ask x the
+        # taker fee (the engine's).
         fee = D("0.01") * ask * market.taker_fee
-        assert (position.quantity, position.average_cost, position.realised) == (D("0.01"), ask, 0)
+        average = (2 * deposit.price + D("0.01") * ask) / D("2.01")
+        assert (position.quantity, position.average_cost, position.realised) == (D("2.01"), average, 0)
         assert position.fees == fee
         await app.service.wait_idle()  # the balances' refresh after the fill
         app.repaint_now()
         await pilot.pause()
-        row = next(line for line in lines(app, "positions") if line.startswith("binance"))
+        row = next(line for line in lines(app, "positions") if line.split()[:2] == ["binance", "BTC/USDT"])
         cells = row.split()
-        assert cells[:4] == ["binance", "BTC/USDT", "0.01", f"{ask:,.2f}"] and cells[4] == "0.00"
+        assert cells[:4] == ["binance", "BTC/USDT", "2.01", f"{average:,.2f}"] and cells[4] == "0.00"
         assert cells[6] == f"{fee.quantize(D('0.01'))}"
-        assert "average cost · USDT" in "\n".join(lines(app, "positions"))
+        # the totals line under the rows (below the pane's height now that 9 funded positions show)
+        pane_footer = app.screen_stack[0].query_one("#positions")._footer
+        assert "average cost · USDT" in pane_footer[0][0][0]
         await press(pilot, "m")  # the cost method, stated where the figures are
         assert feed.tracker.method.value == "fifo" and "FIFO (m switches)" in str(
             app.screen_stack[0].query_one("#positions").border_title
         )
-        assert feed.tracker.position(venue, symbol).average_cost == ask  # one lot: the same either way
+        assert feed.tracker.position(venue, symbol).average_cost == average  # no sale: the same either way
         await press(pilot, "m")
         assert feed.tracker.method.value == "average"
         pane = app.screen_stack[0].query_one("#equity")
@@ -380,15 +393,19 @@ async def test_positions_from_the_journal_then_this_sessions_fills_counted_once(
             await wait_ready(pilot)
             await press(pilot, "4")
             feed = app.service.market_feed()
+            deposit = await funding_deposit(pilot, feed, "binance", "BTC/USDT")
             position = feed.tracker.position("binance", "BTC/USDT")
-            assert (position.quantity, position.average_cost, position.realised) == (D("0.015"), D("61000"), D("75"))
+            # the start funding (now) comes after the journalled fills: 2 BTC more at its price
+            cost = D("915") + 2 * deposit.price
+            assert (position.quantity, position.average_cost, position.realised) == (D("2.015"), cost / D("2.015"),
+                                                                                     D("75"))  # fmt: skip
             ask = app.service.book("binance", "BTC/USDT").best_ask
             request = OrderRequest("binance", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("0.01"), ask, "j-session-1")
             await app.service.place_order(request)
-            await wait_until(pilot, lambda: feed.tracker.position("binance", "BTC/USDT").quantity == D("0.025"))
+            await wait_until(pilot, lambda: feed.tracker.position("binance", "BTC/USDT").quantity == D("2.025"))
             position = feed.tracker.position("binance", "BTC/USDT")
-            # (915 + 0.01 x ask) / 0.025 for the average; the realised 75 unchanged; 4 fills, not 5
-            assert position.average_cost == (D("915") + D("0.01") * ask) / D("0.025")
+            # (cost + 0.01 x ask) / 2.025 for the average; the realised 75 unchanged; 4 fills, not 5
+            assert position.average_cost == (cost + D("0.01") * ask) / D("2.025")
             assert (position.realised, position.fills) == (D("75"), 4)
     finally:
         app.service.journal.close()
@@ -422,11 +439,13 @@ async def test_every_market_pane_on_the_binance_emulator(emulated_app, loopback_
         assert btc[:3] == ["binance", "BTC/USDT", f"{ask:,.2f}"]  # last = the trade the test made
 
         await press(pilot, "4")
-        await wait_until(pilot, lambda: feed.tracker.position("binance", "BTC/USDT") is not None)
+        # the emulator's starting 2 BTC are its deposits (/sapi/v1/capital/deposit/hisrec), before the buy
+        deposit = await funding_deposit(pilot, feed, "binance", "BTC/USDT")
         app.repaint_now()
         await pilot.pause()
-        row = next(line for line in lines(app, "positions") if line.startswith("binance")).split()
-        assert row[:4] == ["binance", "BTC/USDT", "0.01", f"{ask:,.2f}"]
+        row = next(line for line in lines(app, "positions") if line.split()[:2] == ["binance", "BTC/USDT"]).split()
+        average = (2 * deposit.price + D("0.01") * ask) / D("2.01")
+        assert row[:4] == ["binance", "BTC/USDT", "2.01", f"{average:,.2f}"]
         assert any(line.lstrip().startswith("binance") and " USDT " in f" {line} " for line in lines(app, "equity"))
 
 

@@ -19,7 +19,7 @@ def layout_ready(app, name: str) -> bool:
         return tape is not None and len(tape.entries) > 0 and chart is not None and chart.ready
     if name == "watch":
         return len(feed.tickers()) == len(app.service.venue_names)
-    return True
+    return feed.transfers_ready  # account: the start funding's deposits are in the positions
 
 
 def switch_to(key: str):

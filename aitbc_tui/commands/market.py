@@ -266,7 +266,8 @@ def pnl_json(report, markets_of) -> dict:
             "other_fees": {c: a for c, a in p.other_fees}, "net": money(p.net, p.quote, market),
             "session_net": money(line.session.net, p.quote, market), "today_net": money(line.today.net, p.quote, market),
             "since_net": money(line.since.net, p.quote, market) if line.since is not None else None,
-            "fills": p.fills, "bought": p.bought, "sold": p.sold,
+            "fills": p.fills, "bought": p.bought, "sold": p.sold, "transfers": p.transfers,
+            "deposited": p.deposited, "withdrawn": p.withdrawn, "transfer_prices": list(p.transfer_prices),
         })  # fmt: skip
     s, e = report.summary, report.equity
     return {
@@ -302,6 +303,21 @@ def pnl_json(report, markets_of) -> dict:
             "unvalued": list(e.unvalued),
         },
         "rates": {a: {"price": r.price, "route": r.route} for a, r in sorted(report.rates.items())},
+        "transfers": [
+            {
+                "venue": t.venue,
+                "id": t.id,
+                "kind": t.kind,
+                "asset": t.asset,
+                "amount": t.amount,
+                "fee": t.fee,
+                "time": _iso(t.time),
+                "symbol": m.symbol if m else None,
+                "price": m.price if m else None,
+                "price_source": m.price_source if m else None,
+            }
+            for t, m in report.transfers
+        ],  # fmt: skip
     }
 
 
@@ -312,7 +328,7 @@ def pnl_text(report, markets_of) -> str:
     lines = [f"cost basis: {report.method.value}{' cost' if report.method.value == 'average' else ''} · "
              f"P&L in each pair's quote, totals and equity in {val} · realised is before fees"]  # fmt: skip
     if not report.positions:
-        lines.append("no journalled fills: no positions")
+        lines.append("no journalled fills or transfers: no positions")
     else:
         lines.append(f"{'venue':<10}{'symbol':<12}{'quantity':>16}{'avg cost':>14}{'realised':>14}{'unrealised':>14}"
                      f"{'fees':>12}{'today':>12}")  # fmt: skip
@@ -323,6 +339,10 @@ def pnl_text(report, markets_of) -> str:
         lines.append(f"{p.venue:<10}{p.symbol:<12}{p.quantity!s:>16}{avg:>14}{fmt_money(p.realised, p.quote, market):>14}"
                      f"{fmt_money(p.unrealised, p.quote, market):>14}{fmt_money(p.fees, p.quote, market):>12}"
                      f"{fmt_money(line.today.net, p.quote, market):>12}")  # fmt: skip
+    if report.transfers:
+        deposits = sum(1 for t, _moved in report.transfers if t.kind == "deposit")
+        lines.append(f"transfers: {deposits} deposits, {len(report.transfers) - deposits} withdrawals "
+                     "(they move the positions at cost, not the P&L)")  # fmt: skip
     s = report.summary
     lines.append(f"total ({val}): realised {fmt_money(s.realised, val)} · unrealised {fmt_money(s.unrealised, val)}"
                  f" · fees {fmt_money(s.fees, val)} · net {fmt_money(s.net, val)} · today {fmt_money(s.today_net, val)}"
@@ -342,8 +362,8 @@ def pnl_text(report, markets_of) -> str:
 
 def run_pnl(args) -> int:
     from aitbc_tui.cli import CliError, print_json
-    from aitbc_tui.market_feed import build_pnl_report, service_modes, venue_fills
-    from aitbc_tui.pnl import PnlTracker
+    from aitbc_tui.market_feed import build_pnl_report, collect_transfers, service_modes, venue_fills
+    from aitbc_tui.pnl import PnlTracker, replay
 
     async def go() -> int:
         config, service = await _service(args, stream=True)
@@ -363,9 +383,11 @@ def run_pnl(args) -> int:
                 except JournalError as exc:
                     raise CliError(str(exc)) from None
                 fills = venue_fills(journal, service_modes(service))
-            tracker = PnlTracker(args.method)
-            tracker.apply_many(fills)
             await _wait_books(service)
+            # Deposits and withdrawals move positions (not the P&L): in time order with the fills.
+            transfers = await collect_transfers(service, valuation, venue)
+            tracker = PnlTracker(args.method)
+            tracker.apply_many(replay(fills, [moved for _t, moved in transfers if moved is not None]))
             balances = {}
             for name in service.venue_names:
                 if venue not in (None, name):
@@ -377,7 +399,7 @@ def run_pnl(args) -> int:
                 balances[name] = dict(service.balances(name))
             since = args.since.timestamp() if args.since is not None else None
             report = build_pnl_report(tracker, balances, service.books().values(), valuation, venue=venue,
-                                      since=since)  # fmt: skip
+                                      since=since, transfers=transfers)  # fmt: skip
 
             def markets_of(v, s):
                 return service.market(v, s) if v in service.venue_names else None

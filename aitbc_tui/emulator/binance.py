@@ -5,7 +5,11 @@ What ccxt 4.5.90 needs and gets:
   depth (lastUpdateId = engine sequence), ticker/24hr, ticker/bookTicker, ticker/price,
   trades, aggTrades (one aggregate per engine trade), klines (1m..1d; taker-buy volumes "0"),
   sapi system/status, account, order POST/GET/DELETE (orderId or origClientOrderId),
-  openOrders, allOrders, myTrades, userDataStream POST/PUT/DELETE (listenKey).
+  openOrders, allOrders, myTrades, userDataStream POST/PUT/DELETE (listenKey), and the wallet's
+  capital/deposit/hisrec and capital/withdraw/history (signed; coin, startTime/endTime,
+  offset, limit): the engine's ledger of the key's account (``engine.deposit``: a positive
+  amount deposits, a negative one withdraws; the starting funds are deposits too), completed
+  (deposit status 1, withdrawal status 6, no withdrawal fee).
 - Signed requests: X-MBX-APIKEY, HMAC-SHA256 of the query string + body before ``signature``,
   timestamp within recvWindow (default 5000 ms, at most 1000 ms ahead).
 - Errors use Binance's codes and messages, which ccxt maps to its exceptions:
@@ -90,6 +94,8 @@ WEIGHTS = {
     "openOrdersAll": 80,
     "allOrders": 20,
     "myTrades": 20,
+    "depositHistory": 1,
+    "withdrawHistory": 1,  # Binance counts it in a UID budget (18,000), not the IP weight
 }
 
 
@@ -1133,6 +1139,36 @@ def all_orders(ctx: EmulatorContext, req: Req) -> list:
     return [state.order_json(o) for o in orders[-limit:]]
 
 
+def _ledger(ctx: EmulatorContext, req: Req, deposits: bool) -> list:
+    """The account's deposits (or withdrawals) filtered as Binance does, oldest first."""
+    coin = req.params.get("coin")
+    start, end = _int(req.params, "startTime"), _int(req.params, "endTime")
+    offset, limit = max(0, _int(req.params, "offset", 0)), max(1, min(_int(req.params, "limit", 1000), 1000))
+    rows = [t for t in ctx.engine.transfers(req.authenticated_account) if (t.amount > 0) == deposits
+            and (coin is None or t.asset == coin) and (start is None or _ms(t.time) >= start)
+            and (end is None or _ms(t.time) <= end)]  # fmt: skip
+    return rows[offset : offset + limit]
+
+
+@endpoint("depositHistory", signed=True)
+def deposit_history(ctx: EmulatorContext, req: Req) -> list:
+    return [{"id": t.id, "amount": fmt_qty(t.amount), "coin": t.asset, "network": t.asset, "status": 1,
+             "address": "", "addressTag": "", "txId": f"emulator-{t.id}", "insertTime": _ms(t.time),
+             "transferType": 0, "confirmTimes": "1/1", "unlockConfirm": 0, "walletType": 0}
+            for t in _ledger(ctx, req, deposits=True)]  # fmt: skip
+
+
+@endpoint("withdrawHistory", signed=True)
+def withdraw_history(ctx: EmulatorContext, req: Req) -> list:
+    def stamp(t: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))  # Binance's own format, UTC, to the second
+
+    return [{"id": t.id, "amount": fmt_qty(-t.amount), "transactionFee": "0", "coin": t.asset, "status": 6,
+             "address": "", "txId": f"emulator-{t.id}", "applyTime": stamp(t.time), "network": t.asset,
+             "transferType": 0, "completeTime": stamp(t.time)}
+            for t in _ledger(ctx, req, deposits=False)]  # fmt: skip
+
+
 @endpoint("myTrades", signed=True)
 def my_trades(ctx: EmulatorContext, req: Req) -> list:
     """The account's fills in the symbol, oldest first (orderId, startTime/endTime, fromId, limit)."""
@@ -1644,6 +1680,8 @@ def build_routes(ctx: EmulatorContext) -> list[web.RouteDef]:
         web.put(f"{api}/userDataStream", listen_key_keepalive),
         web.delete(f"{api}/userDataStream", listen_key_close),
         web.get("/sapi/v1/system/status", system_status),
+        web.get("/sapi/v1/capital/deposit/hisrec", deposit_history),
+        web.get("/sapi/v1/capital/withdraw/history", withdraw_history),
         web.get("/stream", combined_stream),
         web.get("/stream/{tail:.*}", combined_stream),
         web.get("/ws", raw_stream),

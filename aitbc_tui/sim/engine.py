@@ -18,6 +18,10 @@ Accounting choices (documented because tests and the UI rely on them):
   emits one BookDelta with absolute sizes of the touched levels (0 = removed).
   ``batch(symbol)`` folds several operations into one BookDelta spanning
   ``first_sequence..last_sequence``.
+- Deposits and withdrawals (``deposit``, a negative amount withdraws) are kept per account
+  in a ledger of ``domain.Transfer`` (time from the engine clock, ids ``D1``, ``W2``, … per
+  engine), served by ``transfers``; ``record_transfer`` adds an entry without moving a balance
+  (the sandbox's start funding, set as balances on restore).
 - Every match is a public trade (``market_data.Trade``, side = the taker's, ids counting up
   from 1 per symbol), emitted as a ``TradeExecuted`` event (with both accounts, for marking
   the operator's own trades) and kept in a bounded per-symbol buffer (``RECENT_TRADES``),
@@ -52,6 +56,7 @@ from aitbc_tui.domain import (
     OrderType,
     PriceLevel,
     Side,
+    Transfer,
 )
 from aitbc_tui.market_data import Candle, SymbolMarketData, Ticker24h, Trade
 
@@ -286,6 +291,8 @@ class MatchingEngine:
         self._market_data: dict[str, SymbolMarketData] = {}
         self._trade_accounts: dict[str, deque[tuple[str, str]]] = {}  # symbol -> (maker, taker) per trade
         self._next_trade_id: dict[str, int] = {}
+        self._transfers: dict[str, list[Transfer]] = {}  # account -> deposits / withdrawals, oldest first
+        self.next_transfer_number = 1
 
     # ---- setup --------------------------------------------------------------------
 
@@ -328,8 +335,24 @@ class MatchingEngine:
         if wallet[0] + amount < 0:
             raise InsufficientFunds(f"cannot withdraw {-amount} {asset}: only {wallet[0]} free")
         wallet[0] += amount
+        if amount:
+            self.record_transfer(account, asset, amount)
         self._emit(BalancesChanged(account, (asset,)))
         self._dispatch()
+
+    def record_transfer(self, account: str, asset: str, amount: Decimal, at: float | None = None,
+                        id: str = "") -> Transfer:  # fmt: skip
+        """Add a completed deposit (positive) or withdrawal to ``account``'s ledger only."""
+        if not id:
+            id = f"{'D' if amount > 0 else 'W'}{self.next_transfer_number}"
+            self.next_transfer_number += 1
+        transfer = Transfer(self.venue, asset, Decimal(amount), self.clock() if at is None else at, id)
+        self._transfers.setdefault(account, []).append(transfer)
+        return transfer
+
+    def transfers(self, account: str, since: float | None = None) -> list[Transfer]:
+        """``account``'s deposits and withdrawals at or after ``since``, oldest first."""
+        return [t for t in self._transfers.get(account, ()) if since is None or t.time >= since]
 
     def set_balance(self, account: str, asset: str, free: Decimal, used: Decimal = ZERO) -> None:
         """Restore a persisted balance as-is (no event)."""

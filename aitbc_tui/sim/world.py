@@ -96,15 +96,26 @@ class SandboxWorld:
 
     # ---- persistence --------------------------------------------------------------------
 
+    def _fund(self, engine: MatchingEngine, at: float) -> None:
+        """The start funding counts as the operator's deposits at ``at`` (ids ``start-ASSET``),
+        so the starting coins have a cost basis and selling them is no short position."""
+        for asset, amount in OPERATOR_START_BALANCES.items():
+            engine.record_transfer(OPERATOR, asset, amount, at, id=f"start-{asset}")
+
     def _restore(self, venue: str, engine: MatchingEngine) -> None:
         store = self.store
         balances = store.load_balances(venue, OPERATOR) if store else {}
         if store is None or not balances:
+            funded_at = self.clock()
             for asset, amount in OPERATOR_START_BALANCES.items():
                 engine.set_balance(OPERATOR, asset, amount)
+            self._fund(engine, funded_at)
             if store:
                 store.save_balances(venue, OPERATOR, engine.balances(OPERATOR))
+                store.set_meta(f"funded_at:{venue}", repr(funded_at))
             return
+        # A sandbox saved before the funding was recorded: funded before any of its fills.
+        self._fund(engine, float(store.get_meta(f"funded_at:{venue}") or 0.0))
         for b in balances.values():
             engine.set_balance(OPERATOR, b.asset, b.free, b.used)
         number = store.get_meta(f"next_order_number:{venue}")

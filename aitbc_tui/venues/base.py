@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from aitbc_tui.domain import Balance, BookSnapshot, FeatureUnavailable, Market, Mode, Order, OrderRequest
+from aitbc_tui.domain import Balance, BookSnapshot, FeatureUnavailable, Market, Mode, Order, OrderRequest, Transfer
 
 if TYPE_CHECKING:
     from aitbc_tui.market_data import Candle, Ticker24h, Trade
@@ -78,6 +78,17 @@ class MarketDataVenue(Protocol):
         """24 h figures per symbol (every listed symbol when ``symbols`` is None)."""
 
 
+# Deposits and withdrawals, additive in the same way (``fetch_transfers`` below):
+#
+#     async def fetch_transfers(self, since: float | None = None) -> Sequence[Transfer]:
+#         """The account's deposits and withdrawals at or after ``since`` (epoch s), oldest
+#         first, every status (only ``completed`` ones change a position)."""
+#
+# The sandbox venue serves its engine's ledger (the start funding included); CcxtVenue serves
+# ccxt's fetch_deposits / fetch_withdrawals where ``exchange.has`` says so (binance, through
+# the emulator too); the paper venue and the others raise FeatureUnavailable.
+
+
 def _method(venue: Any, name: str, what: str) -> Any:
     method = getattr(venue, name, None)
     if method is None:
@@ -96,3 +107,7 @@ async def fetch_ohlcv(venue: Any, symbol: str, timeframe: str = "1m", limit: int
 
 async def fetch_tickers(venue: Any, symbols: Sequence[str] | None = None) -> Mapping[str, Ticker24h]:
     return await _method(venue, "fetch_tickers", "24 h tickers")(symbols)
+
+
+async def fetch_transfers(venue: Any, since: float | None = None) -> Sequence[Transfer]:
+    return await _method(venue, "fetch_transfers", "deposits and withdrawals")(since)

@@ -23,7 +23,25 @@ from aitbc_tui.domain import (
     OrderType,
     Side,
     TimeInForce,
+    Transfer,
 )
+
+
+def transfer_from_ccxt(venue: str, t: Mapping[str, Any]) -> Transfer | None:
+    """ccxt's transaction structure as a Transfer (None for one that is neither a deposit nor
+    a withdrawal, or has no amount). Its time is ccxt's ``timestamp`` (when the venue created
+    it: what its ``since`` filters on); ``status`` is ccxt's ('ok', 'pending', 'failed',
+    'canceled'); the fee counts only in the same currency."""
+    kind = t.get("type")
+    amount = to_decimal(t.get("amount"))
+    if kind not in ("deposit", "withdrawal") or amount is None:
+        return None
+    fee_info = t.get("fee") or {}
+    fee = to_decimal(fee_info.get("cost"), ZERO) if fee_info.get("currency") in (None, t.get("currency")) else ZERO
+    signed = abs(amount) if kind == "deposit" else -abs(amount)
+    return Transfer(venue, str(t.get("currency") or ""), signed, (t.get("timestamp") or 0) / 1000,
+                    str(t.get("id") or t.get("txid") or ""), str(t.get("status") or ""), fee)  # fmt: skip
+
 
 # ccxt's precisionMode constants (ccxt.base.decimal_to_precision), copied to avoid the import.
 DECIMAL_PLACES = 2

@@ -42,6 +42,7 @@ from aitbc_tui.domain import (
     OrderStatus,
     OrderType,
     Side,
+    Transfer,
     VenueError,
     VenueUnavailable,
 )
@@ -850,6 +851,26 @@ class CcxtVenue:
             if f or u:
                 balances[asset] = Balance(asset=asset, free=f, used=u)
         return balances
+
+    async def fetch_transfers(self, since: float | None = None) -> Sequence[Transfer]:
+        """Deposits and withdrawals (ccxt's fetch_deposits and fetch_withdrawals, every
+        currency) at or after ``since`` (withdrawals from a second before), oldest first; only where ``quirks.transfers`` says
+        they are checked (binance), else FeatureUnavailable."""
+        from aitbc_tui.venues.ccxt_convert import transfer_from_ccxt
+
+        self._require_keys()
+        if not self.quirks.transfers:
+            raise FeatureUnavailable(f"{self.name}: deposits and withdrawals of {self.exchange_id} are not read yet")
+        self._require("fetchDeposits", "deposits")
+        self._require("fetchWithdrawals", "withdrawals")
+        since_ms = int(since * 1000) if since is not None else None
+        raw = list(await self._call(lambda: self._rest.fetch_deposits(None, since_ms)))
+        # Binance states a withdrawal's time to the second (applyTime): ask from a second
+        # earlier, or one made in the same second as ``since`` would be filtered out.
+        early_ms = since_ms - 1000 if since_ms is not None else None
+        raw += await self._call(lambda: self._rest.fetch_withdrawals(None, early_ms))
+        found = (transfer_from_ccxt(self.name, t) for t in raw)
+        return sorted((t for t in found if t is not None), key=lambda t: t.time)
 
     async def _orders_all_symbols(
         self, method: str, limit: int | None = None, params: dict | None = None

@@ -23,6 +23,7 @@ from aitbc_tui.domain import (
     OrderType,
     Side,
     TimeInForce,
+    Transfer,
     VenueError,
 )
 
@@ -41,7 +42,8 @@ class PaperVenue:
     Market data (markets, books, ping) comes from the wrapped ``CcxtVenue``; orders,
     balances and history live in memory here and are lost on exit. Taker fills walk the
     opposite side of the newest book; a resting limit fills as maker (at its own price)
-    when a later book crosses it, for at most the size shown at crossing levels.
+    when a later book crosses it, for at most the size shown at crossing levels. The starting
+    balances are its deposits (``fetch_transfers``), so the starting coins have a cost basis.
     """
 
     def __init__(self, inner: CcxtVenue, *, balances: Mapping[str, Decimal] | None = None) -> None:
@@ -54,6 +56,9 @@ class PaperVenue:
         self._free: dict[str, Decimal] = dict(balances or {})
         self._used: dict[str, Decimal] = {}
         self._funded = balances is not None
+        self._transfers: list[Transfer] = []
+        if self._funded:
+            self._record_funding()
         self._open: dict[str, Order] = {}
         self._closed: list[Order] = []
         self._reserved: dict[str, tuple[str, Decimal]] = {}  # order id -> (asset, amount)
@@ -106,6 +111,17 @@ class PaperVenue:
                 amount = (PAPER_BASE_VALUE / mid).quantize(market.lot_size) if mid else ZERO
             self._free[market.base] = amount
         self._funded = True
+        self._record_funding()
+
+    def _record_funding(self) -> None:
+        now = time.time()
+        self._transfers = [Transfer(self.name, asset, amount, now, f"paper-start-{asset}")
+                           for asset, amount in sorted(self._free.items()) if amount > 0]  # fmt: skip
+
+    async def fetch_transfers(self, since: float | None = None) -> Sequence[Transfer]:
+        """The starting balances, as deposits when the paper account was funded."""
+        await self._fund()
+        return [t for t in self._transfers if since is None or t.time >= since]
 
     async def fetch_balances(self) -> Mapping[str, Balance]:
         await self._fund()

@@ -78,6 +78,10 @@ class ExchangeQuirks:
     client_id_param: str = "clientOrderId"
     client_id_fetch_param: str = ""
     client_id_list_filter: bool = False
+    # Deposits and withdrawals (fetch_transfers) through ccxt's fetch_deposits / fetch_withdrawals
+    # where has[] says so: only where we have served and checked them (binance, on its emulator);
+    # elsewhere FeatureUnavailable, so positions count fills only.
+    transfers: bool = False
     market_buy_needs_price: bool = False  # coinbase buys by quote amount: ccxt prices it
     # ccxt.pro watch_orders (4.5.90): whether its ``amount`` is the order's amount (coinbase
     # sets it from cumulative_quantity, kraken from cum_qty on frames it cannot merge), the
@@ -134,6 +138,7 @@ EXCHANGE_QUIRKS: dict[str, ExchangeQuirks] = {
         book_limits=(5, 10, 20, 50, 100, 500, 1000, 5000),
         client_id_fetch_param="origClientOrderId",
         native_book_feed="binance_spot",
+        transfers=True,
     ),
     "kraken": replace(
         FAMILY_QUIRKS["kraken"],

@@ -19,6 +19,7 @@ from aitbc_tui.domain import (
     Order,
     OrderRejected,
     OrderRequest,
+    Transfer,
 )
 from aitbc_tui.market_data import TIMEFRAMES, Candle, Ticker24h, Trade
 from aitbc_tui.sim.engine import RECENT_TRADES, BookDelta, OrderUpdated, TradeExecuted
@@ -191,6 +192,12 @@ class SimVenue:
     async def fetch_open_orders(self) -> Sequence[Order]:
         await self._network()
         return self.engine.open_orders(self.account)
+
+    async def fetch_transfers(self, since: float | None = None) -> Sequence[Transfer]:
+        """The engine's ledger: the start funding (deposits at the sandbox's creation, see
+        ``SandboxWorld``) and any deposit or withdrawal made since."""
+        await self._network()
+        return self.engine.transfers(self.account, since)
 
     async def fetch_closed_orders(self, limit: int = 100) -> Sequence[Order]:
         await self._network()

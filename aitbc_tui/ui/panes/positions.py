@@ -109,7 +109,7 @@ class PositionsPane(LineTable):
         self.post_message(self.MethodToggled())
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(position_columns(), empty_text="no fills journalled: no positions", id=id, classes=classes)
+        super().__init__(position_columns(), empty_text="no fills or transfers: no positions", id=id, classes=classes)
 
     def show(self, view: PositionsView) -> None:
         title = f"Positions & P&L · {METHOD_TEXT.get(view.report.method.value, view.report.method.value)} (m switches)"
