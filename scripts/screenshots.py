@@ -70,6 +70,27 @@ async def shoot_chart(name: str, key: str) -> Path:
             return path
 
 
+async def shoot_trade(name: str) -> Path:
+    """Layout 2 (ladder, chart over tape) on the sandbox that traded for 90 minutes."""
+    from tests.apptools import make_chart_app, wait_until
+    from tests.test_chart_snapshots import trade_layout_ready
+
+    with tempfile.TemporaryDirectory() as tmp:
+        isolate(tmp)
+        app = make_chart_app(Path(tmp))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_ready(pilot)
+            await pilot.press("2")
+            await wait_until(pilot, lambda: trade_layout_ready(app))
+            app.clear_notifications()
+            await pilot.pause()
+            app.repaint_now()
+            await pilot.pause()
+            path = OUT / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(OUT))
+            return path
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     shots = [
@@ -78,7 +99,7 @@ async def main() -> None:
         await shoot("order-form-error", keys=("b",), amount="0.123456"),
         await shoot("confirm", keys=("s", "0", ".", "2", "5", "enter")),
         await shoot("help", keys=("question_mark",)),
-        await shoot("layout-trade", keys=("2",)),
+        await shoot_trade("layout-trade"),
         await shoot("layout-watch", keys=("3",)),
         await shoot("layout-account", keys=("4",)),
     ]
