@@ -145,6 +145,10 @@ class Transfer:
     id: str  # the venue's id: transfers are deduplicated by (venue, id)
     status: str = "ok"  # "ok" (completed), "pending", "failed", "canceled": only "ok" counts
     fee: Decimal = ZERO  # in ``asset``, charged on top of a withdrawal's amount
+    # The venue's own price of ``asset`` in ``price_quote`` at the transfer, where it states one
+    # (the sandbox records its price at the start funding): the transfer's cost before any other.
+    price: Decimal | None = None
+    price_quote: str = ""
 
     @property
     def kind(self) -> str:

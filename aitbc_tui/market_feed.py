@@ -174,7 +174,9 @@ async def price_transfers(venue: Any, transfers: Iterable[Transfer], symbols: It
                           books: Mapping[tuple[str, str], BookSnapshot], valuation: str = "USDT",
                           ) -> tuple[list[TransferLine], list[Transfer]]:  # fmt: skip
     """The completed ``transfers`` of one venue as (ready: each with the position it moves, None
-    for an asset no listed symbol has as base; unpriced: no candle and no mid yet)."""
+    for an asset no listed symbol has as base; unpriced: no candle and no mid yet). A price the
+    venue states for the transfer (``Transfer.price``, in the position's quote) comes first,
+    then ``transfer_price``."""
     symbols = list(symbols)
     ready: list[TransferLine] = []
     unpriced: list[Transfer] = []
@@ -185,7 +187,11 @@ async def price_transfers(venue: Any, transfers: Iterable[Transfer], symbols: It
         if symbol is None:
             ready.append((transfer, None))
             continue
-        found = await transfer_price(venue, symbol, transfer.time, books.get((transfer.venue, symbol)))
+        found: tuple[Decimal, str] | None = None
+        if transfer.price is not None and transfer.price > 0 and symbol.partition("/")[2] == transfer.price_quote:
+            found = transfer.price, "the venue's price at the transfer"
+        else:
+            found = await transfer_price(venue, symbol, transfer.time, books.get((transfer.venue, symbol)))
         if found is None:
             unpriced.append(transfer)
         else:

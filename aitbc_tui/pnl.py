@@ -21,8 +21,9 @@ How the figures are made (stated because the panes and the headless ``pnl`` show
     ASSET (``transfer_symbol``). A transfer of an asset that is no listed symbol's base (the
     quote USDT, say) changes no position, only the balance (and so equity).
   - A deposit adds its quantity at a stated cost, the price at its time
-    (``PnlTransfer.price_source``: the venue's 1m candle around that time where the venue serves
-    candles, else the book's mid when the feed first saw the transfer). A withdrawal removes its
+    (``PnlTransfer.price_source``: the price the venue states for it, ``Transfer.price``, as the
+    sandbox does for its start funding; else the venue's 1m candle around that time where the
+    venue serves candles; else the book's mid when the feed first saw the transfer). A withdrawal removes its
     quantity (its fee in that asset too: the balance drops by both) at the cost basis: average
     cost unchanged; FIFO: oldest lots first. Neither realises anything. A transfer beyond a
     position (a withdrawal of coins no record bought) takes it across zero at its price.

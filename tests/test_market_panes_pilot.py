@@ -149,6 +149,10 @@ async def test_z_maximises_the_focused_pane_and_z_restores(tmp_path):
         await wait_ready(pilot)
         await press(pilot, "4")
         assert app.focused is not None and app.focused.id == "positions"
+        # The start funding's deposits add position rows as they arrive (the pane's height
+        # follows its rows): the regions are compared once they are in.
+        await wait_until(pilot, lambda: app.service.market_feed().transfers_ready)
+        await press(pilot)
         before = {p: app.screen_stack[0].query_one(f"#{p}").region for p in LAYOUT_PANES["4"]}
         await press(pilot, "z")
         await wait_until(pilot, lambda: shown(app) == {"positions"})

@@ -172,10 +172,14 @@ async def test_sandbox_funding_is_deposits_and_selling_them_is_no_short(tmp_path
         await wait_until(lambda: (p := feed.tracker.position(venue, symbol)) is not None and p.transfers == 1)
         engine = world.engine(venue)
         funded_at = 1_795_000_000.0
-        (candle,) = [c for c in engine.candles(symbol, "1m") if c.open_time == int(funded_at // 60) * 60]
+        # The sandbox states the price it funded at: the world's BTC price then, to the tick.
+        (start,) = [t for t in engine.transfers(OPERATOR) if t.id == "start-BTC"]
+        tick = service.market(venue, symbol).tick_size
+        assert start.price_quote == "USDT" and start.price == start.price.quantize(tick) and start.price > 0
         (moved,) = [m for t, m in feed.transfers() if m is not None and (m.venue, m.symbol) == (venue, symbol)]
         assert (moved.amount, moved.price, moved.price_source, moved.time) == (
-            D(2), candle.close, "1m candle close", funded_at)  # fmt: skip
+            D(2), start.price, "the venue's price at the transfer", funded_at)  # fmt: skip
+        cost = start.price
         usdt = [t for t, m in feed.transfers() if t.asset == "USDT" and t.venue == venue]
         assert [(t.id, t.amount) for t in usdt] == [("start-USDT", D(100000))]  # listed, moves no position
 
@@ -185,8 +189,8 @@ async def test_sandbox_funding_is_deposits_and_selling_them_is_no_short(tmp_path
         p = feed.tracker.position(venue, symbol)
         # 1 of the 2 deposited BTC sold for traded_value: realised traded_value - 1 x deposit price;
         # 1 left at the deposit price, long, not short
-        realised = p.traded_value - candle.close
-        assert (p.quantity, p.realised, p.average_cost) == (D(1), realised, candle.close) and p.fees > 0
+        realised = p.traded_value - cost
+        assert (p.quantity, p.realised, p.average_cost) == (D(1), realised, cost) and p.fees > 0
 
         now[0] += 60
         engine.deposit(OPERATOR, "BTC", D("0.5"))  # a later deposit: at the book's mid (no candle then)
@@ -197,8 +201,8 @@ async def test_sandbox_funding_is_deposits_and_selling_them_is_no_short(tmp_path
         mid = later.price
         p = feed.tracker.position(venue, symbol)
         assert (p.quantity, p.realised, p.transfers, p.deposited) == (D("1.5"), realised, 2, D("2.5"))
-        assert p.cost_basis == candle.close + D("0.5") * mid and feed.pnl_version > version
-        assert set(p.transfer_prices) == {"1m candle close", "book mid when first seen"}
+        assert p.cost_basis == cost + D("0.5") * mid and feed.pnl_version > version
+        assert set(p.transfer_prices) == {"the venue's price at the transfer", "book mid when first seen"}
         version = feed.pnl_version
         await feed.refresh_transfers()  # the same ledger again: each transfer is applied once
         assert feed.tracker.position(venue, symbol).transfers == 2 and feed.pnl_version == version
@@ -206,9 +210,31 @@ async def test_sandbox_funding_is_deposits_and_selling_them_is_no_short(tmp_path
         feed.set_method("fifo")  # recomputed from the same fills and transfers, in time order
         p = feed.tracker.position(venue, symbol)
         assert (p.quantity, p.realised, p.transfers, p.cost_basis) == (
-            D("1.5"), realised, 2, candle.close + D("0.5") * mid)  # fmt: skip
+            D("1.5"), realised, 2, cost + D("0.5") * mid)  # fmt: skip
     finally:
         await service.stop()
+
+
+def test_the_sandboxs_start_funding_keeps_its_price_across_a_restart(tmp_path):
+    """A restart must not re-price the starting coins at that day's mid (their unrealised P&L
+    would start again from zero at every launch): the funding's prices are in the store."""
+    from aitbc_tui.sim.specs import OPERATOR
+    from aitbc_tui.venues.sim import create_sandbox_venues
+
+    clock = [1_795_000_000.0]
+
+    def funding():
+        world, _venues = create_sandbox_venues(seed=None, data_dir=tmp_path, clock=lambda: clock[0],
+                                               autostart_ticks=False, latency=False, persist=True)  # fmt: skip
+        try:
+            return {(t.asset, t.time, t.price, t.price_quote) for t in world.engine("binance").transfers(OPERATOR)}
+        finally:
+            world.close()
+
+    first = funding()
+    assert ("BTC", clock[0], next(p for a, _, p, _ in first if a == "BTC"), "USDT") in first
+    clock[0] += 86_400  # a day later: the world's prices moved on, the funding did not
+    assert funding() == first
 
 
 async def test_a_venue_without_transfers_is_skipped_quietly(tmp_path):

@@ -341,12 +341,14 @@ class MatchingEngine:
         self._dispatch()
 
     def record_transfer(self, account: str, asset: str, amount: Decimal, at: float | None = None,
-                        id: str = "") -> Transfer:  # fmt: skip
-        """Add a completed deposit (positive) or withdrawal to ``account``'s ledger only."""
+                        id: str = "", price: Decimal | None = None, price_quote: str = "") -> Transfer:  # fmt: skip
+        """Add a completed deposit (positive) or withdrawal to ``account``'s ledger only
+        (``price``: the asset's price in ``price_quote`` then, where the caller knows it)."""
         if not id:
             id = f"{'D' if amount > 0 else 'W'}{self.next_transfer_number}"
             self.next_transfer_number += 1
-        transfer = Transfer(self.venue, asset, Decimal(amount), self.clock() if at is None else at, id)
+        transfer = Transfer(self.venue, asset, Decimal(amount), self.clock() if at is None else at, id,
+                            price=price, price_quote=price_quote if price is not None else "")  # fmt: skip
         self._transfers.setdefault(account, []).append(transfer)
         return transfer
 

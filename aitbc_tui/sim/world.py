@@ -7,6 +7,7 @@ Run it on a clock with ``start()`` (an asyncio task) or by hand with ``step``/``
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -96,11 +97,34 @@ class SandboxWorld:
 
     # ---- persistence --------------------------------------------------------------------
 
-    def _fund(self, engine: MatchingEngine, at: float) -> None:
+    def _fund(self, engine: MatchingEngine, at: float, prices: dict[str, Decimal]) -> None:
         """The start funding counts as the operator's deposits at ``at`` (ids ``start-ASSET``),
-        so the starting coins have a cost basis and selling them is no short position."""
+        so the starting coins have a cost basis and selling them is no short position. Each
+        is priced at ``prices`` (USDT, the world's price when it was funded, kept in the store:
+        a restart must not re-price the starting coins at that day's mid)."""
         for asset, amount in OPERATOR_START_BALANCES.items():
-            engine.record_transfer(OPERATOR, asset, amount, at, id=f"start-{asset}")
+            price = prices.get(asset)
+            engine.record_transfer(OPERATOR, asset, amount, at, id=f"start-{asset}", price=price,
+                                   price_quote="USDT" if price is not None else "")  # fmt: skip
+
+    def _funding_prices(self, engine: MatchingEngine) -> dict[str, Decimal]:
+        """Each funded asset's USDT price now (the price model the books quote around), to the
+        tick of the venue's ASSET/USDT market; assets without such a market have none."""
+        out: dict[str, Decimal] = {}
+        for asset in OPERATOR_START_BALANCES:
+            market = engine.markets.get(f"{asset}/USDT")
+            price = self.prices.prices.get(asset)
+            if market is not None and price is not None and price > 0:
+                out[asset] = Decimal(repr(price)).quantize(market.tick_size)
+        return out
+
+    def _stored_prices(self, venue: str) -> dict[str, Decimal]:
+        raw = self.store.get_meta(f"funded_prices:{venue}") if self.store else None
+        try:
+            loaded = json.loads(raw) if raw else {}
+            return {str(a): Decimal(str(p)) for a, p in loaded.items()} if isinstance(loaded, dict) else {}
+        except (ValueError, InvalidOperation):  # a damaged entry: priced as an old sandbox's
+            return {}
 
     def _restore(self, venue: str, engine: MatchingEngine) -> None:
         store = self.store
@@ -109,13 +133,16 @@ class SandboxWorld:
             funded_at = self.clock()
             for asset, amount in OPERATOR_START_BALANCES.items():
                 engine.set_balance(OPERATOR, asset, amount)
-            self._fund(engine, funded_at)
+            prices = self._funding_prices(engine)
+            self._fund(engine, funded_at, prices)
             if store:
                 store.save_balances(venue, OPERATOR, engine.balances(OPERATOR))
                 store.set_meta(f"funded_at:{venue}", repr(funded_at))
+                store.set_meta(f"funded_prices:{venue}", json.dumps({a: str(p) for a, p in prices.items()}))
             return
-        # A sandbox saved before the funding was recorded: funded before any of its fills.
-        self._fund(engine, float(store.get_meta(f"funded_at:{venue}") or 0.0))
+        # A sandbox saved before the funding was recorded: funded before any of its fills, and
+        # (without stored prices) priced by the P&L's own rule (the venue's candle, else mid).
+        self._fund(engine, float(store.get_meta(f"funded_at:{venue}") or 0.0), self._stored_prices(venue))
         for b in balances.values():
             engine.set_balance(OPERATOR, b.asset, b.free, b.used)
         number = store.get_meta(f"next_order_number:{venue}")
