@@ -32,7 +32,8 @@ def isolate(tmp: str) -> None:
     os.environ["AITBC_CONFIG_DIR"] = str(Path(tmp) / "config")
 
 
-async def shoot(name: str, *, theme: str | None = None, keys: tuple[str, ...] = (), amount: str | None = None) -> Path:
+async def shoot(name: str, *, theme: str | None = None, keys: tuple[str, ...] = (), amount: str | None = None,
+                layout: str | None = None) -> Path:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         isolate(tmp)
         app = make_app(Path(tmp), theme=theme, impact_size=None)  # the product default: 10,000 USDT
@@ -40,6 +41,15 @@ async def shoot(name: str, *, theme: str | None = None, keys: tuple[str, ...] = 
             await wait_ready(pilot)
             for key in keys:
                 await pilot.press(key)
+                await pilot.pause()
+            if layout is not None:  # the layout's data first (tickers, the funding's positions)
+                from tests.apptools import wait_until
+                from tests.test_snapshots_layouts import layout_ready
+
+                await wait_until(pilot, lambda: layout_ready(app, layout), what=f"layout {layout}'s data")
+                app.clear_notifications()
+                await pilot.pause()
+                app.repaint_now()
                 await pilot.pause()
             if amount is not None:
                 app.screen.query_one("#amount", Input).value = amount
@@ -100,8 +110,8 @@ async def main() -> None:
         await shoot("confirm", keys=("s", "0", ".", "2", "5", "enter")),
         await shoot("help", keys=("question_mark",)),
         await shoot_trade("layout-trade"),
-        await shoot("layout-watch", keys=("3",)),
-        await shoot("layout-account", keys=("4",)),
+        await shoot("layout-watch", keys=("3",), layout="watch"),
+        await shoot("layout-account", keys=("4",), layout="account"),
     ]
     for theme in ("aitbc-dark", "aitbc-light", "aitbc-amber", "aitbc-colorblind", "aitbc-high-contrast"):
         shots.append(await shoot(f"theme-{theme}", theme=theme))
