@@ -46,7 +46,7 @@ ACTION_HELP: dict[str, str] = {
     "depth.show": "depth chart: cumulative bids and asks around the mid (Esc back)",
     "ladder.group": "ladder grouping: 1, 5, 10, 50 ticks (bids round down, asks up)",
     "layout.default": "layout 1: the default dashboard (ladder, health, balances, arbitrage, orders)",
-    "layout.trade": "layout 2 trade: ladder + candles (, . timeframe) over the trade tape (f size filter)",
+    "layout.trade": "layout 2 trade: ladder + candle chart (, . timeframe) over the trade tape",
     "layout.watch": "layout 3 watch: watchlist (o sort, O reverse, Enter focus) + health + arbitrage",
     "layout.account": "layout 4 account: positions & P&L, balances and value, orders, history",
     "pane.maximise": "maximise the focused pane; again to restore",
