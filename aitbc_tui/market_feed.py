@@ -418,6 +418,10 @@ class MarketFeed:
             if tape.task_started:
                 tape.task_started = False
                 names.add(f"tape:{venue}:{symbol}")
+        self._cancel_tasks(names)
+
+    def _cancel_tasks(self, names: set[str]) -> None:
+        """Cancel the service's running tasks with these names (the feed's own: tapes, chart)."""
         for task in getattr(self.service, "_tasks", ()):
             if task.get_name() in names and not task.done():
                 task.cancel()
@@ -451,10 +455,7 @@ class MarketFeed:
         if tape is not None and tape.chart is self._chart:
             tape.chart = None
         self._chart, self._chart_key = None, None
-        name = f"candles:{venue}:{symbol}:{timeframe}"
-        for task in getattr(self.service, "_tasks", ()):
-            if task.get_name() == name and not task.done():
-                task.cancel()
+        self._cancel_tasks({f"candles:{venue}:{symbol}:{timeframe}"})
 
     def tape(self, venue: str | None, symbol: str | None) -> TapeSnapshot | None:
         tape = self._tapes.get((venue or "", symbol or ""))
